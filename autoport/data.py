@@ -1,0 +1,212 @@
+"""Price panels: the bundled real data, a user's own file, and the checks every panel passes.
+
+A price panel is a wide DataFrame: a sorted ``DatetimeIndex`` of sessions and one float column
+per ticker holding adjusted closes. Everything downstream may assume :func:`validate_prices`
+has accepted it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from autoport.errors import DataError
+
+BUNDLED_PRICES = "sp500_dataset.csv.gz"
+BUNDLED_INDEX = "sp500_index.csv.gz"
+BUNDLED_FACTORS = "factors_dataset.csv.gz"
+BUNDLED_SECTORS = "sectors.csv"
+
+
+def _bundled(name: str) -> pd.DataFrame:
+    with resources.files("autoport.datasets").joinpath(name).open("rb") as fh:
+        compression = "gzip" if name.endswith(".gz") else None
+        return pd.read_csv(fh, index_col=0, parse_dates=True, compression=compression)
+
+
+def bundled_prices() -> pd.DataFrame:
+    """20 large US stocks, adjusted daily closes, 1990-01-02 to 2022-12-28 (skfolio, BSD-3)."""
+    return _bundled(BUNDLED_PRICES).astype(float)
+
+
+def bundled_benchmark() -> pd.Series:
+    """The S&P 500 index level on the bundled sessions: the benchmark beside every result."""
+    return _bundled(BUNDLED_INDEX)["SP500"].astype(float).rename("SP500")
+
+
+def bundled_factors() -> pd.DataFrame:
+    """Five factor ETFs (MTUM, QUAL, SIZE, USMV, VLUE), 2014-2022."""
+    return _bundled(BUNDLED_FACTORS).astype(float)
+
+
+def sector_map() -> dict[str, str]:
+    """GICS sector of each bundled ticker."""
+    with resources.files("autoport.datasets").joinpath(BUNDLED_SECTORS).open("r") as fh:
+        frame = pd.read_csv(fh)
+    return dict(zip(frame["ticker"], frame["sector"], strict=True))
+
+
+def read_price_file(path: str | Path) -> pd.DataFrame:
+    """Read a wide CSV or Parquet file (date index, one column per ticker); no validation."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"price file {path} does not exist; pass an existing CSV or Parquet file")
+    suffixes = "".join(path.suffixes).lower()
+    try:
+        if suffixes.endswith((".parquet", ".pq")):
+            frame = pd.read_parquet(path)
+            if not isinstance(frame.index, pd.DatetimeIndex):
+                frame = frame.set_index(frame.columns[0])
+        elif suffixes.endswith((".csv", ".csv.gz", ".txt")):
+            frame = pd.read_csv(path, index_col=0)
+        else:
+            raise DataError(
+                f"price file {path} has an unknown type {suffixes or '(none)'}; "
+                "use .csv, .csv.gz or .parquet"
+            )
+    except DataError:
+        raise
+    except Exception as exc:  # pandas raises many types for unreadable files
+        raise DataError(f"could not read price file {path}: {exc}") from exc
+    try:
+        frame.index = pd.to_datetime(frame.index)
+    except (ValueError, TypeError) as exc:
+        raise DataError(
+            f"the first column of {path} must hold dates (YYYY-MM-DD); could not parse it: {exc}"
+        ) from exc
+    frame.index.name = "date"
+    return frame
+
+
+def validate_prices(
+    prices: pd.DataFrame, *, min_history: int = 2, ffill: bool = False
+) -> pd.DataFrame:
+    """Return a clean float panel or raise one ``DataError`` naming the problem and the fix.
+
+    ``min_history`` is the number of sessions the caller needs (for example the estimation
+    window plus one). ``ffill`` forward-fills gaps *inside* a series only when the user asks;
+    leading empty cells (an asset not yet listed) are never invented.
+    """
+    if not isinstance(prices.index, pd.DatetimeIndex):
+        raise DataError("prices need a date index; put dates in the first column")
+    if prices.index.has_duplicates:
+        dupes = prices.index[prices.index.duplicated()].unique()
+        shown = ", ".join(str(d.date()) for d in dupes[:5])
+        raise DataError(
+            f"{len(dupes)} duplicate dates in prices (first: {shown}); keep one row per date"
+        )
+    if not prices.index.is_monotonic_increasing:
+        bad = int(np.argmax(np.diff(prices.index.values) < np.timedelta64(0)))
+        raise DataError(
+            f"dates are not sorted: {prices.index[bad + 1].date()} comes after "
+            f"{prices.index[bad].date()}; sort the file by date"
+        )
+    if prices.shape[1] < 2:
+        raise DataError(
+            f"prices hold {prices.shape[1]} asset(s); a portfolio needs at least two columns"
+        )
+    numeric = prices.apply(pd.to_numeric, errors="coerce")
+    non_numeric = numeric.isna() & prices.notna()
+    if non_numeric.to_numpy().any():
+        col = non_numeric.any().idxmax()
+        row = non_numeric[col].idxmax()
+        raise DataError(
+            f"non-numeric value {prices.at[row, col]!r} in column {col} on {row.date()}; "
+            "prices must be numbers"
+        )
+    numeric = numeric.astype(float)
+    if np.isinf(numeric.to_numpy()).any():
+        col = np.isinf(numeric).any().idxmax()
+        raise DataError(f"infinite price in column {col}; prices must be finite numbers")
+    non_positive = numeric <= 0
+    if non_positive.to_numpy().any():
+        col = non_positive.any().idxmax()
+        row = non_positive[col].idxmax()
+        raise DataError(
+            f"non-positive price {numeric.at[row, col]} in column {col} on {row.date()}; "
+            "prices must be strictly positive adjusted closes"
+        )
+    numeric = _check_gaps(numeric, ffill=ffill)
+    if len(numeric) < min_history:
+        raise DataError(
+            f"prices hold {len(numeric)} sessions but {min_history} are needed "
+            "(estimation window plus one); pass a longer history or a shorter --window"
+        )
+    return numeric
+
+
+def _check_gaps(prices: pd.DataFrame, *, ffill: bool) -> pd.DataFrame:
+    """Refuse empty cells: leading ones name the listing date, inner ones offer ``ffill``."""
+    missing = prices.isna()
+    if not missing.to_numpy().any():
+        return prices
+    first_valid = prices.apply(pd.Series.first_valid_index)
+    if first_valid.isna().any():
+        col = first_valid[first_valid.isna()].index[0]
+        raise DataError(f"column {col} holds no prices at all; remove it")
+    late = first_valid[first_valid > prices.index[0]]
+    if len(late):
+        listing = ", ".join(f"{t} from {d.date()}" for t, d in late.items())
+        raise DataError(
+            f"{len(late)} asset(s) start after the first date ({listing}); "
+            f"pass --start {late.max().date()} or drop those columns"
+        )
+    count = int(missing.to_numpy().sum())
+    per_col = missing.sum()
+    per_col = per_col[per_col > 0]
+    where = "; ".join(
+        f"{col}: {n} (first {missing[col].idxmax().date()})" for col, n in per_col.items()
+    )
+    if not ffill:
+        raise DataError(
+            f"{count} missing prices (NaN gaps) in the panel: {where}; "
+            "fill or remove them, or pass --ffill to carry the last price forward"
+        )
+    return prices.ffill()
+
+
+def select(prices: pd.DataFrame, tickers: list[str] | None) -> pd.DataFrame:
+    """Keep ``tickers`` in the given order, refusing unknown ones by name."""
+    if not tickers:
+        return prices
+    unknown = [t for t in tickers if t not in prices.columns]
+    if unknown:
+        raise DataError(
+            f"unknown ticker(s) {', '.join(unknown)}; available: {', '.join(prices.columns)}"
+        )
+    return prices[list(tickers)]
+
+
+def slice_dates(
+    prices: pd.DataFrame, start: str | pd.Timestamp | None, end: str | pd.Timestamp | None
+) -> pd.DataFrame:
+    """Restrict to ``[start, end]`` and refuse a window the data do not cover."""
+    start_ts = pd.Timestamp(start) if start is not None else prices.index[0]
+    end_ts = pd.Timestamp(end) if end is not None else prices.index[-1]
+    if start_ts > end_ts:
+        raise DataError(f"start {start_ts.date()} is after end {end_ts.date()}; swap them")
+    out = prices.loc[start_ts:end_ts]
+    if out.empty:
+        raise DataError(
+            f"no prices between {start_ts.date()} and {end_ts.date()}; the data cover "
+            f"{prices.index[0].date()} to {prices.index[-1].date()}"
+        )
+    return out
+
+
+def content_hash(frame: pd.DataFrame | pd.Series) -> str:
+    """A short SHA-256 of values, index and column names: the identity of a data set."""
+    digest = hashlib.sha256()
+    digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+    names = frame.columns if isinstance(frame, pd.DataFrame) else [frame.name]
+    digest.update("|".join(map(str, names)).encode())
+    return digest.hexdigest()[:16]
+
+
+def simple_returns(prices: pd.DataFrame) -> pd.DataFrame:
+    """Daily simple returns; the first session is dropped."""
+    return prices.pct_change().iloc[1:]

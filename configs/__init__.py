@@ -1,0 +1,1 @@
+"""Bundled YAML configurations, readable through importlib.resources once installed."""

@@ -1,0 +1,1 @@
+"""Bundled real market data (see SOURCE.md), readable through importlib.resources."""

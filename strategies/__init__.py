@@ -1,0 +1,10 @@
+"""Strategies: functions of the past that return target weights and a reason.
+
+Served as ``autoport.strategies``. A strategy is handed the price history up to the decision
+time (never a longer frame) and cannot see the future by construction. Engines own time.
+"""
+
+from autoport.strategies.base import Decision, Strategy, decide_schedule
+from autoport.strategies.registry import STRATEGIES, make_strategy
+
+__all__ = ["STRATEGIES", "Decision", "Strategy", "decide_schedule", "make_strategy"]

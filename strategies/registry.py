@@ -1,0 +1,28 @@
+"""Names a user types (``--strategy``) mapped to strategy constructors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from autoport.errors import ConfigError
+from autoport.strategies.base import Strategy
+from autoport.strategies.equal_weight import EqualWeight
+from autoport.strategies.mpt import MeanVariance
+
+STRATEGIES: dict[str, Callable[..., Strategy]] = {
+    "equal_weight": EqualWeight,
+    "mpt": MeanVariance,
+}
+
+
+def make_strategy(name: str, **params) -> Strategy:
+    try:
+        factory = STRATEGIES[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown strategy {name!r}; choose one of {', '.join(sorted(STRATEGIES))}"
+        ) from None
+    try:
+        return factory(**params)
+    except TypeError as exc:
+        raise ConfigError(f"bad parameters for strategy {name!r}: {exc}") from exc
