@@ -1,0 +1,115 @@
+"""The one module that imports MLflow: runs, provenance and (later) the model registry.
+
+Default store: SQLite at ``$AUTOPORT_HOME/mlflow.db`` with artifacts in
+``$AUTOPORT_HOME/mlartifacts`` (the registry needs a database backend). ``MLFLOW_TRACKING_URI``
+overrides it, for example a tracking server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from collections.abc import Mapping
+from importlib import metadata
+from pathlib import Path
+
+from autoport import workspace
+from autoport.errors import TrackingError
+
+TRACKED_PACKAGES = (
+    "autoport", "numpy", "pandas", "scipy", "zipline-reloaded", "exchange-calendars",
+    "pyfolio-reloaded", "empyrical-reloaded", "pyportfolioopt", "cvxpy", "stable-baselines3",
+    "gymnasium", "torch", "hmmlearn", "mlflow",
+)
+
+
+def tracking_uri() -> str:
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri
+    db = workspace.home() / "mlflow.db"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{db}"
+
+
+def _client():
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri())
+    return mlflow
+
+
+def ensure_experiment(name: str) -> str:
+    """Experiment id for ``name``; local stores keep artifacts beside the database."""
+    mlflow = _client()
+    found = mlflow.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    location = None
+    if "MLFLOW_TRACKING_URI" not in os.environ:
+        location = (workspace.home() / "mlartifacts").as_uri()
+    try:
+        return mlflow.create_experiment(name, artifact_location=location)
+    except Exception as exc:
+        raise TrackingError(f"could not create MLflow experiment {name!r}: {exc}") from exc
+
+
+def git_state() -> dict[str, str]:
+    """Commit of the code and whether the tree had uncommitted changes."""
+    here = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=here, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return {"git_commit": "unknown", "git_dirty": "unknown"}
+    return {"git_commit": commit or "unknown", "git_dirty": str(bool(dirty)).lower()}
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in TRACKED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
+
+def log_run(
+    experiment: str,
+    *,
+    run_name: str,
+    params: Mapping[str, object],
+    metrics: Mapping[str, float],
+    artifacts_dir: Path | None = None,
+    tags: Mapping[str, str] | None = None,
+    config: Mapping[str, object] | None = None,
+) -> str:
+    """Record one finished computation as an MLflow run and return its id.
+
+    Called after the work succeeded, so a failure upstream leaves no run behind; a failure while
+    logging marks the run FAILED (MLflow's context manager does it).
+    """
+    mlflow = _client()
+    experiment_id = ensure_experiment(experiment)
+    all_tags = {**git_state(), **{f"version.{k}": v for k, v in package_versions().items()}}
+    all_tags.update(tags or {})
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+        mlflow.set_tags(all_tags)
+        flat = {k: str(v)[:6000] for k, v in params.items()}
+        if flat:
+            mlflow.log_params(flat)
+        finite = {k: float(v) for k, v in metrics.items() if v is not None and v == v}
+        if finite:
+            mlflow.log_metrics(finite)
+        if config is not None:
+            mlflow.log_text(json.dumps(config, indent=2, default=str), "config.json")
+        if artifacts_dir is not None and Path(artifacts_dir).exists():
+            mlflow.log_artifacts(str(artifacts_dir))
+        return run.info.run_id

@@ -1,0 +1,1 @@
+"""The ``autoport`` command line: a thin Typer shell over the core."""

@@ -1,0 +1,105 @@
+"""What every command shares: error handling, price loading, JSON, atomic output folders."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import math
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import typer
+from rich.console import Console
+
+from autoport import data, workspace
+from autoport.errors import AutoportError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def user_errors(fn: Callable) -> Callable:
+    """Turn an ``AutoportError`` into one red line on stderr and exit code 1, no traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except AutoportError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=1) from None
+
+    return wrapper
+
+
+def load_prices(
+    path: Path | None,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    min_history: int = 2,
+    ffill: bool = False,
+) -> pd.DataFrame:
+    """The user's file (validated) or the bundled panel, cut to ``[start, end]``."""
+    raw = data.read_price_file(path) if path is not None else data.bundled_prices()
+    prices = data.slice_dates(raw, start, end) if (start or end) else raw
+    return data.validate_prices(prices, min_history=min_history, ffill=ffill)
+
+
+def to_jsonable(obj):
+    """Plain JSON types; NaN and infinities become null so the output stays valid JSON."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, pd.Series):
+        return to_jsonable(obj.to_dict())
+    if isinstance(obj, (pd.Timestamp, datetime)):
+        return obj.isoformat()[:10] if obj == obj.normalize() else obj.isoformat()
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        value = float(obj)
+        return value if math.isfinite(value) else None
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def emit_json(obj) -> None:
+    sys.stdout.write(json.dumps(to_jsonable(obj), indent=2) + "\n")
+    sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def output_dir(out: Path | None, command: str) -> Iterator[tuple[Path, Path]]:
+    """Yield ``(staging, final)``: write into staging; it becomes ``final`` only on success.
+
+    An exception removes the staging folder, so an interrupted command leaves nothing
+    half-written where the user looks.
+    """
+    final = Path(out) if out is not None else (
+        workspace.runs_dir() / f"{command}-{datetime.now():%Y%m%d-%H%M%S-%f}"
+    )
+    final = final.resolve()
+    if final.exists() and any(final.iterdir()):
+        raise AutoportError(f"output folder {final} exists and is not empty; choose another --out")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    try:
+        yield staging, final
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if final.exists():
+        final.rmdir()
+    staging.rename(final)
