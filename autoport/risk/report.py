@@ -1,0 +1,200 @@
+"""One call that assembles what `autoport stress` shows: VaR/ES, attribution, stress, backtest.
+
+Pure: takes prices and weights, returns a :class:`RiskReport`; the CLI renders and writes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from autoport.errors import DataError
+from autoport.risk import attribution as attr
+from autoport.risk import backtest as bt
+from autoport.risk import monitoring as mon
+from autoport.risk import stress as st
+from autoport.risk.var import VaRResult, compute_var, methods_for, scenario_var_es
+
+WEIGHT_SUM_TOLERANCE = 1e-4
+
+
+def check_portfolio(weights: Mapping[str, float], tickers: list[str]) -> pd.Series:
+    """Weights as a Series over ``tickers`` (missing = 0), refusing unknown names and bad sums."""
+    if not weights:
+        raise DataError("the weights are empty; give at least one {ticker: weight}")
+    unknown = [t for t in weights if t not in tickers]
+    if unknown:
+        raise DataError(
+            f"weights name ticker(s) not in the prices: {', '.join(map(str, unknown))}; "
+            f"available: {', '.join(tickers)}"
+        )
+    try:
+        w = pd.Series({k: float(v) for k, v in weights.items()}, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"every weight must be a number: {exc}") from None
+    if not np.isfinite(w).all():
+        raise DataError("weights hold NaN or infinite values")
+    total = float(w.sum())
+    if abs(total - 1.0) > WEIGHT_SUM_TOLERANCE:
+        raise DataError(
+            f"weights sum to {total:.6f}, not 1; rescale them so they add up to 1 "
+            "(cash is not modelled)"
+        )
+    return w.reindex(tickers).fillna(0.0)
+
+
+@dataclass(frozen=True)
+class RiskReport:
+    weights: pd.Series
+    var_results: dict[str, VaRResult]
+    attribution: attr.Attribution  # parametric normal (closed form, with incremental)
+    scenario_attribution: attr.Attribution | None  # historical (Euler on scenarios)
+    sectors: pd.DataFrame
+    factors: attr.FactorDecomposition
+    budgets: dict[str, pd.DataFrame]
+    stress: list[st.ScenarioResult]
+    worst_case: dict
+    recommendations: list[dict]
+    backtest: bt.VaRBacktest
+    alerts: list[mon.Alert]
+    correlation: pd.DataFrame  # estimation-window correlation matrix
+    avg_correlation: float
+    estimation: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {
+            "var_metrics": {k: v.as_dict() for k, v in self.var_results.items()},
+            "stress_test_results": [r.as_dict() for r in self.stress],
+            "worst_case": self.worst_case,
+            "risk_attribution": {
+                "method": "parametric normal (Euler)",
+                "var": self.attribution.var,
+                "expected_shortfall": self.attribution.expected_shortfall,
+                "assets": self.attribution.records(),
+                "historical": self.scenario_attribution.records()
+                if self.scenario_attribution is not None else None,
+                "sectors": [
+                    {"sector": k, **v} for k, v in self.sectors.to_dict(orient="index").items()
+                ],
+                "factors": {
+                    **{
+                        k: v for k, v in self.factors.table().to_dict(orient="index").items()
+                    },
+                    "residual_share": self.factors.residual_share,
+                },
+                "risk_budget": {
+                    k: [{"name": i, **r} for i, r in v.to_dict(orient="index").items()]
+                    for k, v in self.budgets.items()
+                },
+            },
+            "recommendations": self.recommendations,
+            "var_backtest": self.backtest.summary(),
+            "alerts": [a.as_dict() for a in self.alerts],
+            "correlation": {"average_pairwise": self.avg_correlation},
+            "estimation": self.estimation,
+        }
+
+
+def risk_report(
+    prices: pd.DataFrame,
+    weights: pd.Series,
+    *,
+    method: str = "all",
+    confidence: float = 0.95,
+    horizon: int = 1,
+    window: int = 1000,
+    scenarios: st.ScenarioSet,
+    alert_rules: mon.AlertConfig | None = None,
+    sectors: Mapping[str, str],
+    benchmark: pd.Series | None = None,
+    n_paths: int = 100_000,
+    seed: int = 0,
+    backtest_model: str = bt.DEFAULT_MODEL,
+    backtest_window: int = bt.DEFAULT_WINDOW,
+) -> RiskReport:
+    """Everything `autoport stress` reports, on the last ``window`` sessions of ``prices``.
+
+    The VaR backtest runs over the whole history given, re-estimating ``backtest_model``
+    causally on a rolling ``backtest_window`` at each date, for the fixed ``weights``
+    (rebalanced daily to them).
+    """
+    tickers = list(weights.index)
+    returns = prices[tickers].pct_change().iloc[1:]
+    if len(returns) < 30:
+        raise DataError(f"{len(returns)} days of returns are too few for VaR; pass >= 30")
+    est = returns.iloc[-window:]
+    x = est.to_numpy()
+    held = weights[weights != 0].index
+    w = weights.to_numpy(dtype=float)
+    results: dict[str, VaRResult] = {}
+    for m in methods_for(method):
+        results[m.value] = compute_var(
+            m, x, w, confidence=confidence, horizon=horizon, n_paths=n_paths, seed=seed,
+            keep_scenarios=True,
+        )
+    normal = attr.normal_attribution(est, w, confidence=confidence, horizon=horizon)
+    hist = results.get("historical") or compute_var(
+        "historical", x, w, confidence=confidence, horizon=horizon
+    )
+    from autoport.risk.var import horizon_asset_returns
+
+    hx = horizon_asset_returns(x, horizon)
+    scen = attr.scenario_attribution(
+        hist, w, tickers=tickers, revalue=lambda wv: scenario_var_es(hx @ wv, confidence)
+    )
+    cov = np.cov(x, rowvar=False)
+    sector_table = attr.sector_decomposition(normal, sectors, cov=cov)
+    factors = attr.pca_decomposition(est, w)
+    budgets = attr.risk_budget_report(normal, sectors=sectors)
+    headline = results.get("parametric") or next(iter(results.values()))
+    one_day_var = headline.var
+    stress = st.run_scenarios(
+        scenarios, prices, weights, sectors=sectors, benchmark=benchmark, var=one_day_var,
+        confidence=confidence, estimation_window=window,
+    )
+    worst = st.worst_case(stress)
+    recs = st.recommendations(
+        stress, weights, component_var=normal.table["component_var"], var=normal.var
+    )
+    port = returns @ w
+    backtest = bt.backtest_var(
+        port, model=backtest_model, confidence=confidence, window=backtest_window
+    )
+    alerts: list[mon.Alert] = []
+    if alert_rules is not None:
+        fc: dict[float, pd.Series] = {confidence: backtest.var}
+        for rule in alert_rules.rules:
+            if rule.metric == "var_breach" and rule.confidence not in fc:
+                fc[rule.confidence] = bt.backtest_var(
+                    port, model=backtest_model, confidence=rule.confidence,
+                    window=backtest_window,
+                ).var
+        alerts = mon.evaluate_alerts(
+            alert_rules, portfolio_returns=port, var_forecasts=fc, weights=weights[held],
+            asset_returns=returns[held] if len(held) >= 2 else None,
+        )
+    corr = est.corr()
+    avg_corr = float(mon.average_pairwise(corr.loc[held, held].to_numpy())) if len(held) >= 2 else float("nan")
+    return RiskReport(
+        weights=weights,
+        var_results=results,
+        attribution=normal,
+        scenario_attribution=scen,
+        sectors=sector_table,
+        factors=factors,
+        budgets=budgets,
+        stress=stress,
+        worst_case=worst,
+        recommendations=recs,
+        backtest=backtest,
+        alerts=alerts,
+        correlation=corr,
+        avg_correlation=avg_corr,
+        estimation={
+            "start": est.index[0], "end": est.index[-1], "observations": len(est),
+            "n_paths": n_paths, "seed": seed,
+        },
+    )

@@ -1,0 +1,294 @@
+"""``autoport stress``: VaR/ES by method, stress scenarios, attribution, VaR backtest, alerts.
+
+A shell: parses options, loads prices/weights/configs, calls :func:`autoport.risk.report.
+risk_report`, renders rich tables and plots, writes ``--json`` and logs to MLflow.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from autoport import data, tracking
+from autoport.errors import ConfigError, DataError
+from autoport.risk import backtest as bt
+from autoport.risk import monitoring as mon
+from autoport.risk import report as rr
+from autoport.risk import stress as st
+from autoport.risk.var import check_confidence, check_horizon, methods_for
+from autoport_cli.common import console, emit_json, err_console, load_prices, output_dir
+from autoport_cli.common import to_jsonable, user_errors
+
+METHOD_CHOICES = ("parametric", "historical", "monte_carlo", "all")
+
+
+def read_weights(path: Path) -> dict[str, float]:
+    """A JSON object {ticker: weight}; refuses anything else with a message."""
+    if not path.exists():
+        raise DataError(f"weights file {path} does not exist; pass a JSON file like "
+                        '{"AAPL": 0.5, "MSFT": 0.5}')
+    try:
+        raw = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"weights file {path} is not valid JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise DataError(f"weights file {path} must hold one JSON object {{ticker: weight}}")
+    bad = [k for k, v in raw.items() if isinstance(v, bool) or not isinstance(v, (int, float))]
+    if bad:
+        raise DataError(f"weights for {', '.join(bad)} in {path} are not numbers")
+    return {str(k): float(v) for k, v in raw.items()}
+
+
+def register(app: typer.Typer) -> None:
+    app.command("stress")(stress)
+
+
+@user_errors
+def stress(
+    weights: Annotated[
+        Path | None, typer.Option("--weights", help="JSON file {ticker: weight}, summing to 1")
+    ] = None,
+    strategy: Annotated[
+        str | None, typer.Option("--strategy", help="take today's weights from this strategy")
+    ] = None,
+    method: Annotated[
+        str, typer.Option("--method", help="parametric | historical | monte_carlo | all")
+    ] = "all",
+    confidence: Annotated[float, typer.Option("--confidence", help="VaR confidence")] = 0.95,
+    horizon: Annotated[int, typer.Option("--horizon", help="days (1, 5, 10)")] = 1,
+    scenarios: Annotated[
+        Path | None, typer.Option("--scenarios", help="stress YAML (default: bundled)")
+    ] = None,
+    alerts: Annotated[
+        Path | None, typer.Option("--alerts", help="alert rules YAML (default: bundled)")
+    ] = None,
+    prices: Annotated[
+        Path | None, typer.Option("--prices", help="CSV/Parquet prices (default: bundled)")
+    ] = None,
+    window: Annotated[
+        int, typer.Option("--window", help="estimation window in sessions")
+    ] = 1000,
+    backtest_window: Annotated[
+        int, typer.Option("--backtest-window", help="rolling window of the VaR backtest")
+    ] = bt.DEFAULT_WINDOW,
+    paths: Annotated[int, typer.Option("--paths", help="Monte Carlo paths")] = 100_000,
+    seed: Annotated[int, typer.Option("--seed", help="Monte Carlo seed")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON to stdout")] = False,
+    out: Annotated[Path | None, typer.Option("--out", help="output folder")] = None,
+    no_track: Annotated[
+        bool, typer.Option("--no-track", help="do not log the run to MLflow")
+    ] = False,
+) -> None:
+    """Value at Risk and Expected Shortfall, stress scenarios, attribution and a VaR backtest."""
+    if method not in METHOD_CHOICES:
+        raise ConfigError(f"unknown --method {method!r}; choose one of {', '.join(METHOD_CHOICES)}")
+    methods_for(method)
+    check_confidence(confidence)
+    check_horizon(horizon)
+    if window < 30:
+        raise ConfigError(f"--window {window} is too short; use at least 30 sessions")
+    if weights is not None and strategy is not None:
+        raise ConfigError("give either --weights or --strategy, not both")
+    scenario_set = st.load_scenarios(scenarios)
+    alert_rules = mon.load_alert_rules(alerts)
+    panel = load_prices(prices, min_history=max(backtest_window, 30) + 2)
+    tickers = list(panel.columns)
+    if weights is not None:
+        w = rr.check_portfolio(read_weights(weights), tickers)
+        source = str(weights)
+    elif strategy is not None:
+        from autoport.strategies import make_strategy
+
+        decision = make_strategy(strategy).decide(panel)
+        w = rr.check_portfolio(decision.weights.to_dict(), tickers)
+        source = f"strategy {strategy}: {decision.reason}"
+    else:
+        w = rr.check_portfolio({t: 1.0 / len(tickers) for t in tickers}, tickers)
+        source = "equal weight (default)"
+    benchmark = data.bundled_benchmark() if prices is None else None
+    report = rr.risk_report(
+        panel, w, method=method, confidence=confidence, horizon=horizon, window=window,
+        scenarios=scenario_set, alert_rules=alert_rules, sectors=data.sector_map(),
+        benchmark=benchmark, n_paths=paths, seed=seed, backtest_window=backtest_window,
+    )
+    payload = report.to_json()
+    payload["portfolio"] = {"source": source, "weights": w[w != 0].to_dict()}
+    with output_dir(out, "stress") as (staging, final):
+        (staging / "report.json").write_text(json.dumps(to_jsonable(payload), indent=2))
+        _plots(report, staging, confidence)
+    run_id = None
+    if not no_track:
+        headline = report.var_results.get("parametric") or next(iter(report.var_results.values()))
+        metrics = {f"var_{k}": v.var for k, v in report.var_results.items()}
+        metrics.update({f"es_{k}": v.expected_shortfall for k, v in report.var_results.items()})
+        summary = report.backtest.summary()
+        metrics.update(
+            backtest_breach_rate=summary["breach_rate"],
+            backtest_kupiec_pvalue=summary["kupiec_pvalue"],
+            backtest_christoffersen_pvalue=summary["christoffersen_pvalue"],
+            worst_scenario_pnl=report.worst_case.get("pnl", float("nan")),
+            headline_var=headline.var,
+        )
+        run_id = tracking.log_run(
+            "stress",
+            run_name=f"stress-{method}-{confidence:g}-{horizon}d",
+            params={
+                "method": method, "confidence": confidence, "horizon": horizon,
+                "window": window, "paths": paths, "seed": seed, "portfolio": source,
+                "prices": str(prices) if prices else "bundled",
+                "prices_hash": data.content_hash(panel),
+                "scenarios": str(scenarios) if scenarios else "bundled",
+                "backtest_model": report.backtest.model,
+                "backtest_window": backtest_window,
+            },
+            metrics=metrics,
+            artifacts_dir=final,
+        )
+    if as_json:
+        payload["output_dir"] = str(final)
+        payload["mlflow_run_id"] = run_id
+        emit_json(payload)
+        return
+    _render(report, source, final, run_id)
+
+
+# --------------------------------------------------------------------------------------------
+# rendering
+
+
+def _pct(x) -> str:
+    return "-" if x is None or x != x else f"{x:+.2%}"
+
+
+def _render(report: rr.RiskReport, source: str, final: Path, run_id: str | None) -> None:
+    est = report.estimation
+    console.print(
+        f"[bold]Portfolio[/]: {source}; estimated on {est['observations']} sessions "
+        f"{est['start'].date()} to {est['end'].date()}"
+    )
+    t = Table(title="Value at Risk and Expected Shortfall (returns; negative = loss)")
+    for col in ("method", "confidence", "horizon (days)", "VaR", "ES", "MC std. error"):
+        t.add_column(col, justify="right" if col != "method" else "left")
+    for name, r in report.var_results.items():
+        err = "-" if r.mc_error is None else f"{r.mc_error:.4%}"
+        t.add_row(name, f"{r.confidence_level:.1%}", str(r.horizon), _pct(r.var),
+                  _pct(r.expected_shortfall), err)
+    console.print(t)
+    for name, r in report.var_results.items():
+        if "note" in r.details:
+            err_console.print(f"[yellow]note[/] {name}: {r.details['note']}")
+
+    t = Table(title="Stress scenarios, worst first (P&L as return on capital)")
+    for col in ("scenario", "kind", "P&L", "breaches VaR", "worst positions", "note"):
+        t.add_column(col)
+    for r in report.stress:
+        worst = ", ".join(f"{p['asset']} {p['pnl']:+.2%}" for p in r.worst_positions())
+        t.add_row(r.scenario, r.kind, _pct(r.pnl),
+                  "-" if r.var_breach is None else ("yes" if r.var_breach else "no"),
+                  worst, r.note)
+    console.print(t)
+
+    a = report.attribution
+    t = Table(title=f"Risk attribution (parametric normal, Euler): VaR {_pct(a.var)}, "
+              f"ES {_pct(a.expected_shortfall)}")
+    for col in ("asset", "weight", "marginal VaR", "component VaR", "% of VaR", "component ES",
+                "incremental VaR"):
+        t.add_column(col, justify="right" if col != "asset" else "left")
+    tab = a.table[a.table["weight"] != 0].sort_values("component_var")
+    for asset, row in tab.iterrows():
+        t.add_row(asset, f"{row.weight:.1%}", _pct(row.marginal_var), _pct(row.component_var),
+                  f"{row.pct_var:.1%}", _pct(row.component_es), _pct(row.incremental_var))
+    console.print(t)
+
+    t = Table(title="Risk by sector")
+    for col in ("sector", "weight", "component VaR", "% of VaR", "% of variance"):
+        t.add_column(col, justify="right" if col != "sector" else "left")
+    for sector, row in report.sectors.iterrows():
+        t.add_row(sector, f"{row.weight:.1%}", _pct(row.component_var), f"{row.pct_var:.1%}",
+                  f"{row.variance_share:.1%}")
+    console.print(t)
+    ft = report.factors.table()
+    console.print(
+        "Statistical factors: "
+        + "; ".join(
+            f"{k} explains {r.explained_variance_ratio:.0%} of asset variance and "
+            f"{r.portfolio_variance_share:.0%} of the portfolio's"
+            for k, r in ft.head(3).iterrows()
+        )
+    )
+
+    s = report.backtest.summary()
+    console.print(
+        f"[bold]VaR backtest[/] ({s['method']}, {s['window']}-day rolling, causal): "
+        f"{s['breaches']} breaches in {s['observations']} days = {s['breach_rate']:.2%} "
+        f"(expected {1 - s['confidence_level']:.0%}); Kupiec p = {s['kupiec_pvalue']:.3f}, "
+        f"Christoffersen p = {s['christoffersen_pvalue']:.3f}"
+    )
+    counts: dict[str, int] = {}
+    for al in report.alerts:
+        counts[al.rule] = counts.get(al.rule, 0) + 1
+    if counts:
+        console.print("[bold]Alerts along the history[/]: " + ", ".join(
+            f"{k} x{v}" for k, v in counts.items()) + " (all listed in report.json)")
+    if report.recommendations:
+        console.print("[bold]Recommendations[/]")
+        for rec in report.recommendations:
+            console.print(f"  - {rec['message']}", highlight=False)
+    console.print(f"Output: {final}" + (f"; MLflow run {run_id}" if run_id else ""))
+
+
+def _plots(report: rr.RiskReport, folder: Path, confidence: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    # loss distribution with VaR / ES of the methods that have scenarios
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    shown = False
+    for name in ("historical", "monte_carlo", "monte_carlo_copula"):
+        r = report.var_results.get(name)
+        if r is None or r.scenarios is None:
+            continue
+        ax.hist(r.scenarios, bins=120, density=True, alpha=0.4, label=f"{name} scenarios")
+        shown = True
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (name, r) in enumerate(report.var_results.items()):
+        c = colors[i % len(colors)]
+        ax.axvline(r.var, color=c, ls="-", lw=1, label=f"VaR {name} {r.var:.2%}")
+        ax.axvline(r.expected_shortfall, color=c, ls="--", lw=1)
+    ax.set_xlabel(f"portfolio return over {next(iter(report.var_results.values())).horizon} day(s)")
+    ax.set_title(f"Loss distribution, {confidence:.0%} VaR (solid) and ES (dashed)")
+    ax.legend(fontsize=6, loc="upper left")
+    if not shown:
+        ax.set_yticks([])
+    fig.tight_layout()
+    fig.savefig(folder / "loss_distribution.png", dpi=110)
+    plt.close(fig)
+
+    done = [r for r in report.stress if not r.skipped]
+    fig, ax = plt.subplots(figsize=(8, max(4, 0.28 * len(done))))
+    ax.barh([r.scenario for r in done], [r.pnl for r in done],
+            color=["tab:red" if r.var_breach else "tab:gray" for r in done])
+    ax.invert_yaxis()
+    ax.set_xlabel("portfolio P&L (return); red = beyond VaR")
+    ax.set_title("Stress scenarios")
+    fig.tight_layout()
+    fig.savefig(folder / "stress_scenarios.png", dpi=110)
+    plt.close(fig)
+
+    corr = report.correlation
+    fig, ax = plt.subplots(figsize=(7, 6))
+    im = ax.imshow(corr.to_numpy(), vmin=-1, vmax=1, cmap="RdBu_r")
+    ax.set_xticks(np.arange(len(corr)), corr.columns, rotation=90, fontsize=7)
+    ax.set_yticks(np.arange(len(corr)), corr.index, fontsize=7)
+    fig.colorbar(im, ax=ax)
+    ax.set_title(f"Correlation (estimation window); average pairwise {report.avg_correlation:.2f}")
+    fig.tight_layout()
+    fig.savefig(folder / "correlation_heatmap.png", dpi=110)
+    plt.close(fig)

@@ -1,0 +1,107 @@
+"""`autoport stress` end to end: JSON shape, artifacts, MLflow, and user errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from autoport_cli import stress as stress_cmd
+
+
+@pytest.fixture(scope="module")
+def app():
+    app = typer.Typer(pretty_exceptions_enable=False)
+    stress_cmd.register(app)
+
+    @app.callback()
+    def _root() -> None:  # keep `stress` a named sub-command
+        pass
+
+    return app
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("AUTOPORT_HOME", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return tmp_path
+
+
+def test_stress_json_end_to_end(app, home):
+    weights = home / "w.json"
+    weights.write_text(json.dumps({"AAPL": 0.4, "JPM": 0.3, "XOM": 0.2, "JNJ": 0.1}))
+    out = home / "out"
+    res = CliRunner().invoke(
+        app,
+        ["stress", "--weights", str(weights), "--method", "all", "--paths", "5000",
+         "--json", "--out", str(out)],
+    )
+    assert res.exit_code == 0, res.output
+    payload = json.loads(res.stdout)
+    vm = payload["var_metrics"]
+    assert {"parametric", "historical", "monte_carlo", "monte_carlo_copula"} <= set(vm)
+    for m in vm.values():
+        assert m["expected_shortfall"] <= m["var"] < 0
+        assert m["confidence_level"] == 0.95 and m["horizon"] == 1
+    st = payload["stress_test_results"]
+    assert len(st) >= 20 and {"scenario", "pnl"} <= set(st[0])
+    pnls = [s["pnl"] for s in st if s["pnl"] is not None]
+    assert pnls == sorted(pnls)
+    assert any(s["skipped"] and "outside" in s["note"] for s in st)
+    assert payload["worst_case"]["pnl"] == pnls[0]
+    comps = sum(a["component_var"] for a in payload["risk_attribution"]["assets"])
+    assert comps == pytest.approx(payload["risk_attribution"]["var"])
+    bt = payload["var_backtest"]
+    assert {"method", "confidence_level", "observations", "breaches", "breach_rate",
+            "kupiec_pvalue", "christoffersen_pvalue"} <= set(bt)
+    assert 0.04 < bt["breach_rate"] < 0.06
+    assert payload["recommendations"]
+    for f in ("report.json", "loss_distribution.png", "stress_scenarios.png",
+              "correlation_heatmap.png"):
+        assert (out / f).stat().st_size > 0
+    assert payload["mlflow_run_id"] and (home / "mlflow.db").exists()
+
+
+def test_stress_strategy_and_rich_output(app, home):
+    res = CliRunner().invoke(
+        app, ["stress", "--strategy", "equal_weight", "--method", "parametric",
+              "--confidence", "0.99", "--horizon", "5", "--no-track"],
+    )
+    assert res.exit_code == 0, res.output
+    out = " ".join(res.stdout.split())
+    assert "equal_weight: 1/N over 20 assets" in out
+    assert "VaR backtest" in out and "Kupiec p" in out and "99.0%" in out
+
+
+@pytest.mark.parametrize(
+    ("weights", "args", "message"),
+    [
+        ({"AAPL": 0.5, "NOPE": 0.5}, [], "NOPE"),
+        ({"AAPL": 0.5, "MSFT": 0.3}, [], "sum to 0.800000"),
+        ({"AAPL": "x"}, [], "not numbers"),
+        ({"AAPL": 1.0}, ["--method", "garch"], "unknown --method"),
+        ({"AAPL": 1.0}, ["--confidence", "1.5"], "confidence"),
+        ({"AAPL": 1.0}, ["--strategy", "equal_weight"], "either --weights or --strategy"),
+        ({"AAPL": 1.0}, ["--scenarios", "/nonexistent.yaml"], "does not exist"),
+    ],
+)
+def test_bad_inputs_exit_1_with_a_message(app, home, weights, args, message):
+    path = home / "w.json"
+    path.write_text(json.dumps(weights))
+    res = CliRunner().invoke(app, ["stress", "--weights", str(path), "--no-track", *args])
+    assert res.exit_code == 1
+    assert message in res.output
+    assert "Traceback" not in res.output
+    assert not (home / "runs").exists() or not any((home / "runs").iterdir())
+
+
+def test_unknown_strategy_and_bad_json(app, home):
+    res = CliRunner().invoke(app, ["stress", "--strategy", "nope", "--no-track"])
+    assert res.exit_code == 1 and "unknown strategy" in res.output
+    bad = home / "bad.json"
+    bad.write_text("{not json")
+    res = CliRunner().invoke(app, ["stress", "--weights", str(bad), "--no-track"])
+    assert res.exit_code == 1 and "not valid JSON" in res.output
