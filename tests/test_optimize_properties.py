@@ -1,0 +1,172 @@
+"""Risk budgeting, Pareto sets and hypothesis invariants of the optimizer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from autoport import estimators as E
+from autoport.data import bundled_prices, sector_map
+from autoport.errors import ConfigError
+from autoport.optimize import (
+    Constraints,
+    efficient_frontier,
+    optimize,
+    pareto_front,
+    risk_budgeting,
+    risk_contributions,
+)
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    prices = bundled_prices().iloc[-757:]
+    return prices, E.mean_return(prices), E.ledoit_wolf_cov(prices)
+
+
+# --------------------------------------------------------------------------- risk budgeting
+
+
+def test_equal_risk_contribution(bundled):
+    _, mu, cov = bundled
+    res = optimize(mu, cov, "risk_parity")
+    rc = risk_contributions(res.weights, cov)
+    np.testing.assert_allclose(rc, 1 / 20, atol=1e-6)
+    assert res.weights.sum() == pytest.approx(1, abs=1e-12) and res.weights.min() > 0
+
+
+def test_risk_budget_per_asset(bundled):
+    _, mu, cov = bundled
+    budget = dict(zip(mu.index, np.linspace(1, 3, 20), strict=True))
+    res = risk_budgeting(cov, budget)
+    target = np.linspace(1, 3, 20) / np.linspace(1, 3, 20).sum()
+    np.testing.assert_allclose(risk_contributions(res.weights, cov), target, atol=1e-6)
+
+
+def test_two_asset_erc_closed_form():
+    # two assets: ERC weights are inversely proportional to volatility, whatever the correlation
+    s1, s2, rho = 0.1, 0.3, 0.4
+    cov = pd.DataFrame([[s1**2, rho * s1 * s2], [rho * s1 * s2, s2**2]], index=["a", "b"],
+                       columns=["a", "b"])
+    res = risk_budgeting(cov)
+    np.testing.assert_allclose(res.weights, [s2 / (s1 + s2), s1 / (s1 + s2)], atol=1e-12)
+
+
+def test_risk_budget_per_sector(bundled):
+    _, mu, cov = bundled
+    sectors = sector_map()
+    names = sorted(set(sectors.values()))
+    budget = {s: (3.0 if s == "Health Care" else 1.0) for s in names}
+    res = risk_budgeting(cov, budget, asset_classes=sectors)
+    rc = risk_contributions(res.weights, cov)
+    by_class = rc.groupby(pd.Series(sectors)).sum()
+    total = sum(budget.values())
+    for s in names:
+        assert by_class[s] == pytest.approx(budget[s] / total, abs=1e-6)
+
+
+def test_risk_budget_refuses_bad_input(bundled):
+    _, mu, cov = bundled
+    with pytest.raises(ConfigError, match="every risk budget must be positive"):
+        risk_budgeting(cov, {"AAPL": 1.0})
+    with pytest.raises(ConfigError, match="long-only, fully invested"):
+        risk_budgeting(cov, constraints=Constraints(max_position=0.1))
+
+
+# ------------------------------------------------------------------------------ Pareto sets
+
+
+def test_pareto_return_cdar_is_non_dominated(bundled):
+    prices, mu, cov = bundled
+    scen = prices.pct_change().dropna()
+    front = pareto_front(mu, cov, ("return", "cdar"), scenarios=scen, n_points=8)
+    assert len(front) >= 6
+    order = front.sort_values("return")
+    # more return costs more drawdown along a Pareto set
+    assert np.all(np.diff(order["cdar"].to_numpy()) >= -1e-10)
+    # its low end is the min-CDaR portfolio
+    cd = optimize(mu, cov, "min_cdar", scenarios=scen)
+    assert order["cdar"].iloc[0] == pytest.approx(cd.extra["cdar"], rel=1e-5)
+    weights = order[list(mu.index)].to_numpy()
+    np.testing.assert_allclose(weights.sum(1), 1, atol=1e-8)
+
+
+def test_pareto_variance_cvar_trade_off(bundled):
+    prices, mu, cov = bundled
+    scen = prices.pct_change().dropna()
+    front = pareto_front(mu, cov, ("variance", "cvar"), scenarios=scen, n_points=6)
+    order = front.sort_values("variance")
+    assert np.all(np.diff(order["cvar"].to_numpy()) <= 1e-10)
+    with pytest.raises(ConfigError, match="two different measures"):
+        pareto_front(mu, cov, ("cvar", "cvar"), scenarios=scen)
+
+
+# -------------------------------------------------------------------- hypothesis invariants
+
+
+@st.composite
+def problems(draw):
+    n = draw(st.integers(3, 8))
+    seed = draw(st.integers(0, 10_000))
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(n, n))
+    cov = a @ a.T / n * 0.05 + np.diag(rng.uniform(0.005, 0.05, n))
+    mu = rng.uniform(-0.05, 0.25, n)
+    tickers = [f"X{i}" for i in range(n)]
+    cap = draw(st.floats(1.0 / n + 0.02, 1.0))
+    groups = {t: ("g1" if i % 2 else "g2") for i, t in enumerate(tickers)}
+    g1_cap = draw(st.floats(0.2, 1.0))
+    # keep the set feasible: g2 must be able to take what g1 may not
+    n_g2 = sum(1 for g in groups.values() if g == "g2")
+    if n_g2 * cap < 1 - g1_cap:
+        g1_cap = 1.0
+    return (pd.Series(mu, index=tickers), pd.DataFrame(cov, index=tickers, columns=tickers),
+            Constraints(max_position=cap, groups=groups, group_max={"g1": g1_cap}))
+
+
+def _check(w: pd.Series, cons: Constraints):
+    assert w.sum() == pytest.approx(1.0, abs=1e-8)
+    assert w.min() >= -1e-8
+    assert w.max() <= cons.max_position + 1e-8
+    g1 = sum(w[t] for t, g in cons.groups.items() if g == "g1")
+    assert g1 <= cons.group_max["g1"] + 1e-8
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems(), st.sampled_from(["min_variance", "max_utility", "efficient_risk_mid"]))
+def test_weights_respect_budget_bounds_and_groups(problem, objective):
+    mu, cov, cons = problem
+    if objective == "efficient_risk_mid":
+        mv = optimize(mu, cov, "min_variance", cons)
+        res = optimize(mu, cov, "efficient_risk", cons, target_volatility=mv.volatility * 1.2)
+    else:
+        res = optimize(mu, cov, objective, cons, risk_aversion=3)
+    _check(res.weights, cons)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems())
+def test_max_sharpe_invariants_and_permutation(problem):
+    mu, cov, cons = problem
+    if mu.max() <= 0.01:
+        return
+    res = optimize(mu, cov, "max_sharpe", cons, risk_free_rate=0.0, fallback_to_min_variance=True)
+    _check(res.weights, cons)
+    order = list(reversed(mu.index))
+    perm = optimize(mu[order], cov.loc[order, order], "max_sharpe", cons,
+                    fallback_to_min_variance=True)
+    np.testing.assert_allclose(perm.weights[mu.index], res.weights, atol=1e-5)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems())
+def test_frontier_volatility_non_decreasing_in_return(problem):
+    mu, cov, cons = problem
+    front = efficient_frontier(mu, cov, cons, n_points=15)
+    assert np.all(np.diff(front.returns) >= -1e-9)
+    assert np.all(np.diff(front.volatilities) >= -1e-8)
+    for _, row in front.weights.iterrows():
+        _check(row, cons)
