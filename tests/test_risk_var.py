@@ -140,6 +140,21 @@ def test_mc_is_seeded_and_reproducible():
     assert a.var != c.var
 
 
+@pytest.mark.parametrize(("distribution", "horizon", "sampler"),
+                         [("normal", 1, "antithetic"), ("student_t", 5, "plain"),
+                          ("copula", 1, "antithetic"), ("normal", 2, "sobol")])
+def test_mc_does_not_depend_on_thread_count(distribution, horizon, sampler):
+    x, _, _ = normal_panel(n_obs=500)
+    runs = [
+        V.monte_carlo_var(x, W4, distribution=distribution, horizon=horizon, sampler=sampler,
+                          n_paths=10_000, seed=5, dof=5.0, n_threads=t)
+        for t in (1, 2)
+    ]
+    assert runs[0].var == runs[1].var
+    assert runs[0].expected_shortfall == runs[1].expected_shortfall
+    np.testing.assert_array_equal(runs[0].asset_tail_mean, runs[1].asset_tail_mean)
+
+
 def test_mc_multi_day_paths_and_copula_agree_with_normal_on_normal_data():
     x, _, _ = normal_panel(n_obs=5000, seed=9)
     model = V.fit_market_model(x)
