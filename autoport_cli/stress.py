@@ -20,8 +20,15 @@ from autoport.risk import monitoring as mon
 from autoport.risk import report as rr
 from autoport.risk import stress as st
 from autoport.risk.var import check_confidence, check_horizon, methods_for
-from autoport_cli.common import console, emit_json, err_console, load_prices, output_dir
-from autoport_cli.common import to_jsonable, user_errors
+from autoport_cli.common import (
+    console,
+    emit_json,
+    err_console,
+    load_prices,
+    output_dir,
+    to_jsonable,
+    user_errors,
+)
 
 METHOD_CHOICES = ("parametric", "historical", "monte_carlo", "all")
 
@@ -29,8 +36,10 @@ METHOD_CHOICES = ("parametric", "historical", "monte_carlo", "all")
 def read_weights(path: Path) -> dict[str, float]:
     """A JSON object {ticker: weight}; refuses anything else with a message."""
     if not path.exists():
-        raise DataError(f"weights file {path} does not exist; pass a JSON file like "
-                        '{"AAPL": 0.5, "MSFT": 0.5}')
+        raise DataError(
+            f"weights file {path} does not exist; pass a JSON file like "
+            '{"AAPL": 0.5, "MSFT": 0.5}'
+        )
     try:
         raw = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -69,9 +78,7 @@ def stress(
     prices: Annotated[
         Path | None, typer.Option("--prices", help="CSV/Parquet prices (default: bundled)")
     ] = None,
-    window: Annotated[
-        int, typer.Option("--window", help="estimation window in sessions")
-    ] = 1000,
+    window: Annotated[int, typer.Option("--window", help="estimation window in sessions")] = 1000,
     backtest_window: Annotated[
         int, typer.Option("--backtest-window", help="rolling window of the VaR backtest")
     ] = bt.DEFAULT_WINDOW,
@@ -111,9 +118,19 @@ def stress(
         source = "equal weight (default)"
     benchmark = data.bundled_benchmark() if prices is None else None
     report = rr.risk_report(
-        panel, w, method=method, confidence=confidence, horizon=horizon, window=window,
-        scenarios=scenario_set, alert_rules=alert_rules, sectors=data.sector_map(),
-        benchmark=benchmark, n_paths=paths, seed=seed, backtest_window=backtest_window,
+        panel,
+        w,
+        method=method,
+        confidence=confidence,
+        horizon=horizon,
+        window=window,
+        scenarios=scenario_set,
+        alert_rules=alert_rules,
+        sectors=data.sector_map(),
+        benchmark=benchmark,
+        n_paths=paths,
+        seed=seed,
+        backtest_window=backtest_window,
     )
     payload = report.to_json()
     payload["portfolio"] = {"source": source, "weights": w[w != 0].to_dict()}
@@ -137,8 +154,13 @@ def stress(
             "stress",
             run_name=f"stress-{method}-{confidence:g}-{horizon}d",
             params={
-                "method": method, "confidence": confidence, "horizon": horizon,
-                "window": window, "paths": paths, "seed": seed, "portfolio": source,
+                "method": method,
+                "confidence": confidence,
+                "horizon": horizon,
+                "window": window,
+                "paths": paths,
+                "seed": seed,
+                "portfolio": source,
                 "prices": str(prices) if prices else "bundled",
                 "prices_hash": data.content_hash(panel),
                 "scenarios": str(scenarios) if scenarios else "bundled",
@@ -175,8 +197,14 @@ def _render(report: rr.RiskReport, source: str, final: Path, run_id: str | None)
         t.add_column(col, justify="right" if col != "method" else "left")
     for name, r in report.var_results.items():
         err = "-" if r.mc_error is None else f"{r.mc_error:.4%}"
-        t.add_row(name, f"{r.confidence_level:.1%}", str(r.horizon), _pct(r.var),
-                  _pct(r.expected_shortfall), err)
+        t.add_row(
+            name,
+            f"{r.confidence_level:.1%}",
+            str(r.horizon),
+            _pct(r.var),
+            _pct(r.expected_shortfall),
+            err,
+        )
     console.print(t)
     for name, r in report.var_results.items():
         if "note" in r.details:
@@ -187,29 +215,55 @@ def _render(report: rr.RiskReport, source: str, final: Path, run_id: str | None)
         t.add_column(col)
     for r in report.stress:
         worst = ", ".join(f"{p['asset']} {p['pnl']:+.2%}" for p in r.worst_positions())
-        t.add_row(r.scenario, r.kind, _pct(r.pnl),
-                  "-" if r.var_breach is None else ("yes" if r.var_breach else "no"),
-                  worst, r.note)
+        t.add_row(
+            r.scenario,
+            r.kind,
+            _pct(r.pnl),
+            "-" if r.var_breach is None else ("yes" if r.var_breach else "no"),
+            worst,
+            r.note,
+        )
     console.print(t)
 
     a = report.attribution
-    t = Table(title=f"Risk attribution (parametric normal, Euler): VaR {_pct(a.var)}, "
-              f"ES {_pct(a.expected_shortfall)}")
-    for col in ("asset", "weight", "marginal VaR", "component VaR", "% of VaR", "component ES",
-                "incremental VaR"):
+    t = Table(
+        title=f"Risk attribution (parametric normal, Euler): VaR {_pct(a.var)}, "
+        f"ES {_pct(a.expected_shortfall)}"
+    )
+    for col in (
+        "asset",
+        "weight",
+        "marginal VaR",
+        "component VaR",
+        "% of VaR",
+        "component ES",
+        "incremental VaR",
+    ):
         t.add_column(col, justify="right" if col != "asset" else "left")
     tab = a.table[a.table["weight"] != 0].sort_values("component_var")
     for asset, row in tab.iterrows():
-        t.add_row(asset, f"{row.weight:.1%}", _pct(row.marginal_var), _pct(row.component_var),
-                  f"{row.pct_var:.1%}", _pct(row.component_es), _pct(row.incremental_var))
+        t.add_row(
+            asset,
+            f"{row.weight:.1%}",
+            _pct(row.marginal_var),
+            _pct(row.component_var),
+            f"{row.pct_var:.1%}",
+            _pct(row.component_es),
+            _pct(row.incremental_var),
+        )
     console.print(t)
 
     t = Table(title="Risk by sector")
     for col in ("sector", "weight", "component VaR", "% of VaR", "% of variance"):
         t.add_column(col, justify="right" if col != "sector" else "left")
     for sector, row in report.sectors.iterrows():
-        t.add_row(sector, f"{row.weight:.1%}", _pct(row.component_var), f"{row.pct_var:.1%}",
-                  f"{row.variance_share:.1%}")
+        t.add_row(
+            sector,
+            f"{row.weight:.1%}",
+            _pct(row.component_var),
+            f"{row.pct_var:.1%}",
+            f"{row.variance_share:.1%}",
+        )
     console.print(t)
     ft = report.factors.table()
     console.print(
@@ -232,8 +286,11 @@ def _render(report: rr.RiskReport, source: str, final: Path, run_id: str | None)
     for al in report.alerts:
         counts[al.rule] = counts.get(al.rule, 0) + 1
     if counts:
-        console.print("[bold]Alerts along the history[/]: " + ", ".join(
-            f"{k} x{v}" for k, v in counts.items()) + " (all listed in report.json)")
+        console.print(
+            "[bold]Alerts along the history[/]: "
+            + ", ".join(f"{k} x{v}" for k, v in counts.items())
+            + " (all listed in report.json)"
+        )
     if report.recommendations:
         console.print("[bold]Recommendations[/]")
         for rec in report.recommendations:
@@ -263,6 +320,13 @@ def _plots(report: rr.RiskReport, folder: Path, confidence: float) -> None:
         ax.axvline(r.var, color=c, ls="-", lw=1, label=f"VaR {name} {r.var:.2%}")
         ax.axvline(r.expected_shortfall, color=c, ls="--", lw=1)
     ax.set_xlabel(f"portfolio return over {next(iter(report.var_results.values())).horizon} day(s)")
+    if shown:  # the central 99.8% and every VaR/ES line; far outliers would squash the rest
+        lines = [v for r in report.var_results.values() for v in (r.var, r.expected_shortfall)]
+        pool = np.concatenate(
+            [r.scenarios for r in report.var_results.values() if r.scenarios is not None]
+        )
+        lo, hi = np.quantile(pool, [0.001, 0.999])
+        ax.set_xlim(min(lo, *lines) * 1.1, hi * 1.1)
     ax.set_title(f"Loss distribution, {confidence:.0%} VaR (solid) and ES (dashed)")
     ax.legend(fontsize=6, loc="upper left")
     if not shown:
@@ -273,8 +337,11 @@ def _plots(report: rr.RiskReport, folder: Path, confidence: float) -> None:
 
     done = [r for r in report.stress if not r.skipped]
     fig, ax = plt.subplots(figsize=(8, max(4, 0.28 * len(done))))
-    ax.barh([r.scenario for r in done], [r.pnl for r in done],
-            color=["tab:red" if r.var_breach else "tab:gray" for r in done])
+    ax.barh(
+        [r.scenario for r in done],
+        [r.pnl for r in done],
+        color=["tab:red" if r.var_breach else "tab:gray" for r in done],
+    )
     ax.invert_yaxis()
     ax.set_xlabel("portfolio P&L (return); red = beyond VaR")
     ax.set_title("Stress scenarios")

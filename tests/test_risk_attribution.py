@@ -53,8 +53,9 @@ def test_incremental_is_full_revaluation(panel):
     assert att.table["incremental_var"].iloc[0] == pytest.approx(expect, rel=1e-10)
 
 
-@pytest.mark.parametrize("method", ["historical", "historical_age_weighted", "monte_carlo",
-                                    "monte_carlo_copula"])
+@pytest.mark.parametrize(
+    "method", ["historical", "historical_age_weighted", "monte_carlo", "monte_carlo_copula"]
+)
 def test_scenario_components_sum_to_var_and_es(panel, method):
     x, w = panel
     res = V.compute_var(method, x.to_numpy(), w, n_paths=20_000, seed=1)

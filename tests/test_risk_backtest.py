@@ -18,7 +18,9 @@ def test_kupiec_by_hand():
     )
     res = B.kupiec_pof(x, t, 0.95)
     assert res.statistic == pytest.approx(lr, rel=1e-12)
-    assert res.statistic == pytest.approx(4.34545, abs=1e-4)  # 2[935 ln(.95/.935) + 65 ln(.05/.065)]
+    assert res.statistic == pytest.approx(
+        4.34545, abs=1e-4
+    )  # 2[935 ln(.95/.935) + 65 ln(.05/.065)]
     assert res.pvalue == pytest.approx(stats.chi2.sf(lr, 1), rel=1e-12)
     assert B.kupiec_pof(50, 1000, 0.95).statistic == pytest.approx(0.0, abs=1e-12)
     # zero breaches: LR = -2 T ln(1 - p)
@@ -31,8 +33,7 @@ def test_christoffersen_by_hand():
     n00, n01, n10, n11 = 6, 3, 3, 3
     p01, p11, p = n01 / (n00 + n01), n11 / (n10 + n11), (n01 + n11) / 15
     ll0 = (n00 + n10) * np.log(1 - p) + (n01 + n11) * np.log(p)
-    ll1 = (n00 * np.log(1 - p01) + n01 * np.log(p01) + n10 * np.log(1 - p11)
-           + n11 * np.log(p11))
+    ll1 = n00 * np.log(1 - p01) + n01 * np.log(p01) + n10 * np.log(1 - p11) + n11 * np.log(p11)
     res = B.christoffersen_independence(hits)
     assert res.statistic == pytest.approx(-2 * (ll0 - ll1), rel=1e-12)
     assert res.pvalue == pytest.approx(stats.chi2.sf(-2 * (ll0 - ll1), 1))

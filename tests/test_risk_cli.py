@@ -1,4 +1,4 @@
-"""`autoport stress` end to end: JSON shape, artifacts, MLflow, and user errors without tracebacks."""
+"""`autoport stress` end to end: JSON shape, artifacts, MLflow; user errors without tracebacks."""
 
 from __future__ import annotations
 
@@ -36,8 +36,18 @@ def test_stress_json_end_to_end(app, home):
     out = home / "out"
     res = CliRunner().invoke(
         app,
-        ["stress", "--weights", str(weights), "--method", "all", "--paths", "5000",
-         "--json", "--out", str(out)],
+        [
+            "stress",
+            "--weights",
+            str(weights),
+            "--method",
+            "all",
+            "--paths",
+            "5000",
+            "--json",
+            "--out",
+            str(out),
+        ],
     )
     assert res.exit_code == 0, res.output
     payload = json.loads(res.stdout)
@@ -55,20 +65,42 @@ def test_stress_json_end_to_end(app, home):
     comps = sum(a["component_var"] for a in payload["risk_attribution"]["assets"])
     assert comps == pytest.approx(payload["risk_attribution"]["var"])
     bt = payload["var_backtest"]
-    assert {"method", "confidence_level", "observations", "breaches", "breach_rate",
-            "kupiec_pvalue", "christoffersen_pvalue"} <= set(bt)
+    assert {
+        "method",
+        "confidence_level",
+        "observations",
+        "breaches",
+        "breach_rate",
+        "kupiec_pvalue",
+        "christoffersen_pvalue",
+    } <= set(bt)
     assert 0.04 < bt["breach_rate"] < 0.06
     assert payload["recommendations"]
-    for f in ("report.json", "loss_distribution.png", "stress_scenarios.png",
-              "correlation_heatmap.png"):
+    for f in (
+        "report.json",
+        "loss_distribution.png",
+        "stress_scenarios.png",
+        "correlation_heatmap.png",
+    ):
         assert (out / f).stat().st_size > 0
     assert payload["mlflow_run_id"] and (home / "mlflow.db").exists()
 
 
 def test_stress_strategy_and_rich_output(app, home):
     res = CliRunner().invoke(
-        app, ["stress", "--strategy", "equal_weight", "--method", "parametric",
-              "--confidence", "0.99", "--horizon", "5", "--no-track"],
+        app,
+        [
+            "stress",
+            "--strategy",
+            "equal_weight",
+            "--method",
+            "parametric",
+            "--confidence",
+            "0.99",
+            "--horizon",
+            "5",
+            "--no-track",
+        ],
     )
     assert res.exit_code == 0, res.output
     out = " ".join(res.stdout.split())

@@ -14,8 +14,9 @@ def frame(n_obs=300, n=4, seed=0, rho=0.2):
     rng = np.random.default_rng(seed)
     corr = np.full((n, n), rho) + (1 - rho) * np.eye(n)
     x = rng.multivariate_normal(np.zeros(n), corr * 1e-4, size=n_obs)
-    return pd.DataFrame(x, index=pd.bdate_range("2015-01-01", periods=n_obs),
-                        columns=list("ABCD")[:n])
+    return pd.DataFrame(
+        x, index=pd.bdate_range("2015-01-01", periods=n_obs), columns=list("ABCD")[:n]
+    )
 
 
 def test_rolling_correlations_match_pandas():

@@ -45,8 +45,9 @@ def test_bad_yaml_is_refused_with_the_scenario_name():
 
 
 def run(text, prices, w, var=-0.02, **kw):
-    return S.run_scenarios(S.parse_scenarios(text), prices, w, sectors=data.sector_map(),
-                           var=var, **kw)
+    return S.run_scenarios(
+        S.parse_scenarios(text), prices, w, sectors=data.sector_map(), var=var, **kw
+    )
 
 
 def test_historical_replay_by_hand_and_skip_outside_data(bundled):
@@ -55,7 +56,8 @@ def test_historical_replay_by_hand_and_skip_outside_data(bundled):
         "scenarios:\n"
         "  - {name: covid, kind: historical, start: 2020-02-19, end: 2020-03-23}\n"
         "  - {name: 1987, kind: historical, start: 1987-10-14, end: 1987-10-19}\n",
-        prices, w,
+        prices,
+        w,
     )
     covid = next(r for r in res if r.scenario == "covid")
     base = prices.loc["2020-02-18"]
@@ -70,8 +72,9 @@ def test_historical_replay_by_hand_and_skip_outside_data(bundled):
 def test_market_shock_through_betas(bundled):
     prices, w = bundled
     bench = data.bundled_benchmark()
-    res = run("scenarios:\n  - {name: m, kind: market, market_shock: -0.2}\n", prices, w,
-              benchmark=bench)[0]
+    res = run(
+        "scenarios:\n  - {name: m, kind: market, market_shock: -0.2}\n", prices, w, benchmark=bench
+    )[0]
     rets = prices.pct_change().iloc[-252:]
     mkt = bench.pct_change().iloc[-252:]
     beta = {t: np.cov(rets[t], mkt)[0, 1] / np.var(mkt, ddof=1) for t in w.index}
@@ -80,8 +83,10 @@ def test_market_shock_through_betas(bundled):
 
 def test_sector_crash_and_asset_override(bundled):
     prices, w = bundled
-    text = ("scenarios:\n  - name: s\n    kind: sector\n"
-            "    sector_shocks: {Financials: -0.4, Energy: 0.1}\n    asset_shocks: {JNJ: -0.5}\n")
+    text = (
+        "scenarios:\n  - name: s\n    kind: sector\n"
+        "    sector_shocks: {Financials: -0.4, Energy: 0.1}\n    asset_shocks: {JNJ: -0.5}\n"
+    )
     res = run(text, prices, w)[0]
     assert res.pnl == pytest.approx(0.3 * -0.4 + 0.2 * 0.1 + 0.1 * -0.5)
     assert [p["asset"] for p in res.worst_positions()] == ["JPM", "JNJ"]
@@ -89,8 +94,10 @@ def test_sector_crash_and_asset_override(bundled):
 
 def test_volatility_and_correlation_stress_are_stressed_normal_var(bundled):
     prices, w = bundled
-    text = ("scenarios:\n  - {name: v, kind: volatility, vol_multiplier: 3}\n"
-            "  - {name: c, kind: correlation, correlation: 1.0}\n")
+    text = (
+        "scenarios:\n  - {name: v, kind: volatility, vol_multiplier: 3}\n"
+        "  - {name: c, kind: correlation, correlation: 1.0}\n"
+    )
     res = {r.scenario: r for r in run(text, prices, w, estimation_window=500)}
     x = prices.pct_change().iloc[-500:][w.index].to_numpy()
     mu, cov = x.mean(0) @ w.to_numpy(), np.cov(x, rowvar=False)
@@ -101,6 +108,11 @@ def test_volatility_and_correlation_stress_are_stressed_normal_var(bundled):
     assert res["c"].pnl == pytest.approx(normal_var_es(mu, sd1, 0.95)[0], rel=1e-9)
     # per-position split sums to the scenario P&L
     assert res["c"].position_pnl.sum() == pytest.approx(res["c"].pnl)
+    # at a 10-day horizon the stressed VaR scales as the iid sum: 10 mu, sqrt(10) sigma
+    ten = {r.scenario: r for r in run(text, prices, w, estimation_window=500, horizon=10)}
+    assert ten["v"].pnl == pytest.approx(
+        normal_var_es(10 * mu, 3 * np.sqrt(10) * sd, 0.95)[0], rel=1e-9
+    )
 
 
 def test_unknown_tickers_are_refused(bundled):
@@ -112,8 +124,14 @@ def test_unknown_tickers_are_refused(bundled):
 
 def test_worst_case_and_recommendations_follow_the_numbers(bundled):
     prices, w = bundled
-    res = S.run_scenarios(S.load_scenarios(), prices, w, sectors=data.sector_map(), var=-0.02,
-                          benchmark=data.bundled_benchmark())
+    res = S.run_scenarios(
+        S.load_scenarios(),
+        prices,
+        w,
+        sectors=data.sector_map(),
+        var=-0.02,
+        benchmark=data.bundled_benchmark(),
+    )
     worst = S.worst_case(res)
     assert worst["pnl"] == min(r.pnl for r in res if not r.skipped)
     comp = pd.Series(w * -0.05, index=w.index)

@@ -52,7 +52,9 @@ def test_cornish_fisher_reduces_to_normal_without_skew_or_kurtosis():
         V.normal_var_es(0.0, 0.01, 0.99), rel=1e-7
     )
     # negative skew pushes the VaR further into the loss tail
-    assert V.cornish_fisher_var_es(0.0, 0.01, -0.8, 0.0, 0.99)[0] < V.normal_var_es(0, 0.01, 0.99)[0]
+    assert (
+        V.cornish_fisher_var_es(0.0, 0.01, -0.8, 0.0, 0.99)[0] < V.normal_var_es(0, 0.01, 0.99)[0]
+    )
 
 
 def test_parametric_var_is_mu_plus_z_sigma_of_the_portfolio():
@@ -84,9 +86,7 @@ def test_historical_var_equals_empirical_quantile():
 def test_historical_multi_day_compounds_overlapping_windows():
     x, _, _ = normal_panel(n_obs=300, seed=4)
     h = 5
-    pnl = [
-        (np.prod(1 + x[t : t + h], axis=0) - 1) @ W4 for t in range(x.shape[0] - h + 1)
-    ]
+    pnl = [(np.prod(1 + x[t : t + h], axis=0) - 1) @ W4 for t in range(x.shape[0] - h + 1)]
     r = V.historical_var(x, W4, horizon=h)
     assert r.n_scenarios == 296
     assert r.var == pytest.approx(np.quantile(pnl, 0.05), rel=1e-10)
@@ -125,8 +125,9 @@ def test_mc_student_t_matches_closed_form_t():
     model = V.fit_market_model(x)
     mu, sd = model.mean_ @ W4, np.sqrt(W4 @ model.cov_ @ W4)
     var, es = V.student_t_var_es(mu, sd, 4.0, 0.99)
-    r = V.monte_carlo_var(model, W4, confidence=0.99, distribution="student_t", dof=4.0,
-                          n_paths=200_000, seed=3)
+    r = V.monte_carlo_var(
+        model, W4, confidence=0.99, distribution="student_t", dof=4.0, n_paths=200_000, seed=3
+    )
     assert abs(r.var - var) < 4 * r.mc_error
     assert abs(r.expected_shortfall - es) < 4 * r.es_mc_error
 
@@ -140,14 +141,29 @@ def test_mc_is_seeded_and_reproducible():
     assert a.var != c.var
 
 
-@pytest.mark.parametrize(("distribution", "horizon", "sampler"),
-                         [("normal", 1, "antithetic"), ("student_t", 5, "plain"),
-                          ("copula", 1, "antithetic"), ("normal", 2, "sobol")])
+@pytest.mark.parametrize(
+    ("distribution", "horizon", "sampler"),
+    [
+        ("normal", 1, "antithetic"),
+        ("student_t", 5, "plain"),
+        ("copula", 1, "antithetic"),
+        ("normal", 2, "sobol"),
+    ],
+)
 def test_mc_does_not_depend_on_thread_count(distribution, horizon, sampler):
     x, _, _ = normal_panel(n_obs=500)
     runs = [
-        V.monte_carlo_var(x, W4, distribution=distribution, horizon=horizon, sampler=sampler,
-                          n_paths=10_000, seed=5, dof=5.0, n_threads=t)
+        V.monte_carlo_var(
+            x,
+            W4,
+            distribution=distribution,
+            horizon=horizon,
+            sampler=sampler,
+            n_paths=10_000,
+            seed=5,
+            dof=5.0,
+            n_threads=t,
+        )
         for t in (1, 2)
     ]
     assert runs[0].var == runs[1].var
@@ -183,14 +199,16 @@ def test_mc_multi_day_paths_and_copula_agree_with_normal_on_normal_data():
 def test_es_below_var_below_zero_for_loss_making_distributions(mu, sigma, conf, seed, method):
     rng = np.random.default_rng(seed)
     x = mu + sigma * rng.standard_t(5, size=(400, 3)) * np.sqrt(3 / 5)
-    r = V.compute_var(method, x, np.array([0.5, 0.3, 0.2]), confidence=conf, n_paths=2000,
-                      seed=seed)
+    r = V.compute_var(
+        method, x, np.array([0.5, 0.3, 0.2]), confidence=conf, n_paths=2000, seed=seed
+    )
     assert r.expected_shortfall <= r.var < 0
 
 
 @settings(max_examples=60, deadline=None)
-@given(hst.lists(hst.floats(-0.5, 0.5), min_size=5, max_size=200),
-       hst.sampled_from([0.9, 0.95, 0.99]))
+@given(
+    hst.lists(hst.floats(-0.5, 0.5), min_size=5, max_size=200), hst.sampled_from([0.9, 0.95, 0.99])
+)
 def test_historical_es_never_above_var(values, conf):
     r = V.historical_var(np.array(values), [1.0], confidence=conf)
     assert r.expected_shortfall <= r.var + 1e-15

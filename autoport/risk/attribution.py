@@ -99,8 +99,14 @@ def scenario_attribution(
         raise DataError(f"{result.method} carries no scenario means; use normal_attribution")
     w = as_weights(weights, len(tickers))
     return _table(
-        result.method, tickers, w, result.asset_var_mean, result.asset_tail_mean,
-        result.var, result.expected_shortfall, revalue,
+        result.method,
+        tickers,
+        w,
+        result.asset_var_mean,
+        result.asset_tail_mean,
+        result.var,
+        result.expected_shortfall,
+        revalue,
     )
 
 
@@ -159,7 +165,9 @@ def sector_decomposition(
     if cov is not None:
         w = t["weight"].to_numpy()
         contrib = w * (cov @ w)
-        out["variance_share"] = pd.Series(contrib, index=t.index).groupby(labels).sum() / contrib.sum()
+        out["variance_share"] = (
+            pd.Series(contrib, index=t.index).groupby(labels).sum() / contrib.sum()
+        )
     out.index.name = "sector"
     return out.sort_values("component_var")
 

@@ -145,9 +145,7 @@ def parse_alert_rules(text: str, source: str = "alerts.yaml") -> AlertConfig:
     try:
         cfg = AlertConfig.model_validate(raw)
     except ValidationError as exc:
-        msg = "; ".join(
-            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5]
-        )
+        msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
         raise ConfigError(f"{source} is invalid: {msg}") from None
     for rule in cfg.rules:
         if rule.metric != "var_breach" and rule.limit is None:
@@ -176,8 +174,12 @@ class Alert:
 
     def as_dict(self) -> dict:
         return {
-            "date": self.date, "rule": self.rule, "metric": self.metric,
-            "value": self.value, "limit": self.limit, "action": self.action,
+            "date": self.date,
+            "rule": self.rule,
+            "metric": self.metric,
+            "value": self.value,
+            "limit": self.limit,
+            "action": self.action,
         }
 
 
@@ -253,10 +255,16 @@ def evaluate_alerts(
         if not rule.on_entry_only:
             days = hit[hit].index
         else:
-            days = _entries(hit, values, rule.limit if rule.rearm is None else rule.rearm,
-                            above=rule.metric == "avg_correlation")
+            days = _entries(
+                hit,
+                values,
+                rule.limit if rule.rearm is None else rule.rearm,
+                above=rule.metric == "avg_correlation",
+            )
         for d in days:
-            alerts.append(Alert(d, rule.name, rule.metric, float(values[d]), rule.limit, rule.action))
+            alerts.append(
+                Alert(d, rule.name, rule.metric, float(values[d]), rule.limit, rule.action)
+            )
     return sorted(alerts, key=lambda a: (a.date, a.rule))
 
 

@@ -75,14 +75,13 @@ class RiskReport:
                 "expected_shortfall": self.attribution.expected_shortfall,
                 "assets": self.attribution.records(),
                 "historical": self.scenario_attribution.records()
-                if self.scenario_attribution is not None else None,
+                if self.scenario_attribution is not None
+                else None,
                 "sectors": [
                     {"sector": k, **v} for k, v in self.sectors.to_dict(orient="index").items()
                 ],
                 "factors": {
-                    **{
-                        k: v for k, v in self.factors.table().to_dict(orient="index").items()
-                    },
+                    **{k: v for k, v in self.factors.table().to_dict(orient="index").items()},
                     "residual_share": self.factors.residual_share,
                 },
                 "risk_budget": {
@@ -132,7 +131,13 @@ def risk_report(
     results: dict[str, VaRResult] = {}
     for m in methods_for(method):
         results[m.value] = compute_var(
-            m, x, w, confidence=confidence, horizon=horizon, n_paths=n_paths, seed=seed,
+            m,
+            x,
+            w,
+            confidence=confidence,
+            horizon=horizon,
+            n_paths=n_paths,
+            seed=seed,
             keep_scenarios=True,
         )
     normal = attr.normal_attribution(est, w, confidence=confidence, horizon=horizon)
@@ -150,10 +155,16 @@ def risk_report(
     factors = attr.pca_decomposition(est, w)
     budgets = attr.risk_budget_report(normal, sectors=sectors)
     headline = results.get("parametric") or next(iter(results.values()))
-    one_day_var = headline.var
     stress = st.run_scenarios(
-        scenarios, prices, weights, sectors=sectors, benchmark=benchmark, var=one_day_var,
-        confidence=confidence, estimation_window=window,
+        scenarios,
+        prices,
+        weights,
+        sectors=sectors,
+        benchmark=benchmark,
+        var=headline.var,
+        confidence=confidence,
+        horizon=horizon,
+        estimation_window=window,
     )
     worst = st.worst_case(stress)
     recs = st.recommendations(
@@ -169,15 +180,24 @@ def risk_report(
         for rule in alert_rules.rules:
             if rule.metric == "var_breach" and rule.confidence not in fc:
                 fc[rule.confidence] = bt.backtest_var(
-                    port, model=backtest_model, confidence=rule.confidence,
+                    port,
+                    model=backtest_model,
+                    confidence=rule.confidence,
                     window=backtest_window,
                 ).var
         alerts = mon.evaluate_alerts(
-            alert_rules, portfolio_returns=port, var_forecasts=fc, weights=weights[held],
+            alert_rules,
+            portfolio_returns=port,
+            var_forecasts=fc,
+            weights=weights[held],
             asset_returns=returns[held] if len(held) >= 2 else None,
         )
     corr = est.corr()
-    avg_corr = float(mon.average_pairwise(corr.loc[held, held].to_numpy())) if len(held) >= 2 else float("nan")
+    avg_corr = (
+        float(mon.average_pairwise(corr.loc[held, held].to_numpy()))
+        if len(held) >= 2
+        else float("nan")
+    )
     return RiskReport(
         weights=weights,
         var_results=results,
@@ -194,7 +214,10 @@ def risk_report(
         correlation=corr,
         avg_correlation=avg_corr,
         estimation={
-            "start": est.index[0], "end": est.index[-1], "observations": len(est),
-            "n_paths": n_paths, "seed": seed,
+            "start": est.index[0],
+            "end": est.index[-1],
+            "observations": len(est),
+            "n_paths": n_paths,
+            "seed": seed,
         },
     )

@@ -196,6 +196,7 @@ def run_scenarios(
     benchmark: pd.Series | None = None,
     var: float,
     confidence: float = 0.95,
+    horizon: int = 1,
     estimation_window: int = 1000,
 ) -> list[ScenarioResult]:
     """Apply every scenario to ``weights`` (a return P&L each); sorted worst first.
@@ -203,7 +204,8 @@ def run_scenarios(
     ``prices`` is the whole panel (historical windows are looked up in it); betas, volatilities
     and correlations come from its last ``estimation_window`` sessions (``beta_window`` for
     betas). ``benchmark`` defaults to the equal-weighted average of the panel's assets.
-    ``var`` is the portfolio's current VaR (a negative return) for the breach flag.
+    ``var`` is the portfolio's current VaR at ``horizon`` (a negative return) for the breach
+    flag; the volatility and correlation scenarios report the stressed VaR at that horizon.
     """
     missing = [t for t in weights.index if t not in prices.columns]
     if missing:
@@ -223,12 +225,18 @@ def run_scenarios(
     w = weights.to_numpy(dtype=float)
     out = []
     for sc in scenario_set.scenarios:
-        res = _one(sc, prices, w, weights.index, beta, sectors, mu, cov, confidence)
+        res = _one(sc, prices, w, weights.index, beta, sectors, horizon * mu, horizon * cov, confidence)
         if res.pnl is not None:
             res = ScenarioResult(
-                res.scenario, res.kind, res.pnl, res.position_pnl, res.asset_returns,
-                var_breach=bool(res.pnl < var), pnl_to_var=float(res.pnl / var) if var else None,
-                note=res.note, window=res.window,
+                res.scenario,
+                res.kind,
+                res.pnl,
+                res.position_pnl,
+                res.asset_returns,
+                var_breach=bool(res.pnl < var),
+                pnl_to_var=float(res.pnl / var) if var else None,
+                note=res.note,
+                window=res.window,
             )
         out.append(res)
     return sorted(out, key=lambda r: (r.pnl is None, r.pnl if r.pnl is not None else 0.0))
@@ -240,11 +248,13 @@ def _one(sc, prices, w, tickers, beta, sectors, mu, cov, confidence) -> Scenario
         first, last = prices.index[0], prices.index[-1]
         if start <= first or end > last:
             return ScenarioResult(
-                sc.name, sc.kind, None,
+                sc.name,
+                sc.kind,
+                None,
                 note=f"skipped: window {sc.start} to {sc.end} is outside the prices "
                 f"({first.date()} to {last.date()})",
             )
-        base = prices.loc[:start - pd.Timedelta(days=1)].iloc[-1]
+        base = prices.loc[: start - pd.Timedelta(days=1)].iloc[-1]
         window = prices.loc[start:end]
         if window.empty:
             return ScenarioResult(sc.name, sc.kind, None, note="skipped: no sessions in window")
@@ -290,9 +300,7 @@ def _one(sc, prices, w, tickers, beta, sectors, mu, cov, confidence) -> Scenario
 def _result(sc, asset: pd.Series, w, tickers, note: str, window=None) -> ScenarioResult:
     asset = pd.Series(np.asarray(asset, dtype=float), index=tickers)
     pos = asset * w
-    return ScenarioResult(
-        sc.name, sc.kind, float(pos.sum()), pos, asset, note=note, window=window
-    )
+    return ScenarioResult(sc.name, sc.kind, float(pos.sum()), pos, asset, note=note, window=window)
 
 
 # --------------------------------------------------------------------------------------------
@@ -333,6 +341,7 @@ def recommendations(
     breaching = [r for r in results if not r.skipped and r.var_breach]
     if breaching:
         loss_by_asset = pd.concat([r.position_pnl for r in breaching], axis=1).sum(1)
+        total_loss = loss_by_asset[loss_by_asset < 0].sum()
         drivers = loss_by_asset[loss_by_asset < 0].sort_values().head(top)
         worst = min(breaching, key=lambda r: r.pnl)
         for asset, total in drivers.items():
@@ -345,12 +354,12 @@ def recommendations(
                     "asset": asset,
                     "weight": w,
                     "suggested_weight": w / 2,
-                    "stress_loss_share": float(total / loss_by_asset[loss_by_asset < 0].sum()),
+                    "stress_loss_share": float(total / total_loss),
                     "saving_in_worst_scenario": save_worst,
                     "worst_scenario": worst.scenario,
                     "var_saving": save_var,
                     "message": (
-                        f"{asset} ({w:.1%}) carries {total / loss_by_asset[loss_by_asset < 0].sum():.0%}"
+                        f"{asset} ({w:.1%}) carries {total / total_loss:.0%}"
                         f" of the loss across the {len(breaching)} scenarios that breach VaR; "
                         f"halving it would cut the '{worst.scenario}' loss by {save_worst:.2%} "
                         f"of capital and VaR by about {save_var:.2%}"

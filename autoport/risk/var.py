@@ -29,7 +29,7 @@ import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 import empyrical
 import numpy as np
@@ -41,7 +41,7 @@ from autoport.errors import ConfigError, DataError
 ArrayLike = np.ndarray | pd.DataFrame | pd.Series
 
 
-class VaRMethod(str, Enum):
+class VaRMethod(StrEnum):
     """Names a user types for each VaR model."""
 
     PARAMETRIC = "parametric"  # normal
@@ -366,14 +366,21 @@ def historical_var(
         tail, band, band_p = _conditional_asset_means(pnl, confidence, lambda idx: hx[idx])
         scale = var / band_p if band_p != 0 else 1.0
         return VaRResult(
-            VaRMethod.HISTORICAL.value, var, es, confidence, h, n_scenarios=pnl.size,
+            VaRMethod.HISTORICAL.value,
+            var,
+            es,
+            confidence,
+            h,
+            n_scenarios=pnl.size,
             details={"observations": int(pnl.size)},
-            asset_tail_mean=tail, asset_var_mean=band * scale, scenarios=pnl,
+            asset_tail_mean=tail,
+            asset_var_mean=band * scale,
+            scenarios=pnl,
         )
     if not 0.0 < decay < 1.0:
         raise ConfigError(f"decay {decay} must lie strictly between 0 and 1 (for example 0.99)")
     ages = np.arange(pnl.size)[::-1]
-    p = decay**ages.astype(float)
+    p = decay ** ages.astype(float)
     p /= p.sum()
     var, es, tail_w = weighted_var_es(pnl, p, confidence)
     tail_mean = (tail_w[:, None] * hx).sum(0) / a
@@ -382,9 +389,16 @@ def historical_var(
     band_p = float(pnl[near].mean())
     scale = var / band_p if band_p != 0 else 1.0
     return VaRResult(
-        VaRMethod.HISTORICAL_AGE_WEIGHTED.value, var, es, confidence, h, n_scenarios=pnl.size,
+        VaRMethod.HISTORICAL_AGE_WEIGHTED.value,
+        var,
+        es,
+        confidence,
+        h,
+        n_scenarios=pnl.size,
         details={"decay": decay, "observations": int(pnl.size)},
-        asset_tail_mean=tail_mean, asset_var_mean=band * scale, scenarios=pnl,
+        asset_tail_mean=tail_mean,
+        asset_var_mean=band * scale,
+        scenarios=pnl,
     )
 
 
@@ -825,8 +839,7 @@ def monte_carlo_var(
         raise ConfigError(f"n_paths {n_paths} is too few for a tail estimate; use >= 1000")
     if distribution not in ("normal", "student_t", "copula"):
         raise ConfigError(
-            f"unknown Monte Carlo distribution {distribution!r}; choose normal, student_t or "
-            "copula"
+            f"unknown Monte Carlo distribution {distribution!r}; choose normal, student_t or copula"
         )
     if isinstance(returns, MarketModel):
         model = returns
@@ -834,9 +847,14 @@ def monte_carlo_var(
     else:
         x = as_returns(returns, min_obs=3)
         model = fit_market_model(x, copula=distribution == "copula")
-        nu = float(dof) if dof is not None else (
-            fit_student_t_dof(x @ as_weights(weights, x.shape[1]))
-            if distribution == "student_t" else 5.0
+        nu = (
+            float(dof)
+            if dof is not None
+            else (
+                fit_student_t_dof(x @ as_weights(weights, x.shape[1]))
+                if distribution == "student_t"
+                else 5.0
+            )
         )
     w = as_weights(weights, model.n_assets)
     method = {
@@ -851,13 +869,28 @@ def monte_carlo_var(
     pnl = rows = None
     if h == 1 and distribution in ("normal", "student_t"):
         pnl, rows = _one_day_projected(
-            model, w, n_paths, distribution=distribution, nu=nu, sampler=sampler, seed=seed,
-            confidence=confidence, n_threads=n_threads,
+            model,
+            w,
+            n_paths,
+            distribution=distribution,
+            nu=nu,
+            sampler=sampler,
+            seed=seed,
+            confidence=confidence,
+            n_threads=n_threads,
         )
     if pnl is None:
         pnl, rows = _simulate_pruned(
-            model, w, n_paths, horizon=h, distribution=distribution, nu=nu, sampler=sampler,
-            seed=seed, confidence=confidence, n_threads=n_threads,
+            model,
+            w,
+            n_paths,
+            horizon=h,
+            distribution=distribution,
+            nu=nu,
+            sampler=sampler,
+            seed=seed,
+            confidence=confidence,
+            n_threads=n_threads,
         )
 
     var, es = scenario_var_es(pnl, confidence)
@@ -866,7 +899,12 @@ def monte_carlo_var(
         tail, band, band_p = _conditional_asset_means(pnl, confidence, rows)
     except _RowsNotKept:  # rare: the tail was not where the model put it; go the long way
         sims = simulate_asset_returns(
-            model, n_paths, horizon=h, distribution=distribution, dof=nu, sampler=sampler,
+            model,
+            n_paths,
+            horizon=h,
+            distribution=distribution,
+            dof=nu,
+            sampler=sampler,
             seed=seed,
         )
         pnl = sims @ w
@@ -875,9 +913,18 @@ def monte_carlo_var(
         tail, band, band_p = _conditional_asset_means(pnl, confidence, lambda idx: sims[idx])
     scale = var / band_p if band_p != 0 else 1.0
     return VaRResult(
-        method.value, var, es, confidence, h, mc_error=se_var, es_mc_error=se_es,
-        n_scenarios=n_paths, details=details, asset_tail_mean=tail,
-        asset_var_mean=band * scale, scenarios=pnl if keep_scenarios else None,
+        method.value,
+        var,
+        es,
+        confidence,
+        h,
+        mc_error=se_var,
+        es_mc_error=se_es,
+        n_scenarios=n_paths,
+        details=details,
+        asset_tail_mean=tail,
+        asset_var_mean=band * scale,
+        scenarios=pnl if keep_scenarios else None,
     )
 
 
@@ -903,8 +950,7 @@ def compute_var(
         m = VaRMethod(method)
     except ValueError:
         raise ConfigError(
-            f"unknown VaR method {method!r}; choose one of "
-            f"{', '.join(v.value for v in VaRMethod)}"
+            f"unknown VaR method {method!r}; choose one of {', '.join(v.value for v in VaRMethod)}"
         ) from None
     common = {"confidence": confidence, "horizon": horizon}
     if m is VaRMethod.PARAMETRIC:
@@ -923,8 +969,14 @@ def compute_var(
         VaRMethod.MONTE_CARLO_COPULA: "copula",
     }[m]
     return monte_carlo_var(
-        returns, weights, distribution=dist, n_paths=n_paths, seed=seed, sampler=sampler,
-        keep_scenarios=keep_scenarios, **common,
+        returns,
+        weights,
+        distribution=dist,
+        n_paths=n_paths,
+        seed=seed,
+        sampler=sampler,
+        keep_scenarios=keep_scenarios,
+        **common,
     )
 
 
