@@ -102,7 +102,15 @@ def stress(
         raise ConfigError("give either --weights or --strategy, not both")
     scenario_set = st.load_scenarios(scenarios)
     alert_rules = mon.load_alert_rules(alerts)
-    panel = load_prices(prices, min_history=max(backtest_window, 30) + 2)
+    if backtest_window < 20:
+        raise ConfigError(f"--backtest-window {backtest_window} is too short; use at least 20")
+    panel = load_prices(prices, min_history=32)
+    if len(panel) < backtest_window + 32:
+        raise DataError(
+            f"the prices hold {len(panel)} sessions; the VaR backtest needs its "
+            f"--backtest-window ({backtest_window}) plus at least 31 more to test; pass a longer "
+            "history or a smaller --backtest-window"
+        )
     tickers = list(panel.columns)
     if weights is not None:
         w = rr.check_portfolio(read_weights(weights), tickers)

@@ -130,6 +130,43 @@ def test_bad_inputs_exit_1_with_a_message(app, home, weights, args, message):
     assert not (home / "runs").exists() or not any((home / "runs").iterdir())
 
 
+def test_user_price_file_too_short_for_the_backtest(app, home):
+    from autoport import data
+
+    prices = home / "p.csv"
+    data.bundled_prices().iloc[-300:, :5].to_csv(prices)
+    res = CliRunner().invoke(app, ["stress", "--prices", str(prices), "--no-track"])
+    assert res.exit_code == 1 and "--backtest-window (500)" in res.output
+    res = CliRunner().invoke(
+        app,
+        [
+            "stress",
+            "--prices",
+            str(prices),
+            "--backtest-window",
+            "100",
+            "--window",
+            "250",
+            "--paths",
+            "2000",
+            "--no-track",
+            "--json",
+            "--out",
+            str(home / "o"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    payload = json.loads(res.stdout)
+    assert payload["portfolio"]["weights"] == pytest.approx(
+        {t: 0.2 for t in ["AAPL", "AMD", "BAC", "BBY", "CVX"]}
+    )
+    # 299 returns, minus the window, minus the 20 days that seed the EWMA volatility filter
+    assert payload["var_backtest"]["observations"] == 299 - 100 - 20
+    # the user's file covers 2021-2022 only: the older windows are skipped with a note
+    skipped = [s for s in payload["stress_test_results"] if s["skipped"]]
+    assert any(s["scenario"] == "2008 Lehman" for s in skipped)
+
+
 def test_unknown_strategy_and_bad_json(app, home):
     res = CliRunner().invoke(app, ["stress", "--strategy", "nope", "--no-track"])
     assert res.exit_code == 1 and "unknown strategy" in res.output

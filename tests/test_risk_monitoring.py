@@ -30,6 +30,15 @@ def test_rolling_correlations_match_pandas():
     assert avg.index[0] == x.index[59]
 
 
+def test_average_correlation_series_matches_full_matrices():
+    x = frame(n_obs=200, seed=4, rho=0.5)
+    avg = M.average_correlation_series(x, window=40)
+    np.testing.assert_allclose(avg.to_numpy(), M.average_pairwise(M.rolling_correlations(x, 40)))
+    ew = M.average_correlation_series(x, method="ewma", lam=0.9)
+    np.testing.assert_allclose(ew.to_numpy(), M.average_pairwise(M.ewma_correlations(x, 0.9)))
+    assert ew.index[0] == x.index[19]
+
+
 def test_ewma_correlation_recursion():
     x = frame(n_obs=60)
     c = M.ewma_correlations(x, lam=0.9)
@@ -96,3 +105,4 @@ def test_ewma_monitor_incremental_update_equals_refit():
     assert es < var < 0
     lim = mon.check_limits(w, var_limit=-0.001)
     assert lim["var_limit_breached"] and lim["positions_over_limit"] == []
+    assert lim["component_var"].sum() == pytest.approx(var)

@@ -85,17 +85,50 @@ def _to_corr(cov: np.ndarray) -> np.ndarray:
 def average_correlation_series(
     returns: pd.DataFrame, *, window: int = 63, method: str = "rolling", lam: float = 0.94
 ) -> pd.Series:
-    """Average pairwise correlation through time (rolling window or EWMA)."""
+    """Average pairwise correlation through time (rolling window or EWMA).
+
+    No stack of n x n matrices is held: for a window with column deviations ``d_ti`` and norms
+    ``s_i``, the sum of all correlations is ``sum_t (sum_i d_ti / s_i)^2``, so a rolling series
+    costs O(T W n) time and bounded memory; the EWMA series keeps one running covariance.
+    """
     frame = _as_frame(returns)
+    x = frame.to_numpy()
+    n = x.shape[1]
+    if n < 2:
+        raise DataError("average pairwise correlation needs at least two assets")
     if method == "rolling":
-        corr = rolling_correlations(frame, window)
+        if x.shape[0] < window:
+            raise DataError(f"{x.shape[0]} days are fewer than the correlation window {window}")
+        views = sliding_window_view(x, window, axis=0)  # (m, n, window), no copy
+        out = np.empty(views.shape[0])
+        block = max(1, 4_000_000 // (n * window))
+        for j in range(0, views.shape[0], block):
+            win = views[j : j + block]
+            dev = win - win.mean(-1, keepdims=True)
+            norm = np.sqrt((dev * dev).sum(-1, keepdims=True))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                total = ((dev / norm).sum(1) ** 2).sum(-1)
+            out[j : j + block] = (total - n) / (n * (n - 1))
         idx = frame.index[window - 1 :]
     elif method == "ewma":
-        corr = ewma_correlations(frame, lam)
-        idx = frame.index[19:]
+        if not 0.0 < lam < 1.0:
+            raise ConfigError(f"EWMA lambda {lam} must lie strictly between 0 and 1 (e.g. 0.94)")
+        seed_obs = 20
+        if x.shape[0] < seed_obs:
+            raise DataError(f"{x.shape[0]} days are fewer than the {seed_obs} needed for EWMA")
+        cov = x[:seed_obs].T @ x[:seed_obs] / seed_obs
+        out = np.empty(x.shape[0] - seed_obs + 1)
+        out[0] = average_pairwise(_to_corr(cov))
+        for j, r in enumerate(x[seed_obs:], start=1):
+            cov *= lam
+            cov += (1.0 - lam) * np.outer(r, r)
+            sd = np.sqrt(np.diag(cov))
+            out[j] = ((cov / sd).T / sd).sum() - n
+        out[1:] /= n * (n - 1)
+        idx = frame.index[seed_obs - 1 :]
     else:
         raise ConfigError(f"unknown correlation method {method!r}; choose rolling or ewma")
-    return pd.Series(average_pairwise(corr), index=idx, name="avg_pairwise_correlation")
+    return pd.Series(out, index=idx, name="avg_pairwise_correlation")
 
 
 def correlation_alerts(avg_corr: pd.Series, threshold: float = 0.8) -> pd.Series:
@@ -334,9 +367,14 @@ class EwmaRiskMonitor:
     ) -> dict:
         var, es = self.var_es(weights)
         w = np.asarray(weights, dtype=float)
+        sig_w = self.cov_ @ w
+        sigma = float(np.sqrt(max(w @ sig_w, 0.0)))
+        component = w * sig_w * (var / sigma**2) if sigma > 0 else np.zeros_like(w)
         return {
             "var": var,
             "expected_shortfall": es,
+            "component_var": component,  # Euler: sums to var
+            "largest_contributor": int(np.argmin(component)),
             "var_limit_breached": var < var_limit,
             "positions_over_limit": np.flatnonzero(w > max_weight).tolist(),
         }

@@ -225,7 +225,9 @@ def run_scenarios(
     w = weights.to_numpy(dtype=float)
     out = []
     for sc in scenario_set.scenarios:
-        res = _one(sc, prices, w, weights.index, beta, sectors, horizon * mu, horizon * cov, confidence)
+        res = _one(
+            sc, prices, w, weights.index, beta, sectors, horizon * mu, horizon * cov, confidence
+        )
         if res.pnl is not None:
             res = ScenarioResult(
                 res.scenario,
