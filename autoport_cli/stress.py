@@ -19,7 +19,7 @@ from autoport.risk import backtest as bt
 from autoport.risk import monitoring as mon
 from autoport.risk import report as rr
 from autoport.risk import stress as st
-from autoport.risk.var import check_confidence, check_horizon, methods_for
+from autoport.risk.config import load_stress_config
 from autoport_cli.common import (
     console,
     emit_json,
@@ -29,8 +29,6 @@ from autoport_cli.common import (
     to_jsonable,
     user_errors,
 )
-
-METHOD_CHOICES = ("parametric", "historical", "monte_carlo", "all")
 
 
 def read_weights(path: Path) -> dict[str, float]:
@@ -65,10 +63,12 @@ def stress(
         str | None, typer.Option("--strategy", help="take today's weights from this strategy")
     ] = None,
     method: Annotated[
-        str, typer.Option("--method", help="parametric | historical | monte_carlo | all")
-    ] = "all",
-    confidence: Annotated[float, typer.Option("--confidence", help="VaR confidence")] = 0.95,
-    horizon: Annotated[int, typer.Option("--horizon", help="days (1, 5, 10)")] = 1,
+        str | None, typer.Option("--method", help="parametric | historical | monte_carlo | all")
+    ] = None,
+    confidence: Annotated[
+        float | None, typer.Option("--confidence", help="VaR confidence [0.95]")
+    ] = None,
+    horizon: Annotated[int | None, typer.Option("--horizon", help="days (1, 5, 10) [1]")] = None,
     scenarios: Annotated[
         Path | None, typer.Option("--scenarios", help="stress YAML (default: bundled)")
     ] = None,
@@ -78,12 +78,26 @@ def stress(
     prices: Annotated[
         Path | None, typer.Option("--prices", help="CSV/Parquet prices (default: bundled)")
     ] = None,
-    window: Annotated[int, typer.Option("--window", help="estimation window in sessions")] = 1000,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="stress settings YAML; options override it")
+    ] = None,
+    window: Annotated[
+        int | None, typer.Option("--window", help="estimation window in sessions [1000]")
+    ] = None,
     backtest_window: Annotated[
-        int, typer.Option("--backtest-window", help="rolling window of the VaR backtest")
-    ] = bt.DEFAULT_WINDOW,
-    paths: Annotated[int, typer.Option("--paths", help="Monte Carlo paths")] = 100_000,
-    seed: Annotated[int, typer.Option("--seed", help="Monte Carlo seed")] = 0,
+        int | None,
+        typer.Option(
+            "--backtest-window", help=f"VaR backtest rolling window [{bt.DEFAULT_WINDOW}]"
+        ),
+    ] = None,
+    backtest_model: Annotated[
+        str | None, typer.Option("--backtest-model", help=" | ".join(bt.BACKTEST_MODELS))
+    ] = None,
+    paths: Annotated[int | None, typer.Option("--paths", help="Monte Carlo paths [100000]")] = None,
+    sampler: Annotated[
+        str | None, typer.Option("--sampler", help="antithetic | sobol | plain")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Monte Carlo seed [0]")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON to stdout")] = False,
     out: Annotated[Path | None, typer.Option("--out", help="output folder")] = None,
     no_track: Annotated[
@@ -91,25 +105,25 @@ def stress(
     ] = False,
 ) -> None:
     """Value at Risk and Expected Shortfall, stress scenarios, attribution and a VaR backtest."""
-    if method not in METHOD_CHOICES:
-        raise ConfigError(f"unknown --method {method!r}; choose one of {', '.join(METHOD_CHOICES)}")
-    methods_for(method)
-    check_confidence(confidence)
-    check_horizon(horizon)
-    if window < 30:
-        raise ConfigError(f"--window {window} is too short; use at least 30 sessions")
+    cfg = load_stress_config(
+        config,
+        {
+            "method": method, "confidence": confidence, "horizon": horizon, "window": window,
+            "backtest_window": backtest_window, "backtest_model": backtest_model,
+            "paths": paths, "sampler": sampler, "seed": seed, "scenarios": scenarios,
+            "alerts": alerts,
+        },
+    )  # fmt: skip
     if weights is not None and strategy is not None:
         raise ConfigError("give either --weights or --strategy, not both")
-    scenario_set = st.load_scenarios(scenarios)
-    alert_rules = mon.load_alert_rules(alerts)
-    if backtest_window < 20:
-        raise ConfigError(f"--backtest-window {backtest_window} is too short; use at least 20")
+    scenario_set = st.load_scenarios(cfg.scenarios)
+    alert_rules = mon.load_alert_rules(cfg.alerts)
     panel = load_prices(prices, min_history=32)
-    if len(panel) < backtest_window + 32:
+    if len(panel) < cfg.backtest_window + 32:
         raise DataError(
             f"the prices hold {len(panel)} sessions; the VaR backtest needs its "
-            f"--backtest-window ({backtest_window}) plus at least 31 more to test; pass a longer "
-            "history or a smaller --backtest-window"
+            f"--backtest-window ({cfg.backtest_window}) plus at least 31 more to test; pass a "
+            "longer history or a smaller --backtest-window"
         )
     tickers = list(panel.columns)
     if weights is not None:
@@ -128,23 +142,29 @@ def stress(
     report = rr.risk_report(
         panel,
         w,
-        method=method,
-        confidence=confidence,
-        horizon=horizon,
-        window=window,
+        method=cfg.method,
+        confidence=cfg.confidence,
+        horizon=cfg.horizon,
+        window=cfg.window,
         scenarios=scenario_set,
         alert_rules=alert_rules,
         sectors=data.sector_map(),
         benchmark=benchmark,
-        n_paths=paths,
-        seed=seed,
-        backtest_window=backtest_window,
+        n_paths=cfg.paths,
+        seed=cfg.seed,
+        sampler=cfg.sampler,
+        decay=cfg.decay,
+        backtest_model=cfg.backtest_model,
+        backtest_window=cfg.backtest_window,
+        concentration_limit=cfg.concentration_limit,
+        risk_budgets=cfg.risk_budgets,
     )
     payload = report.to_json()
     payload["portfolio"] = {"source": source, "weights": w[w != 0].to_dict()}
     with output_dir(out, "stress") as (staging, final):
         (staging / "report.json").write_text(json.dumps(to_jsonable(payload), indent=2))
-        _plots(report, staging, confidence)
+        (staging / "config.json").write_text(cfg.model_dump_json(indent=2))
+        _plots(report, staging, cfg.confidence)
     run_id = None
     if not no_track:
         headline = report.var_results.get("parametric") or next(iter(report.var_results.values()))
@@ -160,23 +180,18 @@ def stress(
         )
         run_id = tracking.log_run(
             "stress",
-            run_name=f"stress-{method}-{confidence:g}-{horizon}d",
+            run_name=f"stress-{cfg.method}-{cfg.confidence:g}-{cfg.horizon}d",
             params={
-                "method": method,
-                "confidence": confidence,
-                "horizon": horizon,
-                "window": window,
-                "paths": paths,
-                "seed": seed,
+                **{k: v for k, v in cfg.model_dump().items() if k != "risk_budgets"},
+                "scenarios": str(cfg.scenarios or "bundled"),
+                "alerts": str(cfg.alerts or "bundled"),
                 "portfolio": source,
                 "prices": str(prices) if prices else "bundled",
                 "prices_hash": data.content_hash(panel),
-                "scenarios": str(scenarios) if scenarios else "bundled",
-                "backtest_model": report.backtest.model,
-                "backtest_window": backtest_window,
             },
             metrics=metrics,
             artifacts_dir=final,
+            config=cfg.model_dump(mode="json"),
         )
     if as_json:
         payload["output_dir"] = str(final)

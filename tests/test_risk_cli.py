@@ -114,7 +114,8 @@ def test_stress_strategy_and_rich_output(app, home):
         ({"AAPL": 0.5, "NOPE": 0.5}, [], "NOPE"),
         ({"AAPL": 0.5, "MSFT": 0.3}, [], "sum to 0.800000"),
         ({"AAPL": "x"}, [], "not numbers"),
-        ({"AAPL": 1.0}, ["--method", "garch"], "unknown --method"),
+        ({"AAPL": 1.0}, ["--method", "garch"], "method: Input should be"),
+        ({"AAPL": 1.0}, ["--backtest-model", "garch"], "choose one of filtered_historical"),
         ({"AAPL": 1.0}, ["--confidence", "1.5"], "confidence"),
         ({"AAPL": 1.0}, ["--strategy", "equal_weight"], "either --weights or --strategy"),
         ({"AAPL": 1.0}, ["--scenarios", "/nonexistent.yaml"], "does not exist"),
@@ -165,6 +166,31 @@ def test_user_price_file_too_short_for_the_backtest(app, home):
     # the user's file covers 2021-2022 only: the older windows are skipped with a note
     skipped = [s for s in payload["stress_test_results"] if s["skipped"]]
     assert any(s["scenario"] == "2008 Lehman" for s in skipped)
+
+
+def test_config_file_merges_with_options(app, home):
+    cfg = home / "stress.yaml"
+    cfg.write_text(
+        "method: historical\nconfidence: 0.99\nbacktest_model: ewma_normal\n"
+        "risk_budgets: {AAPL: 2, MSFT: 1}\n"
+    )
+    res = CliRunner().invoke(
+        app,
+        ["stress", "--config", str(cfg), "--confidence", "0.975", "--no-track", "--json",
+         "--out", str(home / "o")],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    payload = json.loads(res.stdout)
+    assert set(payload["var_metrics"]) == {"historical", "historical_age_weighted"}
+    assert payload["var_metrics"]["historical"]["confidence_level"] == 0.975  # option wins
+    assert payload["var_backtest"]["method"] == "ewma_normal"  # from the file
+    budget = {r["name"]: r["budget"] for r in payload["risk_attribution"]["risk_budget"]["assets"]}
+    assert budget["AAPL"] == pytest.approx(2 / 3) and budget["JPM"] == 0.0
+    saved = json.loads((home / "o" / "config.json").read_text())
+    assert saved["confidence"] == 0.975 and saved["method"] == "historical"
+    cfg.write_text("methd: all\n")
+    res = CliRunner().invoke(app, ["stress", "--config", str(cfg), "--no-track"])
+    assert res.exit_code == 1 and "methd" in res.output and "Traceback" not in res.output
 
 
 def test_unknown_strategy_and_bad_json(app, home):

@@ -111,8 +111,12 @@ def risk_report(
     benchmark: pd.Series | None = None,
     n_paths: int = 100_000,
     seed: int = 0,
+    sampler: str = "antithetic",
+    decay: float = 0.99,
     backtest_model: str = bt.DEFAULT_MODEL,
     backtest_window: int = bt.DEFAULT_WINDOW,
+    concentration_limit: float = 0.10,
+    risk_budgets: Mapping[str, float] | None = None,
 ) -> RiskReport:
     """Everything `autoport stress` reports, on the last ``window`` sessions of ``prices``.
 
@@ -138,6 +142,8 @@ def risk_report(
             horizon=horizon,
             n_paths=n_paths,
             seed=seed,
+            sampler=sampler,
+            decay=decay,
             keep_scenarios=True,
         )
     normal = attr.normal_attribution(est, w, confidence=confidence, horizon=horizon)
@@ -153,7 +159,7 @@ def risk_report(
     cov = np.cov(x, rowvar=False)
     sector_table = attr.sector_decomposition(normal, sectors, cov=cov)
     factors = attr.pca_decomposition(est, w)
-    budgets = attr.risk_budget_report(normal, sectors=sectors)
+    budgets = attr.risk_budget_report(normal, budgets=risk_budgets, sectors=sectors)
     headline = results.get("parametric") or next(iter(results.values()))
     stress = st.run_scenarios(
         scenarios,
@@ -168,7 +174,11 @@ def risk_report(
     )
     worst = st.worst_case(stress)
     recs = st.recommendations(
-        stress, weights, component_var=normal.table["component_var"], var=normal.var
+        stress,
+        weights,
+        component_var=normal.table["component_var"],
+        var=normal.var,
+        concentration_limit=concentration_limit,
     )
     port = returns @ w
     backtest = bt.backtest_var(

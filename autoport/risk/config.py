@@ -1,0 +1,75 @@
+"""Settings of `autoport stress`: a YAML file (``--config``) merged with the CLI options.
+
+Precedence: the defaults below, then the file, then any option given on the command line.
+Unknown keys and bad values are refused with one message naming the key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from autoport.errors import ConfigError
+from autoport.risk.backtest import BACKTEST_MODELS, DEFAULT_MODEL, DEFAULT_WINDOW
+from autoport.risk.var import SAMPLERS
+
+METHOD_CHOICES = ("parametric", "historical", "monte_carlo", "all")
+
+
+class StressConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["parametric", "historical", "monte_carlo", "all"] = "all"
+    confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
+    horizon: int = Field(default=1, ge=1, le=250)  # days
+    window: int = Field(default=1000, ge=30)  # estimation sessions
+    backtest_model: str = DEFAULT_MODEL
+    backtest_window: int = Field(default=DEFAULT_WINDOW, ge=20)
+    paths: int = Field(default=100_000, ge=1000, le=10_000_000)
+    seed: int = 0
+    sampler: str = "antithetic"
+    decay: float = Field(default=0.99, gt=0.0, lt=1.0)  # age-weighted historical
+    scenarios: Path | None = None  # stress YAML; None = bundled
+    alerts: Path | None = None  # alert rules YAML; None = bundled
+    concentration_limit: float = Field(default=0.10, gt=0.0, le=1.0)
+    risk_budgets: dict[str, float] | None = None  # ticker -> target share of VaR
+
+    @field_validator("backtest_model")
+    @classmethod
+    def _model(cls, v: str) -> str:
+        if v not in BACKTEST_MODELS:
+            raise ValueError(f"choose one of {', '.join(BACKTEST_MODELS)}")
+        return v
+
+    @field_validator("sampler")
+    @classmethod
+    def _sampler(cls, v: str) -> str:
+        if v not in SAMPLERS:
+            raise ValueError(f"choose one of {', '.join(SAMPLERS)}")
+        return v
+
+
+def load_stress_config(path: Path | None, overrides: dict | None = None) -> StressConfig:
+    raw: dict = {}
+    source = "options"
+    if path is not None:
+        source = str(path)
+        if not Path(path).exists():
+            raise ConfigError(f"config file {path} does not exist; pass an existing YAML file")
+        try:
+            raw = yaml.safe_load(Path(path).read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path} must be a mapping of settings (method: all, ...)")
+    raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        return StressConfig.model_validate(raw)
+    except ValidationError as exc:
+        msg = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        raise ConfigError(f"{source} is invalid: {msg}") from None
