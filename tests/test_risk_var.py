@@ -228,3 +228,16 @@ def test_bad_inputs_raise_named_errors():
         V.historical_var(bad, W4)
     with pytest.raises(ConfigError, match="unknown VaR method"):
         V.compute_var("garch", x, W4)
+
+
+@pytest.mark.parametrize("conf", [0.9, 0.95, 0.99])
+def test_age_weighted_matches_skfolio_weighted_var_and_cvar(conf):
+    # skfolio's measures take losses positive and sample weights; same definitions otherwise
+    skm = pytest.importorskip("skfolio.measures")
+    x, _, _ = normal_panel(n_obs=750, seed=8)
+    rp = x @ W4
+    lam = 0.98
+    p = lam ** np.arange(rp.size)[::-1]
+    r = V.historical_var(x, W4, confidence=conf, decay=lam)
+    assert r.var == pytest.approx(-skm.value_at_risk(rp, beta=conf, sample_weight=p), rel=1e-12)
+    assert r.expected_shortfall == pytest.approx(-skm.cvar(rp, beta=conf, sample_weight=p), rel=1e-9)

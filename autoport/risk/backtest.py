@@ -121,6 +121,7 @@ class VaRBacktest:
         return {
             "method": self.model,
             "confidence_level": self.confidence_level,
+            "horizon": 1,  # one-day forecasts against next-day returns
             "window": self.window,
             "start": self.breaches.index[0],
             "end": self.breaches.index[-1],

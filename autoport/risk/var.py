@@ -19,8 +19,10 @@ How a multi-day horizon is obtained, per method:
 - Monte Carlo: ``h`` daily draws per path, compounded asset by asset along the simulated path,
   never a square-root-of-time rescaling.
 
-The Monte Carlo standard error is measured by batch means over independent blocks of paths
-(antithetic pairs stay in one block), so it is an honest error for every sampler.
+The Monte Carlo standard error is measured by batch means over 20 blocks of consecutive paths
+(antithetic pairs stay in one block): independent blocks for pseudo-random draws; for Sobol
+draws the blocks are pieces of one scrambled sequence, each less uniform than the whole, so
+the reported error is conservative there.
 """
 
 from __future__ import annotations
