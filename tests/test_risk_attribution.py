@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hst
 
 from autoport.errors import DataError
 from autoport.risk import attribution as A
@@ -105,3 +107,29 @@ def test_risk_budget_report(panel):
     assert rep["sectors"].loc["Tech", "budget"] == pytest.approx(2 / 6)
     with pytest.raises(DataError, match="unknown asset"):
         A.risk_budget_report(att, budgets={"ZZZ": 1.0})
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    raw=hst.lists(hst.floats(-1.0, 1.0), min_size=6, max_size=6).filter(
+        lambda v: abs(sum(v)) > 0.1
+    ),
+    perm_seed=hst.integers(0, 1000),
+)
+def test_components_sum_and_permute_with_the_assets(panel, raw, perm_seed):
+    x, _ = panel
+    w = np.array(raw) / sum(raw)  # long-short books allowed, summing to 1
+    att = A.normal_attribution(x, w, confidence=0.975)
+    assert att.table["component_var"].sum() == pytest.approx(att.var, rel=1e-9, abs=1e-12)
+    assert att.table["component_es"].sum() == pytest.approx(
+        att.expected_shortfall, rel=1e-9, abs=1e-12
+    )
+    perm = np.random.default_rng(perm_seed).permutation(6)
+    moved = A.normal_attribution(x.iloc[:, perm], w[perm], confidence=0.975)
+    assert moved.var == pytest.approx(att.var, rel=1e-10)
+    np.testing.assert_allclose(
+        moved.table["component_var"].to_numpy(),
+        att.table["component_var"].to_numpy()[perm],
+        rtol=1e-8,
+        atol=1e-14,
+    )
