@@ -403,3 +403,37 @@ def test_frontier_point_limits(bundled):
 def test_objective_enum_aliases():
     assert Objective.parse("min_volatility") is Objective.MIN_VARIANCE
     assert Objective.parse("erc") is Objective.RISK_PARITY
+
+
+@pytest.mark.parametrize(
+    "constraints",
+    [
+        Constraints(),
+        Constraints(max_position=0.15),
+        Constraints(max_position=0.2, groups=sector_map(),
+                    group_max={"Information Technology": 0.2, "Energy": 0.1},
+                    group_min={"Health Care": 0.2}),
+        Constraints(lower=-0.2, upper=0.5),
+        Constraints(esg_scores={t: 10.0 + 4 * i for i, t in enumerate(sector_map())},
+                    min_esg=55),
+    ],
+    ids=["long-only", "cap", "sectors", "shorts", "esg"],
+)
+def test_exact_path_equals_pointwise_solves(bundled, constraints):
+    _, mu, cov = bundled
+    exact = efficient_frontier(mu, cov, constraints, n_points=40, method="homotopy")
+    assert exact.solver == "critical-line homotopy"
+    conic = efficient_frontier(mu, cov, constraints, n_points=40, method="pointwise")
+    assert conic.solver == "CLARABEL"
+    np.testing.assert_allclose(exact.returns, conic.returns, rtol=1e-7)
+    np.testing.assert_allclose(exact.volatilities, conic.volatilities, rtol=1e-7)
+    np.testing.assert_allclose(exact.weights, conic.weights, atol=2e-4)
+
+
+def test_frontier_with_turnover_falls_back_to_pointwise(bundled):
+    _, mu, cov = bundled
+    cons = Constraints(current_weights={t: 0.05 for t in mu.index}, max_turnover=0.8)
+    front = efficient_frontier(mu, cov, cons, n_points=10)
+    assert front.solver == "CLARABEL"
+    w0 = np.full(20, 0.05)
+    assert np.all(np.abs(front.weights.to_numpy() - w0).sum(1) <= 0.8 + 1e-7)

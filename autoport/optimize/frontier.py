@@ -2,9 +2,11 @@
 
 The frontier runs from the minimum-variance portfolio to the highest expected return the
 constraints allow, at ``n_points`` equally spaced target returns (100 by default, up to 1000).
-Every point re-solves the *same* cvxpy problem with the target as a DPP parameter, so cvxpy
-compiles once and each point is a bare solver call (PyPortfolioOpt compiles one problem per
-point).
+With linear constraints the whole path comes from a critical-line homotopy (exact, each point
+certified by its KKT conditions, see :mod:`autoport.optimize._homotopy`); otherwise, or if the
+walk fails, every point re-solves the *same* cvxpy problem with the target as a DPP parameter,
+so cvxpy compiles once and each point is a bare solver call (PyPortfolioOpt compiles one
+problem per point).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from autoport.errors import ConfigError, OptimizationError
+from autoport.optimize import _homotopy
 from autoport.optimize import constraints as C
 from autoport.optimize import objectives as O
 from autoport.optimize import solvers
@@ -66,8 +69,16 @@ def efficient_frontier(
     n_points: int = 100,
     risk_free_rate: float = 0.0,
     solver_chain: tuple[str, ...] = solvers.DEFAULT_CHAIN,
+    method: str = "auto",
 ) -> Frontier:
-    """Long-only by default; any convex :class:`Constraints` applies to every point."""
+    """Long-only by default; any convex :class:`Constraints` applies to every point.
+
+    ``method``: ``"homotopy"`` walks the exact piecewise-affine path (linear constraints only),
+    ``"pointwise"`` re-solves one compiled DPP problem per point, ``"auto"`` tries the former
+    and falls back to the latter with a note.
+    """
+    if method not in ("auto", "homotopy", "pointwise"):
+        raise ConfigError(f"unknown frontier method {method!r}; use auto, homotopy or pointwise")
     if not 2 <= n_points <= MAX_POINTS:
         raise ConfigError(f"frontier points must be between 2 and {MAX_POINTS}, got {n_points}")
     p = O.prepare(mu, cov, constraints)
@@ -90,27 +101,19 @@ def efficient_frontier(
     targets = np.linspace(r_min, r_max - 1e-9 * max(1.0, abs(r_max)), n_points)
     targets[0] = r_min
 
-    w = cp.Variable(p.r.n)
-    target = cp.Parameter()
-    cons = C.flatten(C.build(w, p.r)) + [p.mu @ w - C.cost_term(w, p.r) >= target]
-    prob = cp.Problem(cp.Minimize(O._quad(w, p.cov)), cons)
-    weights = np.empty((n_points, p.r.n))
+    weights = None
     used: set[str] = set()
-    for k, t in enumerate(targets):
-        if k == 0:
-            weights[k] = w_mv
-            continue
-        target.value = float(t)
-        report = solvers.solve(prob, solver_chain, large=p.r.n >= O.LARGE)
-        if report.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or w.value is None:
-            raise OptimizationError(
-                f"frontier point {k + 1} (target return {t:.4%}) failed: {report.status} "
-                f"({'; '.join(report.attempts)})"
-            )
-        if report.status != cp.OPTIMAL:
-            notes.append(f"point {k + 1}: {report.solver} {report.status}")
-        used.add(report.solver)
-        weights[k] = w.value
+    if method in ("auto", "homotopy") and _homotopy.supported(p.r):
+        weights = _homotopy.frontier_path(p.mu, p.cov, p.r, w_mv, targets)
+        if weights is not None:
+            used.add("critical-line homotopy")
+        else:
+            reason = "; ".join(_homotopy.LAST_FAILURE) or "unknown"
+            if method == "homotopy":
+                raise OptimizationError(f"the exact frontier path failed: {reason}")
+            notes.append(f"exact path unavailable ({reason}); solved point by point")
+    if weights is None:
+        weights = _pointwise(p, targets, w_mv, solver_chain, notes, used)
     weights[np.abs(weights) < 1e-12] = 0.0
     rets = weights @ p.mu
     vols = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", weights, p.cov, weights), 0.0))
@@ -127,6 +130,32 @@ def efficient_frontier(
         risk_free_rate=risk_free_rate, solver="+".join(sorted(used)) or mv.solver,
         min_variance=mv, tangency=tangency, notes=tuple(notes),
     )
+
+
+def _pointwise(p: O.Problem, targets: np.ndarray, w_mv: np.ndarray, solver_chain,
+               notes: list[str], used: set[str]) -> np.ndarray:
+    """One DPP problem (target return as a parameter) re-solved per point."""
+    w = cp.Variable(p.r.n)
+    target = cp.Parameter()
+    cons = C.flatten(C.build(w, p.r)) + [p.mu @ w - C.cost_term(w, p.r) >= target]
+    prob = cp.Problem(cp.Minimize(O._quad(w, p.cov)), cons)
+    weights = np.empty((len(targets), p.r.n))
+    for k, t in enumerate(targets):
+        if k == 0:
+            weights[k] = w_mv
+            continue
+        target.value = float(t)
+        report = solvers.solve(prob, solver_chain, large=p.r.n >= O.LARGE)
+        if report.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or w.value is None:
+            raise OptimizationError(
+                f"frontier point {k + 1} (target return {t:.4%}) failed: {report.status} "
+                f"({'; '.join(report.attempts)})"
+            )
+        if report.status != cp.OPTIMAL:
+            notes.append(f"point {k + 1}: {report.solver} {report.status}")
+        used.add(report.solver)
+        weights[k] = w.value
+    return weights
 
 
 def _measure(name: str, w, p: O.Problem, beta: float):
