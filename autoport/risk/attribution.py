@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from autoport.errors import DataError
+from autoport.risk._blas import blas_single
 from autoport.risk.var import VaRResult, as_returns, as_weights, check_confidence, check_horizon
 
 
@@ -38,6 +39,7 @@ class Attribution:
         return [{"asset": k, **v} for k, v in self.table.to_dict(orient="index").items()]
 
 
+@blas_single
 def normal_attribution(
     returns: pd.DataFrame | np.ndarray,
     weights: pd.Series | np.ndarray,
@@ -194,6 +196,7 @@ class FactorDecomposition:
         )
 
 
+@blas_single
 def pca_decomposition(
     returns: pd.DataFrame | np.ndarray,
     weights: pd.Series | np.ndarray,

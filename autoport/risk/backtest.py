@@ -25,6 +25,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy import stats
 
 from autoport.errors import ConfigError, DataError
+from autoport.risk._blas import blas_single
 from autoport.risk.var import check_confidence, tail_count
 
 BACKTEST_MODELS = ("filtered_historical", "ewma_normal", "historical", "normal")
@@ -157,6 +158,7 @@ def ewma_variance(r: np.ndarray, lam: float = DEFAULT_LAMBDA, seed_obs: int = 20
     return out
 
 
+@blas_single
 def rolling_forecasts(
     returns: pd.Series,
     *,

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from scipy import stats
 
 from autoport.errors import ConfigError, DataError
+from autoport.risk._blas import blas_single
 from autoport.risk.var import check_confidence
 
 # --------------------------------------------------------------------------------------------
@@ -330,6 +331,7 @@ class EwmaRiskMonitor:
         self.lam = lam
         self.confidence = confidence
 
+    @blas_single
     def fit(self, returns: np.ndarray | pd.DataFrame) -> EwmaRiskMonitor:
         x = np.asarray(returns, dtype=float)
         if x.ndim != 2 or x.shape[0] < 2:
@@ -343,6 +345,7 @@ class EwmaRiskMonitor:
         self.n_updates_ = 0
         return self
 
+    @blas_single
     def update(self, r: np.ndarray) -> EwmaRiskMonitor:
         r = np.asarray(r, dtype=float).ravel()
         if r.shape[0] != self.cov_.shape[0]:
@@ -355,6 +358,7 @@ class EwmaRiskMonitor:
         self.n_updates_ += 1
         return self
 
+    @blas_single
     def var_es(self, weights: np.ndarray) -> tuple[float, float]:
         a = 1.0 - check_confidence(self.confidence)
         w = np.asarray(weights, dtype=float)

@@ -39,6 +39,7 @@ import pandas as pd
 from scipy import integrate, special, stats
 
 from autoport.errors import ConfigError, DataError
+from autoport.risk._blas import blas_single, single_threaded_blas
 
 ArrayLike = np.ndarray | pd.DataFrame | pd.Series
 
@@ -232,6 +233,7 @@ def fit_student_t_dof(x: np.ndarray) -> float:
     return float(np.clip(dof, 2.1, 100.0))
 
 
+@blas_single
 def parametric_var(
     returns: ArrayLike,
     weights: ArrayLike,
@@ -338,6 +340,7 @@ def horizon_asset_returns(x: np.ndarray, horizon: int) -> np.ndarray:
     return np.expm1(logcum[horizon:] - logcum[:-horizon])
 
 
+@blas_single
 def historical_var(
     returns: ArrayLike,
     weights: ArrayLike,
@@ -457,6 +460,7 @@ def matrix_root(cov: np.ndarray) -> np.ndarray:
         return vecs * np.sqrt(np.clip(vals, 0.0, None))
 
 
+@blas_single
 def fit_market_model(returns: ArrayLike, *, copula: bool = False) -> MarketModel:
     """Sample mean and covariance of daily returns (and the copula's pieces when asked)."""
     x = as_returns(returns, min_obs=3)
@@ -579,17 +583,6 @@ def empirical_quantiles(sorted_x: np.ndarray, u: np.ndarray) -> np.ndarray:
     return a + frac * (b - a)
 
 
-def _single_threaded_blas():
-    """Limit BLAS to one thread for the duration (threadpoolctl, a scikit-learn dependency)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - optional
-        import contextlib
-
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
-
-
 class _RowsNotKept(Exception):
     """A scenario the attribution needs was not kept by the one-day fast path."""
 
@@ -662,7 +655,7 @@ def _one_day_projected(
         else:
             # numpy releases the GIL in draws and BLAS; the chunks' matrix-vector products are
             # small, so BLAS runs single-threaded meanwhile instead of oversubscribing the cores
-            with _single_threaded_blas(), ThreadPoolExecutor(workers) as pool:
+            with single_threaded_blas(), ThreadPoolExecutor(workers) as pool:
                 parts = list(pool.map(chunk, range(len(starts))))
     kept = np.concatenate([p[0] for p in parts])
     kept_z = np.concatenate([p[1] for p in parts])
@@ -791,7 +784,7 @@ def _simulate_pruned(
             cand_p, cand_i, cand_r = cand_p[best], cand_i[best], cand_r[best]
         kept_p, kept_idx, kept_rows = cand_p, cand_i, cand_r
 
-    with _single_threaded_blas():
+    with single_threaded_blas():
         if workers == 1:
             for i in range(len(starts)):
                 absorb(chunk(i))
@@ -812,6 +805,7 @@ def _simulate_pruned(
     return pnl, rows
 
 
+@blas_single
 def monte_carlo_var(
     returns: ArrayLike | MarketModel,
     weights: ArrayLike,
