@@ -298,6 +298,29 @@ def _render(report: rr.RiskReport, source: str, final: Path, run_id: str | None)
         )
     )
 
+    over = report.budgets["assets"]
+    over = over[over["over"]]
+    if len(over):
+        t = Table(title="Over risk budget (share of VaR above the budget by > 5 points)")
+        for col in ("asset", "weight", "share of VaR", "budget", "excess"):
+            t.add_column(col, justify="right" if col != "asset" else "left")
+        for asset, row in over.iterrows():
+            t.add_row(
+                asset,
+                f"{row.weight:.1%}",
+                f"{row.risk_share:.1%}",
+                f"{row.budget:.1%}",
+                f"{row.excess:+.1%}",
+            )
+        console.print(t)
+    cm = report.correlation_monitor
+    if cm:
+        console.print(
+            f"Average pairwise correlation: {report.avg_correlation:.2f} over the estimation "
+            f"window; 63-day rolling now {cm['rolling_63d_latest']:.2f} (max "
+            f"{cm['rolling_63d_max']:.2f} on {cm['rolling_63d_max_date'].date()}), EWMA now "
+            f"{cm['ewma_latest']:.2f}; limit {cm['limit']:.2f}"
+        )
     s = report.backtest.summary()
     console.print(
         f"[bold]VaR backtest[/] ({s['method']}, {s['window']}-day rolling, causal): "
@@ -308,6 +331,15 @@ def _render(report: rr.RiskReport, source: str, final: Path, run_id: str | None)
     counts: dict[str, int] = {}
     for al in report.alerts:
         counts[al.rule] = counts.get(al.rule, 0) + 1
+    if report.alerts:
+        t = Table(title="Latest alerts (all in report.json)")
+        for col in ("date", "rule", "value", "limit", "action"):
+            t.add_column(col)
+        for al in report.alerts[-8:]:
+            t.add_row(
+                str(al.date.date()), al.rule, f"{al.value:+.4f}", f"{al.limit:+.4f}", al.action
+            )
+        console.print(t)
     if counts:
         console.print(
             "[bold]Alerts along the history[/]: "

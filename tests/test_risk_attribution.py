@@ -105,6 +105,10 @@ def test_risk_budget_report(panel):
     assert assets["budget"].sum() == pytest.approx(1.0)
     assert assets.loc["A0", "excess"] == pytest.approx(att.table.loc["A0", "pct_var"] - 1 / 6)
     assert rep["sectors"].loc["Tech", "budget"] == pytest.approx(2 / 6)
+    w0 = w.copy()
+    w0[[4, 5]] = [0.2, 0.0]
+    held = A.risk_budget_report(A.normal_attribution(x, w0))["assets"]
+    assert held.loc["A0", "budget"] == pytest.approx(1 / 5) and held.loc["A5", "budget"] == 0.0
     with pytest.raises(DataError, match="unknown asset"):
         A.risk_budget_report(att, budgets={"ZZZ": 1.0})
 

@@ -62,6 +62,7 @@ class RiskReport:
     alerts: list[mon.Alert]
     correlation: pd.DataFrame  # estimation-window correlation matrix
     avg_correlation: float
+    correlation_monitor: dict = field(default_factory=dict)
     estimation: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
@@ -92,7 +93,10 @@ class RiskReport:
             "recommendations": self.recommendations,
             "var_backtest": self.backtest.summary(),
             "alerts": [a.as_dict() for a in self.alerts],
-            "correlation": {"average_pairwise": self.avg_correlation},
+            "correlation": {
+                "average_pairwise": self.avg_correlation,
+                **self.correlation_monitor,
+            },
             "estimation": self.estimation,
         }
 
@@ -208,6 +212,26 @@ def risk_report(
         if len(held) >= 2
         else float("nan")
     )
+    monitor: dict = {}
+    if len(held) >= 2 and len(returns) >= 63:
+        rolling = mon.average_correlation_series(returns[held], window=63)
+        ewma = mon.average_correlation_series(returns[held], method="ewma")
+        limit = next(
+            (r.limit for r in (alert_rules.rules if alert_rules else [])
+             if r.metric == "avg_correlation"),
+            0.8,
+        )  # fmt: skip
+        monitor = {
+            "rolling_63d_latest": float(rolling.iloc[-1]),
+            "rolling_63d_max": float(rolling.max()),
+            "rolling_63d_max_date": rolling.idxmax(),
+            "ewma_latest": float(ewma.iloc[-1]),
+            "ewma_max": float(ewma.max()),
+            "ewma_max_date": ewma.idxmax(),
+            "limit": limit,
+            "days_rolling_above_limit": int((rolling > limit).sum()),
+            "days_ewma_above_limit": int((ewma > limit).sum()),
+        }
     return RiskReport(
         weights=weights,
         var_results=results,
@@ -223,6 +247,7 @@ def risk_report(
         alerts=alerts,
         correlation=corr,
         avg_correlation=avg_corr,
+        correlation_monitor=monitor,
         estimation={
             "start": est.index[0],
             "end": est.index[-1],
