@@ -124,7 +124,8 @@ def average_correlation_series(
             cov *= lam
             cov += (1.0 - lam) * np.outer(r, r)
             sd = np.sqrt(np.diag(cov))
-            out[j] = ((cov / sd).T / sd).sum() - n
+            with np.errstate(invalid="ignore", divide="ignore"):  # a flat asset: NaN, not noise
+                out[j] = ((cov / sd).T / sd).sum() - n
         out[1:] /= n * (n - 1)
         idx = frame.index[seed_obs - 1 :]
     else:
