@@ -137,3 +137,19 @@ def test_components_sum_and_permute_with_the_assets(panel, raw, perm_seed):
         rtol=1e-8,
         atol=1e-14,
     )
+
+
+def test_historical_incremental_revalues_on_the_same_scenarios(panel):
+    x, w = panel
+    res = V.historical_var(x, w)
+    xs = x.to_numpy()
+    att = A.scenario_attribution(
+        res, w, tickers=list(x.columns), revalue=lambda wv: V.scenario_var_es(xs @ wv, 0.95)
+    )
+    w0 = w.copy()
+    w0[2] = 0.0
+    ref = V.historical_var(x, w0)
+    assert att.table.loc["A2", "incremental_var"] == pytest.approx(res.var - ref.var, rel=1e-12)
+    assert att.table.loc["A2", "incremental_es"] == pytest.approx(
+        res.expected_shortfall - ref.expected_shortfall, rel=1e-12
+    )
