@@ -73,6 +73,19 @@ METHOD_FAMILIES: dict[str, tuple[VaRMethod, ...]] = {
 METHOD_FAMILIES["all"] = tuple(m for fam in list(METHOD_FAMILIES.values()) for m in fam)
 
 
+_SIMULATED = "simulated daily paths, compounded asset by asset (no square-root-of-time)"
+HORIZON_RULES = {
+    "parametric": "iid aggregation of the daily normal: h mu, sqrt(h) sigma",
+    "parametric_student_t": "square-root-of-time scaling of the daily Student-t (approximation)",
+    "parametric_cornish_fisher": "iid cumulants: h mu, sqrt(h) sigma, skew/sqrt(h), kurt/h",
+    "historical": "overlapping h-day windows of history, compounded, buy and hold",
+    "historical_age_weighted": "overlapping h-day windows, compounded, weighted by age",
+    "monte_carlo": _SIMULATED,
+    "monte_carlo_student_t": _SIMULATED,
+    "monte_carlo_copula": _SIMULATED,
+}
+
+
 @dataclass(frozen=True)
 class VaRResult:
     """One VaR/ES estimate, both as horizon returns (negative = loss).
@@ -104,6 +117,8 @@ class VaRResult:
             "confidence_level": self.confidence_level,
             "horizon": self.horizon,
         }
+        if self.horizon > 1:
+            out["horizon_rule"] = HORIZON_RULES.get(self.method, "")
         if self.mc_error is not None:
             out["mc_error"] = self.mc_error
             out["es_mc_error"] = self.es_mc_error
