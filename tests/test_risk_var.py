@@ -240,4 +240,5 @@ def test_age_weighted_matches_skfolio_weighted_var_and_cvar(conf):
     p = lam ** np.arange(rp.size)[::-1]
     r = V.historical_var(x, W4, confidence=conf, decay=lam)
     assert r.var == pytest.approx(-skm.value_at_risk(rp, beta=conf, sample_weight=p), rel=1e-12)
-    assert r.expected_shortfall == pytest.approx(-skm.cvar(rp, beta=conf, sample_weight=p), rel=1e-9)
+    es = -skm.cvar(rp, beta=conf, sample_weight=p)
+    assert r.expected_shortfall == pytest.approx(es, rel=1e-9)

@@ -246,7 +246,8 @@ def risk_budget_report(
     """Each asset's (and sector's) share of VaR against its budget.
 
     ``budgets`` maps tickers to target shares of total VaR (normalised to sum to one); the
-    default is equal risk over the held assets (1/N). ``over`` flags shares above budget by more than ``tolerance``.
+    default is equal risk over the held assets (1/N). ``over`` flags shares above budget by
+    more than ``tolerance``.
     """
     t = attribution.table
     if budgets is None:
