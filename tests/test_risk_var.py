@@ -242,3 +242,13 @@ def test_age_weighted_matches_skfolio_weighted_var_and_cvar(conf):
     assert r.var == pytest.approx(-skm.value_at_risk(rp, beta=conf, sample_weight=p), rel=1e-12)
     es = -skm.cvar(rp, beta=conf, sample_weight=p)
     assert r.expected_shortfall == pytest.approx(es, rel=1e-9)
+
+
+def test_short_form_on_a_return_series_and_an_equal_weight_table():
+    x, _, _ = normal_panel(n_obs=800, seed=12)
+    rp = x.mean(axis=1)
+    one = V.value_at_risk(rp, confidence=0.99)
+    assert one.var == pytest.approx(np.quantile(rp, 0.01), rel=1e-12)
+    table = V.value_at_risk(x, method="parametric", confidence=0.99)
+    assert table.var == pytest.approx(rp.mean() + stats.norm.ppf(0.01) * rp.std(ddof=1))
+    assert table.expected_shortfall < table.var < 0

@@ -32,6 +32,7 @@ from autoport.risk.var import (
     historical_var,
     monte_carlo_var,
     parametric_var,
+    value_at_risk,
 )
 
 __all__ = [
@@ -56,4 +57,5 @@ __all__ = [
     "run_scenarios",
     "scenario_attribution",
     "sector_decomposition",
+    "value_at_risk",
 ]

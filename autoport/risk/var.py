@@ -991,6 +991,27 @@ def compute_var(
     )
 
 
+def value_at_risk(
+    returns: ArrayLike,
+    weights: ArrayLike | None = None,
+    *,
+    method: str | VaRMethod = VaRMethod.HISTORICAL,
+    confidence: float = 0.95,
+    horizon: int = 1,
+    **options,
+) -> VaRResult:
+    """The short form: VaR/ES of a return series, or of a weighted table of asset returns.
+
+    A 1-D ``returns`` is one portfolio's daily returns; a 2-D table without ``weights`` is held
+    in equal weights. ``options`` go to :func:`compute_var` (``n_paths``, ``seed``, ...).
+    """
+    x = np.asarray(returns, dtype=float)
+    if weights is None:
+        n = 1 if x.ndim == 1 else x.shape[1]
+        weights = np.full(n, 1.0 / n)
+    return compute_var(method, returns, weights, confidence=confidence, horizon=horizon, **options)
+
+
 def methods_for(family: str) -> tuple[VaRMethod, ...]:
     """The methods a ``--method`` family name stands for (``parametric``, ..., ``all``)."""
     try:
