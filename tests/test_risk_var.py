@@ -252,3 +252,14 @@ def test_short_form_on_a_return_series_and_an_equal_weight_table():
     table = V.value_at_risk(x, method="parametric", confidence=0.99)
     assert table.var == pytest.approx(rp.mean() + stats.norm.ppf(0.01) * rp.std(ddof=1))
     assert table.expected_shortfall < table.var < 0
+
+
+def test_empirical_quantiles_match_numpy_per_column():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((57, 4))
+    u = rng.uniform(size=(200, 4))
+    u[0] = 0.0
+    u[1] = 1.0
+    got = V.empirical_quantiles(np.sort(x, axis=0), u)
+    for j in range(4):
+        np.testing.assert_allclose(got[:, j], np.quantile(x[:, j], u[:, j]), atol=1e-12)

@@ -16,7 +16,13 @@ from autoport.risk import attribution as attr
 from autoport.risk import backtest as bt
 from autoport.risk import monitoring as mon
 from autoport.risk import stress as st
-from autoport.risk.var import VaRResult, compute_var, methods_for, scenario_var_es
+from autoport.risk.var import (
+    VaRResult,
+    compute_var,
+    horizon_asset_returns,
+    methods_for,
+    scenario_var_es,
+)
 
 WEIGHT_SUM_TOLERANCE = 1e-4
 
@@ -154,8 +160,6 @@ def risk_report(
     hist = results.get("historical") or compute_var(
         "historical", x, w, confidence=confidence, horizon=horizon
     )
-    from autoport.risk.var import horizon_asset_returns
-
     hx = horizon_asset_returns(x, horizon)
     scen = attr.scenario_attribution(
         hist, w, tickers=tickers, revalue=lambda wv: scenario_var_es(hx @ wv, confidence)
