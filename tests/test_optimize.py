@@ -437,3 +437,38 @@ def test_frontier_with_turnover_falls_back_to_pointwise(bundled):
     assert front.solver == "CLARABEL"
     w0 = np.full(20, 0.05)
     assert np.all(np.abs(front.weights.to_numpy() - w0).sum(1) <= 0.8 + 1e-7)
+
+
+def _synthetic(n: int, seed: int = 5) -> tuple[pd.Series, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    loadings = rng.normal(0.6, 0.5, (n, 4))
+    rets = (rng.normal(0.0003, 0.008, (750, 4)) @ loadings.T
+            + rng.normal(0, 0.015, (750, n)) + rng.normal(0, 2e-4, n))
+    tickers = [f"S{i}" for i in range(n)]
+    cov = pd.DataFrame(np.cov(rets, rowvar=False) * 252, index=tickers, columns=tickers)
+    return pd.Series(rets.mean(0) * 252, index=tickers), cov
+
+
+def test_working_set_max_sharpe_equals_the_direct_solve(monkeypatch):
+    from autoport.optimize import _screening
+
+    mu, cov = _synthetic(400)
+    sectors = {t: f"g{i % 4}" for i, t in enumerate(mu.index)}
+    cons = Constraints(max_position=0.03, groups=sectors, group_max={"g0": 0.2},
+                       group_min={"g1": 0.3})
+    fast = optimize(mu, cov, "max_sharpe", cons, risk_free_rate=0.01)
+    assert any("working set" in n for n in fast.notes)
+    monkeypatch.setattr(_screening, "MIN_ASSETS", 10**9)
+    direct = optimize(mu, cov, "max_sharpe", cons, risk_free_rate=0.01)
+    assert not any("working set" in n for n in direct.notes)
+    assert fast.sharpe_ratio == pytest.approx(direct.sharpe_ratio, rel=1e-8)
+    np.testing.assert_allclose(fast.weights, direct.weights, atol=1e-6)
+    g1 = sum(fast.weights[t] for t, g in sectors.items() if g == "g1")
+    assert g1 >= 0.3 - 1e-8 and fast.weights.max() <= 0.03 + 1e-9
+
+
+def test_exact_path_on_many_assets_matches_pointwise():
+    mu, cov = _synthetic(300, seed=6)
+    exact = efficient_frontier(mu, cov, n_points=12, method="homotopy")
+    conic = efficient_frontier(mu, cov, n_points=12, method="pointwise")
+    np.testing.assert_allclose(exact.volatilities, conic.volatilities, rtol=1e-6)

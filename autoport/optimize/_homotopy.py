@@ -200,6 +200,9 @@ def frontier_path(
         while not stale[0] and k_next < len(targets):
             t = float(targets[k_next])
             tol_t = 1e-9 * max(1.0, abs(t))
+            start = rho0 + rho1 * lam_cur
+            if k_next == 0 and lam_cur == 0.0 and abs(t - start) <= 1e-5 * max(1.0, abs(t)):
+                t = start  # the conic min-variance return, made exact by the path's start
             if t > r_end + tol_t:
                 break
             lam_t = lam_cur if rho1 <= 1e-14 else min(max((t - rho0) / rho1, lam_cur), best)

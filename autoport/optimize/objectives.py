@@ -288,21 +288,28 @@ def optimize(
     notes: list[str] = []
 
     if obj == Objective.MAX_SHARPE:
+        result = _max_sharpe(p, risk_free_rate, solver_chain, notes)
+        if result is not None:
+            return result
+        # the homogenised problem was infeasible: either the constraints are, or nothing in
+        # them beats the risk-free rate; the LP tells which (and the diagnosis names them)
         best = best_excess_return(p, risk_free_rate, solver_chain)
-        if best <= 1e-12:
-            message = (
-                f"max Sharpe is undefined: no portfolio within the constraints is expected to "
-                f"beat the risk-free rate {risk_free_rate:.2%} (best expected excess return "
-                f"{best:.2%})"
+        if best > 1e-12:
+            raise OptimizationError(
+                f"max_sharpe failed although a portfolio beats the risk-free rate by {best:.2%}; "
+                "the problem may be badly scaled"
             )
-            if not fallback_to_min_variance:
-                raise OptimizationError(
-                    message + "; use objective min_variance, or lower --risk-free"
-                )
-            notes.append(message + "; returned min variance instead")
-            obj = Objective.MIN_VARIANCE
-        else:
-            return _max_sharpe(p, risk_free_rate, solver_chain, notes)
+        message = (
+            f"max Sharpe is undefined: no portfolio within the constraints is expected to "
+            f"beat the risk-free rate {risk_free_rate:.2%} (best expected excess return "
+            f"{best:.2%})"
+        )
+        if not fallback_to_min_variance:
+            raise OptimizationError(
+                message + "; use objective min_variance, or lower --risk-free"
+            )
+        notes.append(message + "; returned min variance instead")
+        obj = Objective.MIN_VARIANCE
 
     n = p.r.n
     w = cp.Variable(n)
@@ -418,8 +425,22 @@ def _delta(risk_aversion, risk_tolerance, default):
     return default
 
 
-def _max_sharpe(p: Problem, rf: float, chain, notes: list[str]) -> OptimizationResult:
-    """Cornuejols-Tütüncü: min yᵀΣy s.t. (μ − rf)ᵀy − costs ≥ 1, constraints scaled by κ ≥ 0."""
+def _max_sharpe(p: Problem, rf: float, chain, notes: list[str]) -> OptimizationResult | None:
+    """Cornuejols-Tütüncü: min yᵀΣy s.t. (μ − rf)ᵀy − costs ≥ 1, constraints scaled by κ ≥ 0.
+
+    Returns None when that problem is infeasible (the caller finds out why).
+    """
+    from autoport.optimize import _screening
+
+    if _screening.eligible(p.r):
+        found = _screening.max_sharpe(p.mu, p.cov, p.r, rf, chain)
+        if found is not None:
+            weights, report, size = found
+            notes.append(
+                f"solved on a working set of {size} of {p.r.n} assets; the other weights are "
+                "proven zero by their reduced costs"
+            )
+            return _result(Objective.MAX_SHARPE.value, weights, p, rf, report, notes, 0.95)
     y = cp.Variable(p.r.n)
     kappa = cp.Variable(nonneg=True)
     groups = C.build(y, p.r, kappa)
@@ -427,7 +448,11 @@ def _max_sharpe(p: Problem, rf: float, chain, notes: list[str]) -> OptimizationR
         (p.mu - rf) @ y - C.cost_term(y, p.r, kappa) >= 1
     ]))
     prob = cp.Problem(cp.Minimize(_quad(y, p.cov)), C.flatten(groups))
-    report = _solve_or_diagnose(prob, p, lambda v: C.build(v, p.r), "max_sharpe", chain)
+    report = solvers.solve(prob, chain, large=p.r.n >= LARGE)
+    if report.status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
+        return None
+    if report.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE, cp.UNBOUNDED):
+        raise OptimizationError(f"max_sharpe: solver {report.solver} reports {report.status}")
     if report.status == cp.UNBOUNDED or kappa.value is None or kappa.value <= 1e-12:
         raise OptimizationError(
             "max_sharpe has no finite solution (the Sharpe ratio is unbounded on this set); "
