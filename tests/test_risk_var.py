@@ -263,3 +263,36 @@ def test_empirical_quantiles_match_numpy_per_column():
     got = V.empirical_quantiles(np.sort(x, axis=0), u)
     for j in range(4):
         np.testing.assert_allclose(got[:, j], np.quantile(x[:, j], u[:, j]), atol=1e-12)
+
+
+@pytest.mark.parametrize("n_paths", [1000, 1001, 4000])
+def test_small_runs_at_99_keep_their_tail_rows(n_paths, monkeypatch):
+    x, _, _ = normal_panel(n_obs=400)
+
+    def no_fallback(*args, **kwargs):
+        raise AssertionError("the one-day fast path fell back to full simulation")
+
+    monkeypatch.setattr(V, "simulate_asset_returns", no_fallback)
+    r = V.monte_carlo_var(x, W4, confidence=0.99, n_paths=n_paths, seed=2)
+    rp_tail = W4 @ r.asset_tail_mean
+    assert rp_tail == pytest.approx(r.expected_shortfall, rel=1e-9)
+    assert W4 @ r.asset_var_mean == pytest.approx(r.var, rel=1e-9)
+
+
+def test_fallback_when_the_fast_path_missed_a_row(monkeypatch):
+    x, _, _ = normal_panel(n_obs=400)
+    orig = V._one_day_projected
+
+    def missing_rows(*args, **kwargs):
+        pnl, _ = orig(*args, **kwargs)
+
+        def rows(idx):
+            raise V._RowsNotKept
+
+        return pnl, rows
+
+    monkeypatch.setattr(V, "_one_day_projected", missing_rows)
+    r = V.monte_carlo_var(x, W4, confidence=0.95, n_paths=20_000, seed=4)
+    full = V.simulate_asset_returns(V.fit_market_model(x), 20_000, seed=4) @ W4
+    assert r.var == pytest.approx(np.quantile(full, 0.05), rel=1e-12)
+    assert W4 @ r.asset_tail_mean == pytest.approx(r.expected_shortfall, rel=1e-9)
