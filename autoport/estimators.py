@@ -12,6 +12,7 @@ Pure functions: no printing, no files.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -210,6 +211,23 @@ def expected_returns(
 # --------------------------------------------------------------------------------- covariance
 
 
+def single_blas_thread(size: int, threshold: int = 200):
+    """One BLAS thread per library for a dense step on a ``size``-square matrix.
+
+    numpy, scipy and scs each ship an OpenBLAS; once two are loaded their thread pools spin on
+    the same cores and one factorisation can take 20x longer on a small machine. Limiting the
+    pools for the duration of a large dense step avoids that and costs nothing measurable at
+    these sizes. Small sizes skip the (millisecond) bookkeeping.
+    """
+    if size < threshold:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn depends on it
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def ensure_psd(
     matrix: pd.DataFrame | np.ndarray, *, repair: bool = True, tol: float = 1e-10
 ) -> pd.DataFrame | np.ndarray:
@@ -235,7 +253,8 @@ def ensure_psd(
         )
     values = (values + values.T) / 2
     try:  # positive definite: Cholesky proves it several times faster than an eigensolve
-        np.linalg.cholesky(values)
+        with single_blas_thread(len(values)):
+            np.linalg.cholesky(values)
     except np.linalg.LinAlgError:
         pass
     else:

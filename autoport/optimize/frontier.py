@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from autoport.errors import ConfigError, OptimizationError
+from autoport.estimators import single_blas_thread
 from autoport.optimize import _homotopy
 from autoport.optimize import constraints as C
 from autoport.optimize import objectives as O
@@ -104,7 +105,8 @@ def efficient_frontier(
     weights = None
     used: set[str] = set()
     if method in ("auto", "homotopy") and _homotopy.supported(p.r):
-        weights = _homotopy.frontier_path(p.mu, p.cov, p.r, w_mv, targets)
+        with single_blas_thread(p.r.n):
+            weights = _homotopy.frontier_path(p.mu, p.cov, p.r, w_mv, targets)
         if weights is not None:
             used.add("critical-line homotopy")
         else:

@@ -11,6 +11,11 @@ PyPortfolioOpt's frontier is a loop of ``efficient_return`` calls on a deep copy
 both sides solve the same 100 problems; autoport's time includes its min-variance solve, the
 max-return LP and the tangency portfolio. Objective values are compared point by point.
 Times are the best of ``repeats`` runs (wall clock, ``time.perf_counter``).
+
+BLAS threads: numpy, scipy and scs each bundle their own OpenBLAS. Once scipy.linalg is loaded
+(PyPortfolioOpt and scikit-learn load it), two thread pools spin on the same cores and a dense
+numpy factorisation can run 20x slower on 2 CPUs. The script prints the pools it sees; compare
+a run with ``OPENBLAS_NUM_THREADS=1`` (set before Python starts).
 """
 
 from __future__ import annotations
@@ -119,7 +124,15 @@ def main() -> None:
     peer_solver = None if args.peer_solver == "default" else args.peer_solver
     repeats = 1 if args.quick else 3
     print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, "
-          f"{platform.processor() or platform.machine()}")
+          f"{platform.processor() or platform.machine()}, "
+          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
+    try:
+        from threadpoolctl import threadpool_info
+
+        pools = [f"{p['internal_api']}x{p['num_threads']}" for p in threadpool_info()]
+        print("BLAS thread pools loaded:", ", ".join(pools))
+    except ImportError:
+        pass
     prices = bundled_prices().iloc[-757:]
     mu, cov = E.mean_return(prices), E.ledoit_wolf_cov(prices)
     frontier_case("100-pt frontier, bundled 20 assets", mu, cov, repeats, peer_solver)
