@@ -1,0 +1,185 @@
+"""A backtest as the product runs it: a strategy and the 1/N baseline through zipline, plus
+the index, on the same out-of-sample sessions, summarised with the same metrics.
+
+The first ``window`` sessions of the panel only feed estimates; trading starts after them for
+both the strategy and the baseline, so every figure is out of sample.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from autoport import metrics
+from autoport.engines import zipline_engine
+from autoport.engines.costs import CostModel
+from autoport.errors import ConfigError, DataError
+from autoport.strategies import Decision, make_strategy
+from autoport.strategies.registry import STRATEGIES
+
+BASELINE = "equal_weight"
+
+
+class BacktestConfig(BaseModel):
+    """Everything that decides a backtest's numbers; saved with every run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: str = "mpt"
+    start: date | None = None
+    end: date | None = None
+    window: int = Field(252, ge=20, description="estimation sessions before each decision")
+    objective: str = "max_sharpe"
+    max_weight: float = Field(0.25, gt=0, le=1)
+    risk_free: float = Field(0.0, ge=-0.05, le=0.5, description="annual, for Sharpe/Sortino")
+    rebalance: str = "month_start"
+    capital: float = Field(10_000_000.0, gt=0)
+    costs: CostModel = CostModel()
+    seed: int = 0
+    strategy_params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, value: str) -> str:
+        if value not in STRATEGIES:
+            raise ValueError(f"unknown strategy {value!r}; choose one of {sorted(STRATEGIES)}")
+        return value
+
+    @field_validator("rebalance")
+    @classmethod
+    def _known_rule(cls, value: str) -> str:
+        if value not in zipline_engine.REBALANCE_RULES:
+            raise ValueError(f"use one of {zipline_engine.REBALANCE_RULES}")
+        return value
+
+    def strategy_arguments(self) -> dict[str, Any]:
+        base: dict[str, Any] = {}
+        if self.strategy == "mpt":
+            base = {
+                "window": self.window,
+                "objective": self.objective,
+                "max_weight": self.max_weight,
+                "risk_free_rate": self.risk_free,
+            }
+        return {**base, **self.strategy_params}
+
+
+def load_config(path, overrides: dict[str, Any] | None = None) -> BacktestConfig:
+    """YAML file (optional) merged with CLI overrides; one message for any bad key or value."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            with open(path) as fh:
+                raw = yaml.safe_load(fh) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"config file {path} must hold a mapping of settings")
+    raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        return BacktestConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"invalid backtest config ({problems})") from None
+
+
+@dataclass
+class StrategyRun:
+    name: str
+    returns: pd.Series
+    metrics: dict[str, float]
+    weights: pd.DataFrame  # target weights at each decision
+    notes: list[str]
+    positions: pd.DataFrame
+    transactions: pd.DataFrame
+
+
+@dataclass
+class BacktestOutcome:
+    config: BacktestConfig
+    start: pd.Timestamp
+    end: pd.Timestamp
+    strategy: StrategyRun
+    baseline: StrategyRun
+    index_returns: pd.Series | None
+    index_metrics: dict[str, float] | None
+
+
+def trading_window(prices: pd.DataFrame, config: BacktestConfig) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First tradable session (after ``window`` of history, not before ``start``) and the end."""
+    if len(prices) <= config.window + 1:
+        raise DataError(
+            f"prices hold {len(prices)} sessions; the {config.window}-session estimation window "
+            "leaves none to trade; pass a longer history or a smaller --window"
+        )
+    earliest = prices.index[config.window]
+    start = max(earliest, pd.Timestamp(config.start)) if config.start else earliest
+    end = min(pd.Timestamp(config.end), prices.index[-1]) if config.end else prices.index[-1]
+    sessions = prices.loc[start:end].index
+    if len(sessions) < 21:
+        raise DataError(
+            f"only {len(sessions)} tradable sessions between {start.date()} and {end.date()} "
+            f"after the {config.window}-session window; widen --start/--end"
+        )
+    return sessions[0], sessions[-1]
+
+
+def _run_one(
+    name: str, params: dict, prices: pd.DataFrame, config: BacktestConfig, start, end,
+    benchmark_returns, on_progress,
+) -> StrategyRun:
+    strategy = make_strategy(name, **params)
+    result = zipline_engine.run(
+        strategy, prices, start=start, end=end, costs=config.costs, capital=config.capital,
+        rebalance=config.rebalance, benchmark_returns=benchmark_returns, on_progress=on_progress,
+    )
+    figures = metrics.summary(
+        result.returns, positions=result.positions, transactions=result.transactions,
+        risk_free=config.risk_free,
+    )
+    return StrategyRun(
+        name, result.returns, figures, _weights_table(result.decisions),
+        [f"{d.date.date()}: {d.reason}" for d in result.decisions],
+        result.positions, result.transactions,
+    )
+
+
+def _weights_table(decisions: list[Decision]) -> pd.DataFrame:
+    if not decisions:
+        return pd.DataFrame()
+    return pd.DataFrame({d.date: d.weights for d in decisions}).T
+
+
+def run_backtest(
+    config: BacktestConfig,
+    prices: pd.DataFrame,
+    *,
+    index_levels: pd.Series | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> BacktestOutcome:
+    """Run the configured strategy and the 1/N baseline on the same sessions."""
+    start, end = trading_window(prices, config)
+    index_returns = None
+    if index_levels is not None:
+        index_returns = index_levels.pct_change().reindex(prices.loc[start:end].index)
+
+    def progress(label):
+        return (lambda done, total: on_progress(label, done, total)) if on_progress else None
+
+    main = _run_one(config.strategy, config.strategy_arguments(), prices, config, start, end,
+                    index_returns, progress(config.strategy))
+    base = _run_one(BASELINE, {}, prices, config, start, end, index_returns, progress(BASELINE))
+    index_metrics = None
+    if index_returns is not None:
+        index_metrics = metrics.summary(index_returns.fillna(0.0), risk_free=config.risk_free)
+    return BacktestOutcome(config, start, end, main, base, index_returns, index_metrics)

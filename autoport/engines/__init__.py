@@ -1,0 +1,1 @@
+"""Engines own time: schedules, fills, costs and calendars. Strategies only decide weights."""

@@ -1,0 +1,236 @@
+"""zipline-reloaded as the reference engine: a bundle from our panel, one run per strategy.
+
+The bundle is named after the panel's content hash, so new data are ingested once on first use
+and a changed file gets a bundle of its own. Everything lives under ``workspace.zipline_root()``.
+
+Prices are adjusted closes, so open = high = low = close and a large constant volume keeps
+zipline's volume limits from binding; costs come from :class:`CostModel`.
+
+Timing: on each rebalance session ``t`` the strategy sees closes up to ``t`` and zipline fills
+the orders at the close of ``t+1`` (its daily fill model), so no decision sees its own fill
+price.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from autoport import data as data_mod
+from autoport import workspace
+from autoport.engines.costs import CostModel
+from autoport.errors import DataError
+from autoport.strategies.base import Decision, Strategy
+
+BAR_VOLUME = 1_000_000_000  # fits zipline's uint32 volume column
+REBALANCE_RULES = ("month_start", "week_start", "every_day")
+
+
+@dataclass
+class ZiplineResult:
+    returns: pd.Series  # daily portfolio returns, tz-naive session index
+    positions: pd.DataFrame  # pyfolio-style: dollar value per ticker plus 'cash'
+    transactions: pd.DataFrame
+    decisions: list[Decision]
+    perf: pd.DataFrame
+
+
+def bundle_name(prices: pd.DataFrame) -> str:
+    return f"autoport-{data_mod.content_hash(prices)}"
+
+
+def _environ() -> dict[str, str]:
+    root = workspace.zipline_root()
+    root.mkdir(parents=True, exist_ok=True)
+    return {"ZIPLINE_ROOT": str(root)}
+
+
+def align_to_calendar(prices: pd.DataFrame) -> pd.DataFrame:
+    """Check the panel against XNYS sessions and say exactly which dates disagree."""
+    from zipline.utils.calendar_utils import get_calendar
+
+    calendar = get_calendar("XNYS", start=min(prices.index[0], pd.Timestamp("1990-01-01")))
+    sessions = calendar.sessions_in_range(prices.index[0], prices.index[-1])
+    extra = prices.index.difference(sessions)
+    missing = sessions.difference(prices.index)
+    if len(extra) or len(missing):
+        parts = []
+        if len(extra):
+            parts.append(
+                f"{len(extra)} dates are not NYSE sessions (first: "
+                f"{', '.join(str(d.date()) for d in extra[:3])})"
+            )
+        if len(missing):
+            parts.append(
+                f"{len(missing)} NYSE sessions have no prices (first: "
+                f"{', '.join(str(d.date()) for d in missing[:3])})"
+            )
+        raise DataError(
+            "prices do not match the NYSE (XNYS) trading calendar: "
+            + "; ".join(parts)
+            + ". Give one row per NYSE session, or use --ffill after reindexing to sessions."
+        )
+    return prices
+
+
+def _register(name: str, prices: pd.DataFrame) -> None:
+    from zipline.data import bundles
+
+    def ingest(environ, asset_db_writer, minute_bar_writer, daily_bar_writer,
+               adjustment_writer, calendar, start_session, end_session, cache,
+               show_progress, output_dir):
+        metadata = pd.DataFrame(
+            {
+                "symbol": prices.columns,
+                "asset_name": prices.columns,
+                "start_date": prices.index[0],
+                "end_date": prices.index[-1],
+                "auto_close_date": prices.index[-1] + pd.Timedelta(days=1),
+                "exchange": "NYSE",
+            }
+        )
+        asset_db_writer.write(
+            equities=metadata,
+            exchanges=pd.DataFrame({"exchange": ["NYSE"], "country_code": ["US"]}),
+        )
+
+        def bars():
+            for sid, ticker in enumerate(prices.columns):
+                close = prices[ticker].round(6)
+                yield sid, pd.DataFrame(
+                    {"open": close, "high": close, "low": close, "close": close,
+                     "volume": BAR_VOLUME},
+                    index=prices.index,
+                )
+
+        daily_bar_writer.write(bars(), show_progress=False)
+        adjustment_writer.write()
+
+    bundles.register(
+        name, ingest, calendar_name="XNYS",
+        start_session=prices.index[0], end_session=prices.index[-1],
+    )
+
+
+def ensure_bundle(prices: pd.DataFrame) -> str:
+    """Register and (only if needed) ingest the bundle for this exact panel."""
+    from zipline.data import bundles
+
+    name = bundle_name(prices)
+    environ = _environ()
+    if name not in bundles.bundles:
+        _register(name, prices)
+    data_dir = Path(environ["ZIPLINE_ROOT"]) / "data" / name
+    if not data_dir.exists() or not bundles.ingestions_for_bundle(name, environ):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            bundles.ingest(name, environ=environ, show_progress=False)
+    return name
+
+
+def run(
+    strategy: Strategy,
+    prices: pd.DataFrame,
+    *,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    costs: CostModel,
+    capital: float = 10_000_000.0,
+    rebalance: str = "month_start",
+    benchmark_returns: pd.Series | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ZiplineResult:
+    """Backtest ``strategy`` from ``start`` to ``end`` on the whole validated ``prices`` panel.
+
+    History before ``start`` is available to the strategy as its estimation window.
+    """
+    from zipline import run_algorithm
+    from zipline.api import (
+        date_rules, order_target_percent, schedule_function, set_commission, set_slippage,
+        symbol, time_rules,
+    )
+    from zipline.finance import commission, slippage
+
+    if rebalance not in REBALANCE_RULES:
+        raise DataError(f"unknown rebalance rule {rebalance!r}; use one of {REBALANCE_RULES}")
+    align_to_calendar(prices)
+    name = ensure_bundle(prices)
+    sessions = prices.loc[start:end].index
+    if len(sessions) < 2:
+        raise DataError(f"the backtest window {start.date()}..{end.date()} holds under 2 sessions")
+    decisions: list[Decision] = []
+    total = len(sessions)
+
+    def initialize(context):
+        context.assets = {t: symbol(t) for t in prices.columns}
+        context.done = 0
+        set_commission(commission.PerDollar(cost=costs.commission_bps / 1e4))
+        set_slippage(slippage.FixedBasisPointsSlippage(basis_points=costs.slippage_bps,
+                                                        volume_limit=1.0))
+        rule = {
+            "month_start": date_rules.month_start(),
+            "week_start": date_rules.week_start(),
+            "every_day": date_rules.every_day(),
+        }[rebalance]
+        schedule_function(rebalance_now, rule, time_rules.market_open())
+
+    def rebalance_now(context, bar_data):
+        today = bar_data.current_session
+        history = prices.loc[:today]
+        if len(history) < strategy.min_history:
+            return
+        decision = strategy.decide(history)
+        decisions.append(decision)
+        for ticker, weight in decision.weights.items():
+            order_target_percent(context.assets[ticker], float(weight))
+
+    def handle_data(context, bar_data):
+        context.done += 1
+        if on_progress is not None:
+            on_progress(context.done, total)
+
+    bench = benchmark_returns
+    if bench is None:
+        bench = pd.Series(0.0, index=sessions)
+    bench = bench.reindex(sessions).fillna(0.0)
+    bench.index = bench.index.tz_localize("UTC") if bench.index.tz is None else bench.index
+    logging.getLogger("zipline").setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        perf = run_algorithm(
+            start=sessions[0], end=sessions[-1], initialize=initialize,
+            handle_data=handle_data, capital_base=capital, data_frequency="daily",
+            bundle=name, benchmark_returns=bench, environ=_environ(),
+        )
+    return _collect(perf, decisions)
+
+
+def _collect(perf: pd.DataFrame, decisions: list[Decision]) -> ZiplineResult:
+    """Daily returns, positions and transactions in the shape pyfolio expects (tz-naive)."""
+    index = pd.DatetimeIndex(perf.index).tz_localize(None).normalize()
+    perf = perf.copy()
+    perf.index = index
+    returns = perf["returns"].astype(float).rename("strategy")
+    rows = []
+    for date, positions in perf["positions"].items():
+        row = {p["sid"].symbol: p["amount"] * p["last_sale_price"] for p in positions}
+        row["cash"] = perf.at[date, "ending_cash"]
+        rows.append(pd.Series(row, name=date))
+    positions = pd.DataFrame(rows).fillna(0.0)
+    txns = [
+        {"date": date, "symbol": t["sid"].symbol, "amount": t["amount"], "price": t["price"]}
+        for date, day in perf["transactions"].items()
+        for t in day
+    ]
+    transactions = (
+        pd.DataFrame(txns).set_index("date")
+        if txns
+        else pd.DataFrame(columns=["symbol", "amount", "price"], index=pd.DatetimeIndex([]))
+    )
+    return ZiplineResult(returns, positions, transactions, decisions, perf)

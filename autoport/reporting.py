@@ -1,0 +1,65 @@
+"""Figures a person would rather look at than read: the pyfolio tear sheet and a comparison.
+
+This is an edge module: it writes image files into the folder it is given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def save_tear_sheet(returns: pd.Series, benchmark: pd.Series | None, path: Path) -> Path:
+    """pyfolio-reloaded's returns tear sheet as a PNG (its tables go to a silenced stdout)."""
+    import pyfolio as pf
+
+    bench = benchmark.reindex(returns.index).fillna(0.0) if benchmark is not None else None
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        fig = pf.create_returns_tear_sheet(returns, benchmark_rets=bench, return_fig=True)
+    fig.savefig(path, dpi=60, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def save_comparison(curves: dict[str, pd.Series], path: Path, title: str) -> Path:
+    """Growth of $1 and drawdown for the strategy beside 1/N and the index."""
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(11, 7), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+    )
+    for name, returns in curves.items():
+        wealth = (1.0 + returns.fillna(0.0)).cumprod()
+        top.plot(wealth.index, wealth.to_numpy(), label=name, lw=1.2)
+        bottom.plot(wealth.index, (wealth / wealth.cummax() - 1.0).to_numpy(), lw=0.9)
+    top.set_yscale("log")
+    top.set_ylabel("growth of $1 (log)")
+    top.set_title(title)
+    top.legend(loc="upper left")
+    top.grid(alpha=0.3)
+    bottom.set_ylabel("drawdown")
+    bottom.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def save_weights(weights: pd.DataFrame, path: Path, title: str) -> Path:
+    """Stacked area of target weights at each rebalance."""
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    ax.stackplot(weights.index, weights.fillna(0).T.to_numpy(), labels=weights.columns, lw=0)
+    ax.set_ylim(0, 1)
+    ax.set_title(title)
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, ncol=1)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

@@ -1,0 +1,153 @@
+"""``autoport backtest``: a strategy beside 1/N and the index, through zipline and pyfolio."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from autoport import data, reporting, tracking
+from autoport.backtest import BacktestOutcome, load_config, run_backtest
+from autoport.metrics import METRIC_KEYS
+from autoport_cli.common import console, emit_json, err_console, load_prices, output_dir, user_errors
+
+EXPERIMENT = "backtests"
+PERCENT_KEYS = {"annual_return", "annual_volatility", "max_drawdown"}
+
+
+def register(app: typer.Typer) -> None:
+    app.command("backtest")(backtest)
+
+
+@user_errors
+def backtest(
+    strategy: Annotated[str | None, typer.Option(help="mpt | equal_weight (see configs/)")] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML config, e.g. configs/backtest.yaml")] = None,
+    start: Annotated[str | None, typer.Option(help="first trading date (YYYY-MM-DD)")] = None,
+    end: Annotated[str | None, typer.Option(help="last trading date (YYYY-MM-DD)")] = None,
+    prices: Annotated[Path | None, typer.Option(help="wide CSV/Parquet of prices; default: bundled")] = None,
+    ffill: Annotated[bool, typer.Option(help="forward-fill NaN gaps in --prices")] = False,
+    window: Annotated[int | None, typer.Option(help="estimation window in sessions")] = None,
+    seed: Annotated[int | None, typer.Option(help="random seed (recorded with the run)")] = None,
+    out: Annotated[Path | None, typer.Option(help="output folder; default autoport_home/runs/...")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    track: Annotated[bool, typer.Option(help="log the run to MLflow")] = True,
+) -> None:
+    """Backtest a strategy monthly through zipline with 1/N and the S&P 500 beside it."""
+    cfg = load_config(config, {"strategy": strategy, "window": window, "seed": seed,
+                               "start": start, "end": end})
+    panel = load_prices(prices, end=end, min_history=cfg.window + 2, ffill=ffill)
+    index_levels = data.bundled_benchmark() if prices is None else None
+    outcome = _run_with_progress(cfg, panel, index_levels, quiet=json_output)
+    with output_dir(out, f"backtest-{cfg.strategy}") as (staging, final):
+        _write_artifacts(outcome, staging)
+        run_id = None
+        if track:
+            run_id = tracking.log_run(
+                EXPERIMENT,
+                run_name=f"{cfg.strategy}-{outcome.start.date()}-{outcome.end.date()}",
+                params={**cfg.model_dump(mode="json", exclude={"costs", "strategy_params"}),
+                        **{f"costs.{k}": v for k, v in cfg.costs.model_dump().items()},
+                        "strategy_params": cfg.strategy_params,
+                        "data_hash": data.content_hash(panel),
+                        "data_source": str(prices) if prices else "bundled:sp500_dataset",
+                        "start_effective": str(outcome.start.date()),
+                        "end_effective": str(outcome.end.date())},
+                metrics={**outcome.strategy.metrics,
+                         **{f"baseline_{k}": v for k, v in outcome.baseline.metrics.items()},
+                         **{f"index_{k}": v for k, v in (outcome.index_metrics or {}).items()}},
+                artifacts_dir=staging,
+                tags={"command": "backtest", "strategy": cfg.strategy},
+                config=cfg.model_dump(mode="json"),
+            )
+    result = {
+        "strategy": cfg.strategy,
+        "start": outcome.start,
+        "end": outcome.end,
+        "metrics": outcome.strategy.metrics,
+        "baseline": outcome.baseline.metrics,
+        "index": outcome.index_metrics,
+        "run_id": run_id,
+        "artifacts_dir": final,
+    }
+    if json_output:
+        emit_json(result)
+        return
+    _print_table(outcome)
+    console.print(f"artifacts: [bold]{final}[/]")
+    if run_id:
+        console.print(f"MLflow run: [bold]{run_id}[/] (store: {tracking.tracking_uri()})")
+
+
+def _run_with_progress(cfg, panel, index_levels, *, quiet: bool) -> BacktestOutcome:
+    progress = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("sessions"), TimeElapsedColumn(), console=err_console, disable=quiet,
+        transient=False,
+    )
+    tasks: dict[str, int] = {}
+
+    def on_progress(label: str, done: int, total: int) -> None:
+        if label not in tasks:
+            tasks[label] = progress.add_task(f"zipline {label}", total=total)
+        progress.update(tasks[label], completed=done)
+
+    with progress:
+        return run_backtest(cfg, panel, index_levels=index_levels, on_progress=on_progress)
+
+
+def _write_artifacts(outcome: BacktestOutcome, folder: Path) -> None:
+    daily = pd.DataFrame(
+        {outcome.strategy.name: outcome.strategy.returns,
+         f"baseline_{outcome.baseline.name}": outcome.baseline.returns}
+    )
+    if outcome.index_returns is not None:
+        daily["index_SP500"] = outcome.index_returns.reindex(daily.index)
+    daily.index.name = "date"
+    daily.to_csv(folder / "daily_returns.csv")
+    outcome.strategy.weights.to_csv(folder / "target_weights.csv", index_label="date")
+    (folder / "decisions.txt").write_text("\n".join(outcome.strategy.notes) + "\n")
+    metrics_table = pd.DataFrame(
+        {outcome.strategy.name: outcome.strategy.metrics,
+         f"1/N ({outcome.baseline.name})": outcome.baseline.metrics,
+         **({"S&P 500 index": outcome.index_metrics} if outcome.index_metrics else {})}
+    )
+    metrics_table.to_csv(folder / "metrics.csv", index_label="metric")
+    curves = {outcome.strategy.name: outcome.strategy.returns, "1/N": outcome.baseline.returns}
+    if outcome.index_returns is not None:
+        curves["S&P 500"] = outcome.index_returns
+    title = f"{outcome.strategy.name} vs 1/N, {outcome.start.date()} to {outcome.end.date()}"
+    reporting.save_comparison(curves, folder / "comparison.png", title)
+    if not outcome.strategy.weights.empty:
+        reporting.save_weights(outcome.strategy.weights, folder / "weights.png",
+                               f"{outcome.strategy.name} target weights")
+    reporting.save_tear_sheet(outcome.strategy.returns, outcome.index_returns,
+                              folder / "tear_sheet.png")
+
+
+def _print_table(outcome: BacktestOutcome) -> None:
+    table = Table(title=f"{outcome.strategy.name}: {outcome.start.date()} to {outcome.end.date()}"
+                  " (out of sample, after costs)")
+    table.add_column("metric")
+    columns = [(outcome.strategy.name, outcome.strategy.metrics),
+               ("1/N", outcome.baseline.metrics)]
+    if outcome.index_metrics:
+        columns.append(("S&P 500", outcome.index_metrics))
+    for name, _ in columns:
+        table.add_column(name, justify="right")
+    for key in METRIC_KEYS:
+        cells = []
+        for _, figures in columns:
+            value = figures.get(key, float("nan"))
+            if value != value:
+                cells.append("n/a")
+            elif key in PERCENT_KEYS:
+                cells.append(f"{value:.2%}")
+            else:
+                cells.append(f"{value:.3f}")
+        table.add_row(key, *cells)
+    console.print(table)
