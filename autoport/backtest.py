@@ -100,6 +100,7 @@ class StrategyRun:
     metrics: dict[str, float]
     weights: pd.DataFrame  # target weights at each decision
     notes: list[str]
+    records: list[dict]  # one structured record per decision (decisions.jsonl)
     positions: pd.DataFrame
     transactions: pd.DataFrame
 
@@ -150,8 +151,19 @@ def _run_one(
     return StrategyRun(
         name, result.returns, figures, _weights_table(result.decisions),
         [f"{d.date.date()}: {d.reason}" for d in result.decisions],
+        [_record(d) for d in result.decisions],
         result.positions, result.transactions,
     )
+
+
+def _record(decision: Decision) -> dict:
+    """The explanation of one decision: when, what, why, and the strategy's own details."""
+    return {
+        "date": decision.date,
+        "weights": {k: round(float(v), 8) for k, v in decision.weights.items() if v > 0},
+        "reason": decision.reason,
+        **decision.details,
+    }
 
 
 def _weights_table(decisions: list[Decision]) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +14,9 @@ from rich.table import Table
 from autoport import data, reporting, tracking
 from autoport.backtest import BacktestOutcome, load_config, run_backtest
 from autoport.metrics import METRIC_KEYS
-from autoport_cli.common import console, emit_json, err_console, load_prices, output_dir, user_errors
+from autoport_cli.common import (
+    console, emit_json, err_console, load_prices, output_dir, to_jsonable, user_errors,
+)
 
 EXPERIMENT = "backtests"
 PERCENT_KEYS = {"annual_return", "annual_volatility", "max_drawdown"}
@@ -111,6 +114,9 @@ def _write_artifacts(outcome: BacktestOutcome, folder: Path) -> None:
     daily.to_csv(folder / "daily_returns.csv")
     outcome.strategy.weights.to_csv(folder / "target_weights.csv", index_label="date")
     (folder / "decisions.txt").write_text("\n".join(outcome.strategy.notes) + "\n")
+    with open(folder / "decisions.jsonl", "w") as fh:
+        for record in outcome.strategy.records:
+            fh.write(json.dumps(to_jsonable(record)) + "\n")
     metrics_table = pd.DataFrame(
         {outcome.strategy.name: outcome.strategy.metrics,
          f"1/N ({outcome.baseline.name})": outcome.baseline.metrics,

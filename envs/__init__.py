@@ -1,0 +1,1 @@
+"""The Gymnasium portfolio environment, served as ``autoport.envs``."""
