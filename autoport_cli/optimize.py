@@ -22,8 +22,9 @@ from autoport.optimize import (
     Objective,
     add_cash,
     efficient_frontier,
-    optimize as run_optimize,
+    pareto_front,
 )
+from autoport.optimize import optimize as run_optimize
 from autoport.optimize import config as cfgmod
 from autoport.optimize.insample import path_statistics
 from autoport_cli.common import console, emit_json, load_prices, output_dir, to_jsonable
@@ -92,6 +93,11 @@ def optimize(
     kelly_fraction: Annotated[
         float | None, typer.Option("--kelly-fraction", help="0..1, for kelly")
     ] = None,
+    pareto: Annotated[
+        str | None,
+        typer.Option("--pareto", help="Pareto set of two measures, e.g. return,cdar "
+                     "(return | variance | cvar | cdar)"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON to stdout")] = False,
     out: Annotated[Path | None, typer.Option("--out", help="output folder")] = None,
     no_track: Annotated[
@@ -105,6 +111,7 @@ def optimize(
         "as_of": as_of, "risk_free_rate": risk_free, "target_return": target_return,
         "target_volatility": target_volatility, "risk_tolerance": risk_tolerance,
         "kelly_fraction": kelly_fraction,
+        "pareto": [p.strip() for p in pareto.split(",")] if pareto else None,
     }
     cfg = cfgmod.load_config(config, constraints, overrides)
     obj = Objective.parse(cfg.objective)
@@ -128,7 +135,6 @@ def optimize(
         mu, cov = add_cash(mu, cov, rf)
         scenarios = returns.assign(CASH=rf / 252)
 
-    risk_budget_kwargs = {}
     if obj == Objective.RISK_PARITY:
         from autoport.optimize import risk_budgeting
 
@@ -143,7 +149,7 @@ def optimize(
             target_volatility=cfg.target_volatility, risk_aversion=cfg.risk_aversion,
             risk_tolerance=cfg.risk_tolerance, scenarios=scenarios, beta=cfg.beta,
             max_drawdown=cfg.max_drawdown, kelly_fraction=cfg.kelly_fraction,
-            objective_weights=cfg.objective_weights, **risk_budget_kwargs,
+            objective_weights=cfg.objective_weights,
         )
     notes = list(result.notes)
     frontier = None
@@ -155,6 +161,13 @@ def optimize(
         except OptimizationError as exc:
             notes.append(f"frontier not drawn: {exc}")
     stats = path_statistics(result.weights, returns, rf)
+    pareto_frame = None
+    if cfg.pareto:
+        if len(cfg.pareto) != 2:
+            raise ConfigError(f"--pareto needs two measures separated by a comma, got {cfg.pareto}")
+        pareto_frame = pareto_front(mu, cov, (cfg.pareto[0], cfg.pareto[1]), cons,
+                                    scenarios=scenarios, n_points=cfg.pareto_points,
+                                    beta=cfg.beta)
 
     payload = {
         "objective": result.objective,
@@ -174,6 +187,8 @@ def optimize(
         },
         "efficient_frontier": frontier.records() if frontier is not None else [],
     }
+    if pareto_frame is not None:
+        payload["pareto_front"] = pareto_frame.to_dict(orient="records")
     with output_dir(out, "optimize") as (staging, final):
         result.weights.rename("weight").to_csv(staging / "weights.csv", index_label="ticker")
         (staging / "result.json").write_text(json.dumps(to_jsonable(payload), indent=2))
@@ -181,6 +196,8 @@ def optimize(
         if frontier is not None:
             frontier.to_frame().to_csv(staging / "frontier.csv", index=False)
             plot_frontier(frontier, mu, cov, result, staging / "frontier.png")
+        if pareto_frame is not None:
+            pareto_frame.to_csv(staging / "pareto.csv", index=False)
     payload["output_dir"] = str(final)
     if not no_track:
         payload["mlflow_run_id"] = tracking.log_run(

@@ -129,3 +129,26 @@ def test_user_prices_window_all_and_models(app, tmp_path):
     rc = w * (cov.to_numpy() @ w.to_numpy()) / (w @ cov.to_numpy() @ w)
     np.testing.assert_allclose(rc, 1 / 6, atol=1e-6)
     assert payload["estimation"]["end"] == str(prices.index[-1].date())
+
+
+def test_as_of_kelly_and_pareto(app, tmp_path):
+    res = run(app, "--objective", "kelly", "--kelly-fraction", "0.5", "--as-of", "2015-06-30",
+              "--window", "252", "--pareto", "return,cdar", "--frontier-points", "0", "--json",
+              "--no-track", "--out", str(tmp_path / "k"))
+    assert res.exit_code == 0, res.output
+    payload = json.loads(res.stdout)
+    assert payload["estimation"]["end"] <= "2015-06-30"
+    assert payload["efficient_frontier"] == []
+    # the CLI wires the window, estimators and fraction through: half-Kelly on those estimates
+    prices = bundled_prices().loc[:"2015-06-30"].iloc[-253:]
+    mu, cov = E.mean_return(prices), E.ledoit_wolf_cov(prices)
+    w = pd.Series(payload["weights"])
+    # KKT of max μᵀw − wᵀΣw (f = ½) on the box [0, 1]: gradient μ − 2Σw is 0 on interior weights
+    grad = mu - 2 * cov.to_numpy() @ w.to_numpy()
+    inner = (w > 1e-6) & (w < 1 - 1e-6)
+    assert inner.any()
+    np.testing.assert_allclose(grad[inner.to_numpy()], 0, atol=1e-6)
+    assert np.all(grad[(w <= 1e-6).to_numpy()] <= 1e-6)
+    front = pd.read_csv(tmp_path / "k" / "pareto.csv")
+    assert list(front.columns[:2]) == ["return", "cdar"] and len(front) >= 5
+    assert np.all(np.diff(front.sort_values("return")["cdar"]) >= -1e-10)

@@ -81,6 +81,8 @@ class OptimizeConfig(_Strict):
     kelly_fraction: float = Field(1.0, gt=0, le=1)
     objective_weights: dict[str, float] | None = None
     risk_budget: dict[str, float] | None = None
+    pareto: list[str] | None = None  # two of return, variance, cvar, cdar
+    pareto_points: int = Field(20, ge=2, le=1000)
     risk_budget_by: Literal["asset", "sector"] = "asset"
     views: list[ViewConfig] = Field(default_factory=list)
     market_caps: dict[str, float] | None = None

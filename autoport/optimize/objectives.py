@@ -479,8 +479,8 @@ def _result(name, weights, p: Problem, rf, report, notes, beta) -> OptimizationR
     if big:
         shown = ", ".join(f"{t} {x:.1%}" for t, x in sorted(big, key=lambda b: -abs(b[1]))[:5])
         notes.append(
-            f"concentration: {len(big)} position(s) above {p.r.concentration_warning:.0%} "
-            f"({shown}); set max_position to cap them"
+            f"concentration alert: {len(big)} position(s) above {p.r.concentration_warning:.0%} "
+            f"({shown}); a max_position at or below that caps them"
         )
     extra: dict = {}
     if p.r.has_costs:
