@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Build a fresh virtual environment from this repository's own files, then run the whole suite.
+# A dependency missing from pyproject.toml fails here, not on a user's machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${AUTOPORT_TEST_VENV:-.venv-test}"
+PY="${PYTHON:-python3.11}"
+command -v "$PY" >/dev/null || PY=python3
+rm -rf "$VENV"
+"$PY" -m venv "$VENV"
+"$VENV/bin/python" -m pip install -q --upgrade pip
+# The CPU build of torch first, so nothing pulls a CUDA build.
+"$VENV/bin/python" -m pip install -q torch==2.13.0
+"$VENV/bin/python" -m pip install -q -c constraints.txt ".[test]"
+# Run the installed package, not the source tree (checks packaging and bundled data too).
+export AUTOPORT_HOME="$(mktemp -d)/autoport_home"
+exec "$VENV/bin/pytest" -q "$@"
