@@ -8,6 +8,7 @@ frontier (CSV + PNG) and weights into the output folder and logs the run to MLfl
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -24,11 +25,17 @@ from autoport.optimize import (
     efficient_frontier,
     pareto_front,
 )
-from autoport.optimize import optimize as run_optimize
 from autoport.optimize import config as cfgmod
+from autoport.optimize import optimize as run_optimize
 from autoport.optimize.insample import path_statistics
-from autoport_cli.common import console, emit_json, load_prices, output_dir, to_jsonable
-from autoport_cli.common import user_errors
+from autoport_cli.common import (
+    console,
+    emit_json,
+    load_prices,
+    output_dir,
+    to_jsonable,
+    user_errors,
+)
 
 EXPERIMENT = "optimize"
 
@@ -45,7 +52,9 @@ def _window(value: str | None) -> int | str | None:
     try:
         n = int(value)
     except ValueError:
-        raise ConfigError(f"--window must be a number of sessions or 'all', got {value!r}") from None
+        raise ConfigError(
+            f"--window must be a number of sessions or 'all', got {value!r}"
+        ) from None
     if n < 30:
         raise ConfigError(f"--window {n} is too short; use at least 30 sessions or 'all'")
     return n
@@ -141,8 +150,9 @@ def optimize(
         classes = None
         if cfg.risk_budget_by == "sector":
             classes = cons.groups or data.sector_map()
+        # the sector map may define the classes; any other constraint is refused there
         result = risk_budgeting(cov, cfg.risk_budget, asset_classes=classes, mu=mu,
-                                risk_free_rate=rf)
+                                risk_free_rate=rf, constraints=replace(cons, groups=None))
     else:
         result = run_optimize(
             mu, cov, obj, cons, risk_free_rate=rf, target_return=cfg.target_return,

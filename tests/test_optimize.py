@@ -164,7 +164,8 @@ def test_agrees_with_pypfopt_on_bundled_data(bundled, objective, kwargs, call):
     ef = _pypfopt(mu, cov, (0, 0.25))
     call(ef)
     w_peer = pd.Series(ef.weights, index=mu.index)
-    ret_p, vol_p, sharpe_p = ef.portfolio_performance(risk_free_rate=kwargs.get("risk_free_rate", 0))
+    rf = kwargs.get("risk_free_rate", 0)
+    ret_p, vol_p, sharpe_p = ef.portfolio_performance(risk_free_rate=rf)
     res = optimize(mu, cov, objective, Constraints(max_position=0.25), **kwargs)
     np.testing.assert_allclose(res.weights, w_peer, atol=1e-4)
     value = {

@@ -74,7 +74,8 @@ def test_constraints_file_and_mlflow_run(app, tmp_path):
     w = pd.Series(payload["weights"])
     assert w["RRC"] == 0 and w.max() <= 0.15 + 1e-8
     assert w[["AAPL", "AMD", "MSFT"]].sum() <= 0.2 + 1e-8
-    esg = pd.read_csv(ROOT / "data" / "esg_scores_ILLUSTRATIVE.csv", comment="#").set_index("ticker")
+    esg_file = ROOT / "data" / "esg_scores_ILLUSTRATIVE.csv"
+    esg = pd.read_csv(esg_file, comment="#").set_index("ticker")
     assert (w * esg["esg_score"].reindex(w.index)).sum() >= 55 - 1e-6
     import mlflow
 
@@ -86,7 +87,8 @@ def test_constraints_file_and_mlflow_run(app, tmp_path):
 
 
 def test_example_constraints_file_runs(app):
-    res = run(app, "--constraints", str(ROOT / "configs" / "constraints.example.yaml"), "--risk-free", "0.02",
+    example = str(ROOT / "configs" / "constraints.example.yaml")
+    res = run(app, "--constraints", example, "--risk-free", "0.02",
               "--frontier-points", "5", "--no-track")
     assert res.exit_code == 0, res.output
     assert "max_sharpe weights" in res.stdout and "CLARABEL" in res.stdout
@@ -152,3 +154,17 @@ def test_as_of_kelly_and_pareto(app, tmp_path):
     front = pd.read_csv(tmp_path / "k" / "pareto.csv")
     assert list(front.columns[:2]) == ["return", "cdar"] and len(front) >= 5
     assert np.all(np.diff(front.sort_values("return")["cdar"]) >= -1e-10)
+
+
+def test_risk_parity_by_sector_and_refused_constraints(app, tmp_path):
+    cfg = tmp_path / "rp.yaml"
+    cfg.write_text("objective: risk_parity\nrisk_budget_by: sector\nfrontier_points: 0\n")
+    res = run(app, "--config", str(cfg), "--json", "--no-track")
+    assert res.exit_code == 0, res.output
+    payload = json.loads(res.stdout)
+    shares = payload["extra"]["class_risk_contributions"]
+    np.testing.assert_allclose(list(shares.values()), 1 / len(shares), atol=1e-6)
+    bad = tmp_path / "c.yaml"
+    bad.write_text("max_position: 0.1\n")
+    res = run(app, "--config", str(cfg), "--constraints", str(bad), "--no-track")
+    assert res.exit_code == 1 and "risk budgeting supports long-only" in res.stderr

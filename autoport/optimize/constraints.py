@@ -318,7 +318,9 @@ def build(
             [cp.norm1(w - r.w0 * scale) <= r.max_turnover * scale],
         ))
     if r.max_leverage is not None:
-        groups.append((f"gross exposure ≤ {r.max_leverage:g}", [cp.norm1(w) <= r.max_leverage * scale]))
+        groups.append((
+            f"gross exposure ≤ {r.max_leverage:g}", [cp.norm1(w) <= r.max_leverage * scale]
+        ))
     return groups
 
 

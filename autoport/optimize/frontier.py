@@ -19,10 +19,9 @@ import pandas as pd
 
 from autoport.errors import ConfigError, OptimizationError
 from autoport.estimators import single_blas_thread
-from autoport.optimize import _homotopy
+from autoport.optimize import _homotopy, solvers
 from autoport.optimize import constraints as C
 from autoport.optimize import objectives as O
-from autoport.optimize import solvers
 
 MAX_POINTS = 1000
 MEASURES = ("return", "variance", "cvar", "cdar")

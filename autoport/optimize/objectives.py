@@ -345,13 +345,17 @@ def optimize(
             delta = _delta(risk_aversion, risk_tolerance, default=1.0)
             goal = cp.Maximize(net_return - delta * cvar)
         if target_return is not None:
-            extra_groups.append((f"target return ≥ {target_return:g}", [net_return >= target_return]))
+            extra_groups.append(
+                (f"target return ≥ {target_return:g}", [net_return >= target_return])
+            )
     elif obj == Objective.MIN_CDAR:
         cdar, cons = _cdar(w, p.scenarios, beta)
         extra_cons += cons
         goal = cp.Minimize(cdar)
         if target_return is not None:
-            extra_groups.append((f"target return ≥ {target_return:g}", [net_return >= target_return]))
+            extra_groups.append(
+                (f"target return ≥ {target_return:g}", [net_return >= target_return])
+            )
     elif obj == Objective.MULTI_OBJECTIVE:
         lam = {"return": 1.0, "variance": 1.0, "cvar": 0.0, "cdar": 0.0}
         unknown = set(objective_weights or {}) - set(lam)

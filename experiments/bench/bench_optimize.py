@@ -30,6 +30,7 @@ import warnings
 import numpy as np
 import pandas as pd
 from pypfopt import EfficientFrontier
+from pypfopt.exceptions import OptimizationError as PeerError
 
 from autoport import estimators as E
 from autoport.data import bundled_prices
@@ -65,7 +66,12 @@ def frontier_case(name: str, mu: pd.Series, cov: pd.DataFrame, repeats: int, pee
     t_ours, front = best_of(lambda: efficient_frontier(mu, cov, n_points=100), repeats)
     targets = front.returns
 
+    failed: list[float] = []
+    shortfall: list[float] = []
+
     def peer_loop():
+        failed.clear()
+        shortfall.clear()
         base = EfficientFrontier(mu, cov, solver=peer_solver)
         vols = []
         for t in targets:
@@ -74,10 +80,19 @@ def frontier_case(name: str, mu: pd.Series, cov: pd.DataFrame, repeats: int, pee
                 ef.efficient_return(float(t))
             except ValueError:  # pypfopt's own max-return estimate sits a hair below the top
                 ef = copy.deepcopy(base)
-                ef.efficient_return(float(t) - 1e-6 * abs(float(t)))
+                try:
+                    ef.efficient_return(float(t) - 1e-6 * abs(float(t)))
+                except PeerError:
+                    failed.append(float(t))
                 vols.append(np.nan)
                 continue
-            vols.append(ef.portfolio_performance()[1])
+            except PeerError:  # the solver gave up on this point (e.g. OSQP iteration limit)
+                failed.append(float(t))
+                vols.append(np.nan)
+                continue
+            ret, vol, _ = ef.portfolio_performance()
+            shortfall.append(max(float(t) - ret, 0.0))
+            vols.append(vol)
         return np.array(vols)
 
     t_peer, vols_peer = best_of(peer_loop, 1 if len(mu) > 100 else repeats)
@@ -87,7 +102,9 @@ def frontier_case(name: str, mu: pd.Series, cov: pd.DataFrame, repeats: int, pee
     label = peer_solver or "default"
     print(f"{name}: autoport {t_ours:.3f} s ({front.solver}), PyPortfolioOpt[{label}] loop "
           f"{t_peer:.3f} s -> {t_peer / t_ours:.1f}x faster; max |vol rel diff| {rel.max():.1e}"
-          f" over {same.sum()} shared targets (autoport minus peer, worst: {better:+.1e})")
+          f" over {same.sum()} shared targets (autoport minus peer, worst: {better:+.1e})"
+          + (f"; PyPortfolioOpt failed on {len(failed)} of 100 points" if failed else "")
+          + f"; PyPortfolioOpt's worst return shortfall below target {max(shortfall):.1e}")
     return t_ours, t_peer
 
 
