@@ -107,3 +107,12 @@ def test_read_price_file_csv_and_parquet_round_trip(tmp_path):
     (tmp_path / "p.xlsx").write_text("x")
     with pytest.raises(DataError, match="unknown type"):
         data.read_price_file(tmp_path / "p.xlsx")
+
+
+def test_shipped_backtest_config_is_the_defaults():
+    from importlib import resources
+
+    from autoport.backtest import BacktestConfig, load_config
+
+    path = resources.files("autoport.configs").joinpath("backtest.yaml")
+    assert load_config(path) == BacktestConfig()
