@@ -8,6 +8,7 @@ overrides it, for example a tracking server.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import subprocess
@@ -36,6 +37,10 @@ def tracking_uri() -> str:
 
 def _client():
     import mlflow
+
+    # Schema-migration INFO lines on a new store are noise on a user's terminal.
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
     mlflow.set_tracking_uri(tracking_uri())
     return mlflow
