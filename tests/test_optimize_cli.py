@@ -111,10 +111,19 @@ def test_infeasible_constraints_exit_1_with_reason(app, tmp_path):
     assert "Traceback" not in res.output
 
 
-def test_max_sharpe_below_risk_free_offers_min_variance(app):
-    res = run(app, "--risk-free", "5", "--no-track", "--frontier-points", "0")
+def test_max_sharpe_below_risk_free_offers_min_variance(app, tmp_path):
+    rng = np.random.default_rng(0)
+    rets = rng.normal(-0.001, 0.01, size=(300, 4))  # every asset loses about 22 % a year
+    prices = pd.DataFrame(100 * np.cumprod(1 + rets, axis=0), columns=list("ABCD"),
+                          index=pd.bdate_range("2020-01-01", periods=300))
+    path = tmp_path / "falling.csv"
+    prices.to_csv(path)
+    res = run(app, "--prices", str(path), "--window", "all", "--risk-free", "0.02",
+              "--no-track", "--frontier-points", "0")
     assert res.exit_code == 1
     assert "max Sharpe is undefined" in res.stderr and "min_variance" in res.stderr
+    res = run(app, "--risk-free", "3", "--no-track")
+    assert res.exit_code == 1 and "pass 0.03 for 3 %" in res.stderr
 
 
 def test_user_prices_window_all_and_models(app, tmp_path):

@@ -88,6 +88,15 @@ class OptimizeConfig(_Strict):
     market_caps: dict[str, float] | None = None
     constraints: ConstraintsConfig = Field(default_factory=ConstraintsConfig)
 
+    @field_validator("risk_free_rate")
+    @classmethod
+    def _rate_is_a_fraction(cls, value: float) -> float:
+        if not -0.5 <= value <= 0.5:
+            raise ValueError(
+                f"{value} is not an annual rate as a fraction; pass 0.03 for 3 %"
+            )
+        return value
+
 
 def _read_yaml(path: Path) -> dict:
     path = Path(path)
