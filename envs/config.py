@@ -1,0 +1,55 @@
+"""Settings of the portfolio environment; validated once, at the config edge."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from autoport.engines.costs import CostModel
+
+ACTION_NAMES = (
+    "equal_weight", "min_variance", "max_sharpe", "risk_parity", "inverse_vol",
+    "momentum_tilt", "low_vol_tilt",
+)
+REWARDS = ("log_return", "drawdown_penalty", "differential_sharpe")
+
+
+class EnvConfig(BaseModel):
+    """Everything that decides the environment's numbers (saved with every trained model)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lookback: int = Field(20, ge=2, le=252, description="sessions of log returns observed")
+    vol_window: int = Field(20, ge=2, le=252, description="sessions of the rolling volatility")
+    estimation_window: int = Field(
+        252, ge=20, le=2520, description="sessions behind the optimised menu portfolios"
+    )
+    rebalance_every: int = Field(21, ge=1, le=252, description="sessions between decisions")
+    episode_length: int = Field(252, ge=2, description="sessions per training episode")
+    max_weight: float = Field(0.25, gt=0, le=1, description="cap per asset in optimised items")
+    momentum_window: int = Field(126, ge=2, le=1260)
+    actions: tuple[str, ...] = ACTION_NAMES
+    reward: Literal["log_return", "drawdown_penalty", "differential_sharpe"] = "log_return"
+    drawdown_penalty: float = Field(0.0, ge=0, description="per unit of new drawdown")
+    excess_over_equal_weight: bool = Field(
+        True, description="subtract the 1/N book's log return over the same step"
+    )
+    dsr_eta: float = Field(1 / 63, gt=0, lt=1, description="differential Sharpe decay")
+    reward_scale: float = Field(100.0, gt=0)
+    costs: CostModel = CostModel()
+
+    @field_validator("actions")
+    @classmethod
+    def _known_actions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [a for a in value if a not in ACTION_NAMES]
+        if unknown:
+            raise ValueError(f"unknown action(s) {unknown}; choose from {list(ACTION_NAMES)}")
+        if len(value) < 2 or len(set(value)) != len(value):
+            raise ValueError("actions need at least two distinct menu items")
+        return tuple(value)
+
+    @property
+    def history_needed(self) -> int:
+        """Sessions up to and including a decision that the observation and menu read."""
+        return max(self.estimation_window, self.lookback, self.vol_window, self.momentum_window) + 1

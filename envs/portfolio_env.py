@@ -1,0 +1,226 @@
+"""``autoport/Portfolio-v0``: choose an allocation from a menu every k sessions.
+
+Timing and bookkeeping are the fast simulator's (:mod:`autoport.engines.simulator`), which
+replays zipline's: the decision on session ``t`` sees closes up to ``t`` and fills at the close
+of ``t+1``. The book starts each episode in cash; the first step invests it.
+
+One step covers the sessions from ``t+1`` to the next decision ``t+k`` (or the episode's end).
+The reward is the step's log return net of costs (minus the 1/N book's when
+``excess_over_equal_weight``), optionally minus a drawdown penalty, or the summed differential
+Sharpe ratio of the step's daily returns; times ``reward_scale``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pandas as pd
+from gymnasium import spaces
+
+from autoport import data as data_mod
+from autoport.engines import simulator
+from autoport.envs import features
+from autoport.envs.config import EnvConfig
+from autoport.errors import ConfigError, DataError
+
+_MENU_CACHE: dict[tuple, np.ndarray] = {}
+_MENU_CACHE_LIMIT = 50_000
+
+
+def _as_config(config: EnvConfig | Mapping[str, Any] | None) -> EnvConfig:
+    if config is None:
+        return EnvConfig()
+    if isinstance(config, EnvConfig):
+        return config
+    try:
+        return EnvConfig.model_validate(dict(config))
+    except Exception as exc:  # pydantic's ValidationError, reworded once
+        raise ConfigError(f"invalid environment config: {exc}") from None
+
+
+class PortfolioEnv(gym.Env):
+    """Discrete menu of long-only allocations over a price panel.
+
+    Parameters
+    ----------
+    prices : wide panel of adjusted closes; default the bundled 20 US stocks.
+    config : :class:`EnvConfig` or a mapping of its fields.
+    start, end : first and last session an episode may cover (decisions and returns); history
+        before ``start`` only feeds the features. Default: the whole panel.
+    episode_starts : decision sessions to cycle through in order on each ``reset`` (evaluation);
+        default: random starts on a grid of every ``rebalance_every`` sessions.
+    episode_length : sessions per episode; default ``config.episode_length``.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(
+        self,
+        prices: pd.DataFrame | None = None,
+        config: EnvConfig | Mapping[str, Any] | None = None,
+        *,
+        start: str | pd.Timestamp | None = None,
+        end: str | pd.Timestamp | None = None,
+        episode_starts: Sequence[str | pd.Timestamp] | None = None,
+        episode_length: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = _as_config(config)
+        cfg = self.config
+        panel = data_mod.bundled_prices() if prices is None else prices
+        panel = data_mod.validate_prices(panel, min_history=cfg.history_needed + 2)
+        self.prices = panel
+        self.tickers = list(panel.columns)
+        self._p = panel.to_numpy(dtype=float)
+        self._key = (data_mod.content_hash(panel), cfg.estimation_window, cfg.vol_window,
+                     cfg.momentum_window, cfg.max_weight, cfg.actions)
+        self.episode_length = int(episode_length or cfg.episode_length)
+        index = panel.index
+        first = cfg.history_needed - 1
+        lo = first if start is None else max(first, int(index.searchsorted(pd.Timestamp(start))))
+        hi = len(index) - 1 if end is None else int(
+            index.searchsorted(pd.Timestamp(end), side="right") - 1)
+        self._lo, self._hi = lo, hi
+        if episode_starts is not None:
+            rows = [int(index.get_loc(pd.Timestamp(d))) for d in episode_starts]
+            bad = [index[r].date() for r in rows if r < first or r + self.episode_length > hi]
+            if bad:
+                raise DataError(
+                    f"episode starts {bad[:3]} leave no room for {first} sessions of history "
+                    f"before or {self.episode_length} sessions after within the panel"
+                )
+            self._starts = np.asarray(rows, dtype=int)
+            self._cycle = True
+        else:
+            self._starts = np.arange(lo, hi - self.episode_length + 1, cfg.rebalance_every)
+            self._cycle = False
+        if len(self._starts) == 0:
+            raise DataError(
+                f"no {self.episode_length}-session episode fits between "
+                f"{index[min(lo, len(index) - 1)].date()} and {index[hi].date()} after "
+                f"{cfg.history_needed} sessions of history; widen the period or shorten "
+                "episode_length"
+            )
+        self._next_start = 0
+        n, a = len(self.tickers), len(cfg.actions)
+        self.action_names = list(cfg.actions)
+        self.action_space = spaces.Discrete(a)
+        size = features.obs_size(n, cfg)
+        self.observation_space = spaces.Box(
+            -features.OBS_CLIP, features.OBS_CLIP, shape=(size,), dtype=np.float32
+        )
+        self._need = max(cfg.lookback, cfg.vol_window) + 1
+        self._reset_state(self._starts[0])
+
+    # -- menu -------------------------------------------------------------------------------
+    def menu_at(self, row: int) -> np.ndarray:
+        """Menu weights (n_actions, n_assets) decided at the close of session ``row``."""
+        key = (*self._key, int(row))
+        menu = _MENU_CACHE.get(key)
+        if menu is None:
+            history = self.prices.iloc[: row + 1]
+            menu = features.menu_weights(history, self.config)
+            if len(_MENU_CACHE) >= _MENU_CACHE_LIMIT:
+                _MENU_CACHE.clear()
+            _MENU_CACHE[key] = menu
+        return menu
+
+    # -- episode state ----------------------------------------------------------------------
+    def _reset_state(self, start_row: int) -> None:
+        n = len(self.tickers)
+        self._t = int(start_row)
+        self._end = int(start_row) + self.episode_length
+        self._book = simulator.Book.all_cash(n)
+        self._ew_book = simulator.Book.all_cash(n)
+        self._value = 1.0
+        self._ew_value = 1.0
+        self._peak = 1.0
+        self._max_dd = 0.0
+        self._dsr_a = 0.0
+        self._dsr_b = 0.0
+
+    def _observation(self) -> np.ndarray:
+        t = self._t
+        recent = self._p[t - self._need + 1 : t + 1]
+        weights = self._book.weights(self._p[t])
+        drawdown = 1.0 - self._value / self._peak
+        return features.observation(recent, weights, drawdown, self.menu_at(t), self.config)
+
+    def _advance(self, book: simulator.Book, weights: np.ndarray, t: int, nt: int):
+        target = simulator.target_shares(book, weights, self._p[t])
+        cost = simulator.fill(book, target, self._p[t + 1], self.config.costs)
+        return simulator.hold_values(book, self._p[t + 1 : nt + 1]), cost
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        options = options or {}
+        if "start" in options:
+            row = int(self.prices.index.get_loc(pd.Timestamp(options["start"])))
+        elif self._cycle:
+            row = int(self._starts[self._next_start % len(self._starts)])
+            self._next_start += 1
+        else:
+            row = int(self._starts[self.np_random.integers(len(self._starts))])
+        self._reset_state(row)
+        info = {"date": self.prices.index[row], "weights": dict.fromkeys(self.tickers, 0.0)}
+        return self._observation(), info
+
+    def step(self, action):
+        if not self.action_space.contains(action):
+            raise ConfigError(
+                f"action {action!r} is not in 0..{self.action_space.n - 1} "
+                f"({', '.join(self.action_names)})"
+            )
+        cfg = self.config
+        a = int(action)
+        t = self._t
+        nt = min(t + cfg.rebalance_every, self._end)
+        weights = self.menu_at(t)[a]
+        values, cost = self._advance(self._book, weights, t, nt)
+        previous = np.concatenate([[self._value], values[:-1]])
+        daily = values / previous - 1.0
+        log_ret = float(np.log(values[-1] / self._value))
+        bench_daily = np.zeros_like(daily)
+        bench_log = 0.0
+        if cfg.excess_over_equal_weight:
+            ew = np.full(len(self.tickers), 1.0 / len(self.tickers))
+            ew_values, _ = self._advance(self._ew_book, ew, t, nt)
+            ew_prev = np.concatenate([[self._ew_value], ew_values[:-1]])
+            bench_daily = ew_values / ew_prev - 1.0
+            bench_log = float(np.log(ew_values[-1] / self._ew_value))
+            self._ew_value = float(ew_values[-1])
+        peaks = np.maximum.accumulate(np.concatenate([[self._peak], values]))[1:]
+        max_dd = max(self._max_dd, float(np.max(1.0 - values / peaks)))
+        if cfg.reward == "differential_sharpe":
+            reward = 0.0
+            for r in daily - bench_daily:
+                da, db = r - self._dsr_a, r * r - self._dsr_b
+                denom = (self._dsr_b - self._dsr_a**2) ** 1.5
+                if denom > 1e-12:
+                    reward += (self._dsr_b * da - 0.5 * self._dsr_a * db) / denom
+                self._dsr_a += cfg.dsr_eta * da
+                self._dsr_b += cfg.dsr_eta * db
+            reward *= cfg.reward_scale / 100.0  # DSR is already O(1) per day
+        else:
+            reward = log_ret - bench_log
+            if cfg.reward == "drawdown_penalty":
+                reward -= cfg.drawdown_penalty * (max_dd - self._max_dd)
+            reward *= cfg.reward_scale
+        self._max_dd = max_dd
+        self._peak = float(peaks[-1])
+        self._value = float(values[-1])
+        self._t = nt
+        truncated = nt >= self._end
+        info = {
+            "date": self.prices.index[nt],
+            "action": self.action_names[a],
+            "weights": dict(zip(self.tickers, map(float, weights), strict=True)),
+            "value": self._value,
+            "cost": cost,
+            "daily_returns": daily,
+            "dates": list(self.prices.index[t + 1 : nt + 1]),
+        }
+        return self._observation(), float(reward), False, truncated, info

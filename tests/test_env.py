@@ -1,0 +1,133 @@
+"""The portfolio environment: Gymnasium's checker, menu invariants, causality, bookkeeping."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pandas as pd
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import autoport.envs  # noqa: F401  (registers the id)
+from autoport.engines import simulator
+from autoport.engines.costs import CostModel
+from autoport.envs import ENV_ID, EnvConfig
+from autoport.envs.portfolio_env import PortfolioEnv
+from autoport.errors import ConfigError, DataError
+from autoport.synthetic import regime_switching_prices
+
+SMALL = EnvConfig(estimation_window=60, momentum_window=40, lookback=10, vol_window=10,
+                  rebalance_every=5, episode_length=30)
+
+
+@pytest.fixture(scope="module")
+def prices() -> pd.DataFrame:
+    panel, _ = regime_switching_prices(400, seed=3)
+    return panel
+
+
+def test_check_env_passes(prices):
+    check_env(PortfolioEnv(prices, SMALL), skip_render_check=True)
+
+
+def test_registered_id_makes_env_with_prices(prices):
+    env = gym.make(ENV_ID, prices=prices, config=SMALL)
+    obs, info = env.reset(seed=1)
+    assert env.observation_space.contains(obs)
+    assert set(info["weights"]) == set(prices.columns)
+
+
+def test_every_action_is_long_only_and_sums_to_one(prices):
+    env = PortfolioEnv(prices, SMALL)
+    env.reset(seed=0)
+    for action in range(env.action_space.n):
+        env.reset(seed=action)
+        _, _, _, _, info = env.step(action)
+        w = np.array(list(info["weights"].values()))
+        assert (w >= 0).all() and w.sum() == pytest.approx(1.0, abs=1e-12)
+        assert info["action"] == SMALL.actions[action]
+    menu = env.menu_at(200)
+    assert menu.shape == (len(SMALL.actions), prices.shape[1])
+    np.testing.assert_allclose(menu.sum(axis=1), 1.0, atol=1e-12)
+    assert (menu.max(axis=1) <= max(SMALL.max_weight, 1 / 5) + 1e-6)[1:3].all()
+
+
+def test_observations_ignore_the_future(prices):
+    """Scramble every price after a decision: observations up to that decision are unchanged."""
+    start = prices.index[150]
+    cut = 165  # the episode decides at 150, 155, 160, 165, ...
+    future = prices.copy()
+    rng = np.random.default_rng(0)
+    future.iloc[cut + 1 :] *= rng.uniform(0.5, 1.5, size=future.iloc[cut + 1 :].shape)
+    observed = []
+    for panel in (prices, future):
+        env = PortfolioEnv(panel, SMALL, episode_starts=[start])
+        obs, _ = env.reset()
+        seen = [obs]
+        for action in (1, 2, 3):
+            obs, *_ = env.step(action)
+            seen.append(obs)
+        seen.append(env.step(0)[0])  # decision at 170: after the cut, may differ
+        observed.append(seen)
+    for a, b in zip(observed[0][:4], observed[1][:4], strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(observed[0][4], observed[1][4])
+
+
+def test_same_seed_same_numbers(prices):
+    def rollout(seed):
+        env = PortfolioEnv(prices, SMALL)
+        env.reset(seed=seed)
+        env.action_space.seed(seed)
+        out = []
+        for _ in range(6):
+            obs, reward, *_ = env.step(env.action_space.sample())
+            out.append((obs.sum(), reward))
+        return out
+
+    assert rollout(5) == rollout(5)
+    assert rollout(5) != rollout(6)
+
+
+def test_env_books_match_simulator_and_reward_is_excess_log_return(prices):
+    cfg = SMALL.model_copy(update={"costs": CostModel(commission_bps=2.0, slippage_bps=10.0)})
+    start = prices.index[100]
+    env = PortfolioEnv(prices, cfg, episode_starts=[start])
+    env.reset()
+    actions = [2, 0, 1, 3, 5, 6]
+    rewards, returns, decisions = [], [], {}
+    for k, a in enumerate(actions):
+        decisions[k * 5] = env.menu_at(100 + 5 * k)[a]
+        _, reward, _, trunc, info = env.step(a)
+        rewards.append(reward)
+        returns.extend(info["daily_returns"])
+    assert trunc
+    window = prices.to_numpy()[100:131]
+    sim = simulator.simulate(window, decisions, cfg.costs)
+    np.testing.assert_allclose(returns, sim.returns[1:], atol=1e-14)
+    ew = simulator.simulate(window, {k * 5: np.full(5, 0.2) for k in range(6)}, cfg.costs)
+    expected = 100 * (np.log(sim.values[-1]) - np.log(ew.values[-1]))
+    assert sum(rewards) == pytest.approx(expected, abs=1e-9)
+
+
+def test_drawdown_penalty_and_dsr_rewards_differ_from_log_return(prices):
+    totals = {}
+    for reward in ("log_return", "drawdown_penalty", "differential_sharpe"):
+        cfg = SMALL.model_copy(update={"reward": reward, "drawdown_penalty": 5.0,
+                                       "excess_over_equal_weight": False})
+        env = PortfolioEnv(prices, cfg, episode_starts=[prices.index[100]])
+        env.reset()
+        totals[reward] = sum(env.step(a)[1] for a in (2, 2, 2, 2, 2, 2))
+    assert totals["drawdown_penalty"] < totals["log_return"]
+    assert totals["differential_sharpe"] != pytest.approx(totals["log_return"])
+
+
+def test_bad_inputs_have_clear_messages(prices):
+    with pytest.raises(ConfigError, match="unknown action"):
+        PortfolioEnv(prices, {"actions": ["equal_weight", "yolo"]})
+    with pytest.raises(DataError, match="no 30-session episode fits"):
+        PortfolioEnv(prices, SMALL, start=prices.index[390])
+    env = PortfolioEnv(prices, SMALL)
+    env.reset(seed=0)
+    with pytest.raises(ConfigError, match="not in 0..6"):
+        env.step(7)
