@@ -177,3 +177,20 @@ def test_risk_parity_by_sector_and_refused_constraints(app, tmp_path):
     bad.write_text("max_position: 0.1\n")
     res = run(app, "--config", str(cfg), "--constraints", str(bad), "--no-track")
     assert res.exit_code == 1 and "risk budgeting supports long-only" in res.stderr
+
+
+def test_black_litterman_views_from_config(app, tmp_path):
+    cfg = tmp_path / "bl.yaml"
+    cfg.write_text(
+        "objective: max_utility\nrisk_aversion: 5\nreturns_model: black_litterman\n"
+        "frontier_points: 0\nviews:\n  - {long: KO, value: 0.40, confidence: 1.0}\n"
+    )
+    res = run(app, "--config", str(cfg), "--json", "--no-track")
+    assert res.exit_code == 0, res.output
+    payload = json.loads(res.stdout)
+    prices = bundled_prices().iloc[-757:]
+    mu = E.black_litterman_return(prices, [E.View("KO", 0.40, confidence=1.0)])
+    assert mu["KO"] == pytest.approx(0.40, abs=1e-6)
+    w = pd.Series(payload["weights"])
+    assert payload["expected_return"] == pytest.approx(float(w @ mu[w.index]), rel=1e-9)
+    assert w.idxmax() == "KO"
