@@ -8,7 +8,8 @@ zipline's volume limits from binding; costs come from :class:`CostModel`.
 
 Timing: on each rebalance session ``t`` the strategy sees closes up to ``t`` and zipline fills
 the orders at the close of ``t+1`` (its daily fill model), so no decision sees its own fill
-price.
+price. Share counts are sized at the decision close ``t`` (``order_target_percent``); the
+difference to the fill value stays in (or is borrowed from) cash.
 """
 
 from __future__ import annotations
