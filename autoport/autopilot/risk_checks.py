@@ -1,0 +1,158 @@
+"""Pre-trade risk checks: position, sector and leverage limits, then post-trade VaR.
+
+A proposed allocation is *resized* when a limit can be met by moving weight (capping a
+position or a sector and spreading the excess over assets with room, or scaling equities into
+cash to meet the VaR limit), and *refused* when meeting the limit would leave less than
+``min_invested`` of the portfolio invested. Every change carries a sentence saying why.
+
+Weights are fractions of the portfolio, long-only; ``1 - sum(weights)`` is cash. VaR is the
+one-day historical VaR of the weights on the trailing daily returns, a return (negative =
+loss); it scales linearly with the invested fraction, which is what makes the cash resize exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from autoport.errors import InfeasibleError
+from autoport.risk import historical_var
+
+TOL = 1e-9
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    weights: pd.Series  # allowed target weights (the proposal, resized, or the current ones)
+    status: str  # "ok" | "resized" | "refused"
+    reasons: tuple[str, ...]
+    var_before: float  # VaR of the proposal as it came in
+    var_after: float  # VaR of the allowed weights
+    details: dict = field(default_factory=dict)
+
+
+def portfolio_var(weights: pd.Series, returns: pd.DataFrame, confidence: float) -> float:
+    """One-day historical VaR (a return) of ``weights`` on trailing daily ``returns``."""
+    w = weights.reindex(returns.columns, fill_value=0.0).to_numpy(float)
+    if not np.any(w):
+        return 0.0
+    return float(historical_var(returns.to_numpy(float), w, confidence=confidence).var)
+
+
+def cap_positions(weights: pd.Series, max_position: float) -> tuple[pd.Series, list[str]]:
+    """Cap each weight at ``max_position`` and spread the excess pro rata over the others.
+
+    Water-filling: repeats until no weight is above the cap; what cannot be placed (every
+    asset at its cap) stays in cash. Returns the weights and one sentence per capped asset.
+    """
+    w = weights.astype(float).copy()
+    over = w[w > max_position + TOL]
+    notes = [f"{t} capped from {v:.2%} to the {max_position:.2%} position limit"
+             for t, v in over.items()]
+    for _ in range(len(w) + 1):
+        excess = float((w - max_position).clip(lower=0).sum())
+        if excess <= TOL:
+            break
+        w = w.clip(upper=max_position)
+        room = (max_position - w).clip(lower=0)
+        receivers = w[(room > TOL) & (w > TOL)]
+        if receivers.empty:
+            receivers = w[room > TOL]
+        if receivers.empty:
+            break
+        share = receivers / receivers.sum() if receivers.sum() > 0 else receivers * 0 + 1 / len(receivers)
+        w.loc[share.index] += excess * share
+    return w.clip(upper=max_position), notes
+
+
+def cap_sectors(
+    weights: pd.Series, sectors: Mapping[str, str], limits: Mapping[str, float]
+) -> tuple[pd.Series, list[str]]:
+    """Scale each sector above its limit down to it; the excess goes pro rata to other sectors
+    with room (cash when none has room)."""
+    w = weights.astype(float).copy()
+    sec = pd.Series({t: sectors.get(t, "other") for t in w.index})
+    notes: list[str] = []
+    for _ in range(len(set(sec)) + 2):
+        totals = w.groupby(sec).sum()
+        over = {s: v for s, v in totals.items() if s in limits and v > limits[s] + TOL}
+        if not over:
+            break
+        excess = 0.0
+        for s, v in over.items():
+            members = sec.index[sec == s]
+            w.loc[members] *= limits[s] / v
+            excess += v - limits[s]
+            notes.append(f"sector {s} cut from {v:.2%} to its {limits[s]:.2%} limit")
+        totals = w.groupby(sec).sum()
+        room = {s: limits.get(s, 1.0) - totals[s] for s in totals.index if s not in over}
+        room = {s: r for s, r in room.items() if r > TOL}
+        held = w[sec.isin(list(room)) & (w > TOL)]
+        if held.empty:
+            break
+        w.loc[held.index] += excess * held / held.sum()
+    return w, notes
+
+
+def pre_trade_check(
+    proposed: pd.Series,
+    current: pd.Series,
+    returns: pd.DataFrame,
+    *,
+    max_position: float,
+    sectors: Mapping[str, str] | None = None,
+    sector_limits: Mapping[str, float] | None = None,
+    max_leverage: float = 1.0,
+    var_limit: float,
+    confidence: float = 0.95,
+    min_invested: float = 0.3,
+) -> CheckResult:
+    """Check ``proposed`` before it becomes orders; resize or refuse with reasons.
+
+    Order of checks: long-only, positions, sectors, leverage (gross exposure ``Σ|w|``), then
+    post-trade VaR on ``returns`` (the trailing window). A refusal returns ``current``.
+    """
+    if (proposed < -TOL).any():
+        raise InfeasibleError(
+            f"the autopilot is long-only but the proposal shorts "
+            f"{', '.join(proposed.index[proposed < -TOL])}; check the optimizer constraints"
+        )
+    w = proposed.clip(lower=0.0).astype(float)
+    reasons: list[str] = []
+    var_in = portfolio_var(w, returns, confidence)
+    w, notes = cap_positions(w, max_position)
+    reasons += notes
+    if sectors and sector_limits:
+        w, notes = cap_sectors(w, sectors, sector_limits)
+        reasons += notes
+        w, notes = cap_positions(w, max_position)
+        reasons += notes
+    gross = float(w.abs().sum())
+    if gross > max_leverage + TOL:
+        w = w * (max_leverage / gross)
+        reasons.append(f"gross exposure {gross:.2%} scaled to the {max_leverage:.2%} leverage limit")
+    var_w = portfolio_var(w, returns, confidence)
+    details = {"var_limit": var_limit, "confidence": confidence}
+    if var_w < var_limit:
+        alpha = var_limit / var_w
+        invested = float(w.sum()) * alpha
+        if invested < min_invested - TOL:
+            current_var = portfolio_var(current, returns, confidence)
+            return CheckResult(
+                current, "refused",
+                (*reasons, f"post-trade VaR {var_w:.2%} is beyond the {var_limit:.2%} limit and "
+                 f"meeting it would leave only {invested:.0%} invested (minimum "
+                 f"{min_invested:.0%}); trade list refused, holdings kept"),
+                var_in, current_var, details,
+            )
+        w = w * alpha
+        reasons.append(
+            f"post-trade VaR {var_w:.2%} was beyond the {var_limit:.2%} limit: equities scaled "
+            f"to {invested:.0%} of the portfolio, the rest in cash"
+        )
+        var_w = portfolio_var(w, returns, confidence)
+    status = "resized" if reasons else "ok"
+    return CheckResult(w, status, tuple(reasons), var_in, var_w, details)

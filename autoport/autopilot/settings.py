@@ -1,0 +1,177 @@
+"""The user's settings for the autonomous manager: one validated pydantic model.
+
+Units: weights and limits are fractions of the portfolio; ``var_limit`` and
+``max_drawdown_limit`` are *returns* (negative numbers are losses, as everywhere in autoport):
+``var_limit = -0.03`` means "the one-day VaR at ``var_confidence`` must not be a loss worse
+than 3 %". Tax rates are fractions of the realised gain. Durations are in sessions unless the
+name says years or days.
+
+Defaults that are left as ``None`` come from the mission's alert rules
+(``configs/alerts.yaml``): the drawdown rule's ``limit``/``rearm`` and the concentration
+rule's ``max_weight`` limit, so the alerts and the override speak the same numbers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from autoport.engines.costs import CostModel
+from autoport.errors import ConfigError
+
+REGIMES = ("bull", "bear", "sideways")
+CALENDARS = ("never", "monthly", "quarterly", "annually")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EsgSettings(_Strict):
+    """Minimum portfolio-average ESG score; ``scores`` default to the bundled illustrative file."""
+
+    min_score: float = Field(50.0, ge=0, le=100)
+    scores: dict[str, float] | None = None
+    exclude_below: float | None = Field(None, ge=0, le=100, description="drop assets under it")
+
+
+class TaxSettings(_Strict):
+    short_term_rate: float = Field(0.37, ge=0, le=1, description="gains held <= 365 days")
+    long_term_rate: float = Field(0.20, ge=0, le=1, description="gains held > 365 days")
+    harvest_threshold: float = Field(
+        0.05, gt=0, lt=1, description="harvest a lot whose loss exceeds this fraction of basis"
+    )
+    wash_days: int = Field(30, ge=0, le=90)
+    min_harvest_value: float = Field(1_000.0, ge=0, description="skip harvests below (currency)")
+    substitutes: dict[str, str] = Field(
+        default_factory=dict,
+        description="ticker -> correlated substitute; empty: the most correlated other asset",
+    )
+    lot_method: Literal["hifo", "fifo"] = "hifo"
+
+
+class RegimeSettings(_Strict):
+    enabled: bool = True
+    train_window: int = Field(1000, ge=120, description="sessions of features per HMM fit")
+    refit_every: int = Field(126, ge=1, description="sessions between HMM refits")
+    n_restarts: int = Field(1, ge=1, le=10)
+    n_iter: int = Field(60, ge=5)
+    seed: int = 0
+    objectives: dict[str, str] | None = Field(
+        None,
+        description="regime -> optimizer objective; None: the regime-switching map of "
+        "configs/regime.yaml (bull max_sharpe, sideways/bear min_volatility)",
+    )
+    tolerance_scale: dict[str, float] = Field(
+        default_factory=lambda: {"bull": 1.0, "sideways": 0.8, "bear": 0.5},
+        description="regime -> multiplier on risk_tolerance",
+    )
+
+    @model_validator(mode="after")
+    def _known_regimes(self) -> RegimeSettings:
+        for what, mapping in (("objectives", self.objectives or {}),
+                              ("tolerance_scale", self.tolerance_scale)):
+            unknown = sorted(set(mapping) - set(REGIMES))
+            if unknown:
+                raise ValueError(f"{what} names unknown regime(s) {unknown}; use {REGIMES}")
+        return self
+
+
+class OverrideSettings(_Strict):
+    """When the defensive allocation takes over, and when it hands back (hysteresis)."""
+
+    enabled: bool = True
+    bear_confidence: float = Field(0.90, gt=0.5, le=1.0, description="enter on bear at this")
+    restore_bear_confidence: float = Field(0.60, gt=0, le=1.0, description="leave below this")
+    restore_var_ratio: float = Field(
+        0.8, gt=0, le=1, description="leave only when the normal target's VaR is within "
+        "this fraction of var_limit"
+    )
+    restore_drawdown: float | None = Field(
+        None, lt=0, description="leave only when the drawdown since entry is above this; "
+        "None: the alert rule's rearm level"
+    )
+    min_defensive_sessions: int = Field(21, ge=0)
+    defensive_objective: str = "min_variance"
+    defensive_cash: float = Field(0.5, ge=0, lt=1, description="share held in cash")
+
+
+class AutopilotSettings(_Strict):
+    """Everything a user states about how the autopilot manages the portfolio."""
+
+    risk_tolerance: float = Field(0.5, ge=0, le=1)
+    investment_horizon: float = Field(10.0, gt=0, le=100, description="years")
+    rebalance_threshold: float = Field(
+        0.05, gt=0, lt=1, description="trade when any weight is this far off target"
+    )
+    total_drift_threshold: float | None = Field(
+        0.20, gt=0, le=2, description="or when sum |w - target| / 2 reaches this"
+    )
+    calendar: Literal["never", "monthly", "quarterly", "annually"] = "quarterly"
+    window: int = Field(252, ge=60, description="estimation sessions for mu, Sigma and VaR")
+    tax_optimization: bool = False
+    esg_constraints: bool | EsgSettings = False
+    max_position: float | None = Field(None, gt=0, le=1, description="None: alert rule's limit")
+    max_sector: float | None = Field(0.40, gt=0, le=1)
+    sector_limits: dict[str, float] = Field(default_factory=dict)
+    sectors: dict[str, str] | None = Field(None, description="ticker -> sector; None: bundled")
+    max_leverage: float = Field(1.0, gt=0, le=1.0)
+    max_drawdown_limit: float | None = Field(None, lt=0, gt=-1, description="None: alert rule")
+    var_limit: float = Field(-0.03, lt=0, gt=-1, description="one-day VaR (a return)")
+    var_confidence: float | None = Field(None, gt=0.5, lt=1, description="None: alert rule")
+    costs: CostModel = CostModel()
+    tax: TaxSettings = TaxSettings()
+    regime: RegimeSettings = RegimeSettings()
+    override: OverrideSettings = OverrideSettings()
+    benchmark: Literal["equal_weight"] | dict[str, float] = "equal_weight"
+    capital: float = Field(10_000_000.0, gt=0, description="must equal the engine's capital")
+    cash_buffer: float = Field(0.0, ge=0, lt=0.5, description="fraction kept in cash")
+    min_trade_value: float = Field(5_000.0, ge=0, description="skip smaller orders (currency)")
+    lot_size: int = Field(1, ge=1, description="orders are multiples of this many shares")
+    benefit_horizon: int = Field(
+        63, ge=1, description="sessions over which a rebalance's expected benefit accrues"
+    )
+    price_tick: float | None = Field(
+        0.001, gt=0, description="price precision of the engine (zipline stores 0.001)"
+    )
+    alerts: str | None = Field(None, description="alert rules YAML; None: bundled")
+
+    @model_validator(mode="after")
+    def _sector_limits(self) -> AutopilotSettings:
+        bad = {k: v for k, v in self.sector_limits.items() if not 0 < v <= 1}
+        if bad:
+            raise ValueError(f"sector_limits must lie in (0, 1]; got {bad}")
+        return self
+
+
+def load_settings(source: str | Path | dict[str, Any] | AutopilotSettings | None) -> AutopilotSettings:
+    """Settings from a YAML path, a mapping, or defaults; one ``ConfigError`` for any problem."""
+    if source is None:
+        return AutopilotSettings()
+    if isinstance(source, AutopilotSettings):
+        return source
+    raw: Any = source
+    where = "autopilot settings"
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        where = str(path)
+        if not path.exists():
+            raise ConfigError(f"autopilot settings file {path} does not exist; pass a YAML file")
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+        if isinstance(raw, dict) and "settings" in raw and len(raw) == 1:
+            raw = raw["settings"]
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a mapping of settings, got {type(raw).__name__}")
+    try:
+        return AutopilotSettings.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"invalid {where} ({problems})") from None

@@ -1,0 +1,289 @@
+"""Tax lots, realised gains, the 30-day wash-sale rule and tax-loss harvesting.
+
+A :class:`TaxBook` holds one lot per purchase. Sales consume lots (highest cost first,
+``hifo``, or ``fifo``) and realise gains: *short-term* when the lot was held at most 365 days,
+*long-term* otherwise.
+
+Wash sales (US IRC §1091, simplified to same-ticker replacements), in both directions:
+
+- **buy then sell**: a loss sale is disallowed to the extent shares of the same ticker were
+  bought in the ``wash_days`` before it (lots not consumed by that sale);
+- **sell then buy**: a purchase within ``wash_days`` after a loss sale disallows that loss
+  (again up to the replacement share count).
+
+A disallowed loss is added to the replacement lot's basis, as the rule prescribes, so it is
+deferred rather than lost. The harvester avoids both: it only harvests lots of tickers not
+bought in the last ``wash_days``, moves the proceeds into a *different*, correlated ticker
+(the substitute map), and blocks repurchase of the harvested ticker for ``wash_days``.
+
+Tax is computed per calendar year on net short- and long-term gains (each net loss offsets
+the other bucket; what remains is carried forward). Amounts are in currency; dates are
+sessions. Nothing here prints or reads files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from autoport.errors import DataError
+
+LONG_TERM_DAYS = 365
+
+
+@dataclass
+class TaxLot:
+    ticker: str
+    shares: float
+    basis: float  # per share, including any disallowed loss added by a wash sale
+    acquired: pd.Timestamp
+    lot_id: int = 0
+
+
+@dataclass
+class Realized:
+    ticker: str
+    shares: float
+    proceeds: float
+    cost: float
+    acquired: pd.Timestamp
+    sold: pd.Timestamp
+    disallowed: float = 0.0  # wash-sale loss not recognised now (positive number)
+
+    @property
+    def term(self) -> str:
+        return "long" if (self.sold - self.acquired).days > LONG_TERM_DAYS else "short"
+
+    @property
+    def gain(self) -> float:
+        """Recognised gain: the raw gain plus any disallowed part of a loss."""
+        return self.proceeds - self.cost + self.disallowed
+
+    def as_dict(self) -> dict:
+        return {"ticker": self.ticker, "shares": self.shares, "proceeds": self.proceeds,
+                "cost": self.cost, "acquired": self.acquired, "sold": self.sold,
+                "term": self.term, "gain": self.gain, "wash_sale_disallowed": self.disallowed}
+
+
+@dataclass
+class TaxBook:
+    """Lots, purchases and realised gains of one account (mutable bookkeeping, no I/O)."""
+
+    wash_days: int = 30
+    lot_method: str = "hifo"
+    lots: dict[str, list[TaxLot]] = field(default_factory=dict)
+    realized: list[Realized] = field(default_factory=list)
+    purchases: list[tuple[pd.Timestamp, str, float, int]] = field(default_factory=list)
+    _next_id: int = 0
+
+    # ---------------------------------------------------------------- trades
+    def buy(self, ticker: str, shares: float, price: float, date: pd.Timestamp) -> TaxLot:
+        """Open a lot; a loss sale of ``ticker`` in the previous ``wash_days`` is disallowed
+        up to ``shares`` and its loss moves into this lot's basis."""
+        if shares <= 0 or price <= 0:
+            raise DataError(f"buy of {ticker} needs positive shares and price, got {shares}, {price}")
+        self._next_id += 1
+        lot = TaxLot(ticker, float(shares), float(price), pd.Timestamp(date), self._next_id)
+        uncovered = float(shares)
+        for r in self.realized:
+            if uncovered <= 1e-12:
+                break
+            if r.ticker != ticker or not 0 <= (lot.acquired - r.sold).days <= self.wash_days:
+                continue
+            loss = r.cost - r.proceeds
+            open_loss = loss - r.disallowed  # part of the loss not yet disallowed
+            if loss <= 1e-12 or open_loss <= 1e-12:
+                continue
+            per_share = loss / r.shares
+            covered = min(uncovered, open_loss / per_share)
+            amount = covered * per_share
+            r.disallowed += amount
+            lot.basis += amount / lot.shares
+            uncovered -= covered
+        self.lots.setdefault(ticker, []).append(lot)
+        self.purchases.append((lot.acquired, ticker, float(shares), lot.lot_id))
+        return lot
+
+    def sell(self, ticker: str, shares: float, price: float, date: pd.Timestamp) -> list[Realized]:
+        """Consume lots and realise gains; a loss is disallowed up to the shares of ``ticker``
+        bought in the ``wash_days`` before ``date`` that this sale leaves in the book."""
+        date = pd.Timestamp(date)
+        held = self.shares(ticker)
+        if shares > held + 1e-9:
+            raise DataError(f"cannot sell {shares:g} {ticker}: the tax book holds {held:g}")
+        lots = self.lots.get(ticker, [])
+        left = float(shares)
+        out: list[Realized] = []
+        consumed: set[int] = set()
+        for lot in self._sale_order(lots):
+            if left <= 1e-12:
+                break
+            take = min(lot.shares, left)
+            out.append(Realized(ticker, take, take * price, take * lot.basis, lot.acquired, date))
+            consumed.add(lot.lot_id)
+            lot.shares -= take
+            left -= take
+        self.lots[ticker] = [lot for lot in lots if lot.shares > 1e-12]
+        # buy-then-sell wash sale: other lots bought within wash_days before the sale (the
+        # unsold rest of a lot this sale draws from is not a replacement)
+        replacements = [lot for lot in self.lots[ticker]
+                        if 0 <= (date - lot.acquired).days <= self.wash_days
+                        and lot.lot_id not in consumed]
+        room = {lot.lot_id: lot.shares for lot in replacements}
+        for r in out:
+            loss = r.cost - r.proceeds
+            if loss <= 0:
+                continue
+            per_share = loss / r.shares
+            need = r.shares
+            for lot in replacements:
+                covered = min(room[lot.lot_id], need)
+                if covered <= 1e-12:
+                    continue
+                amount = per_share * covered
+                r.disallowed += amount
+                lot.basis += amount / lot.shares
+                room[lot.lot_id] -= covered
+                need -= covered
+        self.realized.extend(out)
+        return out
+
+    def _sale_order(self, lots: list[TaxLot]) -> list[TaxLot]:
+        if self.lot_method == "hifo":
+            return sorted(lots, key=lambda lot: -lot.basis)
+        return sorted(lots, key=lambda lot: lot.acquired)
+
+    # ---------------------------------------------------------------- queries
+    def sale_would_wash(self, ticker: str, shares: float, price: float,
+                        date: pd.Timestamp) -> bool:
+        """True when selling ``shares`` now realises a loss that a purchase of ``ticker`` in
+        the last ``wash_days`` (a lot this sale does not draw from) would disallow."""
+        date = pd.Timestamp(date)
+        left, loss, consumed = float(shares), False, set()
+        for lot in self._sale_order(self.lots.get(ticker, [])):
+            if left <= 1e-12:
+                break
+            consumed.add(lot.lot_id)
+            loss = loss or lot.basis > price
+            left -= min(lot.shares, left)
+        return loss and any(
+            lot.lot_id not in consumed and 0 <= (date - lot.acquired).days <= self.wash_days
+            for lot in self.lots.get(ticker, []))
+
+    def shares(self, ticker: str) -> float:
+        return float(sum(lot.shares for lot in self.lots.get(ticker, [])))
+
+    def bought_within(self, ticker: str, date: pd.Timestamp) -> bool:
+        return any(t == ticker and 0 <= (pd.Timestamp(date) - d).days <= self.wash_days
+                   for d, t, _, _ in self.purchases)
+
+    def loss_sold_within(self, ticker: str, date: pd.Timestamp) -> bool:
+        """True while buying ``ticker`` on ``date`` would wash an earlier loss sale."""
+        return any(r.ticker == ticker and r.proceeds < r.cost
+                   and 0 <= (pd.Timestamp(date) - r.sold).days <= self.wash_days
+                   for r in self.realized)
+
+    def unrealized(self, prices: Mapping[str, float]) -> pd.DataFrame:
+        rows = [
+            {"ticker": t, "lot_id": lot.lot_id, "shares": lot.shares, "basis": lot.basis,
+             "acquired": lot.acquired, "value": lot.shares * prices[t],
+             "gain": lot.shares * (prices[t] - lot.basis)}
+            for t, lots in self.lots.items() for lot in lots
+        ]
+        return pd.DataFrame(rows, columns=["ticker", "lot_id", "shares", "basis", "acquired",
+                                           "value", "gain"])
+
+    def realized_between(self, start: pd.Timestamp | None, end: pd.Timestamp) -> list[Realized]:
+        return [r for r in self.realized
+                if (start is None or r.sold > start) and r.sold <= end]
+
+
+@dataclass(frozen=True)
+class Harvest:
+    ticker: str
+    substitute: str
+    shares: float
+    loss: float  # unrealised loss harvested (positive currency)
+    loss_fraction: float  # of the lots' basis
+
+
+def harvest_candidates(
+    book: TaxBook,
+    prices: Mapping[str, float],
+    date: pd.Timestamp,
+    substitutes: Mapping[str, str],
+    *,
+    threshold: float,
+    min_value: float = 0.0,
+) -> list[Harvest]:
+    """Tickers whose losing lots lose more than ``threshold`` of their basis, with a substitute.
+
+    Skipped: tickers bought in the last ``wash_days`` (the sale would be a wash), and
+    substitutes themselves sold at a loss in the last ``wash_days`` (buying them back would
+    wash that loss). Only the losing lots are sold.
+    """
+    out = []
+    for ticker, lots in book.lots.items():
+        sub = substitutes.get(ticker)
+        if sub is None or sub == ticker or ticker not in prices:
+            continue
+        p = float(prices[ticker])
+        losing = [lot for lot in lots if lot.basis > p]
+        if not losing:
+            continue
+        shares = sum(lot.shares for lot in losing)
+        basis = sum(lot.shares * lot.basis for lot in losing)
+        loss = basis - shares * p
+        if loss / basis < threshold or loss < min_value:
+            continue
+        if book.bought_within(ticker, date) or book.loss_sold_within(sub, date):
+            continue
+        out.append(Harvest(ticker, sub, shares, loss, loss / basis))
+    return sorted(out, key=lambda h: -h.loss)
+
+
+def substitute_map(returns: pd.DataFrame, given: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The user's map, completed with each ticker's most correlated other ticker."""
+    corr = returns.corr().to_numpy(copy=True)
+    np.fill_diagonal(corr, -np.inf)
+    cols = list(returns.columns)
+    out = {t: cols[int(np.argmax(corr[i]))] for i, t in enumerate(cols)}
+    out.update(dict(given or {}))
+    return out
+
+
+def annual_tax(
+    realized: Iterable[Realized], *, short_rate: float, long_rate: float, carryforward: float = 0.0,
+) -> tuple[float, float, dict]:
+    """Tax on one year's realised gains; returns (tax, new carryforward loss, breakdown).
+
+    Net short- and long-term gains separately; a net loss in one bucket offsets the other;
+    ``carryforward`` (a positive loss amount from earlier years) offsets short-term first.
+    Tax is never negative: remaining losses carry forward.
+    """
+    st = sum(r.gain for r in realized if r.term == "short")
+    lt = 0.0
+    for r in realized:
+        if r.term == "long":
+            lt += r.gain
+    st -= carryforward
+    if st < 0 and lt > 0:
+        lt, st = max(0.0, lt + st), min(0.0, lt + st)
+    elif lt < 0 and st > 0:
+        st, lt = max(0.0, st + lt), min(0.0, st + lt)
+    tax = short_rate * max(st, 0.0) + long_rate * max(lt, 0.0)
+    carry = -(min(st, 0.0) + min(lt, 0.0))
+    return float(tax), float(carry), {"net_short_term": float(st), "net_long_term": float(lt)}
+
+
+def after_tax_returns(
+    returns: pd.Series, taxes: pd.Series, values: pd.Series
+) -> pd.Series:
+    """Daily after-tax returns: tax paid on a day (currency) is a withdrawal from the
+    portfolio value of the day before: ``r_t - tax_t / V_{t-1}``."""
+    v_prev = values.shift(1).reindex(returns.index)
+    drag = taxes.reindex(returns.index, fill_value=0.0) / v_prev
+    return (returns - drag.fillna(0.0)).rename("after_tax")

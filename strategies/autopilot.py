@@ -1,0 +1,539 @@
+"""The autonomous manager: regime-adaptive targets, triggers, risk checks and override, tax
+lots and harvesting, share orders, and one explanation record per decision.
+
+Each call to :meth:`Autopilot.decide` is handed closes up to the decision date only. The
+strategy keeps a shadow book (cash, shares, tax lots) that follows the reference engine's
+fills (next session's close, the engine's cost model and price precision), so its drifted
+weights, drawdown and realised gains are the engine's own; the weights it returns make the
+engine execute exactly the share orders in the record. ``settings.capital`` and
+``settings.costs`` must therefore equal the backtest's ``capital`` and ``costs``.
+
+Decision flow: settle the previous orders → tax year-end → regime (HMM, filtered) → normal
+target (the regime's objective under the user's limits) → override state (defensive
+allocation with hysteresis) → triggers and the cost-benefit gate → tax-loss harvesting →
+pre-trade risk checks (resize or refuse) → share orders. ``Decision.details`` holds the
+structured record; :func:`autoport.autopilot.explain.explain` renders it in sentences.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from autoport import data as data_mod
+from autoport import estimators, portfolio
+from autoport.autopilot import override as ov
+from autoport.autopilot import risk_checks, tax, trades, triggers
+from autoport.autopilot.settings import AutopilotSettings, EsgSettings, load_settings
+from autoport.errors import ConfigError, OptimizationError
+from autoport.optimize import Constraints, risk_aversion_from_tolerance
+from autoport.risk import load_alert_rules
+from autoport.strategies.base import Decision
+
+UTILITY_OBJECTIVES = ("max_utility", "mean_cvar")
+FALLBACK_OBJECTIVES = {"bull": "max_sharpe", "sideways": "min_volatility", "bear": "min_volatility"}
+
+
+def regime_objectives(given: dict[str, str] | None) -> dict[str, str]:
+    """The user's regime → objective map, else the regime-switching strategy's own map."""
+    if given:
+        return {**FALLBACK_OBJECTIVES, **given}
+    try:
+        from autoport.regime.config import load_config
+
+        return {name: policy.objective
+                for name, policy in load_config().strategy.regimes.items()}
+    except Exception:  # the regime config is optional: fall back to the same defaults
+        return dict(FALLBACK_OBJECTIVES)
+
+
+def _alert_defaults(s: AutopilotSettings) -> dict[str, float]:
+    rules = load_alert_rules(s.alerts).rules
+    out = {"drawdown_limit": -0.10, "rearm": -0.05, "max_weight": 0.10, "confidence": 0.95}
+    for r in rules:
+        if r.metric == "drawdown" and r.limit is not None:
+            out["drawdown_limit"] = r.limit
+            out["rearm"] = r.rearm if r.rearm is not None else r.limit / 2
+        elif r.metric == "max_weight" and r.limit is not None:
+            out["max_weight"] = r.limit
+        elif r.metric == "var_breach":
+            out["confidence"] = r.confidence
+    return out
+
+
+def _esg_scores() -> dict[str, float]:
+    text = resources.files("autoport.datasets").joinpath("esg_scores_ILLUSTRATIVE.csv")
+    with text.open("r") as fh:
+        frame = pd.read_csv(fh, comment="#")
+    return dict(zip(frame["ticker"], frame["esg_score"].astype(float), strict=True))
+
+
+class Autopilot:
+    name = "autopilot"
+
+    def __init__(self, settings: Any = None, **fields: Any) -> None:
+        if fields:
+            base = settings if isinstance(settings, dict) else {}
+            if settings is not None and not isinstance(settings, dict):
+                base = load_settings(settings).model_dump()
+            settings = {**base, **fields}
+        self.settings = s = load_settings(settings)
+        alert = _alert_defaults(s)
+        self.confidence = s.var_confidence or alert["confidence"]
+        self.drawdown_limit = s.max_drawdown_limit or alert["drawdown_limit"]
+        self.max_position = s.max_position or alert["max_weight"]
+        self.rules = ov.OverrideRules(
+            var_limit=s.var_limit, drawdown_limit=self.drawdown_limit,
+            restore_drawdown=s.override.restore_drawdown or alert["rearm"],
+            bear_confidence=s.override.bear_confidence,
+            restore_bear_confidence=s.override.restore_bear_confidence,
+            restore_var_ratio=s.override.restore_var_ratio,
+            min_defensive_sessions=s.override.min_defensive_sessions,
+        )
+        self.esg: EsgSettings | None = (
+            EsgSettings() if s.esg_constraints is True else (s.esg_constraints or None)
+        )
+        self.esg_scores = (self.esg.scores or _esg_scores()) if self.esg else None
+        self._sectors = s.sectors
+        self.objectives = regime_objectives(s.regime.objectives)
+        self.min_history = s.window + 1
+        self.reset()
+
+    # ------------------------------------------------------------------ state
+    def reset(self) -> None:
+        s = self.settings
+        self.book = trades.ShadowBook(cash=s.capital, costs=s.costs)
+        self.taxbook = tax.TaxBook(wash_days=s.tax.wash_days, lot_method=s.tax.lot_method)
+        self.target: pd.Series | None = None
+        self.last_review: pd.Timestamp | None = None
+        self.last_date: pd.Timestamp | None = None
+        self.override = ov.OverrideState()
+        self.peak = s.capital
+        self.prev_regime: str | None = None
+        self._fit = None
+        self._fit_end: int | None = None
+        self.tax_year: int | None = None
+        self.carryforward = 0.0
+        self.taxes_paid: list[tuple[pd.Timestamp, float]] = []
+        self.values: list[tuple[pd.Timestamp, float]] = []
+        self.substitutes: dict[str, str] | None = None
+
+    # ------------------------------------------------------------------ helpers
+    def _sector_map(self, tickers) -> dict[str, str]:
+        known = self._sectors if self._sectors is not None else data_mod.sector_map()
+        return {t: known.get(t, t) for t in tickers}
+
+    def _constraints(self, tickers, blocked: list[str]) -> tuple[Constraints, list[str]]:
+        s, notes = self.settings, []
+        n = len(tickers)
+        cap = self.max_position
+        free = n - len(blocked)
+        if cap * free < 1.0:
+            cap = min(1.0, 1.0 / max(free, 1) + 1e-6)
+            notes.append(f"position limit {self.max_position:.0%} cannot hold {free} assets to "
+                         f"a full budget; using {cap:.2%}")
+        sectors = self._sector_map(tickers)
+        limits = {}
+        if s.max_sector is not None:
+            limits = {g: s.max_sector for g in set(sectors.values())}
+        limits.update(s.sector_limits)
+        # a limit the sector's members cannot fill is dropped rather than made infeasible
+        sizes = pd.Series(sectors).value_counts()
+        if limits and sum(min(limits.get(g, 1.0), cap * k) for g, k in sizes.items()) < 1.0:
+            notes.append("sector limits cannot hold a full budget with these assets; ignored")
+            limits = {}
+        self._cap = cap
+        upper = {t: (0.0 if t in blocked else cap) for t in tickers}
+        esg_kwargs = {}
+        if self.esg is not None:
+            missing = [t for t in tickers if t not in self.esg_scores]
+            if missing:
+                raise ConfigError(f"esg_constraints: no ESG score for {', '.join(missing)}; "
+                                  "add them under esg_constraints.scores")
+            esg_kwargs = {"esg_scores": self.esg_scores, "min_esg": self.esg.min_score}
+            if self.esg.exclude_below is not None:
+                upper.update({t: 0.0 for t in tickers
+                              if self.esg_scores[t] < self.esg.exclude_below})
+        return Constraints(lower=0.0, upper=upper, groups=sectors, group_max=limits,
+                           **esg_kwargs), notes
+
+    def _tolerance(self, regime: str | None) -> float:
+        s = self.settings
+        scale = s.regime.tolerance_scale.get(regime, 1.0) if regime else 1.0
+        horizon = min(1.0, s.investment_horizon / 5.0)
+        return float(np.clip(s.risk_tolerance * scale * horizon, 0.0, 1.0))
+
+    def _solve(self, window: pd.DataFrame, objective: str, cons: Constraints, tol: float):
+        params = {"risk_tolerance": tol} if objective in UTILITY_OBJECTIVES else {}
+        return portfolio.solve(window, objective=objective, constraints=cons, **params)
+
+    def _regime(self, history: pd.DataFrame) -> tuple[str | None, float | None, dict]:
+        r = self.settings.regime
+        if not r.enabled:
+            return None, None, {}
+        from autoport.regime.features import build_features
+        from autoport.regime.hmm import fit_hmm
+
+        n = len(history)
+        if n < r.train_window + 30:
+            return None, None, {"note": f"regime detector waits for {r.train_window + 30} "
+                                        f"sessions, have {n}"}
+        tail = history.iloc[-(r.train_window + 300):]
+        feats = build_features(tail, returns="market", realized_vol=True)
+        if self._fit is None or n - self._fit_end >= r.refit_every:
+            # trained on features strictly before today, labelled by the forward filter
+            self._fit = fit_hmm(feats.iloc[-(r.train_window + 1):-1], n_restarts=r.n_restarts,
+                                seed=r.seed, n_iter=r.n_iter, init=self._fit)
+            self._fit_end = n
+        probs = self._fit.filter(feats.iloc[-252:]).iloc[-1]
+        regime = str(probs.idxmax())
+        return regime, float(probs.max()), {k: float(v) for k, v in probs.items()}
+
+    def _sync_values(self, closes: pd.DataFrame) -> None:
+        """Daily book values since the last decision; peaks for the drawdown rules."""
+        start = self.last_date
+        seg = closes.loc[closes.index > start] if start is not None else closes.iloc[-1:]
+        held = self.book.shares.reindex(closes.columns, fill_value=0.0)
+        for day, row in seg.iterrows():
+            v = float(self.book.cash + (held * row).sum())
+            self.values.append((day, v))
+            self.peak = max(self.peak, v)
+
+    # ------------------------------------------------------------------ the decision
+    def decide(self, history: pd.DataFrame) -> Decision:  # noqa: C901 - one flow, in order
+        s = self.settings
+        today = history.index[-1]
+        tickers = history.columns
+        if self.last_date is not None and today <= self.last_date:
+            self.reset()  # a new run from the start
+        recent = history.loc[history.index > self.last_date] if self.last_date is not None \
+            else history.iloc[-1:]
+        closes = recent.apply(lambda c: trades.engine_prices(c, s.price_tick))
+        prices = closes.iloc[-1]
+        record: dict[str, Any] = {}
+
+        # 1. the previous decision's orders filled at the next close
+        fill_day, fills = self.book.settle(closes)
+        for f in fills:
+            if f.shares > 0:
+                self.taxbook.buy(f.ticker, f.shares, f.fill_price, fill_day)
+            else:
+                self.taxbook.sell(f.ticker, -f.shares, f.fill_price, fill_day)
+        if fills:
+            record["previous_execution"] = {"filled": fill_day,
+                                            **trades.shortfall_summary(fills)}
+        elapsed = len(recent) if self.last_date is not None else 0
+        self._sync_values(closes)
+        value = self.book.value(prices)
+        current = self.book.weights(prices)
+
+        # 2. tax year-end
+        if self.tax_year is None:
+            self.tax_year = today.year
+        elif today.year > self.tax_year:
+            start = pd.Timestamp(f"{self.tax_year}-01-01") - pd.Timedelta(days=1)
+            end = pd.Timestamp(f"{today.year - 1}-12-31")
+            realized = self.taxbook.realized_between(start, end)
+            due, self.carryforward, parts = tax.annual_tax(
+                realized, short_rate=s.tax.short_term_rate, long_rate=s.tax.long_term_rate,
+                carryforward=self.carryforward)
+            self.taxes_paid.append((today, due))
+            record["tax_year_end"] = {"years": f"{self.tax_year}-{today.year - 1}",
+                                      "tax": due, "carryforward_loss": self.carryforward,
+                                      **parts}
+            self.tax_year = today.year
+
+        # 3. inputs: estimates, regime, risk
+        window = history.iloc[-(s.window + 1):]
+        rets = window.pct_change().iloc[1:]
+        mu = estimators.mean_return(window)
+        cov = estimators.ledoit_wolf_cov(window)
+        regime, confidence, probs = self._regime(history)
+        blocked = sorted(t for t in tickers if self.taxbook.loss_sold_within(t, today))
+        cons, notes = self._constraints(tickers, blocked)
+        objective = self.objectives.get(regime, "max_sharpe") if regime else "max_sharpe"
+        tol = self._tolerance(regime)
+        try:
+            sol = self._solve(window, objective, cons, tol)
+            normal = sol.weights.clip(lower=0.0)
+            if sol.note:
+                notes.append(sol.note)
+        except OptimizationError as exc:
+            normal = self.target if self.target is not None else pd.Series(
+                1.0 / len(tickers), index=tickers)
+            notes.append(f"{objective} failed ({exc}); kept the previous target")
+        var_now = risk_checks.portfolio_var(current, rets, self.confidence) if value else 0.0
+        var_normal = risk_checks.portfolio_var(normal, rets, self.confidence)
+        drawdown = value / self.peak - 1.0
+        lookback = max(self.settings.override.min_defensive_sessions, 5)
+        recent_peak = max(v for _, v in self.values[-lookback:])
+        dd_recent = value / recent_peak - 1.0
+        d = triggers.drift(current, self.target) if self.target is not None else None
+        inputs = {
+            "regime": regime, "regime_confidence": confidence, "regime_probabilities": probs,
+            "var": var_now, "var_of_normal_target": var_normal, "var_limit": s.var_limit,
+            "var_confidence": self.confidence, "drawdown": drawdown,
+            "drawdown_limit": self.drawdown_limit, "portfolio_value": value,
+            "drift_max": d.max_abs if d else None, "drift_asset": d.asset if d else None,
+            "drift_total": d.total if d else None,
+            "rebalance_threshold": s.rebalance_threshold, "risk_tolerance_used": tol,
+            "wash_sale_blocked": blocked,
+        }
+
+        # 4. override with hysteresis
+        event = None
+        if s.override.enabled and self.target is not None:
+            x = ov.OverrideInputs(var_now, var_normal, drawdown, dd_recent, regime, confidence)
+            self.override, event, why = ov.step(self.override, x, self.rules, today=today,
+                                                elapsed=elapsed)
+            if event == "enter":
+                record["override"] = {"event": "enter", "reasons": why}
+            elif event == "restore":
+                self.peak = value
+                record["override"] = {"event": "restore", "conditions_met": why}
+            elif self.override.active:
+                record["override"] = {"event": "still_defensive", "blocking_restore": why}
+        if self.override.active:
+            try:
+                dsol = self._solve(window, s.override.defensive_objective, cons, 0.0)
+                target = dsol.weights.clip(lower=0.0) * (1.0 - s.override.defensive_cash)
+            except OptimizationError as exc:
+                target = normal * (1.0 - s.override.defensive_cash)
+                notes.append(f"defensive {s.override.defensive_objective} failed ({exc}); "
+                             "scaled the normal target instead")
+            rule = (f"defensive: {s.override.defensive_objective} with "
+                    f"{s.override.defensive_cash:.0%} cash")
+        else:
+            target = normal
+            rule = f"{objective} (risk tolerance {tol:.2f}" + (
+                f", regime {regime})" if regime else ")")
+
+        # 5. triggers and the cost-benefit gate
+        fired: list[str] = []
+        mandatory = False
+        if self.target is None:
+            fired.append("initial allocation of the cash")
+            mandatory = True
+        if event is not None:
+            fired.append(f"risk override {event}: " + record["override"].get(
+                "reasons", record["override"].get("conditions_met", []))[0])
+            mandatory = True
+        if not s.override.enabled:
+            why = triggers.risk_trigger(var_now, s.var_limit, self.confidence)
+            if why:
+                fired.append(why)
+                mandatory = True
+        if triggers.calendar_due(self.last_review, today, s.calendar) and self.target is not None:
+            fired.append(f"{s.calendar} calendar review")
+        if d is not None:
+            why = triggers.drift_trigger(d, s.rebalance_threshold, s.total_drift_threshold)
+            if why:
+                fired.append(why)
+        why = triggers.regime_change(self.prev_regime, regime)
+        if why:
+            fired.append(why)
+        self.prev_regime = regime or self.prev_regime
+        delta = risk_aversion_from_tolerance(max(tol, 0.0))
+        cb = None
+        trade = mandatory
+        if fired and not mandatory:
+            est_tax = self._estimated_tax(current, target, prices, value, today)
+            cb = triggers.worth_trading(current, target, mu, cov, risk_aversion=delta,
+                                        cost_rate=s.costs.total_rate,
+                                        horizon_sessions=s.benefit_horizon,
+                                        extra_cost=est_tax)
+            trade = cb.worth_it
+        if fired:
+            self.last_review = today
+
+        # 6. tax-loss harvesting (on top of whatever the base allocation is)
+        base = target if trade else current
+        harvests = []
+        harvested_now: set[str] = set()
+        if s.tax_optimization and value > 0:
+            if self.substitutes is None or today.month == 1 and elapsed:
+                self.substitutes = tax.substitute_map(rets, s.tax.substitutes)
+            harvests = tax.harvest_candidates(
+                self.taxbook, prices.to_dict(), today, self.substitutes,
+                threshold=s.tax.harvest_threshold, min_value=s.tax.min_harvest_value)
+            harvests = [h for h in harvests if h.substitute not in blocked]
+            harvested_now = {h.ticker for h in harvests}
+            if harvests:
+                base = base.copy()
+                for h in harvests:
+                    moved = min(h.shares * prices[h.ticker] / value, base.get(h.ticker, 0.0))
+                    base[h.ticker] = base.get(h.ticker, 0.0) - moved
+                    base[h.substitute] = base.get(h.substitute, 0.0) + moved
+        # blocked tickers (sold at a loss < wash_days ago) are not bought back
+        if blocked:
+            base = base.copy()
+            for t in blocked:
+                buyback = base.get(t, 0.0) - current.get(t, 0.0)
+                if buyback > 1e-9:
+                    base[t] -= buyback
+                    notes.append(f"{t}: repurchase within {s.tax.wash_days} days of a loss sale "
+                                 "would be a wash sale; kept out")
+
+        # a loss sale of a ticker bought in the last wash_days would be a wash: defer it
+        if s.tax_optimization:
+            for t in tickers:
+                sell = current.get(t, 0.0) - base.get(t, 0.0)
+                if sell <= 1e-9 or t in harvested_now:
+                    continue
+                if self.taxbook.sale_would_wash(t, sell * value / prices[t], prices[t], today):
+                    base = base.copy()
+                    base[t] = current[t]
+                    notes.append(f"{t}: sale deferred, it would realise a loss within "
+                                 f"{s.tax.wash_days} days of a purchase (wash sale)")
+
+        # 7. pre-trade risk checks, then orders
+        action = "hold"
+        orders: list[trades.Order] = []
+        check = None
+        if trade or harvests:
+            check = risk_checks.pre_trade_check(
+                base, current, rets, max_position=self._cap,
+                sectors=self._sector_map(tickers), sector_limits=cons.group_max,
+                max_leverage=s.max_leverage, var_limit=s.var_limit,
+                confidence=self.confidence)
+            if check.status == "refused":
+                action = "refused"
+            else:
+                orders, new_shares, order_notes = trades.plan_orders(
+                    check.weights, self.book.shares, prices, self.book.cash, costs=s.costs,
+                    min_trade_value=s.min_trade_value, lot_size=s.lot_size,
+                    cash_buffer=s.cash_buffer)
+                notes += order_notes
+                if orders:
+                    action = ("initial" if self.target is None else
+                              f"override_{event}" if event else
+                              "rebalance" if trade else "harvest")
+                if trade:
+                    self.target = target.reindex(tickers, fill_value=0.0)
+        if action in ("hold", "refused"):
+            new_shares = self.book.shares.reindex(tickers, fill_value=0.0)
+            orders = []
+        weights = trades.engine_weights(new_shares, prices, value) if value > 0 else current
+        self.book.submit(today, orders)
+
+        # 8. the record
+        harvested = {h.ticker: h for h in harvests}
+        subs = {h.substitute: h for h in harvests}
+        trigger_text = "; ".join(fired) if fired else "no trigger fired"
+        trade_rows = []
+        for o in orders:
+            row = o.as_dict()
+            if o.ticker in harvested and o.shares < 0:
+                h = harvested[o.ticker]
+                row["why"] = (f"tax-loss harvest: realise a {h.loss_fraction:.1%} loss "
+                              f"({h.loss:,.0f}) and buy {h.substitute} to keep the exposure")
+            elif o.ticker in subs and o.shares > 0:
+                row["why"] = f"substitute for harvested {subs[o.ticker].ticker}"
+            elif trade:
+                row["why"] = (f"{o.side} toward the {rule} target because {trigger_text}")
+            else:
+                limits = [r for r in (check.reasons if check else ()) if o.ticker in r]
+                row["why"] = (f"{o.side} to respect the pre-trade limits: " + "; ".join(limits)
+                              if limits else f"{o.side} to re-balance the cash freed or used "
+                              "by the harvest within the pre-trade limits")
+            trade_rows.append(row)
+        w_new = weights.reindex(tickers, fill_value=0.0).to_numpy()
+        w_old = current.reindex(tickers, fill_value=0.0).to_numpy()
+        sig = cov.to_numpy()
+        effect = {
+            "expected_return_before": float(w_old @ mu.to_numpy()),
+            "expected_return_after": float(w_new @ mu.to_numpy()),
+            "volatility_before": float(np.sqrt(max(w_old @ sig @ w_old, 0.0))),
+            "volatility_after": float(np.sqrt(max(w_new @ sig @ w_new, 0.0))),
+            "var_before": var_now,
+            "var_after": risk_checks.portfolio_var(weights, rets, self.confidence),
+        }
+        if action == "hold":
+            reason = f"hold: {trigger_text}" + (
+                f"; expected benefit {cb.benefit:.4%} below cost {cb.cost:.4%}"
+                if cb is not None and not cb.worth_it else "")
+        elif action == "refused":
+            reason = f"trade refused by the pre-trade checks: {check.reasons[-1]}"
+        elif action == "harvest":
+            reason = "harvest: " + "; ".join(
+                f"sold {h.ticker} at a {h.loss_fraction:.1%} loss into {h.substitute}"
+                for h in harvests) + (f" ({trigger_text})" if fired else "")
+        else:
+            reason = f"{action}: {trigger_text}; target rule {rule}"
+        record.update({
+            "action": action,
+            "trigger": fired,
+            "inputs": inputs,
+            "rule": rule,
+            "objective": s.override.defensive_objective if self.override.active else objective,
+            "trades": trade_rows,
+            "expected_effect": effect,
+            "notes": notes,
+        })
+        if cb is not None:
+            record["cost_benefit"] = {"benefit": cb.benefit, "cost": cb.cost,
+                                      "tracking_error": cb.tracking_error,
+                                      "utility_gain": cb.utility_gain, "trade": cb.worth_it}
+        if check is not None:
+            record["risk_check"] = {"status": check.status, "reasons": list(check.reasons),
+                                    "var_proposed": check.var_before,
+                                    "var_allowed": check.var_after}
+        if harvests:
+            record["harvests"] = [h.__dict__ for h in harvests]
+        self.last_date = today
+        return Decision(today, weights.reindex(tickers, fill_value=0.0), reason, record)
+
+    def _estimated_tax(self, current, target, prices, value, today) -> float:
+        """Tax the sales toward ``target`` would realise, as a fraction of the portfolio."""
+        s = self.settings
+        if not s.tax_optimization or value <= 0:
+            return 0.0
+        due = 0.0
+        for t in current.index:
+            sell_w = current.get(t, 0.0) - target.get(t, 0.0)
+            if sell_w <= 1e-9:
+                continue
+            lots = self.taxbook.lots.get(t, [])
+            held = sum(lot.shares for lot in lots)
+            if not held:
+                continue
+            basis = sum(lot.shares * lot.basis for lot in lots) / held
+            gain = sell_w * value / prices[t] * (prices[t] - basis)
+            short = any((today - lot.acquired).days <= tax.LONG_TERM_DAYS for lot in lots)
+            due += max(gain, 0.0) * (s.tax.short_term_rate if short else s.tax.long_term_rate)
+        return due / value
+
+    # ------------------------------------------------------------------ reporting
+    def after_tax(self) -> dict:
+        """Pre-tax and after-tax total return of the book so far.
+
+        Tax for a year is paid at the first decision of the next year; it is treated as a
+        withdrawal that then misses the portfolio's later growth.
+        """
+        if not self.values:
+            return {"pre_tax_return": 0.0, "after_tax_return": 0.0, "taxes_paid": 0.0}
+        vals = pd.Series(dict(self.values))
+        rets = vals.pct_change().fillna(0.0)
+        taxes = pd.Series(dict(self.taxes_paid), dtype=float)
+        taxes = taxes.groupby(level=0).sum()
+        at = tax.after_tax_returns(rets, taxes, vals)
+        return {
+            "pre_tax_return": float(vals.iloc[-1] / self.settings.capital - 1.0),
+            "after_tax_return": float((1.0 + at).prod() * vals.iloc[0] / self.settings.capital
+                                      - 1.0),
+            "taxes_paid": float(taxes.sum()),
+        }
+
+    def tax_summary(self) -> dict:
+        """Realised gains by term, taxes paid and the carryforward, for the report."""
+        realized = self.taxbook.realized
+        return {
+            "realized_short_term": sum(r.gain for r in realized if r.term == "short"),
+            "realized_long_term": sum(r.gain for r in realized if r.term == "long"),
+            "wash_sale_disallowed": sum(r.disallowed for r in realized),
+            "taxes_paid": sum(t for _, t in self.taxes_paid),
+            "carryforward_loss": self.carryforward,
+        }

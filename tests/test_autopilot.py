@@ -1,0 +1,379 @@
+"""The autopilot's parts on hand-made cases, and the strategy on synthetic prices (no zipline)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from autoport import synthetic
+from autoport.autopilot import attribution, explain, risk_checks, tax, trades, triggers
+from autoport.autopilot.settings import load_settings
+from autoport.engines.costs import CostModel
+from autoport.errors import ConfigError
+from autoport.strategies import make_strategy
+from autoport.strategies.autopilot import Autopilot
+
+D = pd.Timestamp
+
+
+# ----------------------------------------------------------------------------- settings
+def test_settings_refuse_unknown_keys_and_bad_values(tmp_path):
+    with pytest.raises(ConfigError, match="bogus.*Extra inputs"):
+        load_settings({"bogus": 1})
+    with pytest.raises(ConfigError, match="risk_tolerance"):
+        load_settings({"risk_tolerance": 1.5})
+    path = tmp_path / "s.yaml"
+    path.write_text("risk_tolerance: 0.2\ntax: {short_term_rate: 0.4}\n")
+    s = load_settings(path)
+    assert s.risk_tolerance == 0.2 and s.tax.short_term_rate == 0.4
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "missing.yaml")
+
+
+def test_bundled_config_loads_and_registry_builds_it():
+    from importlib import resources
+
+    text = resources.files("autoport.configs").joinpath("autopilot.yaml").read_text()
+    import yaml
+
+    s = load_settings(yaml.safe_load(text))
+    assert s.tax_optimization and s.var_limit == -0.03
+    strat = make_strategy("autopilot", settings={"window": 126})
+    assert strat.name == "autopilot" and strat.min_history == 127
+    # alert rules fill what the user left open
+    assert strat.drawdown_limit == -0.10 and strat.max_position == 0.10
+    assert strat.rules.restore_drawdown == -0.05 and strat.confidence == 0.95
+
+
+# ----------------------------------------------------------------------------- triggers
+def test_drift_trigger_fires_exactly_at_threshold():
+    target = pd.Series({"A": 0.5, "B": 0.5})
+    current = pd.Series({"A": 0.625, "B": 0.375})  # exact binary fractions: drift 0.125
+    d = triggers.drift(current, target)
+    assert d.max_abs == 0.125 and d.total == 0.125 and d.asset in ("A", "B")
+    assert triggers.drift_trigger(d, 0.125) is not None
+    assert triggers.drift_trigger(d, 0.124) is not None
+    assert triggers.drift_trigger(d, 0.125 + 1e-9) is None
+    assert triggers.drift_trigger(d, 0.2, total_threshold=0.125) is not None
+
+
+def test_calendar_and_regime_triggers():
+    assert triggers.calendar_due(None, D("2020-01-02"), "quarterly")
+    assert not triggers.calendar_due(D("2020-01-02"), D("2020-03-31"), "quarterly")
+    assert triggers.calendar_due(D("2020-03-31"), D("2020-04-01"), "quarterly")
+    assert not triggers.calendar_due(D("2020-01-02"), D("2030-01-02"), "never")
+    assert triggers.regime_change("bull", "bear") and not triggers.regime_change("bull", "bull")
+
+
+def test_cost_benefit_gate_matches_formula():
+    mu = pd.Series({"A": 0.10, "B": 0.05})
+    cov = pd.DataFrame([[0.04, 0.0], [0.0, 0.01]], index=mu.index, columns=mu.index)
+    cur, tgt = pd.Series({"A": 0.6, "B": 0.4}), pd.Series({"A": 0.5, "B": 0.5})
+    cb = triggers.worth_trading(cur, tgt, mu, cov, risk_aversion=2.0, cost_rate=0.001,
+                                horizon_sessions=252)
+    te2 = 0.1**2 * 0.04 + 0.1**2 * 0.01
+    u = lambda w: mu @ w - cov.to_numpy().dot(w).dot(w)  # noqa: E731  δ/2 = 1
+    gain = u(tgt.to_numpy()) - u(cur.to_numpy())
+    assert cb.benefit == pytest.approx(te2 + max(gain, 0.0))
+    assert cb.cost == pytest.approx(0.001 * 0.2)
+    assert cb.worth_it
+    cb2 = triggers.worth_trading(cur, tgt, mu, cov, risk_aversion=2.0, cost_rate=0.1,
+                                 horizon_sessions=1)
+    assert not cb2.worth_it
+
+
+# ----------------------------------------------------------------------------- risk checks
+def _returns(seed=0, n=300, k=4):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(rng.normal(0.0005, 0.01, (n, k)), columns=list("ABCD"))
+
+
+def test_position_and_sector_caps_keep_budget():
+    w = pd.Series({"A": 0.7, "B": 0.1, "C": 0.1, "D": 0.1})
+    capped, notes = risk_checks.cap_positions(w, 0.4)
+    assert capped["A"] == pytest.approx(0.4) and capped.sum() == pytest.approx(1.0)
+    assert (capped <= 0.4 + 1e-12).all() and "A capped" in notes[0]
+    sec = {"A": "s1", "B": "s1", "C": "s2", "D": "s3"}
+    out, notes = risk_checks.cap_sectors(capped, sec, {"s1": 0.3, "s2": 1, "s3": 1})
+    assert out[["A", "B"]].sum() == pytest.approx(0.3) and out.sum() == pytest.approx(1.0)
+    assert "sector s1" in notes[0]
+
+
+def test_post_trade_var_is_resized_exactly_or_refused():
+    r = _returns()
+    w = pd.Series(0.25, index=r.columns)
+    var = risk_checks.portfolio_var(w, r, 0.95)
+    limit = var / 2  # half the loss allowed: equities halved
+    res = risk_checks.pre_trade_check(w, w * 0, r, max_position=1.0, var_limit=limit)
+    assert res.status == "resized" and res.weights.sum() == pytest.approx(0.5)
+    assert res.var_after == pytest.approx(limit)
+    res = risk_checks.pre_trade_check(w, w * 0, r, max_position=1.0, var_limit=var / 5,
+                                      min_invested=0.3)
+    assert res.status == "refused" and "refused" in res.reasons[-1]
+    assert (res.weights == 0).all()
+
+
+# ----------------------------------------------------------------------------- trades
+def test_orders_round_skip_small_and_never_overdraw():
+    prices = pd.Series({"A": 10.0, "B": 33.0, "C": 7.0})
+    shares = pd.Series({"A": 100.0, "B": 0.0, "C": 1.0})
+    target = pd.Series({"A": 0.2, "B": 0.8, "C": 0.0})
+    costs = CostModel(commission_bps=10, slippage_bps=10)
+    orders, new, notes = trades.plan_orders(target, shares, prices, 9_000.0, costs=costs,
+                                            min_trade_value=50.0, lot_size=1)
+    value = 9_000 + 1000 + 7
+    assert new["A"] == 200 and new["C"] == 0  # closing order kept though under the minimum
+    assert all(o.shares == int(o.shares) for o in orders)
+    cash_after = 9_000 - sum(o.value for o in orders) - sum(o.est_cost for o in orders)
+    assert cash_after >= 0 and "trimmed" in " ".join(notes)
+    assert (new * prices).sum() <= value
+    orders, new, notes = trades.plan_orders(pd.Series({"A": 0.1005, "B": 0, "C": 0}),
+                                            pd.Series({"A": 100.0}), prices, 9_007.0,
+                                            costs=costs, min_trade_value=50.0)
+    assert any("below the minimum" in n for n in notes) or not orders
+
+
+def test_shadow_book_fills_like_the_engine_and_measures_shortfall():
+    book = trades.ShadowBook(cash=10_000.0, costs=CostModel(commission_bps=1, slippage_bps=5))
+    o = trades.Order("A", 10, 100.0, 1000.0, 0.0, 0.1, 0.6)
+    book.submit(D("2020-01-02"), [o])
+    closes = pd.DataFrame({"A": [100.0, 101.0]}, index=[D("2020-01-02"), D("2020-01-03")])
+    day, fills = book.settle(closes)
+    fill = 101.0 + 101.0 * 0.0005
+    assert day == D("2020-01-03") and fills[0].fill_price == pytest.approx(fill)
+    assert book.cash == pytest.approx(10_000 - 10 * fill - 10 * fill * 1e-4)
+    assert fills[0].shortfall == pytest.approx((fill - 100.0) * 10 + 10 * fill * 1e-4)
+    assert trades.engine_prices(pd.Series([0.1234567]), 0.001).iloc[0] == pytest.approx(0.123)
+
+
+# ----------------------------------------------------------------------------- tax
+def test_wash_sale_sell_then_rebuy_within_30_days_disallows_and_defers():
+    book = tax.TaxBook(wash_days=30)
+    book.buy("X", 100, 100.0, D("2020-01-02"))
+    [r] = book.sell("X", 100, 90.0, D("2020-03-02"))
+    assert r.gain == pytest.approx(-1000.0)
+    lot = book.buy("X", 100, 91.0, D("2020-03-20"))  # 18 days later
+    assert r.disallowed == pytest.approx(1000.0) and r.gain == pytest.approx(0.0)
+    assert lot.basis == pytest.approx(101.0)  # the loss moves into the new lot
+
+
+def test_wash_sale_rebuy_after_31_days_is_allowed():
+    book = tax.TaxBook(wash_days=30)
+    book.buy("X", 100, 100.0, D("2020-01-02"))
+    [r] = book.sell("X", 100, 90.0, D("2020-03-02"))
+    lot = book.buy("X", 100, 91.0, D("2020-04-02"))  # 31 days later
+    assert r.disallowed == 0.0 and r.gain == pytest.approx(-1000.0) and lot.basis == 91.0
+
+
+def test_wash_sale_buy_then_sell_at_a_loss_within_30_days():
+    book = tax.TaxBook(wash_days=30, lot_method="fifo")
+    book.buy("X", 100, 100.0, D("2020-01-02"))
+    book.buy("X", 50, 92.0, D("2020-02-20"))  # replacement bought 11 days before the sale
+    [r] = book.sell("X", 100, 90.0, D("2020-03-02"))  # sells the first lot (fifo)
+    assert r.disallowed == pytest.approx(500.0)  # 50 replacement shares of 100 sold
+    assert r.gain == pytest.approx(-500.0)
+    assert book.lots["X"][0].basis == pytest.approx(92.0 + 500.0 / 50)
+
+
+def test_terms_and_annual_tax_netting():
+    book = tax.TaxBook()
+    book.buy("L", 10, 100.0, D("2019-01-02"))
+    book.buy("S", 10, 100.0, D("2020-06-01"))
+    [lt] = book.sell("L", 10, 150.0, D("2020-07-01"))
+    [st] = book.sell("S", 10, 80.0, D("2020-07-01"))
+    assert (lt.term, st.term) == ("long", "short")
+    due, carry, parts = tax.annual_tax([lt, st], short_rate=0.4, long_rate=0.2)
+    assert due == pytest.approx(0.2 * (500 - 200)) and carry == 0.0
+    due, carry, _ = tax.annual_tax([st], short_rate=0.4, long_rate=0.2)
+    assert due == 0.0 and carry == pytest.approx(200.0)
+
+
+def test_harvest_skips_recent_purchases_and_picks_losers():
+    book = tax.TaxBook()
+    book.buy("X", 100, 100.0, D("2020-01-02"))
+    book.buy("Y", 100, 100.0, D("2020-03-01"))
+    prices = {"X": 90.0, "Y": 80.0}
+    got = tax.harvest_candidates(book, prices, D("2020-03-10"), {"X": "Z", "Y": "Z"},
+                                 threshold=0.05)
+    assert [h.ticker for h in got] == ["X"]  # Y was bought 9 days ago: would be a wash
+    assert got[0].loss == pytest.approx(1000.0) and got[0].substitute == "Z"
+
+
+# ----------------------------------------------------------------------------- attribution
+def test_brinson_effects_sum_to_the_active_return():
+    rng = np.random.default_rng(3)
+    cols = list("ABCDE")
+    groups = {"A": "s1", "B": "s1", "C": "s2", "D": "s2", "E": "s3"}
+    r = pd.DataFrame(rng.normal(0.001, 0.02, (60, 5)), columns=cols)
+    wp = pd.DataFrame(rng.dirichlet(np.ones(5), 60) * 0.95, columns=cols)  # 5 % cash
+    wb = pd.Series(0.2, index=cols)
+    b = attribution.brinson_fachler(wp, wb, r, groups)
+    rp = float(np.prod(1 + (wp * r).sum(axis=1)) - 1)
+    rb = float(np.prod(1 + r.mean(axis=1)) - 1)
+    assert b.portfolio_return == pytest.approx(rp) and b.benchmark_return == pytest.approx(rb)
+    assert b.allocation + b.selection + b.interaction == pytest.approx(rp - rb, abs=1e-12)
+    # one period by hand: sector s1 overweight, s2 underweight
+    r1 = pd.DataFrame([[0.10, 0.00, -0.05, 0.05, 0.02]], columns=cols)
+    wp1 = pd.DataFrame([[0.3, 0.2, 0.1, 0.1, 0.3]], columns=cols)
+    b1 = attribution.brinson_fachler(wp1, wb, r1, groups)
+    rb1 = 0.024
+    # s1: wp .5, wb .4, rp (0.03)/.5=.06, rb .05; allocation (.1)(.05-.024)
+    assert b1.by_sector.loc["s1", "allocation"] == pytest.approx(0.1 * (0.05 - rb1))
+    assert b1.by_sector.loc["s1", "selection"] == pytest.approx(0.4 * 0.01)
+    assert b1.by_sector.loc["s1", "interaction"] == pytest.approx(0.1 * 0.01)
+    assert b1.active_return == pytest.approx(0.03 + 0.0 + 0.006 - rb1)
+
+
+def test_contributions_and_factors_add_up():
+    r = _returns(1, 80, 4)
+    w = pd.DataFrame(0.25, index=r.index, columns=r.columns)
+    c = attribution.contributions(w, r, {"A": "x", "B": "x", "C": "y", "D": "y"})
+    rp = (w * r).sum(axis=1)
+    assert c.sum() == pytest.approx(float(np.prod(1 + rp) - 1))
+    f = attribution.factor_attribution(rp, r, n_factors=2)
+    assert f.sum() == pytest.approx(rp.sum())
+    d = attribution.drags(traded_value=2e6, costs=1e3, taxes=5e3, average_value=1e6, years=2)
+    assert d == {"turnover_annual": 1.0, "cost_drag_annual": 5e-4, "tax_drag_annual": 2.5e-3}
+
+
+# ----------------------------------------------------------------------------- the strategy
+def _segment(model, days, seed, start_level=None):
+    prices, _ = synthetic.regime_switching_prices(days, model, seed=seed)
+    if start_level is not None:
+        prices = prices / prices.iloc[0] * start_level
+    return prices
+
+
+def crash_prices(seed: int = 0) -> tuple[pd.DataFrame, pd.Timestamp, pd.Timestamp]:
+    """Calm bull, a 60-session crash, calm bull again (autoport.synthetic, one regime each)."""
+    base = synthetic.default_model(5)
+    stay = np.eye(3)
+    bull = synthetic.RegimeModel(base.means, base.vols, base.correlations, stay)
+    crash_means = np.vstack([np.full(5, -0.004), base.means[0], base.means[2]])
+    crash_vols = np.vstack([np.full(5, 0.03), base.vols[0], base.vols[2]])
+    crash = synthetic.RegimeModel(crash_means, crash_vols, base.correlations[[1, 0, 2]], stay,
+                                  names=("bear", "bull", "sideways"))
+    a = _segment(bull, 500, seed)
+    b = _segment(crash, 60, seed + 1, a.iloc[-1])
+    c = _segment(bull, 400, seed + 2, b.iloc[-1])
+    levels = pd.concat([a, b.iloc[1:], c.iloc[1:]]).to_numpy()
+    index = pd.bdate_range("2001-01-02", periods=len(levels), name="date")
+    prices = pd.DataFrame(levels, index=index, columns=a.columns)
+    return prices, index[500], index[560]
+
+
+def run_loop(strategy, prices, every=5):
+    out = []
+    for i in range(strategy.min_history, len(prices), every):
+        out.append(strategy.decide(prices.iloc[: i + 1]))
+    return out
+
+
+SYNTH = {"window": 126, "regime": {"enabled": False}, "max_position": 0.4, "max_sector": None,
+         "var_limit": -0.02, "calendar": "monthly"}
+
+
+@pytest.fixture(scope="module")
+def crash_run():
+    prices, crash_start, crash_end = crash_prices()
+    strat = Autopilot(settings=SYNTH)
+    return prices, crash_start, crash_end, strat, run_loop(strat, prices)
+
+
+def test_override_on_synthetic_crash_and_restore_after(crash_run):
+    prices, crash_start, crash_end, _, decisions = crash_run
+    enters = [d for d in decisions if d.details["action"] == "override_enter"]
+    restores = [d for d in decisions if d.details["action"] == "override_restore"]
+    assert enters and restores
+    first = enters[0]
+    assert crash_start < first.date <= crash_start + pd.Timedelta(days=45)
+    assert any(w in first.reason for w in ("VaR", "drawdown"))
+    assert first.weights.sum() == pytest.approx(0.5, abs=0.01)  # defensive: half in cash
+    restore = next(d for d in restores if d.date > first.date)
+    assert restore.date > crash_end and restore.weights.sum() > 0.95
+    # hysteresis: defensive throughout the crash once entered
+    between = [d for d in decisions if first.date <= d.date <= crash_end]
+    assert all(d.weights.sum() < 0.6 for d in between)
+
+
+def test_every_trade_has_an_explanation(crash_run):
+    *_, decisions = crash_run
+    n = 0
+    for d in decisions:
+        trades_ = d.details["trades"]
+        assert (d.details["action"] == "hold") == (not trades_) or d.details["action"] == "refused"
+        for t in trades_:
+            n += 1
+            assert t["why"] and t["ticker"] in d.weights.index
+            assert d.weights[t["ticker"]] == pytest.approx(t["weight_after"], abs=1e-9)
+        assert explain.explain({"date": d.date, **d.details})
+    assert n > 20
+    text = explain.render([{"date": d.date, **d.details} for d in decisions])
+    assert "defensive allocation" in text
+    sold = next(d for d in decisions if d.details["action"] == "override_enter")
+    t = next(t for t in sold.details["trades"] if t["side"] == "sell")
+    answer = explain.why_trade([{"date": d.date, **d.details} for d in decisions],
+                               t["ticker"], str(sold.date.date()))
+    assert answer.startswith(f"On {sold.date.date()} the autopilot sold") and "risk override" in answer
+
+
+def test_no_look_ahead_future_perturbation_leaves_past_decisions():
+    prices, crash_start, _ = crash_prices(seed=4)
+    cut = prices.index[420]
+    bumped = prices.copy()
+    rng = np.random.default_rng(9)
+    bumped.loc[bumped.index > cut] *= np.exp(rng.normal(0, 0.05, bumped.loc[bumped.index > cut].shape))
+    a = run_loop(Autopilot(settings=SYNTH), prices.iloc[:560], every=7)
+    b = run_loop(Autopilot(settings=SYNTH), bumped.iloc[:560], every=7)
+    past = [i for i, d in enumerate(a) if d.date <= cut]
+    assert len(past) > 30
+    for i in past:
+        pd.testing.assert_series_equal(a[i].weights, b[i].weights)
+        assert a[i].reason == b[i].reason
+    assert any(not a[i].weights.equals(b[i].weights) for i in range(len(a)) if a[i].date > cut)
+
+
+def test_after_tax_below_pre_tax_when_gains_are_realised():
+    prices, _, _ = crash_prices(seed=2)
+    calm = prices.iloc[:500]  # the bull segment only: rebalancing realises gains
+    strat = Autopilot(settings={**SYNTH, "rebalance_threshold": 0.02, "window": 63,
+                                "calendar": "monthly"})
+    run_loop(strat, calm.iloc[:-1], every=5)
+    strat.decide(calm)  # the year-end of the last full year has been taxed
+    summary = strat.tax_summary()
+    res = strat.after_tax()
+    assert summary["realized_short_term"] + summary["realized_long_term"] > 0
+    assert res["taxes_paid"] > 0
+    assert res["after_tax_return"] < res["pre_tax_return"]
+
+
+def test_tax_loss_harvest_moves_into_substitute_and_blocks_rebuy():
+    prices, crash_start, _ = crash_prices(seed=1)
+    strat = Autopilot(settings={**SYNTH, "tax_optimization": True,
+                                "override": {"enabled": False}, "var_limit": -0.5,
+                                "tax": {"harvest_threshold": 0.05}})
+    decisions = run_loop(strat, prices.iloc[:700], every=5)
+    harvests = [d for d in decisions if d.details.get("harvests")]
+    assert harvests
+    h = harvests[0].details["harvests"][0]
+    sells = [t for t in harvests[0].details["trades"] if t["ticker"] == h["ticker"]]
+    assert sells and sells[0]["side"] == "sell" and "tax-loss harvest" in sells[0]["why"]
+    # for 30 days after the harvest the ticker is not bought back
+    after = [d for d in decisions
+             if harvests[0].date < d.date <= harvests[0].date + pd.Timedelta(days=31)]
+    for d in after:
+        assert not any(t["ticker"] == h["ticker"] and t["side"] == "buy"
+                       for t in d.details["trades"])
+    assert strat.tax_summary()["wash_sale_disallowed"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_partial_sale_of_one_lot_is_not_a_wash_but_a_second_lot_is():
+    book = tax.TaxBook(wash_days=30)
+    book.buy("X", 100, 100.0, D("2020-03-02"))
+    assert not book.sale_would_wash("X", 40, 90.0, D("2020-03-10"))
+    [r] = book.sell("X", 40, 90.0, D("2020-03-10"))  # the rest of the same lot stays
+    assert r.disallowed == 0.0 and r.gain == pytest.approx(-400.0)
+    book.buy("X", 10, 95.0, D("2020-03-12"))  # a new lot 2 days after the loss sale
+    assert r.disallowed == pytest.approx(100.0)  # 10 of the 40 shares replaced
+    assert book.sale_would_wash("X", 60, 80.0, D("2020-03-20"))
