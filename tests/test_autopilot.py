@@ -376,4 +376,6 @@ def test_partial_sale_of_one_lot_is_not_a_wash_but_a_second_lot_is():
     assert r.disallowed == 0.0 and r.gain == pytest.approx(-400.0)
     book.buy("X", 10, 95.0, D("2020-03-12"))  # a new lot 2 days after the loss sale
     assert r.disallowed == pytest.approx(100.0)  # 10 of the 40 shares replaced
-    assert book.sale_would_wash("X", 60, 80.0, D("2020-03-20"))
+    # hifo sells the new lot (basis 105) first: the older lot bought 18 days before replaces it
+    assert book.sale_would_wash("X", 5, 80.0, D("2020-03-20"))
+    assert not book.sale_would_wash("X", 70, 80.0, D("2020-03-20"))  # both lots sold
