@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from autoport.errors import ConfigError
+from autoport.strategies.autopilot import Autopilot
 from autoport.strategies.base import Strategy
 from autoport.strategies.equal_weight import EqualWeight
 from autoport.strategies.mpt import MeanVariance
@@ -12,6 +13,7 @@ from autoport.strategies.mpt import MeanVariance
 STRATEGIES: dict[str, Callable[..., Strategy]] = {
     "equal_weight": EqualWeight,
     "mpt": MeanVariance,
+    "autopilot": Autopilot,
 }
 
 
