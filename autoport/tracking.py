@@ -26,13 +26,22 @@ TRACKED_PACKAGES = (
 )
 
 
-def tracking_uri() -> str:
-    uri = os.environ.get("MLFLOW_TRACKING_URI")
-    if uri:
-        return uri
+# MLflow's set_tracking_uri also exports MLFLOW_TRACKING_URI; remember what we set ourselves so
+# our own default is not mistaken for a user's server.
+_own_uri: str | None = None
+
+
+def default_uri() -> str:
     db = workspace.home() / "mlflow.db"
     db.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{db}"
+
+
+def tracking_uri() -> str:
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if uri and uri != _own_uri:
+        return uri
+    return default_uri()
 
 
 def _client():
@@ -42,7 +51,11 @@ def _client():
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
-    mlflow.set_tracking_uri(tracking_uri())
+    global _own_uri
+    uri = tracking_uri()
+    if uri == default_uri():
+        _own_uri = uri
+    mlflow.set_tracking_uri(uri)
     return mlflow
 
 
@@ -53,7 +66,7 @@ def ensure_experiment(name: str) -> str:
     if found is not None:
         return found.experiment_id
     location = None
-    if "MLFLOW_TRACKING_URI" not in os.environ:
+    if tracking_uri() == default_uri():
         location = (workspace.home() / "mlartifacts").as_uri()
     try:
         return mlflow.create_experiment(name, artifact_location=location)
