@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from autoport import estimators as E
 from autoport.data import bundled_prices, sector_map
-from autoport.errors import ConfigError
+from autoport.errors import ConfigError, InfeasibleError
 from autoport.optimize import (
     Constraints,
     efficient_frontier,
@@ -170,3 +170,23 @@ def test_frontier_volatility_non_decreasing_in_return(problem):
     assert np.all(np.diff(front.volatilities) >= -1e-8)
     for _, row in front.weights.iterrows():
         _check(row, cons)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems(), st.floats(0.0, 0.05), st.booleans())
+def test_exact_path_agrees_with_conic_points(problem, floor, with_esg):
+    mu, cov, cons = problem
+    n = len(mu)
+    floor = min(floor, 0.9 / n)  # per-asset minimum weights that still leave room
+    esg = {t: float(i) for i, t in enumerate(mu.index)} if with_esg else None
+    cons = Constraints(lower=floor, max_position=cons.max_position, groups=cons.groups,
+                       group_max=cons.group_max, esg_scores=esg,
+                       min_esg=(n - 1) / 2 if with_esg else None)
+    try:
+        conic = efficient_frontier(mu, cov, cons, n_points=8, method="pointwise")
+    except InfeasibleError:
+        return  # a random draw whose constraints conflict: nothing to compare
+    exact = efficient_frontier(mu, cov, cons, n_points=8, method="homotopy")
+    # the min-variance return is ill-conditioned (flat objective), so compare from point 2 on
+    np.testing.assert_allclose(exact.returns[1:], conic.returns[1:], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(exact.volatilities, conic.volatilities, rtol=1e-6)

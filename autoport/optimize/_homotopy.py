@@ -113,11 +113,16 @@ def frontier_path(
             inv.refresh()  # bound the drift of the rank-one updates
         free = np.asarray(inv.idx, dtype=int)
         fixed = np.where(state != 0)[0]
-        act = np.where(active)[0]
         w_fixed = np.where(state[fixed] < 0, lb[fixed], ub[fixed])
         nf = len(free)
         if nf == 0 or not inv.ok:
             return _give_up(f"no free weights or a singular Σ block at λ={lam_cur:.4g}")
+        # an active row that adds nothing on the free weights (it holds through fixed ones, or
+        # repeats the budget) would make the system singular: leave it inactive; the
+        # inactive-row checks re-add it if it is ever about to break
+        act = _independent_rows(np.where(active)[0], g_mat, free)
+        active[:] = False
+        active[act] = True
         # stationarity on the free block: Σ_FF w_F + Cᵀy = r, with C w_F = d (y: multipliers)
         cons = np.vstack([ones[free][None, :], g_mat[np.ix_(act, free)]])
         r_mat = np.empty((nf, 2))  # columns: constant part, coefficient of λ
@@ -220,6 +225,25 @@ def frontier_path(
         protect = event[1] if event[0] == "release" else None
         lam_cur = best
     return _give_up(f"no end after {max_steps} steps (degenerate ties?)")
+
+
+def _independent_rows(rows: np.ndarray, g_mat: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """Rows of ``g_mat`` (restricted to ``free``) independent of the budget row and each other."""
+    if len(rows) == 0:
+        return rows
+    basis = [np.ones(len(free)) / np.sqrt(len(free))]
+    keep = []
+    for k in rows:
+        v = g_mat[k, free].astype(float)
+        norm = np.linalg.norm(v)
+        if norm < 1e-12:
+            continue
+        for b in basis:
+            v = v - (v @ b) * b
+        if np.linalg.norm(v) > 1e-9 * norm:
+            basis.append(v / np.linalg.norm(v))
+            keep.append(k)
+    return np.asarray(keep, dtype=int)
 
 
 class _Inverse:
