@@ -131,3 +131,72 @@ def log_run(
         if artifacts_dir is not None and Path(artifacts_dir).exists():
             mlflow.log_artifacts(str(artifacts_dir))
         return run.info.run_id
+
+
+def log_model_run(
+    experiment: str,
+    *,
+    run_name: str,
+    params: Mapping[str, object],
+    metrics: Mapping[str, float],
+    curves: Mapping[str, list[tuple[int, float]]] | None = None,
+    python_model: object | None = None,
+    model_artifacts: Mapping[str, str] | None = None,
+    pip_requirements: list[str] | None = None,
+    artifacts_dir: Path | None = None,
+    tags: Mapping[str, str] | None = None,
+    config: Mapping[str, object] | None = None,
+) -> tuple[str, str | None]:
+    """Like :func:`log_run`, plus step-indexed curves and a pyfunc model under ``model``.
+
+    Returns ``(run_id, model_uri)`` with ``model_uri = runs:/<run_id>/model`` (None without a
+    model).
+    """
+    mlflow = _client()
+    import mlflow.pyfunc
+
+    experiment_id = ensure_experiment(experiment)
+    all_tags = {**git_state(), **{f"version.{k}": v for k, v in package_versions().items()}}
+    all_tags.update(tags or {})
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+        mlflow.set_tags(all_tags)
+        flat = {k: str(v)[:6000] for k, v in params.items()}
+        if flat:
+            mlflow.log_params(flat)
+        finite = {k: float(v) for k, v in metrics.items() if v is not None and v == v}
+        if finite:
+            mlflow.log_metrics(finite)
+        for key, points in (curves or {}).items():
+            for step, value in points:
+                if value is not None and value == value:
+                    mlflow.log_metric(key, float(value), step=int(step))
+        if config is not None:
+            mlflow.log_text(json.dumps(config, indent=2, default=str), "config.json")
+        if artifacts_dir is not None and Path(artifacts_dir).exists():
+            mlflow.log_artifacts(str(artifacts_dir))
+        model_uri = None
+        if python_model is not None:
+            try:
+                mlflow.pyfunc.log_model(
+                    name="model", python_model=python_model,
+                    artifacts=dict(model_artifacts or {}),
+                    pip_requirements=pip_requirements or [],
+                )
+            except Exception as exc:
+                raise TrackingError(f"could not log the model to MLflow: {exc}") from exc
+            model_uri = f"runs:/{run.info.run_id}/model"
+        return run.info.run_id, model_uri
+
+
+def load_pyfunc(model_uri: str):
+    """Load an MLflow pyfunc model by URI (``runs:/ID/model``, ``models:/NAME@alias``)."""
+    mlflow = _client()
+    import mlflow.pyfunc
+
+    try:
+        return mlflow.pyfunc.load_model(model_uri)
+    except Exception as exc:
+        raise TrackingError(
+            f"could not load model {model_uri!r} from {tracking_uri()}: {exc}. Use runs:/RUN_ID/model "
+            "or models:/NAME@alias from `autoport train-agent`"
+        ) from exc

@@ -39,10 +39,15 @@ def backtest(
     out: Annotated[Path | None, typer.Option(help="output folder; default autoport_home/runs/...")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     track: Annotated[bool, typer.Option(help="log the run to MLflow")] = True,
+    model: Annotated[str | None, typer.Option(
+        help="model for --strategy dqn: runs:/RUN_ID/model or models:/NAME@alias")] = None,
 ) -> None:
     """Backtest a strategy monthly through zipline with 1/N and the S&P 500 beside it."""
     cfg = load_config(config, {"strategy": strategy, "window": window, "seed": seed,
                                "start": start, "end": end})
+    if model is not None:
+        cfg = cfg.model_copy(update={"strategy_params": {**cfg.strategy_params,
+                                                         "model_uri": model}})
     panel = load_prices(prices, end=end, min_history=cfg.window + 2, ffill=ffill)
     index_levels = data.bundled_benchmark() if prices is None else None
     outcome = _run_with_progress(cfg, panel, index_levels, quiet=json_output)

@@ -15,7 +15,7 @@ app = typer.Typer(
 )
 
 # One module per command; each exposes ``register(app)``.
-COMMAND_MODULES = ["backtest", "stress", "optimize"]
+COMMAND_MODULES = ["backtest", "stress", "optimize", "train_agent"]
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"autoport_cli.{_name}").register(app)

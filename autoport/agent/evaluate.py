@@ -1,0 +1,212 @@
+"""The evaluation protocol: non-overlapping episodes, success rule, baselines, action use.
+
+An episode is ``episode_sessions`` consecutive sessions of the period. Its first decision is
+taken at the close of the session before the window (so the window's returns all lie inside
+the period), the book starts in cash and is invested on the window's first session. The agent,
+1/N, max Sharpe and min variance run on the same windows, schedule and costs through the env.
+
+Success (per episode): max drawdown no deeper than ``max_drawdown_limit`` AND Sharpe strictly
+above 1/N's on the same window. Sharpe is empyrical's, annualised, risk-free 0, from daily
+returns; drawdowns are negative returns.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import empyrical
+import numpy as np
+import pandas as pd
+
+from autoport.agent.config import AgentConfig, parse_config
+from autoport.envs.config import EnvConfig
+from autoport.envs.portfolio_env import PortfolioEnv
+from autoport.errors import DataError
+
+Policy = Callable[[np.ndarray], int]
+BASELINES = ("equal_weight", "max_sharpe", "min_variance")
+
+
+@dataclass(frozen=True)
+class Episode:
+    start: pd.Timestamp  # first session of the window
+    end: pd.Timestamp
+    returns: np.ndarray  # daily, net of costs
+    actions: tuple[str, ...]
+
+    @property
+    def sharpe(self) -> float:
+        return float(empyrical.sharpe_ratio(self.returns))
+
+    @property
+    def max_drawdown(self) -> float:
+        return float(empyrical.max_drawdown(self.returns))
+
+
+def period_bounds(config: AgentConfig, period: str) -> tuple[pd.Timestamp, pd.Timestamp | None]:
+    p = config.protocol
+    if period == "validation":
+        return pd.Timestamp(p.validation_start), pd.Timestamp(p.validation_end)
+    if period == "test":
+        return pd.Timestamp(p.test_start), (pd.Timestamp(p.test_end) if p.test_end else None)
+    raise DataError(f"unknown evaluation period {period!r}; use validation or test")
+
+
+def episode_starts(
+    index: pd.DatetimeIndex, start: pd.Timestamp, end: pd.Timestamp | None, length: int
+) -> list[pd.Timestamp]:
+    """Decision sessions (the session before each window) of the non-overlapping windows.
+
+    A tail shorter than ``length`` sessions at the end of the period is left out.
+    """
+    lo = int(index.searchsorted(start))
+    hi = len(index) - 1 if end is None else int(index.searchsorted(end, side="right") - 1)
+    if lo < 1:
+        raise DataError(f"the period starting {start.date()} needs history before it")
+    count = (hi - lo + 1) // length
+    if count < 1:
+        raise DataError(
+            f"the period {start.date()}..{index[hi].date()} holds {hi - lo + 1} sessions, "
+            f"fewer than one {length}-session episode"
+        )
+    return [index[lo - 1 + j * length] for j in range(count)]
+
+
+def run_episodes(
+    prices: pd.DataFrame, env_config: EnvConfig, starts: list[pd.Timestamp], length: int,
+    policy: Policy,
+) -> list[Episode]:
+    """Roll ``policy`` (observation → action index) over each window, deterministically."""
+    env = PortfolioEnv(prices, env_config, episode_starts=starts, episode_length=length)
+    episodes = []
+    for _ in starts:
+        obs, _ = env.reset()
+        returns, actions, dates = [], [], []
+        done = False
+        while not done:
+            obs, _, terminated, truncated, info = env.step(policy(obs))
+            returns.extend(info["daily_returns"])
+            dates.extend(info["dates"])
+            actions.append(info["action"])
+            done = terminated or truncated
+        episodes.append(Episode(dates[0], dates[-1], np.asarray(returns), tuple(actions)))
+    return episodes
+
+
+def constant_policy(action: int) -> Policy:
+    return lambda obs: action
+
+
+def baseline_episodes(
+    prices: pd.DataFrame, config: AgentConfig, period: str = "test"
+) -> dict[str, list[Episode]]:
+    """The fixed strategies on the protocol's windows (same schedule and costs as the agent)."""
+    env_config = config.env.model_copy(update={"actions": BASELINES})
+    start, end = period_bounds(config, period)
+    length = config.protocol.episode_sessions
+    starts = episode_starts(prices.index, start, end, length)
+    return {
+        name: run_episodes(prices, env_config, starts, length, constant_policy(i))
+        for i, name in enumerate(BASELINES)
+    }
+
+
+def _success(episodes: list[Episode], reference: list[Episode], limit: float) -> list[bool]:
+    return [
+        bool(e.max_drawdown >= -limit and e.sharpe > r.sharpe)
+        for e, r in zip(episodes, reference, strict=True)
+    ]
+
+
+def _pooled(episodes: list[Episode]) -> tuple[float, float]:
+    returns = np.concatenate([e.returns for e in episodes])
+    return float(empyrical.sharpe_ratio(returns)), float(empyrical.max_drawdown(returns))
+
+
+def action_usage(episodes: list[Episode], names: list[str]) -> dict[str, Any]:
+    """Share of decisions per action and how often consecutive decisions differ."""
+    counts = Counter(a for e in episodes for a in e.actions)
+    total = sum(counts.values())
+    pairs = [(a, b) for e in episodes for a, b in zip(e.actions, e.actions[1:], strict=False)]
+    switches = sum(a != b for a, b in pairs)
+    top = max(counts.values()) / total if total else float("nan")
+    return {
+        "action_distribution": {n: counts.get(n, 0) / total for n in names} if total else {},
+        "switch_rate": switches / len(pairs) if pairs else 0.0,
+        "most_common_share": top,
+        "decisions": total,
+    }
+
+
+def evaluate_policy(
+    prices: pd.DataFrame,
+    config: AgentConfig | dict | None,
+    policy: Policy,
+    *,
+    env_config: EnvConfig | None = None,
+    period: str = "test",
+    baselines: dict[str, list[Episode]] | None = None,
+) -> dict[str, Any]:
+    """The protocol's figures for ``policy`` on ``period`` beside the fixed strategies."""
+    config = parse_config(config)
+    env_config = env_config or config.env
+    start, end = period_bounds(config, period)
+    length = config.protocol.episode_sessions
+    limit = config.protocol.max_drawdown_limit
+    starts = episode_starts(prices.index, start, end, length)
+    episodes = run_episodes(prices, env_config, starts, length, policy)
+    baselines = baselines or baseline_episodes(prices, config.model_copy(
+        update={"env": env_config}), period)
+    ew = baselines["equal_weight"]
+    success = _success(episodes, ew, limit)
+    sharpe, mdd = _pooled(episodes)
+    table = []
+    for e, r, ok in zip(episodes, ew, success, strict=True):
+        row = {"start": e.start, "end": e.end, "sharpe": e.sharpe, "max_drawdown": e.max_drawdown,
+               "equal_weight_sharpe": r.sharpe, "success": ok, "actions": list(e.actions)}
+        for name in ("max_sharpe", "min_variance"):
+            row[f"{name}_sharpe"] = next(
+                b.sharpe for b in baselines[name] if b.start == e.start)
+        table.append(row)
+    base_figures = {}
+    for name, eps in baselines.items():
+        b_sharpe, b_mdd = _pooled(eps)
+        base_figures[name] = {
+            "success_rate": float(np.mean(_success(eps, ew, limit))),
+            "sharpe": b_sharpe,
+            "max_drawdown": b_mdd,
+        }
+    return {
+        "period": period,
+        "success_rate": float(np.mean(success)),
+        "target_success_rate": config.protocol.target_success_rate,
+        "sharpe": sharpe,
+        "max_drawdown": mdd,
+        "equal_weight_sharpe": base_figures["equal_weight"]["sharpe"],
+        "max_sharpe_sharpe": base_figures["max_sharpe"]["sharpe"],
+        "min_variance_sharpe": base_figures["min_variance"]["sharpe"],
+        "mean_excess_sharpe": float(np.mean([e.sharpe - r.sharpe for e, r in zip(
+            episodes, ew, strict=True)])),
+        "n_episodes": len(episodes),
+        "episodes": table,
+        "baselines": base_figures,
+        **action_usage(episodes, list(env_config.actions)),
+    }
+
+
+def evaluate_model(
+    model_uri: str, prices: pd.DataFrame, config: AgentConfig | dict | None = None
+) -> dict[str, Any]:
+    """Re-run the test-period evaluation of a logged model (``runs:/ID/model``,
+    ``models:/NAME@alias``); the environment settings come from the model itself, the
+    protocol (dates, episode length, drawdown limit) from ``config``."""
+    from autoport.agent.policy import load_policy
+
+    mapper = load_policy(model_uri)
+    mapper.check_tickers(list(prices.columns))
+    result = evaluate_policy(prices, config, mapper.action, env_config=mapper.env_config)
+    result["model_uri"] = model_uri
+    return result

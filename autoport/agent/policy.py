@@ -1,0 +1,92 @@
+"""A trained DQN as a map from observations to an action and its long-only weights.
+
+The observation carries the menu of allocations (see :mod:`autoport.envs.features`), so the
+chosen action's weights are read from the observation itself: observations → weights, with
+nothing else to supply. :mod:`autoport.agent.pyfunc` wraps this class as an MLflow model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from autoport.envs import features
+from autoport.envs.config import EnvConfig
+from autoport.errors import DataError, TrackingError
+
+POLICY_FILE = "policy.zip"
+SPEC_FILE = "spec.json"
+
+
+class PolicyMapper:
+    """``action(obs)`` for the env loop, ``predict(obs_batch)`` for the MLflow signature."""
+
+    def __init__(self, model, env_config: EnvConfig, tickers: list[str]) -> None:
+        self.model = model
+        self.env_config = env_config
+        self.tickers = list(tickers)
+
+    @property
+    def action_names(self) -> list[str]:
+        return list(self.env_config.actions)
+
+    def action(self, obs: np.ndarray) -> int:
+        action, _ = self.model.predict(np.asarray(obs, dtype=np.float32), deterministic=True)
+        return int(action)
+
+    def predict(self, observations: np.ndarray) -> pd.DataFrame:
+        """One row per observation: ``action``, ``action_name`` and a weight per ticker."""
+        obs = np.atleast_2d(np.asarray(observations, dtype=np.float32))
+        n, size = len(self.tickers), features.obs_size(len(self.tickers), self.env_config)
+        if obs.shape[1] != size:
+            raise DataError(f"observations have {obs.shape[1]} values; this model expects {size}")
+        actions, _ = self.model.predict(obs, deterministic=True)
+        actions = np.asarray(actions, dtype=int).reshape(-1)
+        offset = features.menu_offset(n, self.env_config)
+        rows = []
+        for row, a in zip(obs, actions, strict=True):
+            w = row[offset + a * n : offset + (a + 1) * n].astype(float)
+            rows.append(w / w.sum())
+        frame = pd.DataFrame(rows, columns=self.tickers)
+        frame.insert(0, "action_name", [self.action_names[a] for a in actions])
+        frame.insert(0, "action", actions)
+        return frame
+
+    def check_tickers(self, tickers: list[str]) -> None:
+        if list(tickers) != self.tickers:
+            raise DataError(
+                f"the model was trained on {self.tickers}; the prices hold {list(tickers)}. "
+                "Pass prices with the same tickers in the same order"
+            )
+
+    def save(self, folder: Path) -> dict[str, str]:
+        """Write the SB3 policy and the spec; return MLflow ``artifacts`` paths."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self.model.save(folder / POLICY_FILE)
+        spec = {"tickers": self.tickers, "env": self.env_config.model_dump(mode="json")}
+        (folder / SPEC_FILE).write_text(json.dumps(spec, indent=2))
+        return {"policy": str(folder / POLICY_FILE), "spec": str(folder / SPEC_FILE)}
+
+    @classmethod
+    def load(cls, policy_path: str, spec_path: str) -> PolicyMapper:
+        from stable_baselines3 import DQN
+
+        spec = json.loads(Path(spec_path).read_text())
+        model = DQN.load(policy_path, device="cpu")
+        return cls(model, EnvConfig.model_validate(spec["env"]), spec["tickers"])
+
+
+def load_policy(model_uri: str) -> PolicyMapper:
+    """The mapper inside a logged model (``runs:/ID/model`` or ``models:/NAME@alias``)."""
+    from autoport import tracking
+
+    loaded = tracking.load_pyfunc(model_uri)
+    try:
+        return loaded.unwrap_python_model().mapper
+    except AttributeError:
+        raise TrackingError(
+            f"{model_uri} is not an autoport DQN policy model; log one with autoport train-agent"
+        ) from None

@@ -1,0 +1,183 @@
+"""``autoport train-agent``: train the DQN allocator, evaluate it by the protocol, log it."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+import yaml
+from rich.table import Table
+
+from autoport import data, tracking
+from autoport.agent import load_config, train
+from autoport.agent.train import TrainingResult
+from autoport_cli.common import (
+    console, emit_json, err_console, load_prices, output_dir, to_jsonable, user_errors,
+)
+
+EXPERIMENT = "agents"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train-agent")(train_agent)
+
+
+@user_errors
+def train_agent(
+    config: Annotated[Path | None, typer.Option(help="YAML config, e.g. configs/dqn.yaml")] = None,
+    timesteps: Annotated[int | None, typer.Option(help="environment steps to train")] = None,
+    seed: Annotated[int | None, typer.Option(help="random seed (SB3, torch, episode starts)")] = None,
+    prices: Annotated[Path | None, typer.Option(help="wide CSV/Parquet of prices; default: bundled")] = None,
+    ffill: Annotated[bool, typer.Option(help="forward-fill NaN gaps in --prices")] = False,
+    out: Annotated[Path | None, typer.Option(help="output folder; default autoport_home/runs/...")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    track: Annotated[bool, typer.Option(help="log the run and the model to MLflow")] = True,
+) -> None:
+    """Train a DQN over a menu of allocations; report the test success rate beside baselines."""
+    cfg = load_config(config, {"timesteps": timesteps, "seed": seed})
+    panel = load_prices(prices, min_history=cfg.env.history_needed + 2, ffill=ffill)
+
+    def on_eval(point: dict) -> None:
+        if not json_output:
+            err_console.print(
+                f"validation @ {point['step']:>7} steps: success {point['success_rate']:.0%}, "
+                f"Sharpe - 1/N {point['mean_excess_sharpe']:+.3f}, "
+                f"top action share {point['most_common_share']:.0%}", highlight=False)
+
+    result = train(panel, cfg, progress_bar=not json_output, on_eval=on_eval)
+    with output_dir(out, "train-agent") as (staging, final):
+        _write_artifacts(result, staging)
+        run_id = model_uri = None
+        if track:
+            with tempfile.TemporaryDirectory() as tmp:
+                model_artifacts = result.mapper.save(Path(tmp))
+                from autoport.agent.pyfunc import PolicyPyfunc
+
+                run_id, model_uri = tracking.log_model_run(
+                    EXPERIMENT,
+                    run_name=f"dqn-seed{cfg.seed}-{result.timesteps}",
+                    params={**_flatten(cfg.model_dump(mode="json")),
+                            "data_hash": data.content_hash(panel),
+                            "data_source": str(prices) if prices else "bundled:sp500_dataset",
+                            "timesteps_done": result.timesteps, "best_step": result.best_step},
+                    metrics=_metrics(result),
+                    curves=_curves(result),
+                    python_model=PolicyPyfunc(),
+                    model_artifacts=model_artifacts,
+                    pip_requirements=_requirements(),
+                    artifacts_dir=staging,
+                    tags={"command": "train-agent", "strategy": "dqn"},
+                    config=cfg.model_dump(mode="json"),
+                )
+    test = result.test
+    payload = {
+        "run_id": run_id,
+        "model_uri": model_uri,
+        "timesteps": result.timesteps,
+        "best_step": result.best_step,
+        "wall_seconds": result.wall_seconds,
+        "success_rate": test["success_rate"],
+        "target_success_rate": test["target_success_rate"],
+        "sharpe": test["sharpe"],
+        "max_drawdown": test["max_drawdown"],
+        "episodes": test["episodes"],
+        "baselines": test["baselines"],
+        "action_distribution": test["action_distribution"],
+        "switch_rate": test["switch_rate"],
+        "validation_success_rate": result.validation.get("success_rate"),
+        "artifacts_dir": final,
+    }
+    if json_output:
+        emit_json(payload)
+        return
+    _print(result)
+    console.print(f"artifacts: [bold]{final}[/]")
+    if run_id:
+        console.print(f"MLflow run: [bold]{run_id}[/]; model: [bold]{model_uri}[/]")
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _metrics(result: TrainingResult) -> dict[str, float]:
+    test, val = result.test, result.validation
+    out = {f"test_{k}": test[k] for k in (
+        "success_rate", "sharpe", "max_drawdown", "mean_excess_sharpe", "switch_rate",
+        "most_common_share")}
+    out.update({f"validation_{k}": val.get(k, float("nan")) for k in (
+        "success_rate", "sharpe", "mean_excess_sharpe")})
+    for name, figures in test["baselines"].items():
+        out.update({f"test_{name}_{k}": v for k, v in figures.items()})
+    out["timesteps_done"] = result.timesteps
+    out["wall_seconds"] = result.wall_seconds
+    return out
+
+
+def _curves(result: TrainingResult) -> dict[str, list[tuple[int, float]]]:
+    curves = {"train_episode_reward": result.train_curve}
+    for key in ("success_rate", "mean_excess_sharpe", "most_common_share"):
+        curves[f"validation_curve_{key}"] = [(p["step"], p[key]) for p in result.validation_curve]
+    return curves
+
+
+def _requirements() -> list[str]:
+    versions = tracking.package_versions()
+    return [f"{name}=={versions[name]}" for name in ("stable-baselines3", "torch", "gymnasium")
+            if versions.get(name, "absent") != "absent"]
+
+
+def _write_artifacts(result: TrainingResult, folder: Path) -> None:
+    episodes = pd.DataFrame(result.test["episodes"])
+    episodes["actions"] = episodes["actions"].map(" ".join)
+    episodes.to_csv(folder / "test_episodes.csv", index=False)
+    pd.DataFrame(result.validation_curve).to_csv(folder / "validation_curve.csv", index=False)
+    pd.DataFrame(result.train_curve, columns=["step", "episode_reward"]).to_csv(
+        folder / "train_curve.csv", index=False)
+    summary = {k: v for k, v in result.test.items() if k != "episodes"}
+    (folder / "test_evaluation.json").write_text(json.dumps(to_jsonable(summary), indent=2))
+    (folder / "config.yaml").write_text(
+        yaml.safe_dump(result.config.model_dump(mode="json"), sort_keys=False))
+
+
+def _print(result: TrainingResult) -> None:
+    test = result.test
+    table = Table(title=f"test episodes ({test['n_episodes']} x "
+                  f"{result.config.protocol.episode_sessions} sessions)")
+    for column in ("start", "end", "agent Sharpe", "1/N Sharpe", "max Sharpe", "min var",
+                   "agent max DD", "success", "actions"):
+        table.add_column(column, justify="right")
+    for e in test["episodes"]:
+        table.add_row(str(e["start"].date()), str(e["end"].date()), f"{e['sharpe']:.2f}",
+                      f"{e['equal_weight_sharpe']:.2f}", f"{e['max_sharpe_sharpe']:.2f}",
+                      f"{e['min_variance_sharpe']:.2f}", f"{e['max_drawdown']:.1%}",
+                      "yes" if e["success"] else "no", " ".join(e["actions"]))
+    console.print(table)
+    summary = Table(title="success rate (max DD within "
+                    f"{result.config.protocol.max_drawdown_limit:.0%} and Sharpe > 1/N)")
+    for column in ("policy", "success rate", "Sharpe", "max DD"):
+        summary.add_column(column, justify="right")
+    summary.add_row("DQN agent", f"{test['success_rate']:.0%}", f"{test['sharpe']:.3f}",
+                    f"{test['max_drawdown']:.1%}")
+    for name, f in test["baselines"].items():
+        summary.add_row(name, f"{f['success_rate']:.0%}", f"{f['sharpe']:.3f}",
+                        f"{f['max_drawdown']:.1%}")
+    console.print(summary)
+    target = test["target_success_rate"]
+    verdict = "reached" if test["success_rate"] > target else "NOT reached"
+    console.print(f"target success rate above {target:.0%}: {verdict}")
+    usage = ", ".join(f"{k} {v:.0%}" for k, v in test["action_distribution"].items() if v)
+    console.print(f"actions on test: {usage}; switch rate {test['switch_rate']:.0%}")
+    console.print(f"trained {result.timesteps} steps in {result.wall_seconds:.0f} s; "
+                  f"best validation at step {result.best_step}")

@@ -1,0 +1,66 @@
+"""A trained DQN allocator as a strategy: same observation and menu as in training.
+
+The policy observes its own book (value weights and drawdown since its first decision). A
+strategy is only handed prices, so it rebuilds that book from its past decisions with the fast
+simulator, whose bookkeeping matches zipline's (see ``tests/test_env_simulator.py``); costs are
+the ones the model was trained with.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from autoport.engines import simulator
+from autoport.errors import ConfigError
+from autoport.strategies.base import Decision
+
+
+class DQNPolicy:
+    name = "dqn"
+
+    def __init__(self, *, model_uri: str | None = None) -> None:
+        if not model_uri:
+            raise ConfigError(
+                "strategy dqn needs a model: pass --model runs:/RUN_ID/model or "
+                "models:/NAME@alias (from autoport train-agent)"
+            )
+        from autoport.agent.policy import load_policy
+
+        self.model_uri = model_uri
+        self.policy = load_policy(model_uri)
+        self.config = self.policy.env_config
+        self.min_history = self.config.history_needed
+        self._decided: dict[pd.Timestamp, np.ndarray] = {}
+
+    def _book_state(self, history: pd.DataFrame) -> tuple[np.ndarray, float]:
+        """Value weights and drawdown of this strategy's own book at the last close."""
+        today = history.index[-1]
+        past = {d: w for d, w in self._decided.items() if d < today}
+        if not past:
+            return np.zeros(history.shape[1]), 0.0
+        window = history.loc[min(past):]
+        rows = {window.index.get_loc(d): w for d, w in past.items()}
+        run = simulator.simulate(window.to_numpy(), rows, self.config.costs)
+        return run.weights[-1], float(1.0 - run.values[-1] / run.values.max())
+
+    def decide(self, history: pd.DataFrame) -> Decision:
+        from autoport.envs import features
+
+        self.policy.check_tickers(list(history.columns))
+        weights_now, drawdown = self._book_state(history)
+        menu = features.menu_weights(history, self.config)
+        need = max(self.config.lookback, self.config.vol_window) + 1
+        obs = features.observation(history.to_numpy()[-need:], weights_now, drawdown, menu,
+                                   self.config)
+        action = self.policy.action(obs)
+        weights = menu[action]
+        today = history.index[-1]
+        self._decided[today] = weights
+        name = self.policy.action_names[action]
+        return Decision(
+            today,
+            pd.Series(weights, index=history.columns),
+            f"DQN picked {name} (drawdown {drawdown:.1%})",
+            {"action": name, "model_uri": self.model_uri, "drawdown": drawdown},
+        )

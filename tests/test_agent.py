@@ -1,0 +1,180 @@
+"""DQN agent: evaluation protocol, seeded training, the logged model and the dqn strategy."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from autoport.agent.config import AgentConfig, load_config
+from autoport.agent.evaluate import (
+    Episode, action_usage, baseline_episodes, constant_policy, episode_starts, evaluate_policy,
+)
+from autoport.envs.portfolio_env import PortfolioEnv
+from autoport.errors import ConfigError, DataError
+from autoport.synthetic import regime_switching_prices
+
+CONFIG = {
+    "seed": 3,
+    "timesteps": 600,
+    "env": {"estimation_window": 60, "momentum_window": 40, "lookback": 10, "vol_window": 10,
+            "rebalance_every": 5, "episode_length": 40},
+    "dqn": {"net_arch": [32, 32], "learning_starts": 100, "target_update_interval": 100,
+            "batch_size": 32},
+    "protocol": {"train_end": "2001-12-31", "validation_start": "2002-01-01",
+                 "validation_end": "2002-06-30", "test_start": "2002-07-01",
+                 "episode_sessions": 20, "max_drawdown_limit": 0.10},
+    "validation": {"eval_freq": 200, "patience": 2, "min_evals": 2},
+}
+
+
+@pytest.fixture(scope="module")
+def prices() -> pd.DataFrame:
+    panel, _ = regime_switching_prices(900, seed=11, start="1999-06-01")
+    return panel  # 1999-06-01 .. 2002-11-12: test 2002-07-01 to the end, 4 episodes of 20
+
+
+@pytest.fixture(scope="module")
+def config() -> AgentConfig:
+    return AgentConfig.model_validate(CONFIG)
+
+
+def test_repo_config_loads_and_bad_keys_are_refused(tmp_path):
+    cfg = load_config("configs/dqn.yaml")
+    assert cfg.dqn.buffer_size == 100_000 and cfg.protocol.episode_sessions == 63
+    assert str(cfg.protocol.test_start) == "2018-01-01"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("dqn: {buffer: 5}\n")
+    with pytest.raises(ConfigError, match="dqn.buffer"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="train_end < validation_start"):
+        load_config(None, {"protocol": {"train_end": "2016-01-01"}})
+
+
+def test_episode_windows_are_non_overlapping_and_inside_the_period():
+    index = pd.bdate_range("2020-01-01", periods=300)
+    starts = episode_starts(index, pd.Timestamp("2020-03-02"), None, 63)
+    rows = [index.get_loc(s) for s in starts]
+    assert rows == [index.get_loc(pd.Timestamp("2020-02-28")) + 63 * j for j in range(4)]
+    assert 300 - (rows[-1] + 64) == 5  # the 5-session tail is left out
+    with pytest.raises(DataError, match="fewer than one 63-session episode"):
+        episode_starts(index, pd.Timestamp("2021-01-01"), None, 63)
+
+
+def test_action_usage_counts_and_switches():
+    eps = [Episode(pd.Timestamp(0), pd.Timestamp(1), np.zeros(3), ("a", "a", "b")),
+           Episode(pd.Timestamp(2), pd.Timestamp(3), np.zeros(3), ("b", "b", "b"))]
+    usage = action_usage(eps, ["a", "b", "c"])
+    assert usage["action_distribution"] == {"a": 2 / 6, "b": 4 / 6, "c": 0.0}
+    assert usage["switch_rate"] == 1 / 4 and usage["most_common_share"] == 4 / 6
+
+
+def test_constant_policies_reproduce_the_baselines(prices, config):
+    base = baseline_episodes(prices, config, "test")
+    ew = evaluate_policy(prices, config, constant_policy(0))  # action 0 is equal_weight
+    assert ew["success_rate"] == 0.0  # never strictly above itself
+    assert ew["sharpe"] == pytest.approx(ew["equal_weight_sharpe"], abs=1e-12)
+    ms = evaluate_policy(prices, config, constant_policy(2))  # max_sharpe
+    assert ms["success_rate"] == pytest.approx(ms["baselines"]["max_sharpe"]["success_rate"])
+    assert ms["sharpe"] == pytest.approx(ms["max_sharpe_sharpe"], abs=1e-12)
+    assert ms["n_episodes"] == len(base["max_sharpe"]) == len(ms["episodes"])
+    assert ms["action_distribution"]["max_sharpe"] == 1.0 and ms["switch_rate"] == 0.0
+    for row, b in zip(ms["episodes"], base["equal_weight"], strict=True):
+        ok = row["max_drawdown"] >= -0.10 and row["sharpe"] > b.sharpe
+        assert row["success"] == ok and row["equal_weight_sharpe"] == b.sharpe
+    first = pd.Timestamp(config.protocol.test_start)
+    assert ms["episodes"][0]["start"] == prices.index[prices.index.searchsorted(first)]
+
+
+@pytest.fixture(scope="module")
+def trained(prices, config):
+    from autoport.agent import train
+
+    return train(prices, config)
+
+
+@pytest.mark.slow
+def test_training_is_seeded_and_selects_on_validation(prices, config, trained):
+    from autoport.agent import train
+    from autoport.agent.train import q_values
+
+    again = train(prices, config)
+    assert trained.timesteps == again.timesteps > 0
+    assert trained.validation_curve == again.validation_curve
+    assert trained.test["episodes"] == again.test["episodes"]
+    env = PortfolioEnv(prices, config.env)
+    obs, _ = env.reset(seed=0)
+    np.testing.assert_array_equal(q_values(trained.mapper, obs), q_values(again.mapper, obs))
+    best = max(trained.validation_curve,
+               key=lambda p: (p["success_rate"], p["mean_excess_sharpe"]))
+    assert trained.best_step == best["step"]
+    assert trained.validation["success_rate"] == best["success_rate"]
+    frame = trained.mapper.predict(np.stack([obs, obs]))
+    weights = frame[list(prices.columns)].to_numpy()
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0)
+    np.testing.assert_allclose(weights[0], env.menu_at(env._t)[frame["action"][0]], atol=1e-6)
+
+
+@pytest.mark.slow
+def test_logged_model_round_trip_and_dqn_strategy(prices, config, trained, tmp_path,
+                                                  monkeypatch):
+    from autoport import tracking
+    from autoport.agent import evaluate_model
+    from autoport.agent.pyfunc import PolicyPyfunc
+    from autoport.envs import features
+    from autoport.strategies import make_strategy
+
+    monkeypatch.setenv("AUTOPORT_HOME", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    run_id, uri = tracking.log_model_run(
+        "agents-test", run_name="t", params={}, metrics={}, python_model=PolicyPyfunc(),
+        model_artifacts=trained.mapper.save(tmp_path / "m"), curves={"c": [(1, 0.5)]},
+    )
+    again = evaluate_model(uri, prices, config)
+    for key in ("success_rate", "sharpe", "max_drawdown", "equal_weight_sharpe",
+                "max_sharpe_sharpe"):
+        assert again[key] == trained.test[key]
+    assert again["episodes"] == trained.test["episodes"]
+    # the strategy rebuilds its book and sees the env's observations on the env's dates
+    strategy = make_strategy("dqn", model_uri=uri)
+    starts = episode_starts(prices.index, pd.Timestamp("2002-07-01"), None, 20)
+    env = PortfolioEnv(prices, config.env, episode_starts=starts[:1], episode_length=20)
+    obs, _ = env.reset()
+    for _ in range(4):
+        decision = strategy.decide(prices.loc[: prices.index[env._t]])
+        assert decision.details["action"] == env.action_names[trained.mapper.action(obs)]
+        assert decision.weights.sum() == pytest.approx(1.0) and (decision.weights >= 0).all()
+        obs, *_ = env.step(trained.mapper.action(obs))
+    with pytest.raises(ConfigError, match="needs a model"):
+        make_strategy("dqn")
+    assert features.obs_size(5, config.env) == env.observation_space.shape[0]
+
+
+@pytest.mark.slow
+def test_train_agent_cli_json(prices, tmp_path, monkeypatch):
+    from autoport_cli.main import app
+
+    monkeypatch.setenv("AUTOPORT_HOME", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    path = tmp_path / "prices.csv"
+    prices.to_csv(path)
+    cfg = tmp_path / "dqn.yaml"
+    cfg.write_text(json.dumps({**CONFIG, "validation": {"eval_freq": 150, "patience": 1,
+                                                        "min_evals": 1}}))
+    result = CliRunner().invoke(app, ["train-agent", "--config", str(cfg), "--prices", str(path),
+                                      "--timesteps", "300", "--seed", "1", "--json",
+                                      "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout[result.stdout.index("{"):])
+    assert payload["run_id"] and payload["model_uri"].startswith("runs:/")
+    assert payload["timesteps"] == 300
+    assert 0.0 <= payload["success_rate"] <= 1.0
+    assert len(payload["episodes"]) == 4 and set(payload["baselines"]) == {
+        "equal_weight", "max_sharpe", "min_variance"}
+    assert payload["baselines"]["equal_weight"]["success_rate"] == 0.0
+    assert (tmp_path / "out" / "test_episodes.csv").exists()
+    bad = CliRunner().invoke(app, ["train-agent", "--config", str(tmp_path / "nope.yaml")])
+    assert bad.exit_code == 1 and "does not exist" in bad.output
