@@ -1,0 +1,66 @@
+"""End to end: ``autoport backtest --strategy autopilot`` through zipline on a short window."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from autoport import data
+from autoport.autopilot import explain
+from autoport.backtest import load_config, run_backtest
+from autoport_cli.main import app
+
+SETTINGS = {"regime": {"enabled": False}, "tax_optimization": True, "calendar": "monthly"}
+START, END = "2007-06-01", "2008-12-31"
+
+
+def _config(tmp_path):
+    path = tmp_path / "autopilot_backtest.yaml"
+    path.write_text(yaml.safe_dump({"strategy": "autopilot", "window": 252,
+                                    "strategy_params": {"settings": SETTINGS}}))
+    return path
+
+
+@pytest.mark.slow
+def test_backtest_cli_writes_one_explained_record_per_decision(home, tmp_path):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, [
+        "backtest", "--config", str(_config(tmp_path)), "--start", START, "--end", END,
+        "--out", str(out), "--json", "--no-track",
+    ])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["strategy"] == "autopilot"
+    records = [json.loads(line) for line in (out / "decisions.jsonl").read_text().splitlines()]
+    assert len(records) == 19  # month starts from 2007-06 to 2008-12
+    actions = {r["action"] for r in records}
+    assert "initial" == records[0]["action"] and actions & {"override_enter", "rebalance"}
+    for r in records:
+        assert {"action", "trigger", "inputs", "rule", "trades", "expected_effect"} <= set(r)
+        assert r["inputs"]["var_limit"] == -0.03
+        for t in r["trades"]:
+            assert t["why"] and t["shares"] != 0
+    # 2008: the override cut risk and said why
+    enter = next(r for r in records if r["action"] == "override_enter")
+    assert enter["date"] >= "2007-07-01" and enter["override"]["reasons"]
+    assert "defensive" in " ".join(explain.explain(enter))
+
+
+@pytest.mark.slow
+def test_every_engine_transaction_is_an_explained_order(home):
+    prices = data.bundled_prices().loc[:END]
+    cfg = load_config(None, {"strategy": "autopilot", "start": START, "end": END})
+    cfg = cfg.model_copy(update={"strategy_params": {"settings": SETTINGS}})
+    outcome = run_backtest(cfg, prices)
+    run = outcome.strategy
+    sessions = prices.index
+    orders = {(pd.Timestamp(r["date"]), t["ticker"]): t["shares"]
+              for r in run.records for t in r["trades"]}
+    assert len(run.transactions) == len(orders) > 50
+    for day, tx in run.transactions.iterrows():
+        decided = sessions[sessions.get_loc(day) - 1]
+        assert orders[(decided, tx["symbol"])] == tx["amount"]
