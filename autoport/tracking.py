@@ -200,3 +200,43 @@ def load_pyfunc(model_uri: str):
             f"could not load model {model_uri!r} from {tracking_uri()}: {exc}. Use runs:/RUN_ID/model "
             "or models:/NAME@alias from `autoport train-agent`"
         ) from exc
+
+
+def recent_runs(experiment: str | None = None, limit: int = 20) -> list[dict[str, object]]:
+    """The latest runs (newest first) of one experiment or of all, as plain dicts.
+
+    Each dict holds ``run_id``, ``experiment``, ``run_name``, ``status``, ``start_time`` (UTC
+    Timestamp), ``tags`` and ``metrics``; a name that is not an experiment is a ``TrackingError``.
+    """
+    import pandas as pd
+
+    mlflow = _client()
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri())
+    if experiment is not None:
+        found = client.get_experiment_by_name(experiment)
+        if found is None:
+            names = sorted(e.name for e in client.search_experiments())
+            raise TrackingError(
+                f"no MLflow experiment named {experiment!r}; known: {', '.join(names) or 'none'}"
+            )
+        experiments = [found]
+    else:
+        experiments = list(client.search_experiments())
+    if not experiments:
+        return []
+    names = {e.experiment_id: e.name for e in experiments}
+    runs = client.search_runs(
+        experiment_ids=list(names), max_results=limit, order_by=["attributes.start_time DESC"],
+    )
+    return [
+        {
+            "run_id": run.info.run_id,
+            "experiment": names.get(run.info.experiment_id, run.info.experiment_id),
+            "run_name": run.info.run_name or "",
+            "status": run.info.status,
+            "start_time": pd.Timestamp(run.info.start_time, unit="ms", tz="UTC"),
+            "tags": {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")},
+            "metrics": dict(run.data.metrics),
+        }
+        for run in runs
+    ]

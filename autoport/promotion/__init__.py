@@ -1,0 +1,14 @@
+"""Validated promotion: re-evaluate a run on the held-out test period, check YAML gates, write a
+validation report, and register the candidate in the MLflow model registry only if all pass.
+
+``gates`` and ``evaluate`` are pure; ``registry`` holds the MLflow operations; ``report``
+writes files; ``promote`` ties them together.
+"""
+
+from autoport.promotion.evaluate import EVALUATORS, Evaluation, RunRecord
+from autoport.promotion.gates import GateResult, GatesConfig, GateSpec, check_gates, load_gates
+
+__all__ = [
+    "EVALUATORS", "Evaluation", "GateResult", "GateSpec", "GatesConfig", "RunRecord",
+    "check_gates", "load_gates",
+]

@@ -1,0 +1,283 @@
+"""Re-run a candidate's evaluation on the held-out test period, from its logged config.
+
+Promotion never trusts the numbers a run reported about itself: each run kind (the run's
+``command`` tag) has an evaluator here that reloads the run's data, checks its content hash
+against the one the run recorded, and recomputes the test-period figures.
+
+- ``backtest``: the logged :class:`~autoport.backtest.BacktestConfig` re-run through zipline on
+  the test period beside 1/N and a max-Sharpe MPT reference at the same window and caps;
+- ``train-agent``: the DQN evaluator of issue 6 (``autoport.agent.evaluate.evaluate_model``) on
+  the run's logged pyfunc model, when that module is importable.
+
+Evaluators take a :class:`RunRecord` (plain data fetched by ``promotion.registry``) and return an
+:class:`Evaluation`; they never touch MLflow themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from autoport import data as data_mod
+from autoport import metrics as metrics_mod
+from autoport.errors import AutoportError, ConfigError, DataError
+from autoport.promotion.gates import GatesConfig
+
+BUNDLED_SOURCE = "bundled:sp500_dataset"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What promotion needs to know about a logged run (no MLflow objects inside)."""
+
+    run_id: str
+    experiment: str
+    run_name: str
+    tags: dict[str, str]
+    params: dict[str, str]
+    metrics: dict[str, float]
+    config: dict[str, Any] | None
+    model_uri: str | None = None
+
+    @property
+    def command(self) -> str:
+        return self.tags.get("command", "")
+
+
+@dataclass
+class Evaluation:
+    """Re-evaluated test-period figures and what the report shows beside them."""
+
+    kind: str
+    start: pd.Timestamp | None
+    end: pd.Timestamp | None
+    metrics: dict[str, float]
+    curves: dict[str, pd.Series] = field(default_factory=dict)  # daily returns per series
+    weights: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+    var_summary: dict | None = None
+    model_config: dict[str, Any] | None = None  # what a config-only candidate registers
+    problems: list[str] = field(default_factory=list)  # each one is a failing gate
+
+
+Evaluator = Callable[[RunRecord, GatesConfig, str], Evaluation]
+
+
+# --------------------------------------------------------------------------- data of a run
+
+
+def _raw_source(source: str) -> pd.DataFrame:
+    if source == BUNDLED_SOURCE or source.startswith("bundled:"):
+        return data_mod.bundled_prices()
+    return data_mod.read_price_file(source)
+
+
+def _validated(frame: pd.DataFrame) -> pd.DataFrame:
+    try:
+        return data_mod.validate_prices(frame)
+    except DataError:
+        return data_mod.validate_prices(frame, ffill=True)
+
+
+def run_prices(record: RunRecord, end_hint: object | None = None) -> tuple[pd.DataFrame, bool]:
+    """The full panel of the run's data source, and whether the run's data hash is found in it.
+
+    A run recorded the hash of the panel it used: the whole source or the source cut at its
+    ``end``. Both candidates are recomputed; either matching means the data are unchanged.
+    """
+    source = record.params.get("data_source")
+    if not source:
+        raise DataError(
+            f"run {record.run_id} recorded no data_source parameter; it cannot be re-evaluated"
+        )
+    full = _validated(_raw_source(source))
+    recorded = record.params.get("data_hash")
+    candidates = [full]
+    if end_hint:
+        cut = full.loc[: pd.Timestamp(str(end_hint))]
+        if len(cut) >= 2:
+            candidates.append(cut)
+    match = recorded is not None and any(
+        data_mod.content_hash(frame) == recorded for frame in candidates
+    )
+    return full, match
+
+
+def code_version_match(record: RunRecord, current_commit: str) -> float:
+    recorded = record.tags.get("git_commit", "unknown")
+    if recorded == "unknown" or current_commit == "unknown":
+        return float("nan")
+    return 1.0 if recorded == current_commit else 0.0
+
+
+def _test_window(gates: GatesConfig, prices: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp]:
+    start = pd.Timestamp(gates.test_period.start)
+    end = pd.Timestamp(gates.test_period.end) if gates.test_period.end else prices.index[-1]
+    if start > prices.index[-1]:
+        raise DataError(
+            f"the test period starts {start.date()} but the run's data end "
+            f"{prices.index[-1].date()}; set test_period.start in the gates file"
+        )
+    return start, min(end, prices.index[-1])
+
+
+def var_metrics(returns: pd.Series, gates: GatesConfig) -> tuple[dict[str, float], dict | None, str]:
+    """Breach rate and Kupiec p-value of a causal one-day VaR on ``returns``; NaN if too short."""
+    from autoport.risk.backtest import backtest_var
+
+    try:
+        result = backtest_var(
+            returns.dropna(), model=gates.var.model, confidence=gates.var.confidence,
+            window=gates.var.window,
+        )
+    except AutoportError as exc:
+        nan = float("nan")
+        return ({"var_breach_rate": nan, "kupiec_pvalue": nan},
+                None, f"VaR coverage not measured: {exc}")
+    summary = result.summary()
+    return (
+        {"var_breach_rate": float(summary["breach_rate"]),
+         "kupiec_pvalue": float(summary["kupiec_pvalue"]),
+         "var_observations": float(summary["observations"])},
+        summary,
+        "",
+    )
+
+
+# --------------------------------------------------------------------------- backtest runs
+
+
+def _reference_arguments(cfg) -> dict[str, Any]:
+    """The max-Sharpe MPT every optimizer configuration has to beat, at the run's window/caps."""
+    return {"window": cfg.window, "objective": "max_sharpe", "max_weight": cfg.max_weight,
+            "risk_free_rate": cfg.risk_free}
+
+
+def evaluate_backtest(record: RunRecord, gates: GatesConfig, current_commit: str) -> Evaluation:
+    """Re-run a backtest's logged config through zipline on the test period."""
+    from autoport.backtest import BacktestConfig, run_backtest, trading_window
+    from autoport.engines import zipline_engine
+    from autoport.strategies import make_strategy
+
+    if record.config is None:
+        raise ConfigError(
+            f"run {record.run_id} has no config.json artifact; re-run the backtest to log it"
+        )
+    try:
+        logged = BacktestConfig.model_validate(record.config)
+    except Exception as exc:  # pydantic ValidationError, with the run named
+        raise ConfigError(f"run {record.run_id} logged a config this code rejects: {exc}") from None
+    full, hash_ok = run_prices(record, end_hint=logged.end)
+    start, end = _test_window(gates, full)
+    cfg = logged.model_copy(update={"start": start.date(), "end": end.date()})
+    source = record.params.get("data_source", "")
+    index_levels = data_mod.bundled_benchmark() if source.startswith("bundled:") else None
+    outcome = run_backtest(cfg, full, index_levels=index_levels)
+    notes = [
+        f"re-ran the logged {logged.strategy} config through zipline on "
+        f"{outcome.start.date()}..{outcome.end.date()} (seed {logged.seed})",
+    ]
+    strategy_metrics = outcome.strategy.metrics
+    curves = {logged.strategy: outcome.strategy.returns, "1/N": outcome.baseline.returns}
+    ref_args = _reference_arguments(cfg)
+    if logged.strategy == "mpt" and cfg.strategy_arguments() == ref_args:
+        reference = strategy_metrics
+        notes.append("the candidate is itself the max-Sharpe MPT reference")
+    else:
+        t0, t1 = trading_window(full, cfg)
+        bench = outcome.index_returns
+        result = zipline_engine.run(
+            make_strategy("mpt", **ref_args), full, start=t0, end=t1, costs=cfg.costs,
+            capital=cfg.capital, rebalance=cfg.rebalance, benchmark_returns=bench,
+        )
+        reference = metrics_mod.summary(result.returns, positions=result.positions,
+                                        transactions=result.transactions,
+                                        risk_free=cfg.risk_free)
+        curves["max-Sharpe MPT"] = result.returns
+    if outcome.index_returns is not None:
+        curves["S&P 500"] = outcome.index_returns.fillna(0.0)
+    figures: dict[str, float] = dict(strategy_metrics)
+    figures.update({f"equal_weight_{k}": v for k, v in outcome.baseline.metrics.items()})
+    figures.update({f"max_sharpe_{k}": v for k, v in reference.items()})
+    if outcome.index_metrics:
+        figures.update({f"index_{k}": v for k, v in outcome.index_metrics.items()})
+    var_figures, var_summary, var_note = var_metrics(outcome.strategy.returns, gates)
+    figures.update(var_figures)
+    if var_note:
+        notes.append(var_note)
+    figures["data_hash_match"] = 1.0 if hash_ok else 0.0
+    figures["code_version_match"] = code_version_match(record, current_commit)
+    if not hash_ok:
+        notes.append(
+            f"data hash mismatch: the run recorded {record.params.get('data_hash')} but "
+            f"{source} now hashes differently"
+        )
+    return Evaluation(
+        kind="backtest", start=outcome.start, end=outcome.end, metrics=figures, curves=curves,
+        weights=outcome.strategy.weights, notes=notes, var_summary=var_summary,
+        model_config=logged.model_dump(mode="json"),
+    )
+
+
+# --------------------------------------------------------------------------- train-agent runs
+
+
+def evaluate_agent(record: RunRecord, gates: GatesConfig, current_commit: str) -> Evaluation:
+    """The DQN evaluator of the agent package on the run's logged model, when available."""
+    try:
+        from autoport.agent.evaluate import evaluate_model
+    except ImportError as exc:
+        return Evaluation(
+            kind="train-agent", start=None, end=None,
+            metrics={"code_version_match": code_version_match(record, current_commit)},
+            problems=[f"DQN evaluator not available ({exc}); the agent cannot be re-evaluated"],
+        )
+    if record.model_uri is None:
+        raise ConfigError(
+            f"train-agent run {record.run_id} logged no MLflow model; nothing to promote"
+        )
+    full, hash_ok = run_prices(record, end_hint=(record.config or {}).get("end"))
+    result = evaluate_model(record.model_uri, full, record.config)
+    figures = {k: float(v) for k, v in result.items() if _is_number(v)}
+    figures["data_hash_match"] = 1.0 if hash_ok else 0.0
+    figures["code_version_match"] = code_version_match(record, current_commit)
+    curves = {k: v for k, v in result.items() if isinstance(v, pd.Series)}
+    notes = [f"re-ran the DQN test-period evaluation of {record.model_uri}"]
+    returns = result.get("returns")
+    if isinstance(returns, pd.Series):
+        var_figures, _, var_note = var_metrics(returns, gates)
+        figures.update(var_figures)
+        if var_note:
+            notes.append(var_note)
+    return Evaluation(kind="train-agent", start=None, end=None, metrics=figures,
+                      curves=curves, notes=notes)
+
+
+def _is_number(value: object) -> bool:
+    if isinstance(value, bool):
+        return True
+    try:
+        float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return not isinstance(value, (str, bytes)) and not hasattr(value, "__len__")
+
+
+EVALUATORS: dict[str, Evaluator] = {
+    "backtest": evaluate_backtest,
+    "train-agent": evaluate_agent,
+}
+
+
+def evaluator_for(record: RunRecord) -> Evaluator:
+    try:
+        return EVALUATORS[record.command]
+    except KeyError:
+        kind = record.command or "(no command tag)"
+        raise ConfigError(
+            f"run {record.run_id} is a {kind!r} run; only {', '.join(sorted(EVALUATORS))} runs "
+            "can be promoted"
+        ) from None

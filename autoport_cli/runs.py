@@ -1,0 +1,58 @@
+"""``autoport runs``: the latest MLflow runs with their key metrics, without opening the UI."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from autoport import tracking
+from autoport_cli.common import console, emit_json, user_errors
+
+KEY_METRICS = ("sharpe", "annual_return", "max_drawdown", "success_rate")
+PERCENT = {"annual_return", "max_drawdown", "success_rate"}
+HEADERS = {"sharpe": "Sharpe", "annual_return": "return", "max_drawdown": "max DD",
+           "success_rate": "success"}
+
+
+def register(app: typer.Typer) -> None:
+    app.command("runs")(runs)
+
+
+@user_errors
+def runs(
+    experiment: Annotated[str | None, typer.Option(help="only this experiment, e.g. backtests")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="how many runs, newest first")] = 20,
+    json_output: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """List recent runs with their key metrics (store: MLFLOW_TRACKING_URI or autoport_home)."""
+    rows = tracking.recent_runs(experiment, limit)
+    if json_output:
+        emit_json({"tracking_uri": tracking.tracking_uri(), "runs": rows})
+        return
+    where = f"experiment {experiment!r}" if experiment else "all experiments"
+    if not rows:
+        console.print(f"no runs yet in {where} (store: {tracking.tracking_uri()})")
+        return
+    shown = [k for k in KEY_METRICS if any(k in row["metrics"] for row in rows)]
+    table = Table(title=f"latest {len(rows)} runs, {where} (times UTC)")
+    table.add_column("run id", no_wrap=True)
+    table.add_column("kind: name", overflow="ellipsis", min_width=12)
+    table.add_column("started", no_wrap=True)
+    for key in shown:
+        table.add_column(HEADERS[key], justify="right", no_wrap=True)
+    for row in rows:
+        figures = row["metrics"]
+        cells = []
+        for key in shown:
+            value = figures.get(key)
+            cells.append("" if value is None else f"{value:.1%}" if key in PERCENT
+                         else f"{value:.3f}")
+        kind = row["tags"].get("command") or row["experiment"]
+        name = row["run_name"]
+        if row["status"] != "FINISHED":
+            name += f" [{row['status']}]"
+        table.add_row(row["run_id"], f"{kind}: {name}", f"{row['start_time']:%m-%d %H:%M}", *cells)
+    console.print(table)
+    console.print(f"store: {tracking.tracking_uri()}; promote one with `autoport promote RUN_ID`")
