@@ -473,3 +473,18 @@ def test_exact_path_on_many_assets_matches_pointwise():
     exact = efficient_frontier(mu, cov, n_points=12, method="homotopy")
     conic = efficient_frontier(mu, cov, n_points=12, method="pointwise")
     np.testing.assert_allclose(exact.volatilities, conic.volatilities, rtol=1e-6)
+
+
+def test_exact_path_with_a_cash_line_is_the_capital_market_line(bundled):
+    # zero-variance cash makes Σ singular; the path switches to dense KKT solves. Without caps
+    # the frontier is the line from cash through the tangency portfolio of the risky assets.
+    _, mu, cov = bundled
+    mu_c, cov_c = add_cash(mu, cov, 0.03)
+    exact = efficient_frontier(mu_c, cov_c, n_points=30, risk_free_rate=0.03, method="homotopy")
+    conic = efficient_frontier(mu_c, cov_c, n_points=30, risk_free_rate=0.03, method="pointwise")
+    np.testing.assert_allclose(exact.volatilities**2, conic.volatilities**2, atol=1e-9)
+    assert exact.weights["CASH"].iloc[0] == pytest.approx(1.0)
+    tangency = optimize(mu, cov, "max_sharpe", risk_free_rate=0.03)
+    on_line = exact.weights["CASH"] > 1e-6  # points that still hold cash lie on the CML
+    slope = (exact.returns[on_line][1:] - 0.03) / exact.volatilities[on_line][1:]
+    np.testing.assert_allclose(slope, tangency.sharpe_ratio, rtol=1e-7)

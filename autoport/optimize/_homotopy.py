@@ -93,30 +93,39 @@ def frontier_path(
     max_steps = max_steps or 20 * n + 200
     ones = np.ones(n)
 
-    inv = _Inverse(cov, np.where(state == 0)[0])
+    inv: _Inverse | None = _Inverse(cov, np.where(state == 0)[0])
+    if not inv.ok:
+        inv = None  # Σ_FF singular (a cash line, duplicated assets): dense KKT solves instead
 
     def apply(event) -> None:
+        nonlocal inv
         kind, i, code = event
         if kind == "fix":
             state[i] = code
-            inv.remove(i)
+            if inv is not None:
+                inv.remove(i)
         elif kind == "release":
             state[i] = 0
-            inv.add(i)
+            if inv is not None:
+                inv.add(i)
+                if not inv.ok:
+                    inv = None
         elif kind == "add":
             active[i] = True
         else:
             active[i] = False
 
     for step in range(max_steps):
-        if step and step % 100 == 0:
+        if inv is not None and step and step % 100 == 0:
             inv.refresh()  # bound the drift of the rank-one updates
-        free = np.asarray(inv.idx, dtype=int)
+            if not inv.ok:
+                inv = None
+        free = np.asarray(inv.idx, dtype=int) if inv is not None else np.where(state == 0)[0]
         fixed = np.where(state != 0)[0]
         w_fixed = np.where(state[fixed] < 0, lb[fixed], ub[fixed])
         nf = len(free)
-        if nf == 0 or not inv.ok:
-            return _give_up(f"no free weights or a singular Σ block at λ={lam_cur:.4g}")
+        if nf == 0:
+            return _give_up(f"no free weights at λ={lam_cur:.4g}")
         # an active row that adds nothing on the free weights (it holds through fixed ones, or
         # repeats the budget) would make the system singular: leave it inactive; the
         # inactive-row checks re-add it if it is ever about to break
@@ -132,13 +141,22 @@ def frontier_path(
         d[0, 0] = r.budget - w_fixed.sum()
         if len(act):
             d[1:, 0] = h[act] - g_mat[np.ix_(act, fixed)] @ w_fixed
-        m_r = inv.m @ r_mat
-        m_ct = inv.m @ cons.T
         try:
-            y = np.linalg.solve(cons @ m_ct, cons @ m_r - d)
+            if inv is not None:
+                m_r = inv.m @ r_mat
+                m_ct = inv.m @ cons.T
+                y = np.linalg.solve(cons @ m_ct, cons @ m_r - d)
+                sol_w = m_r - m_ct @ y
+            else:
+                mc = cons.shape[0]
+                kkt = np.zeros((nf + mc, nf + mc))
+                kkt[:nf, :nf] = cov[np.ix_(free, free)]
+                kkt[:nf, nf:] = cons.T
+                kkt[nf:, :nf] = cons
+                sol = np.linalg.solve(kkt, np.vstack([r_mat, d]))
+                sol_w, y = sol[:nf], sol[nf:]
         except np.linalg.LinAlgError:
-            return _give_up(f"dependent active constraints at λ={lam_cur:.4g}")
-        sol_w = m_r - m_ct @ y
+            return _give_up(f"singular KKT system at λ={lam_cur:.4g} ({nf} free weights)")
         if not (np.all(np.isfinite(sol_w)) and np.all(np.isfinite(y))):
             return _give_up(f"non-finite KKT solution at λ={lam_cur:.4g}")
         w0, w1 = np.zeros(n), np.zeros(n)
