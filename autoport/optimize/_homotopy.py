@@ -23,11 +23,14 @@ import numpy as np
 from autoport.optimize.constraints import Resolved
 
 TOL = 1e-9
-LAST_FAILURE: list[str] = []  # why the last walk gave up (diagnostics for notes and tests)
 
 
-def _give_up(reason: str) -> None:
-    LAST_FAILURE[:] = [reason]
+class PathFailed(Exception):
+    """The walk cannot continue; the message says why (the caller falls back and notes it)."""
+
+
+def _give_up(reason: str):
+    raise PathFailed(reason)
 
 
 def supported(r: Resolved) -> bool:
@@ -70,8 +73,10 @@ def _first_event(times: np.ndarray, ids: np.ndarray, floor: float, stale: list[b
 def frontier_path(
     mu: np.ndarray, cov: np.ndarray, r: Resolved, w_start: np.ndarray, targets: np.ndarray,
     max_steps: int | None = None,
-) -> np.ndarray | None:
-    """Weights at each increasing target return (the first is μᵀw_start), or None to fall back.
+) -> np.ndarray:
+    """Weights at each increasing target return (the first is μᵀw_start).
+
+    Raises :class:`PathFailed` (with the reason) when the caller should fall back.
 
     ``w_start`` is the minimum-variance portfolio from a conic solver: it tells which bounds
     and rows are active at λ = 0; a wrong guess is corrected by zero-length steps.
@@ -125,7 +130,7 @@ def frontier_path(
         w_fixed = np.where(state[fixed] < 0, lb[fixed], ub[fixed])
         nf = len(free)
         if nf == 0:
-            return _give_up(f"no free weights at λ={lam_cur:.4g}")
+            _give_up(f"no free weights at λ={lam_cur:.4g}")
         # an active row that adds nothing on the free weights (it holds through fixed ones, or
         # repeats the budget) would make the system singular: leave it inactive; the
         # inactive-row checks re-add it if it is ever about to break
@@ -156,9 +161,9 @@ def frontier_path(
                 sol = np.linalg.solve(kkt, np.vstack([r_mat, d]))
                 sol_w, y = sol[:nf], sol[nf:]
         except np.linalg.LinAlgError:
-            return _give_up(f"singular KKT system at λ={lam_cur:.4g} ({nf} free weights)")
+            _give_up(f"singular KKT system at λ={lam_cur:.4g} ({nf} free weights)")
         if not (np.all(np.isfinite(sol_w)) and np.all(np.isfinite(y))):
-            return _give_up(f"non-finite KKT solution at λ={lam_cur:.4g}")
+            _give_up(f"non-finite KKT solution at λ={lam_cur:.4g}")
         w0, w1 = np.zeros(n), np.zeros(n)
         w0[free], w1[free] = sol_w[:, 0], sol_w[:, 1]
         w0[fixed] = w_fixed
@@ -232,17 +237,17 @@ def frontier_path(
             w = w0 + lam_t * w1
             if not _certified(w, lb, ub, g_mat, h, r.budget, mu, t,
                               sign * (grad0 + lam_t * grad1), lam0 + lam_t * lam1):
-                return _give_up(f"KKT certificate failed at target {t:.6g} (λ={lam_t:.4g})")
+                _give_up(f"KKT certificate failed at target {t:.6g} (λ={lam_t:.4g})")
             out[k_next] = w
             k_next += 1
         if k_next >= len(targets):
             return out
         if event is None:
-            return _give_up(f"path ended at return {r_end:.6g} below target {targets[k_next]:.6g}")
+            _give_up(f"path ended at return {r_end:.6g} below target {targets[k_next]:.6g}")
         apply(event)
         protect = event[1] if event[0] == "release" else None
         lam_cur = best
-    return _give_up(f"no end after {max_steps} steps (degenerate ties?)")
+    _give_up(f"no end after {max_steps} steps (degenerate ties?)")
 
 
 def _independent_rows(rows: np.ndarray, g_mat: np.ndarray, free: np.ndarray) -> np.ndarray:

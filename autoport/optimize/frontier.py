@@ -103,16 +103,20 @@ def efficient_frontier(
 
     weights = None
     used: set[str] = set()
+    if method == "homotopy" and not _homotopy.supported(p.r):
+        raise ConfigError(
+            "the exact frontier path handles linear constraints only; turnover, leverage and "
+            "transaction costs need method 'pointwise' (or 'auto')"
+        )
     if method in ("auto", "homotopy") and _homotopy.supported(p.r):
-        with single_blas_thread(p.r.n):
-            weights = _homotopy.frontier_path(p.mu, p.cov, p.r, w_mv, targets)
-        if weights is not None:
+        try:
+            with single_blas_thread(p.r.n):
+                weights = _homotopy.frontier_path(p.mu, p.cov, p.r, w_mv, targets)
             used.add("critical-line homotopy")
-        else:
-            reason = "; ".join(_homotopy.LAST_FAILURE) or "unknown"
+        except _homotopy.PathFailed as exc:
             if method == "homotopy":
-                raise OptimizationError(f"the exact frontier path failed: {reason}")
-            notes.append(f"exact path unavailable ({reason}); solved point by point")
+                raise OptimizationError(f"the exact frontier path failed: {exc}") from None
+            notes.append(f"exact path unavailable ({exc}); solved point by point")
     if weights is None:
         weights = _pointwise(p, targets, w_mv, solver_chain, notes, used)
     weights[np.abs(weights) < 1e-12] = 0.0
