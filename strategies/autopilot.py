@@ -483,6 +483,8 @@ class Autopilot:
                                     "var_allowed": check.var_after}
         if harvests:
             record["harvests"] = [h.__dict__ for h in harvests]
+        # running after-tax vs pre-tax, so the last line of the log reports the whole run
+        record["tax_status"] = {**self.after_tax(), **self.tax_summary()}
         self.last_date = today
         return Decision(today, weights.reindex(tickers, fill_value=0.0), reason, record)
 

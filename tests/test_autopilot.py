@@ -379,3 +379,19 @@ def test_partial_sale_of_one_lot_is_not_a_wash_but_a_second_lot_is():
     # hifo sells the new lot (basis 105) first: the older lot bought 18 days before replaces it
     assert book.sale_would_wash("X", 5, 80.0, D("2020-03-20"))
     assert not book.sale_would_wash("X", 70, 80.0, D("2020-03-20"))  # both lots sold
+
+
+def test_attribution_summary_from_positions_reproduces_the_book_return():
+    prices = pd.DataFrame({"A": [10.0, 11.0, 12.1, 11.0], "B": [20.0, 20.0, 21.0, 22.0]},
+                          index=pd.bdate_range("2020-01-01", periods=4))
+    shares = {"A": 100, "B": 50}
+    pos = pd.DataFrame({t: prices[t] * n for t, n in shares.items()})
+    pos["cash"] = 500.0
+    out = attribution.summary(pos, prices, {"A": "x", "B": "y"}, traded_value=0.0,
+                              costs=0.0, taxes=0.0, n_factors=1)
+    value = pos.sum(axis=1)
+    book = value.iloc[-1] / value.iloc[0] - 1
+    assert out["brinson"].portfolio_return == pytest.approx(book)
+    assert out["by_asset"].sum() == pytest.approx(book)
+    b = out["brinson"]
+    assert b.allocation + b.selection + b.interaction == pytest.approx(b.active_return)

@@ -171,3 +171,47 @@ def drags(
         "cost_drag_annual": costs / average_value / years,
         "tax_drag_annual": taxes / average_value / years,
     }
+
+
+def weights_from_positions(positions: pd.DataFrame) -> pd.DataFrame:
+    """Beginning-of-day weights from end-of-day dollar positions (pyfolio shape, with
+    ``cash``): the row for day ``t`` holds the weights at the close of ``t - 1``."""
+    total = positions.sum(axis=1)
+    w = positions.drop(columns=["cash"], errors="ignore").div(total, axis=0)
+    return w.shift(1).iloc[1:]
+
+
+def summary(
+    positions: pd.DataFrame,
+    prices: pd.DataFrame,
+    groups: Mapping[str, str],
+    *,
+    benchmark_weights: pd.Series | None = None,
+    traded_value: float = 0.0,
+    costs: float = 0.0,
+    taxes: float = 0.0,
+    n_factors: int = 3,
+) -> dict:
+    """Everything the attribution section reports, from a run's positions and the prices.
+
+    Benchmark: 1/N over the priced assets unless ``benchmark_weights`` are given. The
+    engine's costs sit inside the positions (they lower cash), so the Brinson active return
+    here is after costs; ``drags`` shows costs and taxes separately.
+    """
+    w = weights_from_positions(positions)
+    r = prices.pct_change().reindex(w.index)[w.columns.intersection(prices.columns)]
+    w = w[r.columns]
+    bench = benchmark_weights if benchmark_weights is not None else pd.Series(
+        1.0 / r.shape[1], index=r.columns)
+    b = brinson_fachler(w, bench, r, groups)
+    rp = (w * r).sum(axis=1)
+    years = len(r) / 252.0
+    avg = float(positions.sum(axis=1).mean())
+    return {
+        "by_asset": contributions(w, r).sort_values(ascending=False),
+        "by_sector": contributions(w, r, groups).sort_values(ascending=False),
+        "brinson": b,
+        "factors": factor_attribution(rp, r, n_factors),
+        "drags": drags(traded_value=traded_value, costs=costs, taxes=taxes,
+                       average_value=avg, years=years),
+    }
