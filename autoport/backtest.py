@@ -13,13 +13,12 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from autoport import metrics
+from autoport import configfile, metrics
 from autoport.engines import zipline_engine
 from autoport.engines.costs import CostModel
-from autoport.errors import ConfigError, DataError
+from autoport.errors import DataError
 from autoport.strategies import Decision, make_strategy
 from autoport.strategies.registry import STRATEGIES
 
@@ -72,25 +71,7 @@ class BacktestConfig(BaseModel):
 
 def load_config(path, overrides: dict[str, Any] | None = None) -> BacktestConfig:
     """YAML file (optional) merged with CLI overrides; one message for any bad key or value."""
-    raw: dict[str, Any] = {}
-    if path is not None:
-        try:
-            with open(path) as fh:
-                raw = yaml.safe_load(fh) or {}
-        except FileNotFoundError:
-            raise ConfigError(f"config file {path} does not exist") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"config file {path} must hold a mapping of settings")
-    raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    try:
-        return BacktestConfig.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"invalid backtest config ({problems})") from None
+    return configfile.load(BacktestConfig, path, overrides=overrides)
 
 
 @dataclass
