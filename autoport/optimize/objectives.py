@@ -244,6 +244,7 @@ def optimize(
     objective_weights: Mapping[str, float] | None = None,
     fallback_to_min_variance: bool = False,
     risk_budget: Mapping[str, float] | None = None,
+    asset_classes: Mapping[str, str] | None = None,
     solver_chain: tuple[str, ...] = solvers.DEFAULT_CHAIN,
 ) -> OptimizationResult:
     """Solve one objective; see :class:`Objective` for the names.
@@ -255,12 +256,13 @@ def optimize(
       with ``target_return`` optional; ``mean_cvar`` maximises ``μᵀw − δ·CVaR``.
     - ``max_drawdown`` caps the historical max drawdown of the scenario path (any objective).
     - ``multi_objective`` minimises ``−λ_r μᵀw + λ_v wᵀΣw + λ_c CVaR + λ_d CDaR`` with
-      ``objective_weights`` keys ``return``, ``variance``, ``cvar``, ``cdar``.
+      ``objective_weights`` keys ``return``, ``variance``, ``cvar``, ``cdar`` (defaults 1, 1,
+      0, 0); :func:`autoport.optimize.pareto_front` traces the trade-off between two of them.
     - ``kelly`` maximises the growth rate ``rf + (μ − rf)ᵀw − 1/(2f) wᵀΣw`` with
       ``f = kelly_fraction``; weights need not sum to 1 (the rest is cash at rf), so the budget
       constraint is dropped; bounds, groups and leverage still hold.
-    - ``risk_parity`` matches risk contributions to ``risk_budget`` (equal when None); see
-      :func:`autoport.optimize.risk_budgeting`.
+    - ``risk_parity`` matches risk contributions to ``risk_budget`` (equal when None), per
+      asset or per class of ``asset_classes``; see :func:`autoport.optimize.risk_budgeting`.
     - ``max_sharpe`` with no admissible portfolio above ``risk_free_rate`` raises
       ``OptimizationError`` offering min variance, or returns min variance with a note when
       ``fallback_to_min_variance``.
@@ -272,8 +274,8 @@ def optimize(
 
         return risk_budgeting(
             pd.DataFrame(p.cov, index=p.tickers, columns=p.tickers), risk_budget,
-            constraints=constraints, mu=pd.Series(p.mu, index=p.tickers),
-            risk_free_rate=risk_free_rate,
+            asset_classes=asset_classes, constraints=constraints,
+            mu=pd.Series(p.mu, index=p.tickers), risk_free_rate=risk_free_rate,
         )
     if (obj in SCENARIO_OBJECTIVES or max_drawdown is not None) and p.scenarios is None:
         raise ConfigError(f"{obj.value} needs scenario returns (the daily return history)")
