@@ -90,8 +90,16 @@ def menu_weights(history: pd.DataFrame, config: EnvConfig) -> np.ndarray:
     return menu / menu.sum(axis=1, keepdims=True)
 
 
+def log_returns(recent_prices: np.ndarray, config: EnvConfig) -> np.ndarray:
+    """Daily log returns the observation reads: the last ``max(lookback, vol_window)`` rows."""
+    need = max(config.lookback, config.vol_window) + 1
+    if len(recent_prices) < need:
+        raise DataError(f"the observation needs {need} closes, got {len(recent_prices)}")
+    return np.diff(np.log(recent_prices[-need:]), axis=0)
+
+
 def observation(
-    recent_prices: np.ndarray,
+    rets: np.ndarray,
     weights: np.ndarray,
     drawdown: float,
     menu: np.ndarray,
@@ -99,16 +107,14 @@ def observation(
 ) -> np.ndarray:
     """Flat float32 observation at a decision close.
 
+    ``rets`` are the daily log returns ending at the decision close (see :func:`log_returns`).
     Layout: scaled log returns of the last ``lookback`` sessions (asset-major), annualised
     rolling volatility, current value weights of the book, drawdown from the episode's peak
-    (a positive fraction), then the menu weights. ``recent_prices`` ends at the decision close.
+    (a positive fraction), then the menu weights.
     """
-    need = max(config.lookback, config.vol_window) + 1
-    if len(recent_prices) < need:
-        raise DataError(f"the observation needs {need} closes, got {len(recent_prices)}")
-    logp = np.log(recent_prices[-need:])
-    rets = np.diff(logp, axis=0)
     window = rets[-config.lookback:].T.ravel() * RETURN_SCALE
-    vol = rets[-config.vol_window:].std(axis=0, ddof=1) * np.sqrt(252.0)
+    recent = rets[-config.vol_window:]
+    centred = recent - recent.mean(axis=0)
+    vol = np.sqrt((centred * centred).sum(axis=0) / (len(recent) - 1) * 252.0)
     obs = np.concatenate([window, vol, weights, [drawdown], menu.ravel()])
     return np.clip(obs, -OBS_CLIP, OBS_CLIP).astype(np.float32)

@@ -75,6 +75,8 @@ class PortfolioEnv(gym.Env):
         self.prices = panel
         self.tickers = list(panel.columns)
         self._p = panel.to_numpy(dtype=float)
+        self._rets = np.diff(np.log(self._p), axis=0)  # row r-1: log return into session r
+        self._dates = list(panel.index)
         self._key = (data_mod.content_hash(panel), cfg.estimation_window, cfg.vol_window,
                      cfg.momentum_window, cfg.max_weight, cfg.actions)
         self.episode_length = int(episode_length or cfg.episode_length)
@@ -144,10 +146,10 @@ class PortfolioEnv(gym.Env):
 
     def _observation(self) -> np.ndarray:
         t = self._t
-        recent = self._p[t - self._need + 1 : t + 1]
+        rets = self._rets[t - self._need + 1 : t]  # same numbers as features.log_returns
         weights = self._book.weights(self._p[t])
         drawdown = 1.0 - self._value / self._peak
-        return features.observation(recent, weights, drawdown, self.menu_at(t), self.config)
+        return features.observation(rets, weights, drawdown, self.menu_at(t), self.config)
 
     def _advance(self, book: simulator.Book, weights: np.ndarray, t: int, nt: int):
         target = simulator.target_shares(book, weights, self._p[t])
@@ -165,17 +167,20 @@ class PortfolioEnv(gym.Env):
         else:
             row = int(self._starts[self.np_random.integers(len(self._starts))])
         self._reset_state(row)
-        info = {"date": self.prices.index[row], "weights": dict.fromkeys(self.tickers, 0.0)}
+        info = {"date": self._dates[row], "weights": dict.fromkeys(self.tickers, 0.0)}
         return self._observation(), info
 
     def step(self, action):
-        if not self.action_space.contains(action):
+        try:
+            a = int(action)
+        except (TypeError, ValueError):
+            a = -1
+        if not 0 <= a < self.action_space.n or a != action:
             raise ConfigError(
                 f"action {action!r} is not in 0..{self.action_space.n - 1} "
                 f"({', '.join(self.action_names)})"
             )
         cfg = self.config
-        a = int(action)
         t = self._t
         nt = min(t + cfg.rebalance_every, self._end)
         weights = self.menu_at(t)[a]
@@ -215,12 +220,12 @@ class PortfolioEnv(gym.Env):
         self._t = nt
         truncated = nt >= self._end
         info = {
-            "date": self.prices.index[nt],
+            "date": self._dates[nt],
             "action": self.action_names[a],
             "weights": dict(zip(self.tickers, map(float, weights), strict=True)),
             "value": self._value,
             "cost": cost,
             "daily_returns": daily,
-            "dates": list(self.prices.index[t + 1 : nt + 1]),
+            "dates": self._dates[t + 1 : nt + 1],
         }
         return self._observation(), float(reward), False, truncated, info

@@ -50,9 +50,8 @@ class DQNPolicy:
         self.policy.check_tickers(list(history.columns))
         weights_now, drawdown = self._book_state(history)
         menu = features.menu_weights(history, self.config)
-        need = max(self.config.lookback, self.config.vol_window) + 1
-        obs = features.observation(history.to_numpy()[-need:], weights_now, drawdown, menu,
-                                   self.config)
+        rets = features.log_returns(history.to_numpy(), self.config)
+        obs = features.observation(rets, weights_now, drawdown, menu, self.config)
         action = self.policy.action(obs)
         weights = menu[action]
         today = history.index[-1]
