@@ -488,3 +488,21 @@ def test_exact_path_with_a_cash_line_is_the_capital_market_line(bundled):
     on_line = exact.weights["CASH"] > 1e-6  # points that still hold cash lie on the CML
     slope = (exact.returns[on_line][1:] - 0.03) / exact.volatilities[on_line][1:]
     np.testing.assert_allclose(slope, tangency.sharpe_ratio, rtol=1e-7)
+
+
+def test_every_solver_failing_is_reported(bundled):
+    _, mu, cov = bundled
+    with pytest.raises(OptimizationError, match="every solver failed: OSQP: "):
+        optimize(mu, cov, "efficient_risk", target_volatility=0.2, solver_chain=("OSQP",))
+    with pytest.raises(OptimizationError, match="none of the solvers NOPE is installed"):
+        optimize(mu, cov, "min_variance", solver_chain=("NOPE",))
+
+
+def test_inputs_are_aligned_by_ticker(bundled):
+    _, mu, cov = bundled
+    shuffled = cov.iloc[::-1, ::-1]
+    a = optimize(mu, cov, "max_sharpe")
+    b = optimize(mu, shuffled, "max_sharpe")
+    np.testing.assert_allclose(a.weights, b.weights[a.weights.index], atol=1e-9)
+    with pytest.raises(ConfigError, match="different tickers"):
+        optimize(mu.rename({"AAPL": "ZZZ"}), cov, "min_variance")
