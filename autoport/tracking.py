@@ -50,6 +50,9 @@ def _client():
     # Schema-migration INFO lines on a new store are noise on a user's terminal.
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Against a tracking server MLflow writes "View run ... at: URL" to stdout when a run ends,
+    # which corrupts `--json` output; the commands report the run id themselves.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
     global _own_uri
     uri = tracking_uri()

@@ -1,0 +1,119 @@
+"""MLFLOW_TRACKING_URI pointing at a real `mlflow server` (loopback, SQLite backend, served
+artifacts) works unchanged: backtest, runs, promote and loading the champion."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from autoport import data
+from autoport_cli.main import app
+
+TICKERS = ["AAPL", "JPM", "XOM", "JNJ", "KO", "WMT"]
+GATES = """
+test_period: {start: 2021-07-01, end: 2021-12-31}
+var: {window: 60}
+gates:
+  - {name: drawdown_within_mandate, metric: max_drawdown, comparison: ">=", threshold: -0.35}
+  - {name: data_hash_matches, metric: data_hash_match, comparison: "==", threshold: 1}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A tracking server started for this test only, stopped (its process group) afterwards."""
+    port = free_port()
+    mlflow_bin = Path(sys.executable).parent / "mlflow"
+    log = open(tmp_path / "server.log", "w")
+    proc = subprocess.Popen(
+        [str(mlflow_bin), "server", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+         "--serve-artifacts", "--artifacts-destination", str(tmp_path / "served")],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"mlflow server exited: {(tmp_path / 'server.log').read_text()}")
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("mlflow server did not become healthy in 90 s")
+            time.sleep(0.5)
+        yield url, tmp_path / "served"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=5)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.mark.slow
+def test_remote_tracking_server_works_unchanged(server, tmp_path, monkeypatch):
+    url, served = server
+    home = tmp_path / "home"
+    monkeypatch.setenv("AUTOPORT_HOME", str(home))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+    prices = tmp_path / "prices.csv"
+    data.bundled_prices().loc["2020-06-01":"2021-12-31", TICKERS].to_csv(prices)
+    runner = CliRunner()
+
+    res = runner.invoke(app, ["backtest", "--strategy", "equal_weight", "--window", "60",
+                              "--prices", str(prices), "--start", "2021-07-01",
+                              "--end", "2021-12-31", "--json"])
+    assert res.exit_code == 0, res.output
+    run_id = json.loads(res.stdout)["run_id"]
+
+    res = runner.invoke(app, ["runs", "--json"])
+    assert res.exit_code == 0, res.output
+    listing = json.loads(res.stdout)
+    assert listing["tracking_uri"] == url
+    assert [r["run_id"] for r in listing["runs"]] == [run_id]
+
+    gates = tmp_path / "gates.yaml"
+    gates.write_text(GATES)
+    res = runner.invoke(app, ["promote", run_id, "--gates", str(gates), "--name", "remote",
+                              "--json"])
+    assert res.exit_code == 0, res.output
+    payload = json.loads(res.stdout)
+    assert (payload["promoted"], payload["model_version"], payload["alias"]) == (
+        True, "1", "champion")
+
+    # everything went to the server: no local store, artifacts under the served root
+    assert not (home / "mlflow.db").exists()
+    assert list(served.rglob("report.md")) and list(served.rglob("config.json"))
+    assert list(served.rglob("MLmodel"))
+
+    import mlflow
+
+    mlflow.set_tracking_uri(url)
+    model = mlflow.pyfunc.load_model("models:/remote@champion")
+    weights = model.predict(pd.read_csv(prices, index_col=0, parse_dates=True))
+    assert weights.to_numpy().tolist() == [[1 / 6] * 6]
