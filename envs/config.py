@@ -10,7 +10,7 @@ from autoport.engines.costs import CostModel
 
 ACTION_NAMES = (
     "equal_weight", "min_variance", "max_sharpe", "risk_parity", "inverse_vol",
-    "momentum_tilt", "low_vol_tilt",
+    "momentum_tilt", "low_vol_tilt", "defensive",
 )
 REWARDS = ("log_return", "drawdown_penalty", "differential_sharpe")
 
@@ -29,6 +29,9 @@ class EnvConfig(BaseModel):
     episode_length: int = Field(252, ge=2, description="sessions per training episode")
     max_weight: float = Field(0.25, gt=0, le=1, description="cap per asset in optimised items")
     momentum_window: int = Field(126, ge=2, le=1260)
+    defensive_cash: float = Field(
+        0.5, ge=0, le=1, description="cash share of the defensive item (rest: min variance)"
+    )
     actions: tuple[str, ...] = ACTION_NAMES
     reward: Literal["log_return", "drawdown_penalty", "differential_sharpe"] = "log_return"
     drawdown_penalty: float = Field(0.0, ge=0, description="per unit of new drawdown")

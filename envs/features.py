@@ -53,7 +53,9 @@ def _optimised(window: pd.DataFrame, objective: str, max_weight: float) -> np.nd
 
 
 def menu_weights(history: pd.DataFrame, config: EnvConfig) -> np.ndarray:
-    """Long-only weights summing to 1 for each menu item, (n_actions, n_assets).
+    """Long-only asset weights for each menu item, (n_actions, n_assets); cash is the rest.
+
+    Every row sums to 1 except ``defensive``, which holds ``defensive_cash`` in cash (0%).
 
     ``history`` ends at the decision close; only its last ``estimation_window + 1`` rows are read.
     """
@@ -68,11 +70,14 @@ def menu_weights(history: pd.DataFrame, config: EnvConfig) -> np.ndarray:
     cap = max(config.max_weight, 1.0 / n)
     daily = np.diff(np.log(values[-(config.vol_window + 1):]), axis=0)
     rows = []
+    min_var = None
     for name in config.actions:
         if name == "equal_weight":
             w = np.full(n, 1.0 / n)
-        elif name == "min_variance":
-            w = _optimised(window, "min_variance", cap)
+        elif name in ("min_variance", "defensive"):
+            if min_var is None:
+                min_var = _optimised(window, "min_variance", cap)
+            w = min_var
         elif name == "max_sharpe":
             w = _optimised(window, "max_sharpe", cap)
         elif name == "risk_parity":
@@ -87,7 +92,11 @@ def menu_weights(history: pd.DataFrame, config: EnvConfig) -> np.ndarray:
             raise DataError(f"unknown menu item {name!r}")
         rows.append(w)
     menu = np.clip(np.vstack(rows), 0.0, None)
-    return menu / menu.sum(axis=1, keepdims=True)
+    menu = menu / menu.sum(axis=1, keepdims=True)
+    for i, name in enumerate(config.actions):
+        if name == "defensive":
+            menu[i] *= 1.0 - config.defensive_cash
+    return menu
 
 
 def log_returns(recent_prices: np.ndarray, config: EnvConfig) -> np.ndarray:

@@ -26,6 +26,7 @@ from autoport.envs import features
 from autoport.envs.config import EnvConfig
 from autoport.errors import ConfigError, DataError
 
+CASH = "CASH"  # key of the cash share in info["weights"] (earns 0%)
 _MENU_CACHE: dict[tuple, np.ndarray] = {}
 _MENU_CACHE_LIMIT = 50_000
 
@@ -167,7 +168,8 @@ class PortfolioEnv(gym.Env):
         else:
             row = int(self._starts[self.np_random.integers(len(self._starts))])
         self._reset_state(row)
-        info = {"date": self._dates[row], "weights": dict.fromkeys(self.tickers, 0.0)}
+        info = {"date": self._dates[row],
+                "weights": {**dict.fromkeys(self.tickers, 0.0), CASH: 1.0}}
         return self._observation(), info
 
     def step(self, action):
@@ -222,7 +224,8 @@ class PortfolioEnv(gym.Env):
         info = {
             "date": self._dates[nt],
             "action": self.action_names[a],
-            "weights": dict(zip(self.tickers, map(float, weights), strict=True)),
+            "weights": {**dict(zip(self.tickers, map(float, weights), strict=True)),
+                        CASH: 1.0 - float(weights.sum())},
             "value": self._value,
             "cost": cost,
             "daily_returns": daily,

@@ -60,6 +60,8 @@ class DQNPolicy:
         return Decision(
             today,
             pd.Series(weights, index=history.columns),
-            f"DQN picked {name} (drawdown {drawdown:.1%})",
-            {"action": name, "model_uri": self.model_uri, "drawdown": drawdown},
+            f"DQN picked {name} (drawdown {drawdown:.1%})"
+            + (f", {1 - weights.sum():.0%} left in cash" if weights.sum() < 1 - 1e-9 else ""),
+            {"action": name, "model_uri": self.model_uri, "drawdown": drawdown,
+             "cash": float(1.0 - weights.sum())},
         )

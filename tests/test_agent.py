@@ -114,7 +114,7 @@ def test_training_is_seeded_and_selects_on_validation(prices, config, trained):
     assert trained.validation["success_rate"] == best["success_rate"]
     frame = trained.mapper.predict(np.stack([obs, obs]))
     weights = frame[list(prices.columns)].to_numpy()
-    np.testing.assert_allclose(weights.sum(axis=1), 1.0)
+    np.testing.assert_allclose(weights.sum(axis=1) + frame["CASH"], 1.0, atol=1e-6)
     np.testing.assert_allclose(weights[0], env.menu_at(env._t)[frame["action"][0]], atol=1e-6)
 
 
@@ -146,7 +146,8 @@ def test_logged_model_round_trip_and_dqn_strategy(prices, config, trained, tmp_p
     for _ in range(4):
         decision = strategy.decide(prices.loc[: prices.index[env._t]])
         assert decision.details["action"] == env.action_names[trained.mapper.action(obs)]
-        assert decision.weights.sum() == pytest.approx(1.0) and (decision.weights >= 0).all()
+        assert decision.weights.sum() + decision.details["cash"] == pytest.approx(1.0)
+        assert (decision.weights >= 0).all()
         obs, *_ = env.step(trained.mapper.action(obs))
     with pytest.raises(ConfigError, match="needs a model"):
         make_strategy("dqn")

@@ -34,7 +34,7 @@ def test_registered_id_makes_env_with_prices(prices):
     env = gym.make(ENV_ID, prices=prices, config=SMALL)
     obs, info = env.reset(seed=1)
     assert env.observation_space.contains(obs)
-    assert set(info["weights"]) == set(prices.columns)
+    assert set(info["weights"]) == {*prices.columns, "CASH"} and info["weights"]["CASH"] == 1.0
 
 
 def test_every_action_is_long_only_and_sums_to_one(prices):
@@ -45,10 +45,12 @@ def test_every_action_is_long_only_and_sums_to_one(prices):
         _, _, _, _, info = env.step(action)
         w = np.array(list(info["weights"].values()))
         assert (w >= 0).all() and w.sum() == pytest.approx(1.0, abs=1e-12)
+        assert info["weights"]["CASH"] == pytest.approx(0.5 if action == 7 else 0.0, abs=1e-12)
         assert info["action"] == SMALL.actions[action]
     menu = env.menu_at(200)
     assert menu.shape == (len(SMALL.actions), prices.shape[1])
-    np.testing.assert_allclose(menu.sum(axis=1), 1.0, atol=1e-12)
+    np.testing.assert_allclose(menu.sum(axis=1), [1.0] * 7 + [0.5], atol=1e-12)
+    np.testing.assert_allclose(menu[7], 0.5 * menu[1])  # defensive: half min variance, half cash
     assert (menu.max(axis=1) <= max(SMALL.max_weight, 1 / 5) + 1e-6)[1:3].all()
 
 
@@ -129,5 +131,5 @@ def test_bad_inputs_have_clear_messages(prices):
         PortfolioEnv(prices, SMALL, start=prices.index[390])
     env = PortfolioEnv(prices, SMALL)
     env.reset(seed=0)
-    with pytest.raises(ConfigError, match="not in 0..6"):
-        env.step(7)
+    with pytest.raises(ConfigError, match="not in 0..7"):
+        env.step(8)

@@ -38,7 +38,8 @@ class PolicyMapper:
         return int(action)
 
     def predict(self, observations: np.ndarray) -> pd.DataFrame:
-        """One row per observation: ``action``, ``action_name`` and a weight per ticker."""
+        """One row per observation: ``action``, ``action_name``, a weight per ticker and
+        ``CASH`` (all summing to 1; cash is non-zero only for the defensive item)."""
         obs = np.atleast_2d(np.asarray(observations, dtype=np.float32))
         n, size = len(self.tickers), features.obs_size(len(self.tickers), self.env_config)
         if obs.shape[1] != size:
@@ -48,9 +49,9 @@ class PolicyMapper:
         offset = features.menu_offset(n, self.env_config)
         rows = []
         for row, a in zip(obs, actions, strict=True):
-            w = row[offset + a * n : offset + (a + 1) * n].astype(float)
-            rows.append(w / w.sum())
+            rows.append(row[offset + a * n : offset + (a + 1) * n].astype(float))
         frame = pd.DataFrame(rows, columns=self.tickers)
+        frame["CASH"] = (1.0 - frame.sum(axis=1)).clip(lower=0.0)
         frame.insert(0, "action_name", [self.action_names[a] for a in actions])
         frame.insert(0, "action", actions)
         return frame
