@@ -133,3 +133,13 @@ def test_bad_inputs_have_clear_messages(prices):
     env.reset(seed=0)
     with pytest.raises(ConfigError, match="not in 0..7"):
         env.step(8)
+
+
+def test_make_with_defaults_runs_on_bundled_prices():
+    env = gym.make(ENV_ID)
+    obs, info = env.reset(seed=0)
+    assert obs.shape == (20 * (20 + 2 + 8) + 1,)
+    obs, reward, terminated, truncated, info = env.step(0)
+    assert np.isfinite(reward) and not terminated and not truncated
+    assert len(info["daily_returns"]) == 21 and info["weights"]["CASH"] == 0.0
+    assert sum(info["weights"].values()) == pytest.approx(1.0)
