@@ -7,12 +7,14 @@ overrides it, for example a tracking server.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import platform
 import subprocess
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterator, Mapping
 from importlib import metadata
 from pathlib import Path
 
@@ -102,6 +104,41 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+@contextlib.contextmanager
+def _recorded_run(
+    experiment: str,
+    run_name: str,
+    params: Mapping[str, object],
+    metrics: Mapping[str, float],
+    artifacts_dir: Path | None,
+    tags: Mapping[str, str] | None,
+    config: Mapping[str, object] | None,
+) -> Iterator:
+    """An active run with provenance tags, params, finite metrics, config and artifacts.
+
+    MLflow prints a "View run at" line on stdout when a server tracks the run; it goes to
+    stderr here so ``--json`` output stays one clean object.
+    """
+    mlflow = _client()
+    experiment_id = ensure_experiment(experiment)
+    all_tags = {**git_state(), **{f"version.{k}": v for k, v in package_versions().items()}}
+    all_tags.update(tags or {})
+    with contextlib.redirect_stdout(sys.stderr):
+        with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+            mlflow.set_tags(all_tags)
+            flat = {k: str(v)[:6000] for k, v in params.items()}
+            if flat:
+                mlflow.log_params(flat)
+            finite = {k: float(v) for k, v in metrics.items() if v is not None and v == v}
+            if finite:
+                mlflow.log_metrics(finite)
+            if config is not None:
+                mlflow.log_text(json.dumps(config, indent=2, default=str), "config.json")
+            if artifacts_dir is not None and Path(artifacts_dir).exists():
+                mlflow.log_artifacts(str(artifacts_dir))
+            yield run
+
+
 def log_run(
     experiment: str,
     *,
@@ -117,22 +154,7 @@ def log_run(
     Called after the work succeeded, so a failure upstream leaves no run behind; a failure while
     logging marks the run FAILED (MLflow's context manager does it).
     """
-    mlflow = _client()
-    experiment_id = ensure_experiment(experiment)
-    all_tags = {**git_state(), **{f"version.{k}": v for k, v in package_versions().items()}}
-    all_tags.update(tags or {})
-    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
-        mlflow.set_tags(all_tags)
-        flat = {k: str(v)[:6000] for k, v in params.items()}
-        if flat:
-            mlflow.log_params(flat)
-        finite = {k: float(v) for k, v in metrics.items() if v is not None and v == v}
-        if finite:
-            mlflow.log_metrics(finite)
-        if config is not None:
-            mlflow.log_text(json.dumps(config, indent=2, default=str), "config.json")
-        if artifacts_dir is not None and Path(artifacts_dir).exists():
-            mlflow.log_artifacts(str(artifacts_dir))
+    with _recorded_run(experiment, run_name, params, metrics, artifacts_dir, tags, config) as run:
         return run.info.run_id
 
 
@@ -155,28 +177,13 @@ def log_model_run(
     Returns ``(run_id, model_uri)`` with ``model_uri = runs:/<run_id>/model`` (None without a
     model).
     """
-    mlflow = _client()
     import mlflow.pyfunc
 
-    experiment_id = ensure_experiment(experiment)
-    all_tags = {**git_state(), **{f"version.{k}": v for k, v in package_versions().items()}}
-    all_tags.update(tags or {})
-    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
-        mlflow.set_tags(all_tags)
-        flat = {k: str(v)[:6000] for k, v in params.items()}
-        if flat:
-            mlflow.log_params(flat)
-        finite = {k: float(v) for k, v in metrics.items() if v is not None and v == v}
-        if finite:
-            mlflow.log_metrics(finite)
+    with _recorded_run(experiment, run_name, params, metrics, artifacts_dir, tags, config) as run:
         for key, points in (curves or {}).items():
             for step, value in points:
                 if value is not None and value == value:
                     mlflow.log_metric(key, float(value), step=int(step))
-        if config is not None:
-            mlflow.log_text(json.dumps(config, indent=2, default=str), "config.json")
-        if artifacts_dir is not None and Path(artifacts_dir).exists():
-            mlflow.log_artifacts(str(artifacts_dir))
         model_uri = None
         if python_model is not None:
             try:
