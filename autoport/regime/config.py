@@ -1,0 +1,115 @@
+"""``configs/regime.yaml``: detector, strategy and reference-dating settings (pydantic edge)."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from autoport.errors import ConfigError
+
+
+class DetectorConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    returns: Literal["assets", "market"] = "market"
+    realized_vol: bool = False
+    vol_window: int = Field(10, ge=2)
+    min_train: int = Field(756, ge=60)
+    refit_every: int = Field(252, ge=1)
+    train_window: int | None = Field(None, ge=60)
+    n_restarts: int = Field(5, ge=1)
+    seed: int = 0
+    n_iter: int = Field(200, ge=1)
+    tol: float = Field(1e-2, gt=0)
+    covariance_type: Literal["full", "diag"] = "full"
+    transmat_prior: float = Field(1.0, ge=1.0)
+
+    @model_validator(mode="after")
+    def _window(self) -> DetectorConfig:
+        if self.train_window is not None and self.train_window < self.min_train:
+            raise ValueError(f"train_window {self.train_window} is below min_train "
+                             f"{self.min_train}; raise it or set it to null (expanding)")
+        return self
+
+    def feature_kwargs(self) -> dict:
+        return {"returns": self.returns, "realized_vol": self.realized_vol,
+                "vol_window": self.vol_window}
+
+    def fit_kwargs(self) -> dict:
+        return {"n_restarts": self.n_restarts, "seed": self.seed, "n_iter": self.n_iter,
+                "tol": self.tol, "covariance_type": self.covariance_type,
+                "transmat_prior": self.transmat_prior}
+
+
+class RegimePolicy(BaseModel):
+    """What the strategy holds in one regime."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    objective: Literal["max_sharpe", "min_volatility"]
+    max_weight: float = Field(0.25, gt=0, le=1)
+    window: int = Field(252, ge=20)
+
+
+class StrategyConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    refit_every: int = Field(252, ge=1)
+    threshold: float = Field(0.7, gt=0, le=1)
+    hold_days: int = Field(5, ge=1)
+    min_hold: int = Field(21, ge=0)
+    cost_bps: float = Field(10.0, ge=0)
+    cost_lookback: int = Field(21, ge=1)
+    regimes: dict[Literal["bull", "bear", "sideways"], RegimePolicy]
+
+    @model_validator(mode="after")
+    def _all_regimes(self) -> StrategyConfig:
+        missing = {"bull", "bear", "sideways"} - set(self.regimes)
+        if missing:
+            raise ValueError(f"strategy.regimes lacks {', '.join(sorted(missing))}; "
+                             "give an objective for bull, bear and sideways")
+        return self
+
+
+class ReferenceConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decline: float = Field(0.20, gt=0, lt=1)
+    recovery: float = Field(0.20, gt=0)
+
+
+class RegimeConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    detector: DetectorConfig
+    strategy: StrategyConfig
+    reference: ReferenceConfig = ReferenceConfig()
+
+
+def parse_config(text: str, source: str = "regime.yaml") -> RegimeConfig:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source} must be a mapping with 'detector' and 'strategy' sections")
+    try:
+        return RegimeConfig.model_validate(raw)
+    except ValidationError as exc:
+        parts = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5]]
+        raise ConfigError(f"{source} is invalid: {'; '.join(parts)}") from None
+
+
+def load_config(path: str | Path | None = None) -> RegimeConfig:
+    """The bundled ``configs/regime.yaml`` or the user's file (config edge, reads the file)."""
+    if path is None:
+        text = resources.files("autoport.configs").joinpath("regime.yaml").read_text()
+        return parse_config(text, "bundled regime.yaml")
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"regime config {p} does not exist; pass an existing YAML file")
+    return parse_config(p.read_text(), str(p))

@@ -1,0 +1,445 @@
+"""A 3-state Gaussian HMM (hmmlearn) fitted with seeded restarts, and its online labels.
+
+Naming rule (the model's own, never matched against a truth): with each state's daily return
+mean and volatility read from the fitted emission parameters (``ret`` column, unstandardized),
+
+- **bear** is the state with the highest return volatility;
+- of the other two, **bull** is the one with the higher mean return;
+- the remaining state is **sideways**.
+
+Online labels (no look-ahead): the label on date ``t`` is the argmax of the *filtered*
+probabilities P(state_t | features up to t), from a model fitted only on sessions strictly
+before the segment it labels. The model is refitted every ``refit_every`` sessions on an
+expanding (or rolling ``train_window``) window. Smoothed posteriors (forward-backward) use
+later data and are offered by :func:`in_sample_probabilities` for description only.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from autoport.errors import ConfigError, DataError
+from autoport.regime.features import FEATURE_RET, Scaler
+
+REGIMES = ("bull", "bear", "sideways")
+
+
+@dataclass(frozen=True)
+class Restart:
+    seed: int
+    log_likelihood: float
+    converged: bool
+    n_iter: int
+
+
+@dataclass(frozen=True)
+class HMMFit:
+    """A fitted model with its scaler and the name of each hidden state.
+
+    ``log_likelihood`` is on the standardized training features; ``state_names[i]`` names
+    hidden state ``i``; ``state_stats`` holds each regime's daily mean return and volatility.
+    """
+
+    model: object  # hmmlearn.hmm.GaussianHMM
+    scaler: Scaler
+    columns: tuple[str, ...]
+    state_names: tuple[str, ...]
+    log_likelihood: float
+    converged: bool
+    n_iter: int
+    restarts: tuple[Restart, ...]
+    train_start: pd.Timestamp
+    train_end: pd.Timestamp
+    n_train: int
+    state_stats: dict = field(default_factory=dict)
+
+    def order(self) -> np.ndarray:
+        """Hidden-state indices in :data:`REGIMES` order (bull, bear, sideways)."""
+        return np.array([self.state_names.index(name) for name in REGIMES])
+
+    def filter(self, features: pd.DataFrame) -> pd.DataFrame:
+        """Filtered probabilities P(regime_t | rows up to t), columns bull/bear/sideways."""
+        self._check_columns(features)
+        probs = forward_filter(self.model, self.scaler.transform(features))
+        return pd.DataFrame(probs[:, self.order()], index=features.index, columns=list(REGIMES))
+
+    def smoothed(self, features: pd.DataFrame) -> pd.DataFrame:
+        """Smoothed posteriors (uses later rows): in-sample description only."""
+        self._check_columns(features)
+        probs = self.model.predict_proba(self.scaler.transform(features))
+        return pd.DataFrame(probs[:, self.order()], index=features.index, columns=list(REGIMES))
+
+    def _check_columns(self, features: pd.DataFrame) -> None:
+        if tuple(features.columns) != self.columns:
+            raise DataError(
+                f"features have columns {list(features.columns)} but the model was fitted on "
+                f"{list(self.columns)}; build them with the same settings"
+            )
+
+    def describe(self) -> dict:
+        return {
+            "train_start": self.train_start,
+            "train_end": self.train_end,
+            "n_train": self.n_train,
+            "log_likelihood": self.log_likelihood,
+            "converged": self.converged,
+            "n_iter": self.n_iter,
+            "restarts": [r.__dict__ for r in self.restarts],
+            "states": self.state_stats,
+            "transition": pd.DataFrame(
+                self.model.transmat_[np.ix_(self.order(), self.order())],
+                index=list(REGIMES), columns=list(REGIMES),
+            ).to_dict(),
+        }
+
+
+def forward_filter(model, x: np.ndarray) -> np.ndarray:
+    """P(state_t | x_0..x_t) for every t by the scaled forward recursion.
+
+    Written out here (emission densities from the model's means and covariances, not from
+    hmmlearn internals) so it can be checked against ``predict_proba`` at the last row, where
+    filtered and smoothed probabilities coincide.
+    """
+    from scipy.stats import multivariate_normal
+
+    x = np.asarray(x, dtype=float)
+    k = model.n_components
+    log_b = np.column_stack(
+        [multivariate_normal(model.means_[i], model.covars_[i]).logpdf(x).reshape(-1)
+         for i in range(k)]
+    )
+    b = np.exp(log_b - log_b.max(axis=1, keepdims=True))
+    a = model.transmat_
+    out = np.empty_like(b)
+    alpha = model.startprob_ * b[0]
+    out[0] = alpha / alpha.sum()
+    for t in range(1, len(b)):
+        alpha = (out[t - 1] @ a) * b[t]
+        total = alpha.sum()
+        if total <= 0 or not np.isfinite(total):
+            # every state gives the row ~zero density: fall back to the predicted prior
+            alpha, total = out[t - 1] @ a, 1.0
+        out[t] = alpha / total
+    return out
+
+
+def market_weights(columns: tuple[str, ...]) -> np.ndarray:
+    """The market return as a combination of feature columns: ``ret`` itself, or else the
+    equal-weight average of the per-asset ``ret:<ticker>`` columns."""
+    cols = list(columns)
+    if FEATURE_RET in cols:
+        w = np.zeros(len(cols))
+        w[cols.index(FEATURE_RET)] = 1.0
+        return w
+    assets = [c.startswith(FEATURE_RET + ":") for c in cols]
+    if not any(assets):
+        raise DataError(
+            f"regime features need a {FEATURE_RET!r} column or per-asset 'ret:<ticker>' "
+            f"columns to name the states; got {cols}"
+        )
+    return np.asarray(assets, dtype=float) / sum(assets)
+
+
+def name_states(means_ret: np.ndarray, vols_ret: np.ndarray) -> tuple[str, ...]:
+    """Apply the naming rule of the module docstring to per-state mean return and vol."""
+    if len(means_ret) != 3:
+        raise ConfigError(f"the naming rule needs 3 states, got {len(means_ret)}")
+    bear = int(np.argmax(vols_ret))
+    rest = [i for i in range(3) if i != bear]
+    bull = max(rest, key=lambda i: means_ret[i])
+    names = ["sideways"] * 3
+    names[bear], names[bull] = "bear", "bull"
+    return tuple(names)
+
+
+def fit_hmm(
+    features: pd.DataFrame,
+    *,
+    n_restarts: int = 5,
+    seed: int = 0,
+    n_iter: int = 200,
+    tol: float = 1e-2,
+    covariance_type: str = "full",
+    transmat_prior: float = 1.0,
+    init: HMMFit | None = None,
+) -> HMMFit:
+    """Fit a 3-state GaussianHMM ``n_restarts`` times (seeds ``seed``, ``seed+1``, ...).
+
+    The restart with the highest log-likelihood wins. ``init`` (a previous fit) adds one more
+    candidate started from its parameters, which keeps refits stable and cheap. The winner's
+    ``converged`` flag is reported, never hidden. ``transmat_prior`` > 1 is a Dirichlet prior
+    on the diagonal of the transition matrix (more persistent regimes).
+    """
+    from hmmlearn.hmm import GaussianHMM
+
+    if n_restarts < 1:
+        raise ConfigError(f"n_restarts {n_restarts} must be at least 1")
+    market = market_weights(tuple(features.columns))
+    if len(features) < 60:
+        raise DataError(
+            f"an HMM fit needs at least 60 sessions of features, got {len(features)}; "
+            "pass a longer history or a smaller min_train"
+        )
+    scaler = Scaler.fit(features)
+    x = scaler.transform(features)
+    prior = np.full((3, 3), 1.0) + np.eye(3) * (transmat_prior - 1.0)
+
+    def make(rs: int, params_init: str) -> GaussianHMM:
+        return GaussianHMM(
+            n_components=3, covariance_type=covariance_type, n_iter=n_iter, tol=tol,
+            random_state=rs, init_params=params_init, transmat_prior=prior,
+        )
+
+    candidates: list[tuple[GaussianHMM, Restart]] = []
+    seeds: list[int | None] = [seed + i for i in range(n_restarts)]
+    if init is not None and init.columns == tuple(features.columns):
+        seeds.append(None)
+    for rs in seeds:
+        if rs is None:
+            model = make(seed, "")
+            old = init.model
+            # the previous fit's parameters, re-expressed in this window's standardization
+            ratio = init.scaler.std / scaler.std
+            model.startprob_ = old.startprob_.copy()
+            model.transmat_ = old.transmat_.copy()
+            model.means_ = (old.means_ * init.scaler.std + init.scaler.mean - scaler.mean) / (
+                scaler.std
+            )
+            covs = old.covars_ * np.outer(ratio, ratio)
+            model.covars_ = _from_full(covs, covariance_type)
+        else:
+            model = make(rs, "stmc")
+        hmm_log = logging.getLogger("hmmlearn")
+        level = hmm_log.level
+        hmm_log.setLevel(logging.ERROR)  # EM's tiny likelihood dips are judged by _converged
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model.fit(x)
+                ll = float(model.score(x))
+        except (ValueError, np.linalg.LinAlgError):
+            continue
+        finally:
+            hmm_log.setLevel(level)
+        if not np.isfinite(ll):
+            continue
+        candidates.append(
+            (model, Restart(-1 if rs is None else rs, ll, _converged(model.monitor_, tol),
+                            int(model.monitor_.iter)))
+        )
+    if not candidates:
+        raise DataError(
+            f"every HMM restart failed on the {len(features)} sessions to "
+            f"{features.index[-1].date()}; check the features for constant stretches"
+        )
+    best_model, best = max(candidates, key=lambda c: c[1].log_likelihood)
+    # each state's market return distribution in daily log-return units
+    w = market * scaler.std
+    means = best_model.means_ @ w + market @ scaler.mean
+    vols = np.sqrt(np.einsum("i,kij,j->k", w, best_model.covars_, w))
+    names = name_states(means, vols)
+    occupancy = best_model.predict_proba(x).mean(axis=0)
+    stats = {
+        names[i]: {
+            "mean_return_daily": float(means[i]),
+            "volatility_daily": float(vols[i]),
+            "mean_return_annual": float(means[i] * 252),
+            "volatility_annual": float(vols[i] * np.sqrt(252)),
+            "expected_duration_days": float(1.0 / max(1e-12, 1.0 - best_model.transmat_[i, i])),
+            "share_of_training_days": float(occupancy[i]),
+        }
+        for i in range(3)
+    }
+    return HMMFit(
+        model=best_model,
+        scaler=scaler,
+        columns=tuple(features.columns),
+        state_names=names,
+        log_likelihood=best.log_likelihood,
+        converged=best.converged,
+        n_iter=best.n_iter,
+        restarts=tuple(c[1] for c in candidates),
+        train_start=features.index[0],
+        train_end=features.index[-1],
+        n_train=len(features),
+        state_stats=stats,
+    )
+
+
+def _converged(monitor, tol: float) -> bool:
+    """EM stopped because the log-likelihood gain fell below ``tol``.
+
+    hmmlearn's own ``monitor_.converged`` is also True when EM merely ran out of ``n_iter``;
+    that case is reported here as not converged.
+    """
+    hist = list(monitor.history)
+    return len(hist) >= 2 and abs(hist[-1] - hist[-2]) < tol
+
+
+def _from_full(covs: np.ndarray, covariance_type: str) -> np.ndarray:
+    if covariance_type == "full":
+        return covs
+    if covariance_type == "diag":
+        return np.stack([np.diag(c) for c in covs])
+    raise ConfigError(
+        f"covariance_type {covariance_type!r} is not supported; use 'full' or 'diag'"
+    )
+
+
+@dataclass(frozen=True)
+class RegimeResult:
+    """Online (filtered, out-of-sample) regime probabilities and the fits that made them."""
+
+    probabilities: pd.DataFrame  # one row per date after the first fit; bull/bear/sideways
+    fits: tuple[HMMFit, ...]  # in order; fits[i] labels the sessions after fits[i].train_end
+    segments: tuple[tuple[pd.Timestamp, pd.Timestamp], ...]  # dates each fit labelled
+
+    @property
+    def labels(self) -> pd.Series:
+        return self.probabilities.idxmax(axis=1).rename("regime")
+
+    @property
+    def confidence(self) -> pd.Series:
+        return self.probabilities.max(axis=1).rename("confidence")
+
+    @property
+    def last_fit(self) -> HMMFit:
+        return self.fits[-1]
+
+    def unconverged(self) -> list[pd.Timestamp]:
+        """Training-end dates of fits whose best restart did not converge."""
+        return [f.train_end for f in self.fits if not f.converged]
+
+    def to_api(self, history: int | None = None) -> dict:
+        """The mission's regime API shape; ``history`` keeps only the last N dates."""
+        probs = self.probabilities if history is None else self.probabilities.iloc[-history:]
+        labels, conf = self.labels, self.confidence
+        last = self.probabilities.iloc[-1]
+        return {
+            "as_of": self.probabilities.index[-1],
+            "current_regime": labels.iloc[-1],
+            "confidence": float(conf.iloc[-1]),
+            "regime_probabilities": {k: float(v) for k, v in last.items()},
+            "regime_history": [
+                {
+                    "date": date,
+                    "regime": labels.loc[date],
+                    "confidence": float(conf.loc[date]),
+                    "probabilities": {k: float(v) for k, v in row.items()},
+                }
+                for date, row in probs.iterrows()
+            ],
+        }
+
+
+def online_regimes(
+    features: pd.DataFrame,
+    *,
+    min_train: int = 504,
+    refit_every: int = 63,
+    train_window: int | None = None,
+    warm_start: bool = True,
+    **fit_kwargs,
+) -> RegimeResult:
+    """Label every session after the first ``min_train`` with filtered probabilities.
+
+    At each refit position ``i`` (``min_train``, ``min_train + refit_every``, ...) a model is
+    fitted on rows ``[i - train_window, i)`` (all rows before ``i`` when ``train_window`` is
+    None), then the forward filter runs from the start of that window through the segment
+    ``[i, i + refit_every)``; only the segment's probabilities are kept. So the label on any
+    date depends on rows up to that date only. ``warm_start`` adds the previous fit's
+    parameters as one extra restart candidate.
+    """
+    n = len(features)
+    if min_train < 60:
+        raise ConfigError(f"min_train {min_train} is too short; use at least 60 sessions")
+    if refit_every < 1:
+        raise ConfigError(f"refit_every {refit_every} must be at least 1 session")
+    if train_window is not None and train_window < min_train:
+        raise ConfigError(
+            f"train_window {train_window} is shorter than min_train {min_train}; raise it"
+        )
+    if n <= min_train:
+        raise DataError(
+            f"{n} sessions of features leave nothing to label after min_train {min_train}; "
+            "pass a longer history or lower min_train"
+        )
+    parts, fits, segments = [], [], []
+    previous = None
+    for i in range(min_train, n, refit_every):
+        lo = 0 if train_window is None else max(0, i - train_window)
+        fit = fit_hmm(features.iloc[lo:i], init=previous if warm_start else None, **fit_kwargs)
+        hi = min(i + refit_every, n)
+        probs = fit.filter(features.iloc[lo:hi]).iloc[i - lo :]
+        parts.append(probs)
+        fits.append(fit)
+        segments.append((probs.index[0], probs.index[-1]))
+        previous = fit
+    return RegimeResult(pd.concat(parts), tuple(fits), tuple(segments))
+
+
+def in_sample_probabilities(features: pd.DataFrame, **fit_kwargs) -> pd.DataFrame:
+    """Smoothed (forward-backward) probabilities of one fit on all rows.
+
+    In-sample description only: each date's value uses later data. Not an online label.
+    """
+    fit = fit_hmm(features, **fit_kwargs)
+    return fit.smoothed(features)
+
+
+def fit_to_dict(fit: HMMFit) -> dict:
+    """Everything needed to rebuild ``fit`` (parameters, scaler, names), JSON-ready."""
+    m = fit.model
+    return {
+        "format": "autoport.regime.hmm/1",
+        "columns": list(fit.columns),
+        "state_names": list(fit.state_names),
+        "covariance_type": m.covariance_type,
+        "startprob": m.startprob_.tolist(),
+        "transmat": m.transmat_.tolist(),
+        "means": m.means_.tolist(),
+        "covars": m.covars_.tolist(),  # full matrices whatever the covariance type
+        "scaler_mean": fit.scaler.mean.tolist(),
+        "scaler_std": fit.scaler.std.tolist(),
+        "log_likelihood": fit.log_likelihood,
+        "converged": fit.converged,
+        "n_iter": fit.n_iter,
+        "restarts": [r.__dict__ for r in fit.restarts],
+        "train_start": str(fit.train_start.date()),
+        "train_end": str(fit.train_end.date()),
+        "n_train": fit.n_train,
+        "state_stats": fit.state_stats,
+    }
+
+
+def fit_from_dict(d: dict) -> HMMFit:
+    """Rebuild an :class:`HMMFit` written by :func:`fit_to_dict` (for example from MLflow)."""
+    from hmmlearn.hmm import GaussianHMM
+
+    if d.get("format") != "autoport.regime.hmm/1":
+        raise DataError("not a regime model file (format autoport.regime.hmm/1 expected)")
+    model = GaussianHMM(n_components=3, covariance_type="full", init_params="")
+    model.startprob_ = np.asarray(d["startprob"])
+    model.transmat_ = np.asarray(d["transmat"])
+    model.means_ = np.asarray(d["means"])
+    model.covars_ = np.asarray(d["covars"])
+    model.n_features = model.means_.shape[1]
+    return HMMFit(
+        model=model,
+        scaler=Scaler(np.asarray(d["scaler_mean"]), np.asarray(d["scaler_std"])),
+        columns=tuple(d["columns"]),
+        state_names=tuple(d["state_names"]),
+        log_likelihood=float(d["log_likelihood"]),
+        converged=bool(d["converged"]),
+        n_iter=int(d["n_iter"]),
+        restarts=tuple(Restart(**r) for r in d["restarts"]),
+        train_start=pd.Timestamp(d["train_start"]),
+        train_end=pd.Timestamp(d["train_end"]),
+        n_train=int(d["n_train"]),
+        state_stats=d["state_stats"],
+    )

@@ -1,0 +1,97 @@
+"""The regime-switching strategy: a function of the past, cached refits, regime → objective."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from autoport import portfolio
+from autoport.errors import ConfigError, DataError
+from autoport.regime.config import load_config, parse_config
+from autoport.strategies import decide_schedule, make_strategy
+from autoport.strategies.regime_switching import RegimeSwitching
+from autoport.synthetic import regime_switching_prices
+
+FAST = dict(min_train=400, n_restarts=2)
+
+
+@pytest.fixture(scope="module")
+def prices():
+    return regime_switching_prices(1000, seed=4)[0]
+
+
+def _config(**strategy):
+    cfg = load_config()
+    return cfg.model_copy(update={"strategy": cfg.strategy.model_copy(update=strategy)})
+
+
+def test_decisions_do_not_change_when_the_future_is_perturbed(prices):
+    dates = prices.index[450::40]
+    cut = prices.index[800]
+    future = prices.copy()
+    rng = np.random.default_rng(1)
+    tail = future.loc[cut:].shape
+    future.loc[cut:] *= np.exp(np.cumsum(rng.normal(0.0, 0.04, tail), axis=0))
+    cfg = _config(refit_every=100)
+    a = decide_schedule(RegimeSwitching(config=cfg, **FAST), prices, dates)
+    b = decide_schedule(RegimeSwitching(config=cfg, **FAST), future, dates)
+    before = a.index < cut
+    assert before.sum() >= 8
+    pd.testing.assert_frame_equal(a[before], b[before])
+    assert not np.allclose(a[~before].to_numpy(), b[~before].to_numpy())
+
+
+def test_the_model_is_refitted_only_when_the_grid_anchor_moves(prices):
+    strat = RegimeSwitching(config=_config(refit_every=100), **FAST)
+    dates = prices.index[450::20]  # 28 decisions
+    decide_schedule(strat, prices, dates)
+    feature_rows = np.array([prices.index.get_loc(d) for d in dates])  # rows of returns
+    anchors = {400 + ((m - 400) // 100) * 100 for m in feature_rows}
+    assert strat.fits == len(anchors) == 6
+    # a fresh object deciding at one date alone gives the same weights: no path dependence
+    last = dates[-1]
+    alone = RegimeSwitching(config=_config(refit_every=100), **FAST).decide(prices.loc[:last])
+    pd.testing.assert_series_equal(alone.weights, strat.decide(prices.loc[:last]).weights)
+
+
+def test_regime_picks_the_configured_objective(prices):
+    strat = RegimeSwitching(config=_config(refit_every=100, threshold=0.5, hold_days=1,
+                                           min_hold=0), **FAST)
+    seen = {}
+    for date in prices.index[450::10]:
+        d = strat.decide(prices.loc[:date])
+        seen.setdefault(d.details["regime"], (date, d))
+    assert {"bull", "bear"} <= set(seen)
+    for regime, (date, d) in seen.items():
+        pol = strat.config.strategy.regimes[regime]
+        expected = portfolio.solve(
+            prices.loc[:date].iloc[-(pol.window + 1):], objective=pol.objective,
+            max_weight=max(pol.max_weight, 1 / prices.shape[1]),
+        )
+        np.testing.assert_allclose(d.weights.to_numpy(), expected.weights.to_numpy(), atol=1e-6)
+        assert pol.objective in d.reason
+        assert sum(d.details["probabilities"].values()) == pytest.approx(1.0)
+
+
+def test_hysteresis_cuts_switching(prices):
+    loose = RegimeSwitching(config=_config(threshold=0.34, hold_days=1, min_hold=0), **FAST)
+    tight = RegimeSwitching(config=_config(threshold=0.9, hold_days=10, min_hold=42), **FAST)
+    _, a, _ = loose.regimes(prices)
+    _, b, _ = tight.regimes(prices)
+    switches = lambda s: int((s.to_numpy()[1:] != s.to_numpy()[:-1]).sum())  # noqa: E731
+    assert switches(b) < switches(a)
+    runs_b = (b != b.shift()).cumsum().value_counts()
+    assert runs_b.iloc[:-1].min() >= 42 or len(runs_b) == 1
+
+
+def test_registry_short_history_and_bad_config_are_refused(prices):
+    strat = make_strategy("regime", **FAST)
+    assert strat.name == "regime" and strat.min_history == 402
+    with pytest.raises(DataError, match="needs 402 sessions"):
+        strat.decide(prices.iloc[:300])
+    with pytest.raises(ConfigError, match="unknown_key"):
+        parse_config("detector: {unknown_key: 1}\nstrategy: {regimes: {}}")
+    with pytest.raises(ConfigError, match="lacks bear"):
+        parse_config("detector: {}\nstrategy:\n  regimes:\n"
+                     "    bull: {objective: max_sharpe}\n    sideways: {objective: max_sharpe}")
