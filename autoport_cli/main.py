@@ -15,7 +15,7 @@ app = typer.Typer(
 )
 
 # One module per command; each exposes ``register(app)``.
-COMMAND_MODULES = ["backtest", "stress", "optimize", "train_agent", "promote", "runs"]
+COMMAND_MODULES = ["backtest", "stress", "optimize", "train_agent", "promote", "runs", "regime"]
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"autoport_cli.{_name}").register(app)

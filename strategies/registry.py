@@ -10,12 +10,14 @@ from autoport.strategies.base import Strategy
 from autoport.strategies.dqn import DQNPolicy
 from autoport.strategies.equal_weight import EqualWeight
 from autoport.strategies.mpt import MeanVariance
+from autoport.strategies.regime_switching import RegimeSwitching
 
 STRATEGIES: dict[str, Callable[..., Strategy]] = {
     "equal_weight": EqualWeight,
     "mpt": MeanVariance,
     "dqn": DQNPolicy,
     "autopilot": Autopilot,
+    "regime": RegimeSwitching,
 }
 
 
