@@ -14,11 +14,13 @@ from rich.table import Table
 from autoport import data, reporting, tracking
 from autoport.backtest import BacktestOutcome, load_config, run_backtest
 from autoport.metrics import METRIC_KEYS
+from autoport.strategies import STRATEGIES
 from autoport_cli.common import (
     console, emit_json, err_console, load_prices, output_dir, to_jsonable, user_errors,
 )
 
 EXPERIMENT = "backtests"
+STRATEGY_NAMES = ", ".join(sorted(STRATEGIES))
 PERCENT_KEYS = {"annual_return", "annual_volatility", "max_drawdown"}
 
 
@@ -28,7 +30,7 @@ def register(app: typer.Typer) -> None:
 
 @user_errors
 def backtest(
-    strategy: Annotated[str | None, typer.Option(help="mpt | equal_weight (see configs/)")] = None,
+    strategy: Annotated[str | None, typer.Option(help=f"one of: {STRATEGY_NAMES}")] = None,
     config: Annotated[Path | None, typer.Option(help="YAML config, e.g. configs/backtest.yaml")] = None,
     start: Annotated[str | None, typer.Option(help="first trading date (YYYY-MM-DD)")] = None,
     end: Annotated[str | None, typer.Option(help="last trading date (YYYY-MM-DD)")] = None,
