@@ -155,3 +155,57 @@ def test_promote_user_errors(home, prices_file):
     assert res.exit_code == 1 and "RUN_ID" in res.output
     res = invoke("promote", "abc", "--test-start", "July")
     assert res.exit_code == 1 and "--test-start 'July' is not a date" in res.output
+
+
+def test_train_agent_run_registers_its_own_logged_model(home, prices_file, monkeypatch):
+    import sys
+    import types
+
+    import mlflow.pyfunc
+
+    from autoport import tracking
+
+    class Policy(mlflow.pyfunc.PythonModel):
+        _skip_type_hint_validation = True
+
+        def predict(self, context, model_input, params=None):
+            return pd.DataFrame([[0.5, 0.5]], columns=["A", "B"])
+
+    run_id, model_uri = tracking.log_model_run(
+        "agents", run_name="dqn-test", params={
+            "data_source": str(prices_file),
+            "data_hash": data.content_hash(data.validate_prices(
+                data.read_price_file(prices_file)))},
+        metrics={"success_rate": 0.99}, python_model=Policy(),
+        tags={"command": "train-agent", "strategy": "dqn"},
+        config={"protocol": {"test_start": "2021-01-04"}},
+    )
+    calls = []
+
+    def evaluate_model(uri, prices, config):
+        calls.append((uri, len(prices), config))
+        return {"success_rate": 0.8, "sharpe": 1.3, "max_drawdown": -0.1,
+                "equal_weight_sharpe": 1.0, "max_sharpe_sharpe": 1.2, "episodes": []}
+
+    module = types.ModuleType("autoport.agent.evaluate")
+    module.evaluate_model = evaluate_model
+    monkeypatch.setitem(sys.modules, "autoport.agent.evaluate", module)
+
+    res = invoke("promote", run_id, "--json")
+    assert res.exit_code == 0, res.output
+    payload = json.loads(res.stdout)
+    assert (payload["promoted"], payload["model_name"], payload["model_version"]) == (
+        True, "autoport-dqn", "1")
+    verdicts = {g["name"]: g["passed"] for g in payload["gates"]}
+    assert verdicts["dqn_success_rate"] is True and verdicts["var_kupiec"] is None
+    # the evaluator saw the run's own model, its whole data source and its logged config
+    (uri, rows, config), = calls
+    assert uri.startswith("models:/m-") and rows == len(pd.read_csv(prices_file))
+    assert config == {"protocol": {"test_start": "2021-01-04"}}
+    # the registered version is the model the training run logged, not a copy
+    from mlflow import MlflowClient
+
+    version = MlflowClient(tracking.tracking_uri()).get_model_version_by_alias(
+        "autoport-dqn", "champion")
+    assert version.run_id == run_id and version.source == uri
+    assert model_uri == f"runs:/{run_id}/model"

@@ -64,7 +64,7 @@ def test_default_gates_file_holds_the_issue_gates():
     assert by_name["dqn_success_rate"].threshold == 0.75
     assert by_name["dqn_success_rate"].applies_to == ["train-agent"]
     assert by_name["regime_accuracy"].required is False
-    assert by_name["var_kupiec"].threshold == 0.05
+    assert by_name["var_kupiec"].threshold == 0.05 and by_name["var_kupiec"].required is False
     assert {"data_hash_matches", "code_version_matches"} <= set(by_name)
     assert str(config.test_period.start) == "2018-01-01" and config.test_period.end is None
 

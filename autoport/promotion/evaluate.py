@@ -61,6 +61,7 @@ class Evaluation:
     var_summary: dict | None = None
     model_config: dict[str, Any] | None = None  # what a config-only candidate registers
     problems: list[str] = field(default_factory=list)  # each one is a failing gate
+    episodes: pd.DataFrame | None = None  # per-episode figures (agents), plotted in the report
 
 
 Evaluator = Callable[[RunRecord, GatesConfig, str], Evaluation]
@@ -245,15 +246,24 @@ def evaluate_agent(record: RunRecord, gates: GatesConfig, current_commit: str) -
     figures["data_hash_match"] = 1.0 if hash_ok else 0.0
     figures["code_version_match"] = code_version_match(record, current_commit)
     curves = {k: v for k, v in result.items() if isinstance(v, pd.Series)}
+    curves.pop("returns", None)
     notes = [f"re-ran the DQN test-period evaluation of {record.model_uri}"]
+    episodes = None
+    if isinstance(result.get("episodes"), list) and result["episodes"]:
+        episodes = pd.DataFrame(result["episodes"])
+    protocol = (record.config or {}).get("protocol", {})
+    start = pd.Timestamp(protocol["test_start"]) if protocol.get("test_start") else None
+    end = pd.Timestamp(protocol["test_end"]) if protocol.get("test_end") else full.index[-1]
+    if isinstance(result.get("returns"), pd.Series):
+        curves["agent"] = result["returns"]
     returns = result.get("returns")
     if isinstance(returns, pd.Series):
         var_figures, _, var_note = var_metrics(returns, gates)
         figures.update(var_figures)
         if var_note:
             notes.append(var_note)
-    return Evaluation(kind="train-agent", start=None, end=None, metrics=figures,
-                      curves=curves, notes=notes)
+    return Evaluation(kind="train-agent", start=start, end=end if start is not None else None,
+                      metrics=figures, curves=curves, notes=notes, episodes=episodes)
 
 
 def _is_number(value: object) -> bool:

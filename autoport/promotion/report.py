@@ -84,6 +84,11 @@ def write_report(
                                "target weights on the test period")
         figures.append(("Target weights at each rebalance", "weights.png"))
 
+    if evaluation.episodes is not None and {"sharpe", "equal_weight_sharpe"} <= set(
+            evaluation.episodes.columns):
+        _episode_figure(evaluation.episodes, folder / "episodes.png")
+        figures.append(("Sharpe per test episode beside 1/N", "episodes.png"))
+
     gates_json = [
         {"name": r.name, "metric": r.metric, "comparison": r.comparison, "value": r.value,
          "threshold": r.threshold, "reference": r.reference, "passed": r.passed, "note": r.note}
@@ -146,6 +151,24 @@ def write_report(
     return [folder / n for n in ("report.md", "report.html", "gates.json", "evaluation.json")] + [
         folder / name for _, name in figures
     ]
+
+
+def _episode_figure(episodes, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(11, 4))
+    x = range(len(episodes))
+    ax.bar([i - 0.2 for i in x], episodes["sharpe"], width=0.4, label="candidate")
+    ax.bar([i + 0.2 for i in x], episodes["equal_weight_sharpe"], width=0.4, label="1/N")
+    labels = [str(s)[:10] for s in episodes.get("start", list(x))]
+    ax.set_xticks(list(x), labels, rotation=60, fontsize=7)
+    ax.axhline(0, color="black", lw=0.6)
+    ax.set_ylabel("annualised Sharpe")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
 
 
 def _html(markdown: str, run_id: str) -> str:
