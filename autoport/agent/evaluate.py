@@ -92,7 +92,8 @@ def run_episodes(
             dates.extend(info["dates"])
             actions.append(info["action"])
             done = terminated or truncated
-        episodes.append(Episode(dates[0], dates[-1], np.asarray(returns), tuple(actions)))
+        episodes.append(Episode(pd.Timestamp(dates[0]), pd.Timestamp(dates[-1]),
+                                np.asarray(returns), tuple(actions)))
     return episodes
 
 
