@@ -78,7 +78,6 @@ class PortfolioEnv(gym.Env):
         self._p = panel.to_numpy(dtype=float)
         self._rets = np.diff(np.log(self._p), axis=0)  # row r-1: log return into session r
         self._dates = list(panel.index)
-        self._dates_np = panel.index.to_numpy()  # cheap for SB3 to deep-copy in info
         self._key = (data_mod.content_hash(panel), cfg.estimation_window, cfg.vol_window,
                      cfg.momentum_window, cfg.max_weight, cfg.actions)
         self.episode_length = int(episode_length or cfg.episode_length)
@@ -230,6 +229,7 @@ class PortfolioEnv(gym.Env):
             "value": self._value,
             "cost": cost,
             "daily_returns": daily,
-            "dates": self._dates_np[t + 1 : nt + 1],  # datetime64 sessions of daily_returns
+            # rows of ``prices`` the daily returns belong to (ints: SB3 deep-copies infos)
+            "rows": (t + 1, nt + 1),
         }
         return self._observation(), float(reward), False, truncated, info

@@ -84,16 +84,16 @@ def run_episodes(
     episodes = []
     for _ in starts:
         obs, _ = env.reset()
-        returns, actions, dates = [], [], []
+        returns, actions, rows = [], [], []
         done = False
         while not done:
             obs, _, terminated, truncated, info = env.step(policy(obs))
             returns.extend(info["daily_returns"])
-            dates.extend(info["dates"])
+            rows.append(info["rows"])
             actions.append(info["action"])
             done = terminated or truncated
-        episodes.append(Episode(pd.Timestamp(dates[0]), pd.Timestamp(dates[-1]),
-                                np.asarray(returns), tuple(actions)))
+        first, last = env.prices.index[rows[0][0]], env.prices.index[rows[-1][1] - 1]
+        episodes.append(Episode(first, last, np.asarray(returns), tuple(actions)))
     return episodes
 
 
