@@ -206,7 +206,8 @@ def _render(payload, result, active, recent: int, final: Path, run_id: str | Non
         lag = sc["median_lag_sessions"]
         console.print(
             f"vs {acc['reference']} ({title}): agreement {sc['agreement']:.1%} on "
-            f"{sc['dates']} days; turning points detected {sc['detected']}/"
+            f"{sc['dates']} days (a constant label scores {sc['baseline_agreement']:.1%}); "
+            f"turning points detected {sc['detected']}/"
             f"{sc['turning_points']}, median lag "
             f"{'-' if lag is None else f'{lag:.0f}'} sessions; "
             f"{sc['switches_per_year']:.1f} switches/year, median duration "

@@ -74,6 +74,10 @@ def test_scores_on_hand_made_labels():
     assert raw["detected"].tolist() == [True, False]
     assert ev.switches_per_year(pred) == pytest.approx(2 * 252 / 9)
     assert ev.median_duration(pred) == 3.0
+    summary = ev.score(pred, truth, collapse=ev.BEAR_VS_REST)
+    assert summary["agreement"] == pytest.approx(0.8)
+    assert summary["baseline_agreement"] == pytest.approx(0.6)  # always "bull"
+    assert summary["median_lag_sessions"] == pytest.approx(0.5)
 
 
 def test_hysteresis_switches_only_after_a_confident_streak_and_min_hold():

@@ -126,6 +126,8 @@ def score(
         "start": p.index[0],
         "end": p.index[-1],
         "agreement": agreement(pred, truth, collapse),
+        # what always answering the reference's most common class would score
+        "baseline_agreement": float(truth.loc[p.index].value_counts(normalize=True).iloc[0]),
         "collapse": collapse,
         "confusion": confusion(pred, truth).to_dict(orient="index"),
         "turning_points": int(len(lags)),
