@@ -61,3 +61,38 @@ def test_backtest_rerun_from_logged_config_is_identical(home):
     assert second["baseline"] == first["baseline"]
     assert mlflow.get_run(second["run_id"]).data.metrics == run.data.metrics
     assert first["metrics"]["sharpe"] != 0.0 and first["metrics"]["turnover"] > 0
+
+
+@pytest.mark.slow
+def test_short_training_run_replays_from_its_logged_config(home):
+    config = home / "dqn.yaml"
+    config.write_text("seed: 3\ntimesteps: 600\n"
+                      "dqn: {learning_starts: 200, buffer_size: 5000, target_update_interval: 200}\n"
+                      "validation: {eval_freq: 300, patience: 2}\n")
+    res = CliRunner().invoke(app, ["train-agent", "--config", str(config), "--json"])
+    assert res.exit_code == 0, res.output
+    first = json.loads(res.stdout)
+
+    mlflow.set_tracking_uri(tracking.tracking_uri())
+    run = mlflow.get_run(first["run_id"])
+    logged = json.loads(mlflow.artifacts.load_text(f"runs:/{first['run_id']}/config.json"))
+    assert logged["seed"] == 3 and logged["timesteps"] == 600
+    assert run.data.tags["command"] == "train-agent"
+    assert run.data.tags["git_commit"] == tracking.git_state()["git_commit"]
+    assert run.data.params["data_hash"] == data.content_hash(data.bundled_prices())
+
+    replay = home / "replay.yaml"
+    replay.write_text(json.dumps(logged))
+    res = CliRunner().invoke(app, ["train-agent", "--config", str(replay), "--json"])
+    assert res.exit_code == 0, res.output
+    second = json.loads(res.stdout)
+    assert second["run_id"] != first["run_id"]
+    for key in ("success_rate", "sharpe", "max_drawdown", "episodes", "best_step",
+                "action_distribution"):
+        assert second[key] == first[key], key  # exact, not approx
+    # every logged metric but the wall-clock time is identical
+    metrics_again = mlflow.get_run(second["run_id"]).data.metrics
+    timing = {"wall_seconds"}
+    assert set(metrics_again) == set(run.data.metrics)
+    assert {k: v for k, v in metrics_again.items() if k not in timing} == {
+        k: v for k, v in run.data.metrics.items() if k not in timing}
