@@ -22,13 +22,15 @@ previous regime's portfolio and the new one, both solved on the same history, ti
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
 from autoport import portfolio
-from autoport.errors import DataError
-from autoport.regime.config import RegimeConfig, load_config
+from autoport.errors import ConfigError, DataError
+from autoport.regime.config import DetectorConfig, RegimeConfig, load_config
 from autoport.regime.features import build_features
 from autoport.regime.hmm import HMMFit, fit_hmm
 from autoport.regime.hysteresis import hysteresis
@@ -38,12 +40,23 @@ from autoport.strategies.base import Decision, check_weights
 class RegimeSwitching:
     name = "regime"
 
-    def __init__(self, *, config: RegimeConfig | None = None, **detector_overrides) -> None:
-        cfg = config or load_config()
+    def __init__(
+        self, *, config: RegimeConfig | str | Path | None = None, **detector_overrides
+    ) -> None:
+        """``config``: a loaded config or a YAML path (default: the bundled regime.yaml);
+        keyword arguments override ``detector`` settings and are validated like the file."""
+        cfg = config if isinstance(config, RegimeConfig) else load_config(config)
         if detector_overrides:
-            cfg = cfg.model_copy(
-                update={"detector": cfg.detector.model_copy(update=detector_overrides)}
-            )
+            try:
+                det = DetectorConfig.model_validate(
+                    {**cfg.detector.model_dump(), **detector_overrides}
+                )
+            except ValidationError as exc:
+                parts = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+                raise ConfigError(
+                    f"bad detector settings for the regime strategy: {'; '.join(parts)}"
+                ) from None
+            cfg = cfg.model_copy(update={"detector": det})
         self.config = cfg
         det = cfg.detector
         warmup = (det.vol_window if det.realized_vol else 1) + 1

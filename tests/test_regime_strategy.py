@@ -90,6 +90,8 @@ def test_registry_short_history_and_bad_config_are_refused(prices):
     assert strat.name == "regime" and strat.min_history == 402
     with pytest.raises(DataError, match="needs 402 sessions"):
         strat.decide(prices.iloc[:300])
+    with pytest.raises(ConfigError, match="window: Extra inputs"):
+        make_strategy("regime", window=252)  # an mpt argument is refused, not ignored
     with pytest.raises(ConfigError, match="unknown_key"):
         parse_config("detector: {unknown_key: 1}\nstrategy: {regimes: {}}")
     with pytest.raises(ConfigError, match="lacks bear"):
