@@ -125,7 +125,9 @@ def _test_window(gates: GatesConfig, prices: pd.DataFrame) -> tuple[pd.Timestamp
     return start, min(end, prices.index[-1])
 
 
-def var_metrics(returns: pd.Series, gates: GatesConfig) -> tuple[dict[str, float], dict | None, str]:
+def var_metrics(
+    returns: pd.Series, gates: GatesConfig
+) -> tuple[dict[str, float], dict | None, str]:
     """Breach rate and Kupiec p-value of a causal one-day VaR on ``returns``; NaN if too short."""
     from autoport.risk.backtest import backtest_var
 

@@ -71,7 +71,8 @@ def promote_run(
     passed = all_passed(results)
     model_name = name or default_model_name(record)
     result = PromotionResult(run_id, passed, results, evaluation, model_name)
-    summary = f"{sum(1 for r in results if r.passed)}/{sum(1 for r in results if r.passed is not None)}"
+    checked = [r for r in results if r.passed is not None]
+    summary = f"{sum(1 for r in checked if r.passed)}/{len(checked)}"
     with registry.validation_run(
         run_name=f"validate-{record.run_name or run_id[:8]}",
         tags={"command": "promote", "source_run_id": run_id, "source_command": record.command,
