@@ -205,4 +205,5 @@ def test_report_files(tmp_path):
     assert "registry was not touched" in md and "test_period.png" in md
     html = (tmp_path / "report.html").read_text()
     assert '<tr class="fail">' in html and '<img src="test_period.png"' in html
+    assert html.count("<ul>") == html.count("</ul>") == 2  # run facts, notes
     assert (tmp_path / "test_period.png").stat().st_size > 5000

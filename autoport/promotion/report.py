@@ -194,7 +194,11 @@ def _html(markdown: str, run_id: str) -> str:
         parts = out.split("**")
         return "".join(f"<strong>{p}</strong>" if i % 2 else p for i, p in enumerate(parts))
 
+    in_list = False
     for line in markdown.splitlines():
+        if in_list and not line.startswith("- "):
+            body.append("</ul>")
+            in_list = False
         if line.startswith("|"):
             table.append([inline(c.strip()) for c in line.strip().strip("|").split("|")])
             continue
@@ -204,6 +208,9 @@ def _html(markdown: str, run_id: str) -> str:
         elif line.startswith("## "):
             body.append(f"<h2>{inline(line[3:])}</h2>")
         elif line.startswith("- "):
+            if not in_list:
+                body.append("<ul>")
+                in_list = True
             body.append(f"<li>{inline(line[2:])}</li>")
         elif line.startswith("!["):
             alt, src = line[2:].split("](", 1)
@@ -212,6 +219,8 @@ def _html(markdown: str, run_id: str) -> str:
         elif line.strip():
             body.append(f"<p>{inline(line)}</p>")
     flush_table()
+    if in_list:
+        body.append("</ul>")
     style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
              "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}"
              "tr.fail td{background:#fdd}")
