@@ -119,7 +119,7 @@ class Autopilot:
         self.carryforward = 0.0
         self.taxes_paid: list[tuple[pd.Timestamp, float]] = []
         self.values: list[tuple[pd.Timestamp, float]] = []
-        self.substitutes: dict[str, str] | None = None
+        self.substitutes: dict[str, list[str]] | None = None
 
     # ------------------------------------------------------------------ helpers
     def _sector_map(self, tickers) -> dict[str, str]:
@@ -355,9 +355,17 @@ class Autopilot:
         harvested_now: set[str] = set()
         if s.tax_optimization and value > 0:
             if self.substitutes is None or today.month == 1 and elapsed:
-                self.substitutes = tax.substitute_map(rets, s.tax.substitutes)
+                self.substitutes = tax.substitute_candidates(rets, s.tax.substitutes)
+            # the most correlated substitute that can take the position under the cap
+            picks = {}
+            for t, ranked in self.substitutes.items():
+                moved = current.get(t, 0.0)
+                fit = [c for c in ranked if c not in blocked
+                       and base.get(c, 0.0) + moved <= self._cap + 1e-9]
+                if fit or ranked:
+                    picks[t] = (fit or ranked)[0]
             harvests = tax.harvest_candidates(
-                self.taxbook, prices.to_dict(), today, self.substitutes,
+                self.taxbook, prices.to_dict(), today, picks,
                 threshold=s.tax.harvest_threshold, min_value=s.tax.min_harvest_value)
             harvests = [h for h in harvests if h.substitute not in blocked]
             harvested_now = {h.ticker for h in harvests}

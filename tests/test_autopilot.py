@@ -315,7 +315,8 @@ def test_every_trade_has_an_explanation(crash_run):
     t = next(t for t in sold.details["trades"] if t["side"] == "sell")
     answer = explain.why_trade([{"date": d.date, **d.details} for d in decisions],
                                t["ticker"], str(sold.date.date()))
-    assert answer.startswith(f"On {sold.date.date()} the autopilot sold") and "risk override" in answer
+    assert answer.startswith(f"On {sold.date.date()} the autopilot sold")
+    assert "risk override" in answer
 
 
 def test_no_look_ahead_future_perturbation_leaves_past_decisions():
@@ -323,7 +324,8 @@ def test_no_look_ahead_future_perturbation_leaves_past_decisions():
     cut = prices.index[420]
     bumped = prices.copy()
     rng = np.random.default_rng(9)
-    bumped.loc[bumped.index > cut] *= np.exp(rng.normal(0, 0.05, bumped.loc[bumped.index > cut].shape))
+    later = bumped.index > cut
+    bumped.loc[later] *= np.exp(rng.normal(0, 0.05, bumped.loc[later].shape))
     a = run_loop(Autopilot(settings=SYNTH), prices.iloc[:560], every=7)
     b = run_loop(Autopilot(settings=SYNTH), bumped.iloc[:560], every=7)
     past = [i for i, d in enumerate(a) if d.date <= cut]
@@ -395,3 +397,15 @@ def test_attribution_summary_from_positions_reproduces_the_book_return():
     assert out["by_asset"].sum() == pytest.approx(book)
     b = out["brinson"]
     assert b.allocation + b.selection + b.interaction == pytest.approx(b.active_return)
+
+
+def test_substitutes_follow_the_user_map_then_correlation():
+    rng = np.random.default_rng(5)
+    base = rng.normal(0, 0.01, 300)
+    r = pd.DataFrame({"A": base + rng.normal(0, 0.001, 300),
+                      "B": base + rng.normal(0, 0.003, 300),
+                      "C": rng.normal(0, 0.01, 300)})
+    ranked = tax.substitute_candidates(r)
+    assert ranked["A"] == ["B", "C"] and ranked["C"][-1] != "C"
+    assert tax.substitute_candidates(r, {"A": "C"})["A"] == ["C", "B"]
+    assert tax.substitute_map(r)["A"] == "B"

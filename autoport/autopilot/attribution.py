@@ -105,8 +105,9 @@ def brinson_fachler(
     rp_s = _sector_returns(wp, r, groups, rb_s)
     wp_s, wb_s = _group(wp, groups), _group(wb, groups)
     cols = sorted(set(wp_s.columns) | set(wb_s.columns))
-    wp_s, wb_s = wp_s.reindex(columns=cols, fill_value=0.0), wb_s.reindex(columns=cols, fill_value=0.0)
-    rp_s, rb_s = rp_s.reindex(columns=cols, fill_value=0.0), rb_s.reindex(columns=cols, fill_value=0.0)
+    wp_s, wb_s, rp_s, rb_s = (
+        f.reindex(columns=cols, fill_value=0.0) for f in (wp_s, wb_s, rp_s, rb_s)
+    )
     rp_tot = (wp * r).sum(axis=1)
     rb_tot = (wb * r).sum(axis=1)
     alloc = (wp_s - wb_s).mul(rb_s.sub(rb_tot, axis=0))

@@ -63,7 +63,8 @@ def cap_positions(weights: pd.Series, max_position: float) -> tuple[pd.Series, l
             receivers = w[room > TOL]
         if receivers.empty:
             break
-        share = receivers / receivers.sum() if receivers.sum() > 0 else receivers * 0 + 1 / len(receivers)
+        total = receivers.sum()
+        share = receivers / total if total > 0 else receivers * 0 + 1 / len(receivers)
         w.loc[share.index] += excess * share
     return w.clip(upper=max_position), notes
 
@@ -133,7 +134,8 @@ def pre_trade_check(
     gross = float(w.abs().sum())
     if gross > max_leverage + TOL:
         w = w * (max_leverage / gross)
-        reasons.append(f"gross exposure {gross:.2%} scaled to the {max_leverage:.2%} leverage limit")
+        reasons.append(
+            f"gross exposure {gross:.2%} scaled to the {max_leverage:.2%} leverage limit")
     var_w = portfolio_var(w, returns, confidence)
     details = {"var_limit": var_limit, "confidence": confidence}
     if var_w < var_limit:

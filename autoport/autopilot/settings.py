@@ -147,7 +147,9 @@ class AutopilotSettings(_Strict):
         return self
 
 
-def load_settings(source: str | Path | dict[str, Any] | AutopilotSettings | None) -> AutopilotSettings:
+def load_settings(
+    source: str | Path | dict[str, Any] | AutopilotSettings | None,
+) -> AutopilotSettings:
     """Settings from a YAML path, a mapping, or defaults; one ``ConfigError`` for any problem."""
     if source is None:
         return AutopilotSettings()

@@ -84,7 +84,8 @@ class TaxBook:
         """Open a lot; a loss sale of ``ticker`` in the previous ``wash_days`` is disallowed
         up to ``shares`` and its loss moves into this lot's basis."""
         if shares <= 0 or price <= 0:
-            raise DataError(f"buy of {ticker} needs positive shares and price, got {shares}, {price}")
+            raise DataError(
+                f"buy of {ticker} needs positive shares and price, got {shares}, {price}")
         self._next_id += 1
         lot = TaxLot(ticker, float(shares), float(price), pd.Timestamp(date), self._next_id)
         uncovered = float(shares)
@@ -245,14 +246,25 @@ def harvest_candidates(
     return sorted(out, key=lambda h: -h.loss)
 
 
-def substitute_map(returns: pd.DataFrame, given: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The user's map, completed with each ticker's most correlated other ticker."""
+def substitute_candidates(
+    returns: pd.DataFrame, given: Mapping[str, str] | None = None
+) -> dict[str, list[str]]:
+    """Per ticker, substitutes in order of preference: the user's map first, then the other
+    tickers by decreasing correlation of daily returns over the window."""
     corr = returns.corr().to_numpy(copy=True)
     np.fill_diagonal(corr, -np.inf)
     cols = list(returns.columns)
-    out = {t: cols[int(np.argmax(corr[i]))] for i, t in enumerate(cols)}
-    out.update(dict(given or {}))
+    out = {}
+    for i, t in enumerate(cols):
+        ranked = [cols[j] for j in np.argsort(-corr[i]) if cols[j] != t]
+        first = (given or {}).get(t)
+        out[t] = ([first] if first else []) + [c for c in ranked if c != first]
     return out
+
+
+def substitute_map(returns: pd.DataFrame, given: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The user's map, completed with each ticker's most correlated other ticker."""
+    return {t: c[0] for t, c in substitute_candidates(returns, given).items() if c}
 
 
 def annual_tax(
