@@ -207,3 +207,35 @@ def test_report_files(tmp_path):
     assert '<tr class="fail">' in html and '<img src="test_period.png"' in html
     assert html.count("<ul>") == html.count("</ul>") == 2  # run facts, notes
     assert (tmp_path / "test_period.png").stat().st_size > 5000
+
+
+def test_failed_alias_move_rolls_the_registry_back(tmp_path, monkeypatch):
+    """If pointing `champion` fails after a version was created, the version is deleted and
+    the old aliases stay where they were."""
+    monkeypatch.setenv("AUTOPORT_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    from mlflow import MlflowClient
+
+    from autoport import tracking
+    from autoport.promotion import registry
+
+    config = {"strategy": "equal_weight", "window": 20}
+    mlflow_mod = tracking._client()
+    with mlflow_mod.start_run(experiment_id=tracking.ensure_experiment("promotions")):
+        first = registry.register("m", model_uri=None, config=config, tags={})
+        second = registry.register("m", model_uri=None, config=config, tags={})
+    assert (first.version, second.version, second.previous_version) == ("1", "2", "1")
+
+    def broken(self, name, alias, version):
+        raise RuntimeError("server went away")
+
+    monkeypatch.setattr(MlflowClient, "set_registered_model_alias", broken)
+    with mlflow_mod.start_run(experiment_id=tracking.ensure_experiment("promotions")):
+        with pytest.raises(RuntimeError, match="went away"):
+            registry.register("m", model_uri=None, config=config, tags={})
+    monkeypatch.undo()
+    monkeypatch.setenv("AUTOPORT_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    rows = registry.list_versions("m")
+    assert [(r["version"], r["aliases"]) for r in rows] == [("2", ["champion"]),
+                                                           ("1", ["previous"])]
