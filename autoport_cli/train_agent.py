@@ -20,6 +20,8 @@ from autoport_cli.common import (
 )
 
 EXPERIMENT = "agents"
+SHORT = {"equal_weight": "EW", "min_variance": "MV", "max_sharpe": "MS", "risk_parity": "RP",
+         "inverse_vol": "IV", "momentum_tilt": "MOM", "low_vol_tilt": "LV", "defensive": "DEF"}
 
 
 def register(app: typer.Typer) -> None:
@@ -154,15 +156,16 @@ def _write_artifacts(result: TrainingResult, folder: Path) -> None:
 def _print(result: TrainingResult) -> None:
     test = result.test
     table = Table(title=f"test episodes ({test['n_episodes']} x "
-                  f"{result.config.protocol.episode_sessions} sessions)")
-    for column in ("start", "end", "agent Sharpe", "1/N Sharpe", "max Sharpe", "min var",
-                   "agent max DD", "success", "actions"):
-        table.add_column(column, justify="right")
+                  f"{result.config.protocol.episode_sessions} sessions): Sharpe and agent "
+                  f"max drawdown; actions {', '.join(f'{v}={k}' for k, v in SHORT.items())}")
+    for column in ("start", "agent", "1/N", "max Sh.", "min var", "agent DD", "ok", "actions"):
+        table.add_column(column, justify="right", no_wrap=True)
     for e in test["episodes"]:
-        table.add_row(str(e["start"].date()), str(e["end"].date()), f"{e['sharpe']:.2f}",
+        table.add_row(str(e["start"].date()), f"{e['sharpe']:.2f}",
                       f"{e['equal_weight_sharpe']:.2f}", f"{e['max_sharpe_sharpe']:.2f}",
                       f"{e['min_variance_sharpe']:.2f}", f"{e['max_drawdown']:.1%}",
-                      "yes" if e["success"] else "no", " ".join(e["actions"]))
+                      "yes" if e["success"] else "no",
+                      " ".join(SHORT.get(a, a) for a in e["actions"]))
     console.print(table)
     summary = Table(title="success rate (max DD within "
                     f"{result.config.protocol.max_drawdown_limit:.0%} and Sharpe > 1/N)")

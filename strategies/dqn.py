@@ -1,6 +1,7 @@
 """A trained DQN allocator as a strategy: same observation and menu as in training.
 
-The policy observes its own book (value weights and drawdown since its first decision). A
+The policy observes its own book (value weights and drawdown over at most a training
+episode's length). A
 strategy is only handed prices, so it rebuilds that book from its past decisions with the fast
 simulator, whose bookkeeping matches zipline's (see ``tests/test_env_simulator.py``); costs are
 the ones the model was trained with.
@@ -42,7 +43,10 @@ class DQNPolicy:
         window = history.loc[min(past):]
         rows = {window.index.get_loc(d): w for d, w in past.items()}
         run = simulator.simulate(window.to_numpy(), rows, self.config.costs)
-        return run.weights[-1], float(1.0 - run.values[-1] / run.values.max())
+        # training episodes measure drawdown from their start, at most episode_length
+        # sessions back; a long backtest would otherwise feed drawdowns never seen in training
+        recent = run.values[-(self.config.episode_length + 1):]
+        return run.weights[-1], float(1.0 - recent[-1] / recent.max())
 
     def decide(self, history: pd.DataFrame) -> Decision:
         from autoport.envs import features
