@@ -26,6 +26,10 @@ class EnvConfig(BaseModel):
         252, ge=20, le=2520, description="sessions behind the optimised menu portfolios"
     )
     rebalance_every: int = Field(21, ge=1, le=252, description="sessions between decisions")
+    schedule: Literal["every_k", "month_start"] = Field(
+        "every_k", description="every_k: every rebalance_every sessions; month_start: on the "
+        "first session of each month, as `autoport backtest` rebalances"
+    )
     episode_length: int = Field(252, ge=2, description="sessions per training episode")
     max_weight: float = Field(0.25, gt=0, le=1, description="cap per asset in optimised items")
     momentum_window: int = Field(126, ge=2, le=1260)

@@ -52,7 +52,8 @@ class PortfolioEnv(gym.Env):
     start, end : first and last session an episode may cover (decisions and returns); history
         before ``start`` only feeds the features. Default: the whole panel.
     episode_starts : decision sessions to cycle through in order on each ``reset`` (evaluation);
-        default: random starts on a grid of every ``rebalance_every`` sessions.
+        default: random starts on a grid of every ``rebalance_every`` sessions (or on month
+        starts with ``schedule: month_start``; later decisions then fall on month starts too).
     episode_length : sessions per episode; default ``config.episode_length``.
     """
 
@@ -87,6 +88,9 @@ class PortfolioEnv(gym.Env):
         hi = len(index) - 1 if end is None else int(
             index.searchsorted(pd.Timestamp(end), side="right") - 1)
         self._lo, self._hi = lo, hi
+        months = index.to_period("M")
+        first_of_month = np.r_[True, months[1:] != months[:-1]]
+        self._month_rows = np.flatnonzero(first_of_month)
         if episode_starts is not None:
             rows = [int(index.get_loc(pd.Timestamp(d))) for d in episode_starts]
             bad = [index[r].date() for r in rows if r < first or r + self.episode_length > hi]
@@ -98,7 +102,11 @@ class PortfolioEnv(gym.Env):
             self._starts = np.asarray(rows, dtype=int)
             self._cycle = True
         else:
-            self._starts = np.arange(lo, hi - self.episode_length + 1, cfg.rebalance_every)
+            if cfg.schedule == "month_start":
+                rows = self._month_rows
+                self._starts = rows[(rows >= lo) & (rows <= hi - self.episode_length)]
+            else:
+                self._starts = np.arange(lo, hi - self.episode_length + 1, cfg.rebalance_every)
             self._cycle = False
         if len(self._starts) == 0:
             raise DataError(
@@ -152,6 +160,12 @@ class PortfolioEnv(gym.Env):
         drawdown = 1.0 - self._value / self._peak
         return features.observation(rets, weights, drawdown, self.menu_at(t), self.config)
 
+    def _next_decision(self, t: int) -> int:
+        if self.config.schedule == "month_start":
+            i = int(np.searchsorted(self._month_rows, t, side="right"))
+            return int(self._month_rows[i]) if i < len(self._month_rows) else len(self._p) - 1
+        return t + self.config.rebalance_every
+
     def _advance(self, book: simulator.Book, weights: np.ndarray, t: int, nt: int):
         target = simulator.target_shares(book, weights, self._p[t])
         cost = simulator.fill(book, target, self._p[t + 1], self.config.costs)
@@ -184,7 +198,7 @@ class PortfolioEnv(gym.Env):
             )
         cfg = self.config
         t = self._t
-        nt = min(t + cfg.rebalance_every, self._end)
+        nt = min(self._next_decision(t), self._end)
         weights = self.menu_at(t)[a]
         values, cost = self._advance(self._book, weights, t, nt)
         previous = np.concatenate([[self._value], values[:-1]])

@@ -143,3 +143,19 @@ def test_make_with_defaults_runs_on_bundled_prices():
     assert np.isfinite(reward) and not terminated and not truncated
     assert len(info["daily_returns"]) == 21 and info["weights"]["CASH"] == 0.0
     assert sum(info["weights"].values()) == pytest.approx(1.0)
+
+
+def test_month_start_schedule_decides_on_first_sessions_of_months(prices):
+    cfg = SMALL.model_copy(update={"schedule": "month_start", "episode_length": 60})
+    env = PortfolioEnv(prices, cfg)
+    _, info = env.reset(seed=4)
+    assert info["date"].month != prices.index[prices.index.get_loc(info["date"]) - 1].month
+    decisions = [info["date"]]
+    done = False
+    while not done:
+        _, _, _, done, info = env.step(0)
+        decisions.append(info["date"])
+    months = [d.to_period("M") for d in decisions[:-1]]
+    assert len(set(months)) == len(months)  # one decision per month
+    for d in decisions[1:-1]:
+        assert prices.index[prices.index.get_loc(d) - 1].month != d.month
