@@ -100,6 +100,12 @@ class Autopilot:
         self._sectors = s.sectors
         self.objectives = regime_objectives(s.regime.objectives)
         self.min_history = s.window + 1
+        self.dqn = None
+        if s.dqn_model_uri:
+            from autoport.strategies.dqn import DQNPolicy
+
+            self.dqn = DQNPolicy(model_uri=s.dqn_model_uri)
+            self.min_history = max(self.min_history, self.dqn.min_history)
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -257,10 +263,17 @@ class Autopilot:
         objective = self.objectives.get(regime, "max_sharpe") if regime else "max_sharpe"
         tol = self._tolerance(regime)
         try:
-            sol = self._solve(window, objective, cons, tol)
-            normal = sol.weights.clip(lower=0.0)
-            if sol.note:
-                notes.append(sol.note)
+            if self.dqn is not None:
+                # the promoted policy proposes; the user's limits still apply (risk checks)
+                proposal = self.dqn.decide(history)
+                normal = proposal.weights.reindex(tickers, fill_value=0.0).clip(lower=0.0)
+                objective = f"dqn policy {s.dqn_model_uri}"
+                notes.append(f"DQN policy: {proposal.reason}")
+            else:
+                sol = self._solve(window, objective, cons, tol)
+                normal = sol.weights.clip(lower=0.0)
+                if sol.note:
+                    notes.append(sol.note)
         except OptimizationError as exc:
             normal = self.target if self.target is not None else pd.Series(
                 1.0 / len(tickers), index=tickers)

@@ -409,3 +409,30 @@ def test_substitutes_follow_the_user_map_then_correlation():
     assert ranked["A"] == ["B", "C"] and ranked["C"][-1] != "C"
     assert tax.substitute_candidates(r, {"A": "C"})["A"] == ["C", "B"]
     assert tax.substitute_map(r)["A"] == "B"
+
+
+def test_promoted_dqn_policy_proposes_the_normal_target(monkeypatch):
+    import autoport.strategies.dqn as dqn_mod
+    from autoport.strategies.base import Decision
+
+    class FakePolicy:  # stands in for a registered model: all in the first asset
+        min_history = 10
+
+        def __init__(self, *, model_uri):
+            self.model_uri = model_uri
+
+        def decide(self, history):
+            w = pd.Series(0.0, index=history.columns)
+            w.iloc[0] = 1.0
+            return Decision(history.index[-1], w, "all in the first asset")
+
+    monkeypatch.setattr(dqn_mod, "DQNPolicy", FakePolicy)
+    prices, _, _ = crash_prices()
+    strat = Autopilot(settings={**SYNTH, "dqn_model_uri": "models:/dqn@champion",
+                                "max_position": 0.4})
+    d = strat.decide(prices.iloc[:200])
+    assert d.details["objective"] == "dqn policy models:/dqn@champion"
+    # the policy's 100 % proposal is cut to the 40 % position limit by the pre-trade check
+    assert d.weights["A0"] == pytest.approx(0.4, abs=0.01)
+    reasons = d.details["risk_check"]["reasons"]
+    assert "A0 capped from 100.00% to the 40.00% position limit" in reasons

@@ -138,6 +138,10 @@ class AutopilotSettings(_Strict):
         0.001, gt=0, description="price precision of the engine (zipline stores 0.001)"
     )
     alerts: str | None = Field(None, description="alert rules YAML; None: bundled")
+    dqn_model_uri: str | None = Field(
+        None, description="optional promoted DQN policy (models:/NAME@alias or runs:/ID/model) "
+        "whose weights replace the optimizer's normal target"
+    )
 
     @model_validator(mode="after")
     def _sector_limits(self) -> AutopilotSettings:
