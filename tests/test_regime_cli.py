@@ -101,3 +101,18 @@ def test_regime_refuses_a_bad_config_with_the_fix(app, files, tmp_path, monkeypa
     assert res.exit_code == 1
     assert "n_restart" in res.output and "Extra inputs are not permitted" in res.output
     assert not (tmp_path / "home" / "runs").exists()
+
+
+def test_sentiment_column_becomes_a_feature_not_an_asset(app, files, tmp_path, monkeypatch):
+    monkeypatch.setenv("AUTOPORT_HOME", str(tmp_path / "home"))
+    prices, _, path, cfg = files
+    frame = pd.read_csv(path, index_col=0)
+    rng = pd.Series(range(len(frame)), index=frame.index, dtype=float)
+    frame["Sentiment"] = (rng % 7 - 3.0) / 3.0  # negative values: would fail as a price
+    frame.to_csv(path)
+    res = CliRunner().invoke(app, ["regime", "--prices", str(path), "--config", str(cfg),
+                                   "--json", "--no-track", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    payload = json.loads(res.stdout)
+    assert payload["model"]["features"] == [f"ret:{c}" for c in prices.columns] + ["Sentiment"]
+    assert payload["mlflow_run_id"] is None

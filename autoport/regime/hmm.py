@@ -83,6 +83,7 @@ class HMMFit:
 
     def describe(self) -> dict:
         return {
+            "features": list(self.columns),
             "train_start": self.train_start,
             "train_end": self.train_end,
             "n_train": self.n_train,
