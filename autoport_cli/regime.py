@@ -132,8 +132,12 @@ def regime(
         (staging / "model.json").write_text(json.dumps(to_jsonable(fit_to_dict(last)), indent=2))
         with open(staging / "model.pkl", "wb") as fh:
             pickle.dump(last, fh)
-        frame = result.probabilities.assign(regime=result.labels, acted=active,
-                                            reference=reference.reindex(result.labels.index))
+        # smoothed labels use later data: in-sample description only, named so
+        smoothed = last.smoothed(feats).idxmax(axis=1).reindex(result.labels.index)
+        frame = result.probabilities.assign(
+            regime=result.labels, acted=active, reference=reference.reindex(result.labels.index),
+            in_sample_smoothed_last_model=smoothed,
+        )
         frame.to_csv(staging / "regimes.csv", index_label="date")
         _plot(index, result.probabilities, result.labels, active, reference, ref_name,
               staging / "regime_timeline.png")

@@ -70,6 +70,10 @@ def test_regime_json_files_and_mlflow_model(app, files, tmp_path, monkeypatch):
     for name in ("report.json", "model.json", "model.pkl", "regimes.csv",
                  "regime_timeline.png"):
         assert (out / name).stat().st_size > 0, name
+    table = pd.read_csv(out / "regimes.csv", index_col=0)
+    assert list(table.columns) == ["bull", "bear", "sideways", "regime", "acted", "reference",
+                                   "in_sample_smoothed_last_model"]
+    assert (table["regime"].to_numpy() == direct.labels.to_numpy()).all()
     # the model file rebuilds a detector that filters exactly like the run's last fit
     rebuilt = fit_from_dict(json.loads((out / "model.json").read_text()))
     feats = build_features(cut, returns="assets")
