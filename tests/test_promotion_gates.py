@@ -239,3 +239,20 @@ def test_failed_alias_move_rolls_the_registry_back(tmp_path, monkeypatch):
     rows = registry.list_versions("m")
     assert [(r["version"], r["aliases"]) for r in rows] == [("2", ["champion"]),
                                                            ("1", ["previous"])]
+
+
+def test_regime_accuracy_against_the_peak_to_trough_dating():
+    # up 50%, down 30% (a bear market), back up 50%: one bear stretch, peak to trough
+    levels = pd.Series(np.concatenate([np.linspace(100, 150, 100), np.linspace(150, 105, 60),
+                                       np.linspace(105, 160, 100)]),
+                       index=pd.bdate_range("2019-01-01", periods=260))
+    dates = levels.index[::20]
+    truth = ["bear" if 100 <= i < 159 else "bull" for i in range(0, 260, 20)]
+    records = [{"date": d, "regime": t} for d, t in zip(dates, truth, strict=True)]
+    assert ev.regime_accuracy(records, levels) == 1.0
+    # 'sideways' counts as not-bear; two wrong calls out of 13 decisions
+    records[0]["regime"] = "sideways"
+    records[1]["regime"] = "bear"
+    records[6]["regime"] = "bull"
+    assert ev.regime_accuracy(records, levels) == pytest.approx(11 / 13, abs=0)
+    assert ev.regime_accuracy([{"date": dates[0], "weights": {}}], levels) is None

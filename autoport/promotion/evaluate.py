@@ -150,6 +150,26 @@ def var_metrics(
     )
 
 
+def regime_accuracy(
+    records: list[dict], market_levels: pd.Series, *, decline: float = 0.20,
+    recovery: float = 0.20,
+) -> float | None:
+    """Share of decisions whose detected regime matches the ex-post bull/bear dating.
+
+    ``records`` are the backtest's decision records; a strategy with a regime detector puts
+    ``regime`` in each. The reference is the peak-to-trough dating of ``market_levels`` over
+    its whole history (``sideways`` counts as "not bear"). None when no detector is inside.
+    """
+    from autoport.regime.dating import bull_bear_labels
+    from autoport.regime.evaluation import BEAR_VS_REST, agreement
+
+    detected = {pd.Timestamp(r["date"]): r["regime"] for r in records if "regime" in r}
+    if not detected:
+        return None
+    reference = bull_bear_labels(market_levels.dropna(), decline=decline, recovery=recovery)
+    return agreement(pd.Series(detected), reference, collapse=BEAR_VS_REST)
+
+
 # --------------------------------------------------------------------------- backtest runs
 
 
@@ -157,6 +177,21 @@ def _reference_arguments(cfg) -> dict[str, Any]:
     """The max-Sharpe MPT every optimizer configuration has to beat, at the run's window/caps."""
     return {"window": cfg.window, "objective": "max_sharpe", "max_weight": cfg.max_weight,
             "risk_free_rate": cfg.risk_free}
+
+
+def _equal_weight_levels(prices: pd.DataFrame) -> pd.Series:
+    return (1.0 + prices.pct_change().fillna(0.0).mean(axis=1)).cumprod()
+
+
+def _reference_settings(strategy_params: dict[str, Any]) -> dict[str, float]:
+    """The dating thresholds of the strategy's regime config (defaults otherwise)."""
+    try:
+        from autoport.regime.config import load_config
+
+        reference = load_config(strategy_params.get("config")).reference
+        return {"decline": reference.decline, "recovery": reference.recovery}
+    except Exception:  # no regime package or no readable config: the dating's defaults
+        return {}
 
 
 def evaluate_backtest(record: RunRecord, gates: GatesConfig, current_commit: str) -> Evaluation:
@@ -211,6 +246,14 @@ def evaluate_backtest(record: RunRecord, gates: GatesConfig, current_commit: str
     figures.update(var_figures)
     if var_note:
         notes.append(var_note)
+    market = index_levels if index_levels is not None else _equal_weight_levels(full)
+    accuracy = regime_accuracy(outcome.strategy.records, market,
+                               **_reference_settings(cfg.strategy_params))
+    if accuracy is not None:
+        figures["regime_accuracy"] = accuracy
+        notes.append("regime_accuracy: detected regime at each decision against the "
+                     "peak-to-trough bull/bear dating of "
+                     + ("the S&P 500" if index_levels is not None else "the 1/N index"))
     figures["data_hash_match"] = 1.0 if hash_ok else 0.0
     figures["code_version_match"] = code_version_match(record, current_commit)
     if not hash_ok:
