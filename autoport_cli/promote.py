@@ -47,7 +47,7 @@ def promote(
     config = config.model_validate({**config.model_dump(), "test_period": period})
     if not json_output:
         err_console.print(f"re-evaluating run {run_id} on the test period from "
-                          f"{config.test_period.start} (zipline; this takes a while)")
+                          f"{config.test_period.start} (this takes a while)")
     from autoport.promotion.promote import promote_run  # imports MLflow: only when used
 
     with output_dir(out, f"promote-{run_id[:8]}") as (staging, final):
