@@ -33,8 +33,15 @@ CONFIG = {
 
 @pytest.fixture(scope="module")
 def prices() -> pd.DataFrame:
+    from zipline.utils.calendar_utils import get_calendar
+
     panel, _ = regime_switching_prices(900, seed=11, start="1999-06-01")
-    return panel  # 1999-06-01 .. 2002-11-12: test 2002-07-01 to the end, 4 episodes of 20
+    # put the panel on NYSE sessions so that zipline can trade it too
+    sessions = get_calendar("XNYS", start=pd.Timestamp("1990-01-01")).sessions_in_range(
+        "1999-06-01", "2004-01-01")[: len(panel)]
+    panel.index = pd.DatetimeIndex(sessions, name="date")
+    panel = panel.round(3)  # zipline's daily bars store prices in thousandths
+    return panel  # 1999-06-01 .. 2002-12-30: test 2002-07-01 to the end, 6 episodes of 20
 
 
 @pytest.fixture(scope="module")
@@ -173,9 +180,51 @@ def test_train_agent_cli_json(prices, tmp_path, monkeypatch):
     assert payload["run_id"] and payload["model_uri"].startswith("runs:/")
     assert payload["timesteps"] == 300
     assert 0.0 <= payload["success_rate"] <= 1.0
-    assert len(payload["episodes"]) == 4 and set(payload["baselines"]) == {
+    assert len(payload["episodes"]) == 6 and set(payload["baselines"]) == {
         "equal_weight", "max_sharpe", "min_variance"}
     assert payload["baselines"]["equal_weight"]["success_rate"] == 0.0
     assert (tmp_path / "out" / "test_episodes.csv").exists()
     bad = CliRunner().invoke(app, ["train-agent", "--config", str(tmp_path / "nope.yaml")])
     assert bad.exit_code == 1 and "does not exist" in bad.output
+
+
+@pytest.mark.slow
+def test_dqn_backtest_through_zipline_matches_the_env(prices, config, trained, tmp_path,
+                                                      monkeypatch):
+    """The same policy decides the same actions on month starts in zipline and in the env, and
+    the daily returns agree (costs off; zipline rounds to whole shares)."""
+    from autoport import tracking
+    from autoport.agent.pyfunc import PolicyPyfunc
+    from autoport.engines import zipline_engine
+    from autoport.engines.costs import CostModel
+    from autoport.strategies import make_strategy
+
+    monkeypatch.setenv("AUTOPORT_HOME", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    _, uri = tracking.log_model_run(
+        "agents-test", run_name="z", params={}, metrics={}, python_model=PolicyPyfunc(),
+        model_artifacts=trained.mapper.save(tmp_path / "m"))
+    free = CostModel(commission_bps=0.0, slippage_bps=0.0)
+    strategy = make_strategy("dqn", model_uri=uri)
+    strategy.config = strategy.config.model_copy(update={"costs": free})
+    index = prices.index
+    months = index.to_period("M")
+    start_row = next(r for r in range(700, 900) if months[r] != months[r - 1])
+    length = 80
+    result = zipline_engine.run(strategy, prices, start=index[start_row],
+                                end=index[start_row + length], costs=free, capital=5e9,
+                                rebalance="month_start")
+    env_cfg = trained.mapper.env_config.model_copy(update={"schedule": "month_start",
+                                                           "costs": free})
+    env = PortfolioEnv(prices, env_cfg, episode_starts=[index[start_row]],
+                       episode_length=length)
+    obs, _ = env.reset()
+    returns, actions, done = [], [], False
+    while not done:
+        obs, _, _, done, info = env.step(trained.mapper.action(obs))
+        returns.extend(info["daily_returns"])
+        actions.append(info["action"])
+    assert [d.details["action"] for d in result.decisions] == actions
+    assert len(actions) >= 4
+    diff = np.abs(result.returns.to_numpy()[1:] - np.asarray(returns))
+    assert diff.max() < 1e-8, f"max daily difference {diff.max():.2e}"
