@@ -27,7 +27,7 @@ class EnvConfig(BaseModel):
     )
     rebalance_every: int = Field(21, ge=1, le=252, description="sessions between decisions")
     schedule: Literal["every_k", "month_start"] = Field(
-        "every_k", description="every_k: every rebalance_every sessions; month_start: on the "
+        "month_start", description="every_k: every rebalance_every sessions; month_start: on the "
         "first session of each month, as `autoport backtest` rebalances"
     )
     episode_length: int = Field(252, ge=2, description="sessions per training episode")
@@ -37,7 +37,9 @@ class EnvConfig(BaseModel):
         0.5, ge=0, le=1, description="cash share of the defensive item (rest: min variance)"
     )
     actions: tuple[str, ...] = ACTION_NAMES
-    reward: Literal["log_return", "drawdown_penalty", "differential_sharpe"] = "log_return"
+    reward: Literal["log_return", "drawdown_penalty", "differential_sharpe"] = (
+        "differential_sharpe"
+    )
     drawdown_penalty: float = Field(0.0, ge=0, description="per unit of new drawdown")
     excess_over_equal_weight: bool = Field(
         True, description="subtract the 1/N book's log return over the same step"

@@ -21,7 +21,7 @@ CONFIG = {
     "seed": 3,
     "timesteps": 600,
     "env": {"estimation_window": 60, "momentum_window": 40, "lookback": 10, "vol_window": 10,
-            "rebalance_every": 5, "episode_length": 40},
+            "rebalance_every": 5, "episode_length": 40, "schedule": "every_k"},
     "dqn": {"net_arch": [32, 32], "learning_starts": 100, "target_update_interval": 100,
             "batch_size": 32},
     "protocol": {"train_end": "2001-12-31", "validation_start": "2002-01-01",
@@ -53,6 +53,7 @@ def test_repo_config_loads_and_bad_keys_are_refused(tmp_path):
     cfg = load_config("configs/dqn.yaml")
     assert cfg.dqn.buffer_size == 100_000 and cfg.protocol.episode_sessions == 63
     assert str(cfg.protocol.test_start) == "2018-01-01"
+    assert cfg == AgentConfig()  # train-agent without --config runs the same settings
     bad = tmp_path / "bad.yaml"
     bad.write_text("dqn: {buffer: 5}\n")
     with pytest.raises(ConfigError, match="dqn.buffer"):

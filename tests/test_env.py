@@ -17,7 +17,7 @@ from autoport.errors import ConfigError, DataError
 from autoport.synthetic import regime_switching_prices
 
 SMALL = EnvConfig(estimation_window=60, momentum_window=40, lookback=10, vol_window=10,
-                  rebalance_every=5, episode_length=30)
+                  rebalance_every=5, episode_length=30, schedule="every_k", reward="log_return")
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +141,9 @@ def test_make_with_defaults_runs_on_bundled_prices():
     assert obs.shape == (20 * (20 + 2 + 8) + 1,)
     obs, reward, terminated, truncated, info = env.step(0)
     assert np.isfinite(reward) and not terminated and not truncated
-    assert len(info["daily_returns"]) == 21 and info["weights"]["CASH"] == 0.0
+    assert 1 <= len(info["daily_returns"]) <= 23 and info["weights"]["CASH"] == 0.0
+    index = env.unwrapped.prices.index  # default schedule: the next decision opens a month
+    assert index[index.get_loc(info["date"]) - 1].month != info["date"].month
     assert sum(info["weights"].values()) == pytest.approx(1.0)
 
 
