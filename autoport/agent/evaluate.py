@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import empyrical
@@ -199,12 +200,21 @@ def evaluate_policy(
 
 
 def evaluate_model(
-    model_uri: str, prices: pd.DataFrame, config: AgentConfig | dict | None = None
+    model_uri: str, prices: pd.DataFrame, config: AgentConfig | dict | str | Path | None = None
 ) -> dict[str, Any]:
     """Re-run the test-period evaluation of a logged model (``runs:/ID/model``,
     ``models:/NAME@alias``); the environment settings come from the model itself, the
-    protocol (dates, episode length, drawdown limit) from ``config``."""
+    protocol (dates, episode length, drawdown limit) from ``config`` (a model, a mapping, a
+    YAML path such as ``configs/dqn.yaml``, or None for the defaults).
+
+    Keys include success_rate, sharpe, max_drawdown, equal_weight_sharpe, max_sharpe_sharpe,
+    min_variance_sharpe, episodes (one dict per test episode), baselines, action_distribution
+    and switch_rate."""
+    from autoport.agent.config import load_config
     from autoport.agent.policy import load_policy
+
+    if isinstance(config, (str, Path)):
+        config = load_config(config)
 
     mapper = load_policy(model_uri)
     mapper.check_tickers(list(prices.columns))

@@ -66,7 +66,12 @@ def main() -> None:
     prices = data.bundled_prices()
     env = PortfolioEnv(prices, config.env, end=str(config.protocol.train_end))
     started = time.perf_counter()
-    rows = range(env._lo, env._hi + 1, config.env.rebalance_every)
+    if config.env.schedule == "month_start":
+        rows = [r for r in env._month_rows if env._lo <= r <= env._hi]
+        steps_per_episode = round(config.env.episode_length / 21)
+    else:
+        rows = range(env._lo, env._hi + 1, config.env.rebalance_every)
+        steps_per_episode = config.env.episode_length // config.env.rebalance_every
     for row in rows:
         env.menu_at(row)
     print(f"menu warm-up: {len(rows)} decision sessions in {time.perf_counter() - started:.1f} s")
@@ -80,9 +85,8 @@ def main() -> None:
             env.reset()
     raw = n / (time.perf_counter() - started)
     print(f"env alone (random actions): {raw:,.0f} steps/s "
-          f"({1e6 / raw:.0f} us per step of {config.env.rebalance_every} sessions)")
-    horizon = config.env.episode_length // config.env.rebalance_every
-    trivial = Trivial(env.observation_space.shape[0], env.action_space.n, horizon)
+          f"({1e6 / raw:.0f} us per step of ~21 sessions)")
+    trivial = Trivial(env.observation_space.shape[0], env.action_space.n, steps_per_episode)
     fast = dqn_rate(trivial, config, args.steps)
     real = dqn_rate(env, config, args.steps)
     print(f"SB3 DQN on trivial env (obs {env.observation_space.shape[0]}): {fast:,.0f} steps/s")
