@@ -10,7 +10,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -61,8 +61,9 @@ def to_jsonable(obj):
         return [to_jsonable(v) for v in obj]
     if isinstance(obj, pd.Series):
         return to_jsonable(obj.to_dict())
-    if isinstance(obj, (pd.Timestamp, datetime)):
-        return obj.isoformat()[:10] if obj == obj.normalize() else obj.isoformat()
+    if isinstance(obj, (pd.Timestamp, datetime, date)):
+        stamp = pd.Timestamp(obj)
+        return stamp.isoformat()[:10] if stamp == stamp.normalize() else stamp.isoformat()
     if isinstance(obj, (np.integer,)):
         return int(obj)
     if isinstance(obj, (float, np.floating)):

@@ -116,3 +116,14 @@ def test_shipped_backtest_config_is_the_defaults():
 
     path = resources.files("autoport.configs").joinpath("backtest.yaml")
     assert load_config(path) == BacktestConfig()
+
+
+def test_json_output_handles_dates_and_non_finite_numbers():
+    import datetime
+
+    from autoport_cli.common import to_jsonable
+
+    out = to_jsonable({"a": datetime.datetime(2020, 1, 2, 3, 4), "b": datetime.date(2020, 1, 2),
+                       "c": pd.Timestamp("2020-01-02"), "d": float("nan"), "e": np.int64(3)})
+    assert out == {"a": "2020-01-02T03:04:00", "b": "2020-01-02", "c": "2020-01-02",
+                   "d": None, "e": 3}
