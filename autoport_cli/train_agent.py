@@ -147,7 +147,8 @@ def _write_artifacts(result: TrainingResult, folder: Path) -> None:
     pd.DataFrame(result.validation_curve).to_csv(folder / "validation_curve.csv", index=False)
     pd.DataFrame(result.train_curve, columns=["step", "episode_reward"]).to_csv(
         folder / "train_curve.csv", index=False)
-    summary = {k: v for k, v in result.test.items() if k != "episodes"}
+    summary = {k: v for k, v in result.test.items() if k not in ("episodes", "returns")}
+    result.test["returns"].to_csv(folder / "test_returns.csv", index_label="date")
     (folder / "test_evaluation.json").write_text(json.dumps(to_jsonable(summary), indent=2))
     (folder / "config.yaml").write_text(
         yaml.safe_dump(result.config.model_dump(mode="json"), sort_keys=False))

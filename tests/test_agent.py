@@ -90,6 +90,10 @@ def test_constant_policies_reproduce_the_baselines(prices, config):
     assert ms["sharpe"] == pytest.approx(ms["max_sharpe_sharpe"], abs=1e-12)
     assert ms["n_episodes"] == len(base["max_sharpe"]) == len(ms["episodes"])
     assert ms["action_distribution"]["max_sharpe"] == 1.0 and ms["switch_rate"] == 0.0
+    assert len(ms["returns"]) == 20 * ms["n_episodes"]
+    np.testing.assert_array_equal(ms["returns"].to_numpy(),
+                                  np.concatenate([e.returns for e in base["max_sharpe"]]))
+    assert ms["returns"].index[0] == ms["episodes"][0]["start"]
     for row, b in zip(ms["episodes"], base["equal_weight"], strict=True):
         ok = row["max_drawdown"] >= -0.10 and row["sharpe"] > b.sharpe
         assert row["success"] == ok and row["equal_weight_sharpe"] == b.sharpe

@@ -37,6 +37,7 @@ class Episode:
     end: pd.Timestamp
     returns: np.ndarray  # daily, net of costs
     actions: tuple[str, ...]
+    sessions: pd.DatetimeIndex | None = None  # the sessions of ``returns``
 
     @property
     def sharpe(self) -> float:
@@ -93,8 +94,9 @@ def run_episodes(
             rows.append(info["rows"])
             actions.append(info["action"])
             done = terminated or truncated
-        first, last = env.prices.index[rows[0][0]], env.prices.index[rows[-1][1] - 1]
-        episodes.append(Episode(first, last, np.asarray(returns), tuple(actions)))
+        sessions = env.prices.index[rows[0][0] : rows[-1][1]]
+        episodes.append(Episode(sessions[0], sessions[-1], np.asarray(returns), tuple(actions),
+                                sessions))
     return episodes
 
 
@@ -152,7 +154,9 @@ def evaluate_policy(
     period: str = "test",
     baselines: dict[str, list[Episode]] | None = None,
 ) -> dict[str, Any]:
-    """The protocol's figures for ``policy`` on ``period`` beside the fixed strategies."""
+    """The protocol's figures for ``policy`` on ``period`` beside the fixed strategies.
+
+    ``returns`` is the agent's daily return series over the episodes (each starts in cash)."""
     config = parse_config(config)
     env_config = env_config or config.env
     start, end = period_bounds(config, period)
@@ -195,6 +199,9 @@ def evaluate_policy(
         "n_episodes": len(episodes),
         "episodes": table,
         "baselines": base_figures,
+        "returns": pd.Series(np.concatenate([e.returns for e in episodes]),
+                             index=pd.DatetimeIndex(np.concatenate(
+                                 [e.sessions for e in episodes])), name="agent"),
         **action_usage(episodes, list(env_config.actions)),
     }
 
