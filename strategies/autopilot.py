@@ -17,6 +17,7 @@ structured record; :func:`autoport.autopilot.explain.explain` renders it in sent
 
 from __future__ import annotations
 
+from dataclasses import replace
 from importlib import resources
 from typing import Any
 
@@ -423,6 +424,12 @@ class Autopilot:
             if check.status == "refused":
                 action = "refused"
             else:
+                if blocked:
+                    # the checks spread capped weight pro rata; none may buy a blocked ticker
+                    allowed = check.weights.copy()
+                    for t in blocked:
+                        allowed[t] = min(allowed.get(t, 0.0), current.get(t, 0.0))
+                    check = replace(check, weights=allowed)
                 orders, new_shares, order_notes = trades.plan_orders(
                     check.weights, self.book.shares, prices, self.book.cash, costs=s.costs,
                     min_trade_value=s.min_trade_value, lot_size=s.lot_size,

@@ -168,12 +168,22 @@ def test_wash_sale_rebuy_after_31_days_is_allowed():
 
 def test_wash_sale_buy_then_sell_at_a_loss_within_30_days():
     book = tax.TaxBook(wash_days=30, lot_method="fifo")
-    book.buy("X", 100, 100.0, D("2020-01-02"))
+    book.buy("X", 100, 100.0, D("2020-02-10"))
     book.buy("X", 50, 92.0, D("2020-02-20"))  # replacement bought 11 days before the sale
     [r] = book.sell("X", 100, 90.0, D("2020-03-02"))  # sells the first lot (fifo)
     assert r.disallowed == pytest.approx(500.0)  # 50 replacement shares of 100 sold
     assert r.gain == pytest.approx(-500.0)
     assert book.lots["X"][0].basis == pytest.approx(92.0 + 500.0 / 50)
+
+
+def test_sale_picks_the_recent_lot_when_that_avoids_a_wash():
+    book = tax.TaxBook(wash_days=30, lot_method="fifo")
+    book.buy("X", 100, 100.0, D("2020-01-02"))  # outside the window of the sale
+    book.buy("X", 50, 92.0, D("2020-02-20"))
+    assert not book.sale_would_wash("X", 50, 90.0, D("2020-03-02"))
+    [r] = book.sell("X", 50, 90.0, D("2020-03-02"))  # fifo would wash; the recent lot does not
+    assert r.acquired == D("2020-02-20") and r.disallowed == 0.0
+    assert r.gain == pytest.approx(-100.0) and book.lots["X"][0].shares == 100
 
 
 def test_terms_and_annual_tax_netting():

@@ -12,7 +12,8 @@ Wash sales (US IRC §1091, simplified to same-ticker replacements), in both dire
   (again up to the replacement share count).
 
 A disallowed loss is added to the replacement lot's basis, as the rule prescribes, so it is
-deferred rather than lost. The harvester avoids both: it only harvests lots of tickers not
+deferred rather than lost. When the ``lot_method`` order would wash a loss and selling the
+lots bought inside the window first would not, :meth:`TaxBook.sell` sells those first. The harvester avoids both: it only harvests lots of tickers not
 bought in the last ``wash_days``, moves the proceeds into a *different*, correlated ticker
 (the substitute map), and blocks repurchase of the harvested ticker for ``wash_days``.
 
@@ -52,6 +53,7 @@ class Realized:
     acquired: pd.Timestamp
     sold: pd.Timestamp
     disallowed: float = 0.0  # wash-sale loss not recognised now (positive number)
+    lot_id: int = 0  # the lot this piece was sold from
 
     @property
     def term(self) -> str:
@@ -118,21 +120,25 @@ class TaxBook:
         lots = self.lots.get(ticker, [])
         left = float(shares)
         out: list[Realized] = []
-        consumed: set[int] = set()
-        for lot in self._sale_order(lots):
+        order = self._sale_order(lots)
+        if self._washes(order, shares, price, date):
+            # selling the recent lots first leaves no replacement inside the window
+            alt = self._recent_first(order, date)
+            if not self._washes(alt, shares, price, date):
+                order = alt
+        for lot in order:
             if left <= 1e-12:
                 break
             take = min(lot.shares, left)
-            out.append(Realized(ticker, take, take * price, take * lot.basis, lot.acquired, date))
-            consumed.add(lot.lot_id)
+            out.append(Realized(ticker, take, take * price, take * lot.basis, lot.acquired, date,
+                                lot_id=lot.lot_id))
             lot.shares -= take
             left -= take
         self.lots[ticker] = [lot for lot in lots if lot.shares > 1e-12]
-        # buy-then-sell wash sale: other lots bought within wash_days before the sale (the
-        # unsold rest of a lot this sale draws from is not a replacement)
+        # buy-then-sell wash sale: shares of *other* lots bought within wash_days before the
+        # sale (the unsold rest of the lot a piece comes from does not replace that piece)
         replacements = [lot for lot in self.lots[ticker]
-                        if 0 <= (date - lot.acquired).days <= self.wash_days
-                        and lot.lot_id not in consumed]
+                        if 0 <= (date - lot.acquired).days <= self.wash_days]
         room = {lot.lot_id: lot.shares for lot in replacements}
         for r in out:
             loss = r.cost - r.proceeds
@@ -141,6 +147,8 @@ class TaxBook:
             per_share = loss / r.shares
             need = r.shares
             for lot in replacements:
+                if lot.lot_id == r.lot_id:
+                    continue
                 covered = min(room[lot.lot_id], need)
                 if covered <= 1e-12:
                     continue
@@ -158,21 +166,37 @@ class TaxBook:
         return sorted(lots, key=lambda lot: lot.acquired)
 
     # ---------------------------------------------------------------- queries
+    def _recent_first(self, order: list[TaxLot], date: pd.Timestamp) -> list[TaxLot]:
+        recent = [lot for lot in order if 0 <= (date - lot.acquired).days <= self.wash_days]
+        return recent + [lot for lot in order if lot not in recent]
+
+    def _washes(self, order: list[TaxLot], shares: float, price: float,
+                date: pd.Timestamp) -> bool:
+        left = float(shares)
+        remaining = {lot.lot_id: lot.shares for lot in order}
+        losers = set()
+        for lot in order:
+            if left <= 1e-12:
+                break
+            take = min(lot.shares, left)
+            remaining[lot.lot_id] -= take
+            left -= take
+            if lot.basis > price:
+                losers.add(lot.lot_id)
+        return any(
+            remaining[lot.lot_id] > 1e-12 and 0 <= (date - lot.acquired).days <= self.wash_days
+            and (losers - {lot.lot_id})
+            for lot in order)
+
     def sale_would_wash(self, ticker: str, shares: float, price: float,
                         date: pd.Timestamp) -> bool:
         """True when selling ``shares`` now realises a loss that a purchase of ``ticker`` in
-        the last ``wash_days`` (a lot this sale does not draw from) would disallow."""
+        the last ``wash_days`` (a lot this sale does not draw from) would disallow, whichever
+        of the lot orders :meth:`sell` may use (``lot_method``, or recent lots first)."""
         date = pd.Timestamp(date)
-        left, loss, consumed = float(shares), False, set()
-        for lot in self._sale_order(self.lots.get(ticker, [])):
-            if left <= 1e-12:
-                break
-            consumed.add(lot.lot_id)
-            loss = loss or lot.basis > price
-            left -= min(lot.shares, left)
-        return loss and any(
-            lot.lot_id not in consumed and 0 <= (date - lot.acquired).days <= self.wash_days
-            for lot in self.lots.get(ticker, []))
+        order = self._sale_order(self.lots.get(ticker, []))
+        return self._washes(order, shares, price, date) and self._washes(
+            self._recent_first(order, date), shares, price, date)
 
     def shares(self, ticker: str) -> float:
         return float(sum(lot.shares for lot in self.lots.get(ticker, [])))
