@@ -13,8 +13,9 @@ Wash sales (US IRC §1091, simplified to same-ticker replacements), in both dire
 
 A disallowed loss is added to the replacement lot's basis, as the rule prescribes, so it is
 deferred rather than lost. When the ``lot_method`` order would wash a loss and selling the
-lots bought inside the window first would not, :meth:`TaxBook.sell` sells those first. The harvester avoids both: it only harvests lots of tickers not
-bought in the last ``wash_days``, moves the proceeds into a *different*, correlated ticker
+lots bought inside the window first would not, :meth:`TaxBook.sell` sells those first.
+The harvester avoids both: it only harvests lots of tickers not bought in the last
+``wash_days``, moves the proceeds into a *different*, correlated ticker
 (the substitute map), and blocks repurchase of the harvested ticker for ``wash_days``.
 
 Tax is computed per calendar year on net short- and long-term gains (each net loss offsets
