@@ -19,7 +19,7 @@ from autoport import configfile, metrics
 from autoport.engines import zipline_engine
 from autoport.engines.costs import CostModel
 from autoport.errors import DataError
-from autoport.strategies import Decision, make_strategy
+from autoport.strategies import Decision, Strategy, make_strategy
 from autoport.strategies.registry import STRATEGIES
 
 BASELINE = "equal_weight"
@@ -97,14 +97,23 @@ class BacktestOutcome:
     index_metrics: dict[str, float] | None
 
 
-def trading_window(prices: pd.DataFrame, config: BacktestConfig) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """First tradable session (after ``window`` of history, not before ``start``) and the end."""
-    if len(prices) <= config.window + 1:
+def trading_window(
+    prices: pd.DataFrame, config: BacktestConfig, min_history: int = 0
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First tradable session and the last one.
+
+    Trading starts once ``window`` sessions of history exist and the strategy has the
+    ``min_history`` it needs to decide (a regime detector needs years), not before ``start``:
+    the strategy and 1/N are measured on the same sessions, none of them spent waiting in cash.
+    """
+    skip = max(config.window, min_history - 1)
+    if len(prices) <= skip + 1:
         raise DataError(
-            f"prices hold {len(prices)} sessions; the {config.window}-session estimation window "
-            "leaves none to trade; pass a longer history or a smaller --window"
+            f"prices hold {len(prices)} sessions; the strategy needs {skip} sessions of history "
+            "before its first decision, which leaves none to trade; pass a longer history or a "
+            "smaller --window"
         )
-    earliest = prices.index[config.window]
+    earliest = prices.index[skip]
     start = max(earliest, pd.Timestamp(config.start)) if config.start else earliest
     end = min(pd.Timestamp(config.end), prices.index[-1]) if config.end else prices.index[-1]
     sessions = prices.loc[start:end].index
@@ -117,10 +126,9 @@ def trading_window(prices: pd.DataFrame, config: BacktestConfig) -> tuple[pd.Tim
 
 
 def _run_one(
-    name: str, params: dict, prices: pd.DataFrame, config: BacktestConfig, start, end,
+    strategy: Strategy, prices: pd.DataFrame, config: BacktestConfig, start, end,
     benchmark_returns, on_progress,
 ) -> StrategyRun:
-    strategy = make_strategy(name, **params)
     result = zipline_engine.run(
         strategy, prices, start=start, end=end, costs=config.costs, capital=config.capital,
         rebalance=config.rebalance, benchmark_returns=benchmark_returns, on_progress=on_progress,
@@ -130,7 +138,7 @@ def _run_one(
         risk_free=config.risk_free,
     )
     return StrategyRun(
-        name, result.returns, figures, _weights_table(result.decisions),
+        strategy.name, result.returns, figures, _weights_table(result.decisions),
         [f"{d.date.date()}: {d.reason}" for d in result.decisions],
         [_record(d) for d in result.decisions],
         result.positions, result.transactions,
@@ -161,7 +169,8 @@ def run_backtest(
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> BacktestOutcome:
     """Run the configured strategy and the 1/N baseline on the same sessions."""
-    start, end = trading_window(prices, config)
+    strategy = make_strategy(config.strategy, **config.strategy_arguments())
+    start, end = trading_window(prices, config, strategy.min_history)
     index_returns = None
     if index_levels is not None:
         index_returns = index_levels.pct_change().reindex(prices.loc[start:end].index)
@@ -169,9 +178,10 @@ def run_backtest(
     def progress(label):
         return (lambda done, total: on_progress(label, done, total)) if on_progress else None
 
-    main = _run_one(config.strategy, config.strategy_arguments(), prices, config, start, end,
-                    index_returns, progress(config.strategy))
-    base = _run_one(BASELINE, {}, prices, config, start, end, index_returns, progress(BASELINE))
+    main = _run_one(strategy, prices, config, start, end, index_returns,
+                    progress(config.strategy))
+    base = _run_one(make_strategy(BASELINE), prices, config, start, end, index_returns,
+                    progress(BASELINE))
     index_metrics = None
     if index_returns is not None:
         index_metrics = metrics.summary(index_returns.fillna(0.0), risk_free=config.risk_free)

@@ -12,6 +12,9 @@ rm -rf "$VENV"
 # The CPU build of torch first, so nothing pulls a CUDA build.
 "$VENV/bin/python" -m pip install -q torch==2.13.0
 "$VENV/bin/python" -m pip install -q -c constraints.txt ".[test]"
+# Two cores: one BLAS/OpenMP thread per process avoids oversubscription (numpy, scipy and scs
+# each bundle an OpenBLAS; hmmlearn and torch run faster single-threaded at these sizes).
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 # Run the installed package, not the source tree (checks packaging and bundled data too).
 export AUTOPORT_HOME="$(mktemp -d)/autoport_home"
 exec "$VENV/bin/pytest" -q "$@"

@@ -127,3 +127,15 @@ def test_json_output_handles_dates_and_non_finite_numbers():
                        "c": pd.Timestamp("2020-01-02"), "d": float("nan"), "e": np.int64(3)})
     assert out == {"a": "2020-01-02T03:04:00", "b": "2020-01-02", "c": "2020-01-02",
                    "d": None, "e": 3}
+
+
+def test_trading_starts_when_the_strategy_can_decide():
+    from autoport.backtest import BacktestConfig, trading_window
+
+    prices = data.bundled_prices().loc["2000-01-01":"2004-12-31"]
+    cfg = BacktestConfig(window=252)
+    assert trading_window(prices, cfg)[0] == prices.index[252]
+    # A strategy that needs 758 sessions (a regime detector) starts trading at session 757.
+    assert trading_window(prices, cfg, min_history=758)[0] == prices.index[757]
+    with pytest.raises(DataError, match="needs 1299 sessions"):
+        trading_window(prices.iloc[:1000], cfg, min_history=1300)
