@@ -144,6 +144,12 @@ class PortfolioEnv(gym.Env):
         n = len(self.tickers)
         self._t = int(start_row)
         self._end = int(start_row) + self.episode_length
+        if self.config.schedule == "month_start" and not self._cycle:
+            # training episodes end on a month start too, so every menu they read (the last
+            # observation's included) is one of the shared month-start menus
+            nxt = self._next_decision(self._end - 1)
+            if nxt <= self._hi:
+                self._end = nxt
         self._book = simulator.Book.all_cash(n)
         self._ew_book = simulator.Book.all_cash(n)
         self._value = 1.0
