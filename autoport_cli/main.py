@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import importlib
+import os
+
+# One BLAS/OpenMP thread unless the user says otherwise: on small machines numpy, scipy and scs
+# each bring an OpenBLAS pool and oversubscribe the cores (hmmlearn fits ran several times
+# slower). The hot paths that gain from threads manage them with threadpoolctl.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
 import typer
 
