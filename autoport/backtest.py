@@ -66,6 +66,9 @@ class BacktestConfig(BaseModel):
                 "max_weight": self.max_weight,
                 "risk_free_rate": self.risk_free,
             }
+        if self.strategy == "autopilot":
+            # Its shadow book must fill exactly as the engine does.
+            base = {"capital": self.capital, "costs": self.costs.model_dump()}
         return {**base, **self.strategy_params}
 
 

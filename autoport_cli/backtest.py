@@ -55,6 +55,8 @@ def backtest(
     outcome = _run_with_progress(cfg, panel, index_levels, quiet=json_output)
     with output_dir(out, f"backtest-{cfg.strategy}") as (staging, final):
         _write_artifacts(outcome, staging)
+        if cfg.strategy == "autopilot":
+            _write_autopilot_report(outcome, panel, staging)
         run_id = None
         if track:
             run_id = tracking.log_run(
@@ -140,6 +142,22 @@ def _write_artifacts(outcome: BacktestOutcome, folder: Path) -> None:
                                f"{outcome.strategy.name} target weights")
     reporting.save_tear_sheet(outcome.strategy.returns, outcome.index_returns,
                               folder / "tear_sheet.png")
+
+
+def _write_autopilot_report(outcome: BacktestOutcome, panel: pd.DataFrame, folder: Path) -> None:
+    """The autopilot's decisions in plain sentences and its performance attribution vs 1/N."""
+    from autoport.autopilot import attribution, explain
+
+    records = json.loads(json.dumps(to_jsonable(outcome.strategy.records)))
+    text = explain.render(records)
+    (folder / "decisions.md").write_text(
+        f"# Key autopilot decisions, {outcome.start.date()} to {outcome.end.date()}\n\n{text}\n"
+    )
+    summary = attribution.summary(
+        outcome.strategy.positions, panel, data.sector_map() if set(panel.columns) <= set(
+            data.sector_map()) else {t: t for t in panel.columns},
+    )
+    (folder / "attribution.json").write_text(json.dumps(to_jsonable(summary), indent=2))
 
 
 def _print_table(outcome: BacktestOutcome) -> None:

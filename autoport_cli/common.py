@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import math
@@ -61,6 +62,10 @@ def to_jsonable(obj):
         return [to_jsonable(v) for v in obj]
     if isinstance(obj, pd.Series):
         return to_jsonable(obj.to_dict())
+    if isinstance(obj, pd.DataFrame):
+        return to_jsonable(obj.to_dict(orient="index"))
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return to_jsonable({f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)})
     if isinstance(obj, (pd.Timestamp, datetime, date)):
         stamp = pd.Timestamp(obj)
         return stamp.isoformat()[:10] if stamp == stamp.normalize() else stamp.isoformat()

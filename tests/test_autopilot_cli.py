@@ -48,6 +48,13 @@ def test_backtest_cli_writes_one_explained_record_per_decision(home, tmp_path):
     enter = next(r for r in records if r["action"] == "override_enter")
     assert enter["date"] >= "2007-07-01" and enter["override"]["reasons"]
     assert "defensive" in " ".join(explain.explain(enter))
+    # The report renders the key decisions in sentences and attributes the return vs 1/N.
+    sentences = (out / "decisions.md").read_text()
+    assert " ".join(explain.explain(enter)) in sentences
+    attribution = json.loads((out / "attribution.json").read_text())
+    brinson = attribution["brinson"]
+    assert set(attribution) >= {"by_asset", "by_sector", "brinson", "drags"}
+    assert isinstance(brinson, dict) and brinson
 
 
 @pytest.mark.slow
