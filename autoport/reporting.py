@@ -63,3 +63,35 @@ def save_weights(weights: pd.DataFrame, path: Path, title: str) -> Path:
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+REGIME_COLOURS = {"bull": "#2ca02c", "sideways": "#bbbbbb", "bear": "#d62728"}
+
+
+def save_regime_timeline(
+    wealth: pd.Series, regimes: pd.Series, exposure: pd.Series, path: Path, title: str
+) -> Path:
+    """Growth of $1 with the regime acted on shaded behind it, and the invested share below."""
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(11, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+    )
+    top.plot(wealth.index, wealth.to_numpy(), color="black", lw=1.0)
+    top.set_yscale("log")
+    daily = regimes.reindex(wealth.index, method="ffill")
+    change = daily.ne(daily.shift()).cumsum()
+    for _, block in daily.groupby(change):
+        label = block.iloc[0]
+        if isinstance(label, str):
+            top.axvspan(block.index[0], block.index[-1], color=REGIME_COLOURS.get(label, "white"),
+                        alpha=0.25, lw=0)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c, alpha=0.35) for c in REGIME_COLOURS.values()]
+    top.legend(handles, list(REGIME_COLOURS), loc="upper left")
+    top.set_ylabel("strategy growth of $1 (log)")
+    top.set_title(title)
+    bottom.fill_between(exposure.index, exposure.to_numpy(), step="post", alpha=0.6)
+    bottom.set_ylim(0, 1.05)
+    bottom.set_ylabel("invested share")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

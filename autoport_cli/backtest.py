@@ -142,6 +142,16 @@ def _write_artifacts(outcome: BacktestOutcome, folder: Path) -> None:
                                f"{outcome.strategy.name} target weights")
     reporting.save_tear_sheet(outcome.strategy.returns, outcome.index_returns,
                               folder / "tear_sheet.png")
+    regimes = {r["date"]: r["regime"] for r in outcome.strategy.records if "regime" in r}
+    if regimes:
+        positions = outcome.strategy.positions
+        gross = positions.drop(columns="cash", errors="ignore").sum(axis=1)
+        exposure = (gross / positions.sum(axis=1)).clip(lower=0)
+        reporting.save_regime_timeline(
+            (1.0 + outcome.strategy.returns).cumprod(), pd.Series(regimes).sort_index(),
+            exposure, folder / "regime_timeline.png",
+            f"{outcome.strategy.name}: regime acted on at each decision",
+        )
 
 
 def _write_autopilot_report(outcome: BacktestOutcome, panel: pd.DataFrame, folder: Path) -> None:

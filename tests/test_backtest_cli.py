@@ -132,3 +132,16 @@ def test_too_short_history_and_infeasible_cap_fail_cleanly(home, tmp_path):
     config.write_text("max_weight: 0.2\nwindow: 60\n")
     result = _invoke(["backtest", "--prices", str(path), "--config", str(config)])
     _assert_clean_failure(result, home, "cannot sum to 1")
+
+
+@pytest.mark.slow
+def test_regime_backtest_draws_its_timeline(home):
+    result = _invoke(["backtest", "--strategy", "regime", "--start", "2007-01-01",
+                      "--end", "2009-12-31", "--json", "--no-track"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    folder = next((home / "runs").iterdir())
+    assert (folder / "regime_timeline.png").stat().st_size > 20_000
+    records = [json.loads(line) for line in (folder / "decisions.jsonl").read_text().splitlines()]
+    assert {r["regime"] for r in records} <= {"bull", "bear", "sideways"}
+    assert report["metrics"]["sharpe"] != report["baseline"]["sharpe"]
