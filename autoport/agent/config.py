@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import yaml
+from autoport import configfile
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from autoport.envs.config import EnvConfig
@@ -83,17 +83,7 @@ class AgentConfig(BaseModel):
 
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> AgentConfig:
     """YAML (optional) merged with top-level overrides; one message for any bad key or value."""
-    raw: dict[str, Any] = {}
-    if path is not None:
-        try:
-            with open(path) as fh:
-                raw = yaml.safe_load(fh) or {}
-        except FileNotFoundError:
-            raise ConfigError(f"config file {path} does not exist") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"config file {path} must hold a mapping of settings")
+    raw, _ = configfile.read_mapping(path)
     raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
     return parse_config(raw, source=str(path) if path else "defaults")
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
+from autoport import configfile
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from autoport.engines.costs import CostModel
@@ -164,12 +164,7 @@ def load_settings(
     if isinstance(source, (str, Path)):
         path = Path(source)
         where = str(path)
-        if not path.exists():
-            raise ConfigError(f"autopilot settings file {path} does not exist; pass a YAML file")
-        try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+        raw, _ = configfile.read_mapping(path)
         if isinstance(raw, dict) and "settings" in raw and len(raw) == 1:
             raw = raw["settings"]
     if not isinstance(raw, dict):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-import yaml
+from autoport import configfile
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from autoport.errors import ConfigError
@@ -99,16 +99,7 @@ class OptimizeConfig(_Strict):
 
 
 def _read_yaml(path: Path) -> dict:
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"config file {path} does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path} must hold a mapping of keys to values")
-    return raw
+    return configfile.read_mapping(path)[0]
 
 
 def _validation_message(path: Path, exc: ValidationError) -> str:

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 
-import yaml
+from autoport import configfile
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from autoport.errors import ConfigError
@@ -136,20 +136,13 @@ def default_gates_path() -> Path:
 def load_gates(path: str | Path | None = None) -> GatesConfig:
     """Read and validate a gates file; one ``ConfigError`` names every bad entry."""
     path = Path(path) if path is not None else default_gates_path()
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"gates file {path} does not exist; pass --gates PATH") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"gates file {path} is not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"gates file {path} must hold a mapping with a 'gates' list")
+    if not path.is_file():
+        raise ConfigError(f"gates file {path} does not exist; pass --gates PATH")
+    raw = configfile.parse_mapping(path.read_text(), f"gates file {path}")
     try:
         return GatesConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'gates'}: {e['msg']}" for e in exc.errors()
-        )
+        problems = configfile.validation_problems(exc, limit=20)
         raise ConfigError(f"invalid gates file {path} ({problems})") from None
 
 

@@ -6,7 +6,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-import yaml
+from autoport import configfile
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from autoport.errors import ConfigError
@@ -91,17 +91,12 @@ class RegimeConfig(BaseModel):
 
 
 def parse_config(text: str, source: str = "regime.yaml") -> RegimeConfig:
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source} is not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{source} must be a mapping with 'detector' and 'strategy' sections")
+    raw = configfile.parse_mapping(text, source)
     try:
         return RegimeConfig.model_validate(raw)
     except ValidationError as exc:
-        parts = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5]]
-        raise ConfigError(f"{source} is invalid: {'; '.join(parts)}") from None
+        problems = configfile.validation_problems(exc, limit=5)
+        raise ConfigError(f"{source} is invalid: {problems}") from None
 
 
 def load_config(path: str | Path | None = None) -> RegimeConfig:
