@@ -13,7 +13,8 @@ from autoport.errors import OptimizationError
 
 @dataclass(frozen=True)
 class Decision:
-    """Target weights (ticker → weight, long-only, summing to 1) and why they were chosen."""
+    """Target weights (ticker → weight, long-only, summing to at most 1; the rest is held as
+    cash) and why they were chosen."""
 
     date: pd.Timestamp
     weights: pd.Series

@@ -99,9 +99,14 @@ class RegimeSwitching:
     def _solve(self, history: pd.DataFrame, regime: str) -> portfolio.Solution:
         pol = self.config.strategy.regimes[regime]
         return portfolio.solve(
-            history.iloc[-(pol.window + 1) :], objective=pol.objective,
-            max_weight=max(pol.max_weight, 1.0 / history.shape[1]),
+            history.iloc[-(pol.window + 1) :], **pol.solve_arguments(history.shape[1])
         )
+
+    def _target(self, history: pd.DataFrame, regime: str) -> tuple[pd.Series, portfolio.Solution]:
+        """Invested weights for ``regime``, scaled down by its cash sleeve (the rest is cash)."""
+        result = self._solve(history, regime)
+        cash = self.config.strategy.regimes[regime].cash
+        return check_weights(result.weights) * (1.0 - cash), result
 
     def decide(self, history: pd.DataFrame) -> Decision:
         if len(history) < self.min_history:
@@ -112,13 +117,12 @@ class RegimeSwitching:
         probs, active, fit = self.regimes(history)
         s = self.config.strategy
         regime = str(active.iloc[-1])
-        result = self._solve(history, regime)
-        weights = check_weights(result.weights)
+        weights, result = self._target(history, regime)
         recent = active.iloc[-(s.cost_lookback + 1) :]
         previous = str(recent.iloc[0])
         switch_cost = 0.0
         if previous != regime:
-            old = check_weights(self._solve(history, previous).weights)
+            old, _ = self._target(history, previous)
             turnover = float((weights - old).abs().sum())
             switch_cost = turnover * s.cost_bps / 1e4
         last_year = active.iloc[-252:].to_numpy()
@@ -126,7 +130,9 @@ class RegimeSwitching:
         filtered_now = probs.iloc[-1]
         reason = (
             f"regime {regime} (filtered {filtered_now.idxmax()} p={filtered_now.max():.2f}) → "
-            f"{pol.objective} cap {pol.max_weight:.0%} on {pol.window} sessions to "
+            f"{pol.objective} cap {pol.max_weight:.0%}"
+            + (f", {pol.cash:.0%} cash" if pol.cash else "")
+            + f" on {pol.window} sessions to "
             f"{history.index[-1].date()}"
             + (f"; switched from {previous}, est. cost {switch_cost:.3%}" if switch_cost else "")
             + (f" ({result.note})" if result.note else "")

@@ -65,11 +65,13 @@ def test_regime_picks_the_configured_objective(prices):
     assert {"bull", "bear"} <= set(seen)
     for regime, (date, d) in seen.items():
         pol = strat.config.strategy.regimes[regime]
+        cap = 1.0 if pol.objective == "risk_parity" else max(pol.max_weight, 1 / prices.shape[1])
         expected = portfolio.solve(
-            prices.loc[:date].iloc[-(pol.window + 1):], objective=pol.objective,
-            max_weight=max(pol.max_weight, 1 / prices.shape[1]),
+            prices.loc[:date].iloc[-(pol.window + 1):], objective=pol.objective, max_weight=cap,
         )
-        np.testing.assert_allclose(d.weights.to_numpy(), expected.weights.to_numpy(), atol=1e-6)
+        np.testing.assert_allclose(d.weights.to_numpy(),
+                                   expected.weights.to_numpy() * (1 - pol.cash), atol=1e-6)
+        assert d.weights.sum() == pytest.approx(1 - pol.cash)
         assert pol.objective in d.reason
         assert sum(d.details["probabilities"].values()) == pytest.approx(1.0)
 
@@ -97,3 +99,15 @@ def test_registry_short_history_and_bad_config_are_refused(prices):
     with pytest.raises(ConfigError, match="lacks bear"):
         parse_config("detector: {}\nstrategy:\n  regimes:\n"
                      "    bull: {objective: max_sharpe}\n    sideways: {objective: max_sharpe}")
+
+
+def test_policy_refuses_an_unknown_objective_and_a_full_cash_sleeve():
+    from pydantic import ValidationError
+
+    from autoport.regime.config import RegimePolicy
+
+    with pytest.raises(ValidationError, match="bogus"):
+        RegimePolicy(objective="bogus")
+    with pytest.raises(ValidationError, match="cash"):
+        RegimePolicy(objective="min_cvar", cash=1.0)
+    assert RegimePolicy(objective="risk_parity").solve_arguments(20)["max_weight"] == 1.0

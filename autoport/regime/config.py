@@ -6,8 +6,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
 from autoport import configfile
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from autoport.errors import ConfigError
 
@@ -50,9 +51,27 @@ class RegimePolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    objective: Literal["max_sharpe", "min_volatility"]
-    max_weight: float = Field(0.25, gt=0, le=1)
+    objective: str = Field(description="any optimizer objective: max_sharpe, min_volatility, "
+                           "min_cvar, min_cdar, risk_parity, ...")
+    max_weight: float = Field(0.25, gt=0, le=1, description="cap per asset (not for risk_parity)")
     window: int = Field(252, ge=20)
+    cash: float = Field(0.0, ge=0, lt=1, description="share held in cash (a defensive sleeve)")
+
+    @field_validator("objective")
+    @classmethod
+    def _known_objective(cls, value: str) -> str:
+        from autoport.optimize import Objective
+
+        try:
+            Objective.parse(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    def solve_arguments(self, n_assets: int) -> dict:
+        """Arguments for ``portfolio.solve``: risk parity is long-only and uncapped by design."""
+        cap = 1.0 if self.objective == "risk_parity" else max(self.max_weight, 1.0 / n_assets)
+        return {"objective": self.objective, "max_weight": cap}
 
 
 class StrategyConfig(BaseModel):
