@@ -105,7 +105,7 @@ def package_versions() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def _recorded_run(
+def recorded_run(
     experiment: str,
     run_name: str,
     params: Mapping[str, object],
@@ -154,7 +154,7 @@ def log_run(
     Called after the work succeeded, so a failure upstream leaves no run behind; a failure while
     logging marks the run FAILED (MLflow's context manager does it).
     """
-    with _recorded_run(experiment, run_name, params, metrics, artifacts_dir, tags, config) as run:
+    with recorded_run(experiment, run_name, params, metrics, artifacts_dir, tags, config) as run:
         return run.info.run_id
 
 
@@ -179,7 +179,7 @@ def log_model_run(
     """
     import mlflow.pyfunc
 
-    with _recorded_run(experiment, run_name, params, metrics, artifacts_dir, tags, config) as run:
+    with recorded_run(experiment, run_name, params, metrics, artifacts_dir, tags, config) as run:
         for key, points in (curves or {}).items():
             for step, value in points:
                 if value is not None and value == value:

@@ -211,19 +211,9 @@ def validation_run(
     metrics: Mapping[str, float],
 ) -> Iterator[ValidationRun]:
     """A new run in the ``promotions`` experiment with provenance; FAILED if the body raises."""
-    mlflow = _mlflow()
-    experiment_id = tracking.ensure_experiment(VALIDATION_EXPERIMENT)
-    all_tags = {**tracking.git_state(),
-                **{f"version.{k}": v for k, v in tracking.package_versions().items()},
-                **tags}
-    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
-        mlflow.set_tags(all_tags)
-        flat = {k: str(v)[:6000] for k, v in params.items()}
-        if flat:
-            mlflow.log_params(flat)
-        finite = {k: float(v) for k, v in metrics.items() if v is not None and v == v}
-        if finite:
-            mlflow.log_metrics(finite)
+    with tracking.recorded_run(
+        VALIDATION_EXPERIMENT, run_name, params, metrics, None, tags, None
+    ) as run:
         yield ValidationRun(run.info.run_id)
 
 
