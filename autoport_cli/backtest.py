@@ -16,6 +16,7 @@ from autoport.backtest import BacktestOutcome, load_config, run_backtest
 from autoport.metrics import METRIC_KEYS
 from autoport.strategies import STRATEGIES
 from autoport_cli.common import (
+    FfillOption, JsonOption, OutOption, PricesOption,
     console, emit_json, err_console, load_prices, output_dir, to_jsonable, user_errors,
 )
 
@@ -34,12 +35,12 @@ def backtest(
     config: Annotated[Path | None, typer.Option(help="YAML config, e.g. configs/backtest.yaml")] = None,
     start: Annotated[str | None, typer.Option(help="first trading date (YYYY-MM-DD)")] = None,
     end: Annotated[str | None, typer.Option(help="last trading date (YYYY-MM-DD)")] = None,
-    prices: Annotated[Path | None, typer.Option(help="wide CSV/Parquet of prices; default: bundled")] = None,
-    ffill: Annotated[bool, typer.Option(help="forward-fill NaN gaps in --prices")] = False,
+    prices: PricesOption = None,
+    ffill: FfillOption = False,
     window: Annotated[int | None, typer.Option(help="estimation window in sessions")] = None,
     seed: Annotated[int | None, typer.Option(help="random seed (recorded with the run)")] = None,
-    out: Annotated[Path | None, typer.Option(help="output folder; default autoport_home/runs/...")] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    out: OutOption = None,
+    json_output: JsonOption = False,
     track: Annotated[bool, typer.Option(help="log the run to MLflow")] = True,
     model: Annotated[str | None, typer.Option(
         help="model for --strategy dqn: runs:/RUN_ID/model or models:/NAME@alias")] = None,

@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,17 @@ from rich.console import Console
 
 from autoport import data, workspace
 from autoport.errors import AutoportError
+
+# Options every command shares, declared once.
+PricesOption = Annotated[
+    Path | None,
+    typer.Option("--prices", help="wide CSV/Parquet of prices (default: the bundled data)"),
+]
+FfillOption = Annotated[bool, typer.Option("--ffill", help="forward-fill NaN gaps in --prices")]
+OutOption = Annotated[
+    Path | None, typer.Option("--out", help="output folder (default: autoport_home/runs/...)")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")]
 
 console = Console()
 err_console = Console(stderr=True)

@@ -29,6 +29,7 @@ from autoport.optimize import config as cfgmod
 from autoport.optimize import optimize as run_optimize
 from autoport.optimize.insample import path_statistics
 from autoport_cli.common import (
+    OutOption, PricesOption,
     console,
     emit_json,
     load_prices,
@@ -78,9 +79,7 @@ def optimize(
     risk_model: Annotated[
         str | None, typer.Option("--risk-model", help=" | ".join(estimators.RISK_MODELS))
     ] = None,
-    prices: Annotated[
-        Path | None, typer.Option("--prices", help="CSV/Parquet prices (default: bundled)")
-    ] = None,
+    prices: PricesOption = None,
     window: Annotated[
         str | None, typer.Option("--window", help="sessions before --as-of, or 'all' (756)")
     ] = None,
@@ -108,7 +107,7 @@ def optimize(
                      "(return | variance | cvar | cdar)"),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON to stdout")] = False,
-    out: Annotated[Path | None, typer.Option("--out", help="output folder")] = None,
+    out: OutOption = None,
     no_track: Annotated[
         bool, typer.Option("--no-track", help="do not log the run to MLflow")
     ] = False,

@@ -12,7 +12,9 @@ from rich.table import Table
 from autoport.errors import ConfigError
 from autoport.promotion.gates import load_gates
 from autoport.promotion.report import bound_text, fmt
-from autoport_cli.common import console, emit_json, err_console, output_dir, user_errors
+from autoport_cli.common import (
+    JsonOption, console, emit_json, err_console, output_dir, user_errors,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -28,7 +30,7 @@ def promote(
     test_end: Annotated[str | None, typer.Option(help="override test_period.end (YYYY-MM-DD)")] = None,
     list_versions: Annotated[bool, typer.Option("--list", help="show registered versions, aliases and gates")] = False,
     out: Annotated[Path | None, typer.Option(help="report folder; default autoport_home/runs/...")] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    json_output: JsonOption = False,
 ) -> None:
     """Promote RUN_ID to the model registry (alias champion) if every gate passes.
 

@@ -28,7 +28,9 @@ from autoport.regime.dating import bear_markets, bull_bear_labels
 from autoport.regime.features import build_features
 from autoport.regime.hmm import fit_to_dict, online_regimes
 from autoport.regime.hysteresis import hysteresis
-from autoport_cli.common import console, emit_json, err_console, output_dir, to_jsonable
+from autoport_cli.common import (
+    OutOption, PricesOption, console, emit_json, err_console, output_dir, to_jsonable,
+)
 from autoport_cli.common import user_errors
 
 LABEL_COLUMN = "regime"
@@ -57,9 +59,7 @@ def _load(path: Path | None, as_of: str | None, min_history: int):
 
 @user_errors
 def regime(
-    prices: Annotated[
-        Path | None, typer.Option("--prices", help="CSV/Parquet prices (default: bundled)")
-    ] = None,
+    prices: PricesOption = None,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="last date used (YYYY-MM-DD); default: all")
     ] = None,
@@ -68,7 +68,7 @@ def regime(
     ] = None,
     recent: Annotated[int, typer.Option("--recent", help="recent dates shown")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON to stdout")] = False,
-    out: Annotated[Path | None, typer.Option("--out", help="output folder")] = None,
+    out: OutOption = None,
     no_track: Annotated[
         bool, typer.Option("--no-track", help="do not log the run to MLflow")
     ] = False,

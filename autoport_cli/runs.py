@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from autoport import tracking
-from autoport_cli.common import console, emit_json, user_errors
+from autoport_cli.common import JsonOption, console, emit_json, user_errors
 
 KEY_METRICS = ("sharpe", "annual_return", "max_drawdown", "success_rate")
 PERCENT = {"annual_return", "max_drawdown", "success_rate"}
@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
 def runs(
     experiment: Annotated[str | None, typer.Option(help="only this experiment, e.g. backtests")] = None,
     limit: Annotated[int, typer.Option(min=1, help="how many runs, newest first")] = 20,
-    json_output: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    json_output: JsonOption = False,
 ) -> None:
     """List recent runs with their key metrics (store: MLFLOW_TRACKING_URI or autoport_home)."""
     rows = tracking.recent_runs(experiment, limit)

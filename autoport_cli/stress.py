@@ -21,6 +21,7 @@ from autoport.risk import report as rr
 from autoport.risk import stress as st
 from autoport.risk.config import load_stress_config
 from autoport_cli.common import (
+    OutOption, PricesOption,
     console,
     emit_json,
     err_console,
@@ -75,9 +76,7 @@ def stress(
     alerts: Annotated[
         Path | None, typer.Option("--alerts", help="alert rules YAML (default: bundled)")
     ] = None,
-    prices: Annotated[
-        Path | None, typer.Option("--prices", help="CSV/Parquet prices (default: bundled)")
-    ] = None,
+    prices: PricesOption = None,
     config: Annotated[
         Path | None, typer.Option("--config", help="stress settings YAML; options override it")
     ] = None,
@@ -99,7 +98,7 @@ def stress(
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Monte Carlo seed [0]")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON to stdout")] = False,
-    out: Annotated[Path | None, typer.Option("--out", help="output folder")] = None,
+    out: OutOption = None,
     no_track: Annotated[
         bool, typer.Option("--no-track", help="do not log the run to MLflow")
     ] = False,

@@ -16,6 +16,7 @@ from autoport import data, tracking
 from autoport.agent import load_config, train
 from autoport.agent.train import TrainingResult
 from autoport_cli.common import (
+    FfillOption, JsonOption, OutOption, PricesOption,
     console, emit_json, err_console, load_prices, output_dir, to_jsonable, user_errors,
 )
 
@@ -33,10 +34,10 @@ def train_agent(
     config: Annotated[Path | None, typer.Option(help="YAML config, e.g. configs/dqn.yaml")] = None,
     timesteps: Annotated[int | None, typer.Option(help="environment steps to train")] = None,
     seed: Annotated[int | None, typer.Option(help="random seed (SB3, torch, episode starts)")] = None,
-    prices: Annotated[Path | None, typer.Option(help="wide CSV/Parquet of prices; default: bundled")] = None,
-    ffill: Annotated[bool, typer.Option(help="forward-fill NaN gaps in --prices")] = False,
-    out: Annotated[Path | None, typer.Option(help="output folder; default autoport_home/runs/...")] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    prices: PricesOption = None,
+    ffill: FfillOption = False,
+    out: OutOption = None,
+    json_output: JsonOption = False,
     track: Annotated[bool, typer.Option(help="log the run and the model to MLflow")] = True,
 ) -> None:
     """Train a DQN over a menu of allocations; report the test success rate beside baselines."""
