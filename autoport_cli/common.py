@@ -33,6 +33,7 @@ OutOption = Annotated[
     Path | None, typer.Option("--out", help="output folder (default: autoport_home/runs/...)")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")]
+NoTrackOption = Annotated[bool, typer.Option("--no-track", help="do not log the run to MLflow")]
 
 console = Console()
 err_console = Console(stderr=True)

@@ -29,7 +29,7 @@ from autoport.optimize import config as cfgmod
 from autoport.optimize import optimize as run_optimize
 from autoport.optimize.insample import path_statistics
 from autoport_cli.common import (
-    OutOption, PricesOption,
+    JsonOption, NoTrackOption, OutOption, PricesOption,
     console,
     emit_json,
     load_prices,
@@ -106,11 +106,9 @@ def optimize(
         typer.Option("--pareto", help="Pareto set of two measures, e.g. return,cdar "
                      "(return | variance | cvar | cdar)"),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON to stdout")] = False,
+    as_json: JsonOption = False,
     out: OutOption = None,
-    no_track: Annotated[
-        bool, typer.Option("--no-track", help="do not log the run to MLflow")
-    ] = False,
+    no_track: NoTrackOption = False,
 ) -> None:
     """Optimal weights for one objective and the efficient frontier, on annualised estimates."""
     overrides = {

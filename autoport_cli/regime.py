@@ -29,9 +29,9 @@ from autoport.regime.features import build_features
 from autoport.regime.hmm import fit_to_dict, online_regimes
 from autoport.regime.hysteresis import hysteresis
 from autoport_cli.common import (
-    OutOption, PricesOption, console, emit_json, err_console, output_dir, to_jsonable,
+    JsonOption, NoTrackOption, OutOption, PricesOption,
+    console, emit_json, err_console, output_dir, to_jsonable, user_errors,
 )
-from autoport_cli.common import user_errors
 
 LABEL_COLUMN = "regime"
 EXTRA_COLUMNS = ("volume", "sentiment")
@@ -67,11 +67,9 @@ def regime(
         Path | None, typer.Option("--config", help="regime YAML (default: bundled)")
     ] = None,
     recent: Annotated[int, typer.Option("--recent", help="recent dates shown")] = 10,
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON to stdout")] = False,
+    as_json: JsonOption = False,
     out: OutOption = None,
-    no_track: Annotated[
-        bool, typer.Option("--no-track", help="do not log the run to MLflow")
-    ] = False,
+    no_track: NoTrackOption = False,
 ) -> None:
     """Current regime (bull / bear / sideways) with probabilities, history and accuracy."""
     cfg = load_config(config)

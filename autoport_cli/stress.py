@@ -21,7 +21,7 @@ from autoport.risk import report as rr
 from autoport.risk import stress as st
 from autoport.risk.config import load_stress_config
 from autoport_cli.common import (
-    OutOption, PricesOption,
+    JsonOption, NoTrackOption, OutOption, PricesOption,
     console,
     emit_json,
     err_console,
@@ -97,11 +97,9 @@ def stress(
         str | None, typer.Option("--sampler", help="antithetic | sobol | plain")
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Monte Carlo seed [0]")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON to stdout")] = False,
+    as_json: JsonOption = False,
     out: OutOption = None,
-    no_track: Annotated[
-        bool, typer.Option("--no-track", help="do not log the run to MLflow")
-    ] = False,
+    no_track: NoTrackOption = False,
 ) -> None:
     """Value at Risk and Expected Shortfall, stress scenarios, attribution and a VaR backtest."""
     cfg = load_stress_config(
