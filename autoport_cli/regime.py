@@ -1,7 +1,7 @@
 """``autoport regime``: the current market regime, its online history and how well it scores.
 
 A shell: loads prices and ``configs/regime.yaml``, runs the online HMM detector
-(:func:`autoport.regime.hmm.online_regimes`), scores it against the peak-to-trough bull/bear
+(:func:`autoport.regime.detector.detect`), scores it against the peak-to-trough bull/bear
 dating (the S&P 500 index for the bundled data, the panel's equal-weight index for a user file)
 and against true labels when the file has a ``regime`` column, writes report.json, the fitted
 model and a timeline plot, and logs the run (model included) to MLflow.
@@ -26,7 +26,8 @@ from autoport.regime import evaluation as ev
 from autoport.regime.config import load_config
 from autoport.regime.dating import bear_markets, bull_bear_labels
 from autoport.regime.features import build_features
-from autoport.regime.hmm import fit_to_dict, online_regimes
+from autoport.regime.detector import detect
+from autoport.regime.hmm import fit_to_dict
 from autoport.regime.hysteresis import hysteresis
 from autoport_cli.common import (
     JsonOption, NoTrackOption, OutOption, PricesOption,
@@ -76,10 +77,7 @@ def regime(
     det = cfg.detector
     panel, truth, extra = _load(prices, as_of, det.min_train + det.vol_window + 2)
     feats = build_features(panel, extra=extra, **det.feature_kwargs())
-    result = online_regimes(
-        feats, min_train=det.min_train, refit_every=det.refit_every,
-        train_window=det.train_window, **det.fit_kwargs(),
-    )
+    result = detect(panel, det, extra=extra)
     s = cfg.strategy
     active = hysteresis(
         result.probabilities, threshold=s.threshold, hold_days=s.hold_days, min_hold=s.min_hold

@@ -1,0 +1,34 @@
+"""One entry point for online regime detection from prices and a detector config.
+
+The CLI, the environment's optional regime features and the autopilot all need the same thing:
+filtered (no look-ahead) regime probabilities for every session of a price panel after the
+first fit. Building the features and running the online HMM in one place keeps their settings
+from drifting apart.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from autoport.regime.config import DetectorConfig, load_config
+from autoport.regime.features import build_features
+from autoport.regime.hmm import RegimeResult, online_regimes
+
+
+def detect(
+    prices: pd.DataFrame | pd.Series,
+    detector: DetectorConfig | None = None,
+    *,
+    extra: pd.DataFrame | None = None,
+) -> RegimeResult:
+    """Online regimes of ``prices`` under ``detector`` (default: the bundled ``configs/regime.yaml``).
+
+    The probability on date ``t`` uses prices up to ``t`` only, from a model fitted on sessions
+    before ``t``'s refit segment; see :func:`autoport.regime.hmm.online_regimes`.
+    """
+    det = detector if detector is not None else load_config().detector
+    feats = build_features(prices, extra=extra, **det.feature_kwargs())
+    return online_regimes(
+        feats, min_train=det.min_train, refit_every=det.refit_every,
+        train_window=det.train_window, **det.fit_kwargs(),
+    )
