@@ -30,7 +30,7 @@ from autoport.autopilot import override as ov
 from autoport.autopilot import risk_checks, tax, trades, triggers
 from autoport.autopilot.settings import AutopilotSettings, EsgSettings, load_settings
 from autoport.errors import ConfigError, OptimizationError
-from autoport.optimize import Constraints, risk_aversion_from_tolerance
+from autoport.optimize import Constraints, Objective, risk_aversion_from_tolerance
 from autoport.risk import load_alert_rules
 from autoport.strategies.base import Decision
 
@@ -174,8 +174,39 @@ class Autopilot:
         return float(np.clip(s.risk_tolerance * scale * horizon, 0.0, 1.0))
 
     def _solve(self, window: pd.DataFrame, objective: str, cons: Constraints, tol: float):
+        if Objective.parse(objective) is Objective.RISK_PARITY:
+            return self._risk_parity(window, cons, tol)
         params = {"risk_tolerance": tol} if objective in UTILITY_OBJECTIVES else {}
         return portfolio.solve(window, objective=objective, constraints=cons, **params)
+
+    def _risk_parity(self, window: pd.DataFrame, cons: Constraints, tol: float):
+        """Equal risk contributions, which the optimizer solves only without limits: solved
+        long-only and fully invested, then names the limits shut (wash-sale blocks, ESG
+        exclusions) are dropped, the rest renormalised and capped at the position and sector
+        limits. When the ESG floor is then missed, min variance under every limit
+        is held instead, and the note says so."""
+        sol = portfolio.solve(window, objective="risk_parity", constraints=Constraints())
+        upper = cons.upper if isinstance(cons.upper, dict) else {}
+        w = sol.weights.clip(lower=0.0)
+        shut = [t for t in w.index if upper.get(t, 1.0) <= 0.0]
+        w[shut] = 0.0
+        w = w / w.sum()
+        w, capped = risk_checks.cap_positions(w, self._cap)
+        if cons.group_max:
+            w, more = risk_checks.cap_sectors(w, cons.groups, cons.group_max)
+            w, again = risk_checks.cap_positions(w, self._cap)
+            capped += more + again
+        note = ("risk parity solved without limits"
+                + (f", {', '.join(shut)} left out" if shut else "")
+                + (f", then {'; '.join(capped)}" if capped else ""))
+        if cons.min_esg is not None and cons.esg_scores is not None:
+            score = float(sum(w[t] * cons.esg_scores[t] for t in w.index))
+            if score < cons.min_esg - 1e-9:
+                alt = portfolio.solve(window, objective="min_variance", constraints=cons)
+                return replace(alt, note=(f"risk parity's ESG score {score:.1f} is below the "
+                                          f"{cons.min_esg:.1f} floor; held min variance under "
+                                          "the limits instead"))
+        return replace(sol, weights=w, note=note)
 
     def _regime(self, history: pd.DataFrame) -> tuple[str | None, float | None, dict]:
         r = self.settings.regime
