@@ -43,7 +43,8 @@ def backtest(
     json_output: JsonOption = False,
     track: Annotated[bool, typer.Option(help="log the run to MLflow")] = True,
     model: Annotated[str | None, typer.Option(
-        help="model for --strategy dqn: runs:/RUN_ID/model or models:/NAME@alias")] = None,
+        help="--strategy dqn: runs:/RUN_ID/model or models:/NAME@alias; --strategy regime: "
+             "the run id of `autoport regime` (its model is used as is, no refits)")] = None,
 ) -> None:
     """Backtest a strategy monthly through zipline with 1/N and the S&P 500 beside it."""
     cfg = load_config(config, {"strategy": strategy, "window": window, "seed": seed,
@@ -54,10 +55,11 @@ def backtest(
     panel = load_prices(prices, end=end, min_history=cfg.window + 2, ffill=ffill)
     index_levels = data.bundled_benchmark() if prices is None else None
     outcome = _run_with_progress(cfg, panel, index_levels, quiet=json_output)
+    after_tax = None
     with output_dir(out, f"backtest-{cfg.strategy}") as (staging, final):
         _write_artifacts(outcome, staging)
         if cfg.strategy == "autopilot":
-            _write_autopilot_report(outcome, panel, staging)
+            after_tax = _write_autopilot_report(outcome, panel, staging)
         run_id = None
         if track:
             run_id = tracking.log_run(
@@ -72,7 +74,8 @@ def backtest(
                         "end_effective": str(outcome.end.date())},
                 metrics={**outcome.strategy.metrics,
                          **{f"baseline_{k}": v for k, v in outcome.baseline.metrics.items()},
-                         **{f"index_{k}": v for k, v in (outcome.index_metrics or {}).items()}},
+                         **{f"index_{k}": v for k, v in (outcome.index_metrics or {}).items()},
+                         **_after_tax_metrics(after_tax)},
                 artifacts_dir=staging,
                 tags={"command": "backtest", "strategy": cfg.strategy},
                 config=cfg.model_dump(mode="json"),
@@ -84,6 +87,7 @@ def backtest(
         "metrics": outcome.strategy.metrics,
         "baseline": outcome.baseline.metrics,
         "index": outcome.index_metrics,
+        **({"after_tax": after_tax} if after_tax is not None else {}),
         "run_id": run_id,
         "artifacts_dir": final,
     }
@@ -91,6 +95,8 @@ def backtest(
         emit_json(result)
         return
     _print_table(outcome)
+    if after_tax is not None:
+        _print_after_tax(after_tax)
     console.print(f"artifacts: [bold]{final}[/]")
     if run_id:
         console.print(f"MLflow run: [bold]{run_id}[/] (store: {tracking.tracking_uri()})")
@@ -155,20 +161,46 @@ def _write_artifacts(outcome: BacktestOutcome, folder: Path) -> None:
         )
 
 
-def _write_autopilot_report(outcome: BacktestOutcome, panel: pd.DataFrame, folder: Path) -> None:
-    """The autopilot's decisions in plain sentences and its performance attribution vs 1/N."""
-    from autoport.autopilot import attribution, explain
+def _write_autopilot_report(outcome: BacktestOutcome, panel: pd.DataFrame, folder: Path) -> dict:
+    """The autopilot's decisions in plain sentences, its attribution vs 1/N, and pre- and
+    after-tax returns of the autopilot and 1/N (same tax book and rates); returns the latter."""
+    from autoport.autopilot import report
 
     records = json.loads(json.dumps(to_jsonable(outcome.strategy.records)))
-    text = explain.render(records)
-    (folder / "decisions.md").write_text(
-        f"# Key autopilot decisions, {outcome.start.date()} to {outcome.end.date()}\n\n{text}\n"
-    )
-    summary = attribution.summary(
-        outcome.strategy.positions, panel, data.sector_map() if set(panel.columns) <= set(
-            data.sector_map()) else {t: t for t in panel.columns},
-    )
-    (folder / "attribution.json").write_text(json.dumps(to_jsonable(summary), indent=2))
+    sectors = data.sector_map() if set(panel.columns) <= set(data.sector_map()) else {
+        t: t for t in panel.columns}
+    rep = report.build(outcome, panel, sectors, records)
+    (folder / "decisions.md").write_text(rep.decisions_md)
+    (folder / "attribution.json").write_text(json.dumps(to_jsonable(rep.attribution), indent=2))
+    (folder / "after_tax.json").write_text(json.dumps(to_jsonable(rep.after_tax), indent=2))
+    rep.after_tax_returns.to_csv(folder / "daily_returns_after_tax.csv", index_label="date")
+    # stdout and MLflow get the figures; the year-by-year table stays in after_tax.json
+    brief = {k: ({n: x for n, x in v.items() if n != "years"} if isinstance(v, dict) else v)
+             for k, v in rep.after_tax.items()}
+    return json.loads(json.dumps(to_jsonable(brief)))
+
+
+def _after_tax_metrics(after_tax: dict | None) -> dict:
+    if not after_tax:
+        return {}
+    keys = ("pre_tax_return", "after_tax_return", "after_tax_annual_return", "taxes_paid")
+    return {f"{prefix}{k}": after_tax[side][k] for side, prefix in
+            (("strategy", ""), ("baseline", "baseline_")) for k in keys}
+
+
+def _print_after_tax(after_tax: dict) -> None:
+    table = Table(title="pre-tax and after-tax (same tax-lot book and rates for both)")
+    table.add_column("")
+    for key in ("total pre-tax", "total after-tax", "annual pre-tax", "annual after-tax",
+                "taxes paid"):
+        table.add_column(key, justify="right")
+    for side in ("strategy", "baseline"):
+        f = after_tax[side]
+        table.add_row(after_tax[f"{side}_name"], f"{f['pre_tax_return']:.2%}",
+                      f"{f['after_tax_return']:.2%}", f"{f['pre_tax_annual_return']:.2%}",
+                      f"{f['after_tax_annual_return']:.2%}", f"{f['taxes_paid']:,.0f}")
+    console.print(table)
+    console.print(f"[dim]{after_tax['method']}[/]")
 
 
 def _print_table(outcome: BacktestOutcome) -> None:

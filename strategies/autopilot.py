@@ -27,8 +27,8 @@ import pandas as pd
 from autoport import data as data_mod
 from autoport import estimators, portfolio
 from autoport.autopilot import override as ov
-from autoport.autopilot import risk_checks, tax, trades, triggers
-from autoport.autopilot.settings import AutopilotSettings, EsgSettings, load_settings
+from autoport.autopilot import aftertax, risk_checks, tax, trades, triggers
+from autoport.autopilot.settings import AutopilotSettings, EsgSettings, merged_settings
 from autoport.errors import ConfigError, OptimizationError
 from autoport.optimize import Constraints, Objective, risk_aversion_from_tolerance
 from autoport.risk import load_alert_rules
@@ -76,12 +76,7 @@ class Autopilot:
     name = "autopilot"
 
     def __init__(self, settings: Any = None, **fields: Any) -> None:
-        if fields:
-            base = settings if isinstance(settings, dict) else {}
-            if settings is not None and not isinstance(settings, dict):
-                base = load_settings(settings).model_dump()
-            settings = {**base, **fields}
-        self.settings = s = load_settings(settings)
+        self.settings = s = merged_settings(settings, **fields)
         alert = _alert_defaults(s)
         self.confidence = s.var_confidence or alert["confidence"]
         self.drawdown_limit = s.max_drawdown_limit or alert["drawdown_limit"]
@@ -569,23 +564,36 @@ class Autopilot:
 
     # ------------------------------------------------------------------ reporting
     def after_tax(self) -> dict:
-        """Pre-tax and after-tax total return of the book so far.
-
-        Tax for a year is paid at the first decision of the next year; it is treated as a
-        withdrawal that then misses the portfolio's later growth.
+        """Pre-tax and after-tax total return of the book so far, computed as the report
+        computes them (:mod:`autoport.autopilot.aftertax`): a year's tax is paid at the first
+        decision of the next year, this year's tax on the gains realised so far is charged on
+        the latest value (owed, not yet due), each as a withdrawal ``tax / V_(t-1)``.
         """
         if not self.values:
-            return {"pre_tax_return": 0.0, "after_tax_return": 0.0, "taxes_paid": 0.0}
+            return {"pre_tax_return": 0.0, "after_tax_return": 0.0, "taxes_paid": 0.0,
+                    "tax_owed_this_year": 0.0}
+        s = self.settings
         vals = pd.Series(dict(self.values))
+        vals = vals[~vals.index.duplicated(keep="last")]
+        taxes = pd.Series(0.0, index=vals.index)
+        for day, amount in self.taxes_paid:
+            taxes[day] += amount
+        owed = 0.0
+        if self.tax_year is not None:
+            this_year = self.taxbook.realized_between(
+                pd.Timestamp(f"{self.tax_year}-01-01") - pd.Timedelta(days=1), vals.index[-1])
+            owed, _, _ = tax.annual_tax(this_year, short_rate=s.tax.short_term_rate,
+                                        long_rate=s.tax.long_term_rate,
+                                        carryforward=self.carryforward)
+            taxes.iloc[-1] += owed
         rets = vals.pct_change().fillna(0.0)
-        taxes = pd.Series(dict(self.taxes_paid), dtype=float)
-        taxes = taxes.groupby(level=0).sum()
-        at = tax.after_tax_returns(rets, taxes, vals)
+        at = aftertax.after_tax_returns(rets, taxes, float(vals.iloc[0]))
+        start = float(vals.iloc[0]) / s.capital
         return {
-            "pre_tax_return": float(vals.iloc[-1] / self.settings.capital - 1.0),
-            "after_tax_return": float((1.0 + at).prod() * vals.iloc[0] / self.settings.capital
-                                      - 1.0),
-            "taxes_paid": float(taxes.sum()),
+            "pre_tax_return": float(vals.iloc[-1] / s.capital - 1.0),
+            "after_tax_return": float((1.0 + at).prod() * start - 1.0),
+            "taxes_paid": float(taxes.sum() - owed),
+            "tax_owed_this_year": float(owed),
         }
 
     def tax_summary(self) -> dict:

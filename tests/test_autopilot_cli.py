@@ -10,7 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from autoport import data
-from autoport.autopilot import explain
+from autoport.autopilot import aftertax, explain, report
 from autoport.backtest import load_config, run_backtest
 from autoport_cli.main import app
 
@@ -55,6 +55,19 @@ def test_backtest_cli_writes_one_explained_record_per_decision(home, tmp_path):
     brinson = attribution["brinson"]
     assert set(attribution) >= {"by_asset", "by_sector", "brinson", "drags"}
     assert isinstance(brinson, dict) and brinson
+    # pre- and after-tax for the autopilot and 1/N, the same tax book and rates for both
+    taxes = summary["after_tax"]
+    assert taxes["short_term_rate"] == 0.37 and "withdrawal" in taxes["method"]
+    for side in ("strategy", "baseline"):
+        f = taxes[side]
+        assert f["after_tax_return"] <= f["pre_tax_return"] + 1e-12
+        assert f["pre_tax_return"] == pytest.approx(
+            (1 + pd.read_csv(out / "daily_returns.csv", index_col=0).iloc[:, 0 if side ==
+             "strategy" else 1]).prod() - 1)
+    assert (out / "after_tax.json").exists() and (out / "daily_returns_after_tax.csv").exists()
+    assert "| 1/N (equal_weight) |" in sentences and "after-tax" in sentences
+    drags = attribution["drags"]
+    assert drags["turnover_annual"] > 0 and drags["cost_drag_annual"] > 0
 
 
 @pytest.mark.slow
@@ -71,3 +84,18 @@ def test_every_engine_transaction_is_an_explained_order(home):
     for day, tx in run.transactions.iterrows():
         decided = sessions[sessions.get_loc(day) - 1]
         assert orders[(decided, tx["symbol"])] == tx["amount"]
+    # the report's tax book (a replay of the engine's trades) is the autopilot's own book
+    last = run.records[-1]
+    book = aftertax.replay(run.transactions)
+    sold = [r for r in book.realized if r.sold <= pd.Timestamp(last["date"])]
+    own = last["tax_status"]
+    assert sum(r.gain for r in sold if r.term == "short") == pytest.approx(
+        own["realized_short_term"], rel=1e-9, abs=1e-6)
+    assert sum(r.gain for r in sold if r.term == "long") == pytest.approx(
+        own["realized_long_term"], rel=1e-9, abs=1e-6)
+    # 1/N trades too (it rebalances monthly): its after-tax figure uses the same rates
+    rep = report.build(outcome, prices, data.sector_map())
+    base = rep.after_tax["baseline"]
+    assert len(book.realized) > 0 and len(aftertax.replay(outcome.baseline.transactions).realized)
+    assert base["after_tax_return"] <= base["pre_tax_return"] + 1e-12
+    assert rep.after_tax_returns.shape == (len(run.returns), 2)

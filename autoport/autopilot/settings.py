@@ -176,3 +176,15 @@ def load_settings(
             f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
         )
         raise ConfigError(f"invalid {where} ({problems})") from None
+
+
+def merged_settings(source: Any = None, **fields: Any) -> AutopilotSettings:
+    """Settings from ``source`` (as :func:`load_settings` takes it) with top-level ``fields``
+    on top: how a backtest hands the autopilot its settings file plus the engine's
+    ``capital`` and ``costs``."""
+    if not fields:
+        return load_settings(source)
+    base = source if isinstance(source, dict) else {}
+    if source is not None and not isinstance(source, dict):
+        base = load_settings(source).model_dump()
+    return load_settings({**base, **fields})

@@ -314,13 +314,3 @@ def annual_tax(
     tax = short_rate * max(st, 0.0) + long_rate * max(lt, 0.0)
     carry = -(min(st, 0.0) + min(lt, 0.0))
     return float(tax), float(carry), {"net_short_term": float(st), "net_long_term": float(lt)}
-
-
-def after_tax_returns(
-    returns: pd.Series, taxes: pd.Series, values: pd.Series
-) -> pd.Series:
-    """Daily after-tax returns: tax paid on a day (currency) is a withdrawal from the
-    portfolio value of the day before: ``r_t - tax_t / V_{t-1}``."""
-    v_prev = values.shift(1).reindex(returns.index)
-    drag = taxes.reindex(returns.index, fill_value=0.0) / v_prev
-    return (returns - drag.fillna(0.0)).rename("after_tax")
