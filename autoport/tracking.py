@@ -55,6 +55,8 @@ def _client():
     # Against a tracking server MLflow writes "View run ... at: URL" to stdout when a run ends,
     # which corrupts `--json` output; the commands report the run id themselves.
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    # artifact downloads (a logged regime model, a DQN policy) are small: no progress bars
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
     global _own_uri
     uri = tracking_uri()
@@ -210,6 +212,25 @@ def load_pyfunc(model_uri: str):
             f"could not load model {model_uri!r} from {tracking_uri()}: {exc}. Use runs:/RUN_ID/model "
             "or models:/NAME@alias from `autoport train-agent`"
         ) from exc
+
+
+def load_json_artifact(run_id: str, artifact_path: str) -> dict:
+    """A JSON artifact of a logged run (for example the regime model ``model.json``)."""
+    mlflow = _client()
+    import mlflow.artifacts
+
+    try:
+        text = mlflow.artifacts.load_text(f"runs:/{run_id}/{artifact_path}")
+    except Exception as exc:
+        raise TrackingError(
+            f"could not read {artifact_path} of MLflow run {run_id!r} from {tracking_uri()}: "
+            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; pass the run id "
+            "printed by the command that logged it (list them with `autoport runs`)"
+        ) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TrackingError(f"{artifact_path} of run {run_id} is not JSON: {exc}") from None
 
 
 def recent_runs(experiment: str | None = None, limit: int = 20) -> list[dict[str, object]]:

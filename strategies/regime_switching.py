@@ -12,11 +12,18 @@ At each decision the strategy is handed the history up to the decision date. It
    (a switch needs ``threshold`` held ``hold_days`` sessions and ``min_hold`` sessions since
    the previous switch) so the portfolio does not churn;
 4. solves the active regime's objective (``configs/regime.yaml``: bull → max Sharpe,
-   sideways → min volatility, bear → min volatility with a tighter cap on a recent window).
+   sideways → risk parity, bear → min CVaR on a recent window with a cash sleeve);
 
-A switch within the last ``cost_lookback`` sessions is priced: the turnover between the
-previous regime's portfolio and the new one, both solved on the same history, times
-``cost_bps``, reported in ``details`` (the engine charges the actual trading costs).
+5. weighs a switch against its cost: when the hysteresis regime differs from the one held at
+   the previous decision, the switch is made only if its expected gain (the mean-variance
+   utility of the new regime's portfolio over the held one, under that regime's own
+   probability-weighted return moments, times the regime's expected duration from the HMM's
+   transition matrix) is at least ``min_gain_to_cost`` times its cost (turnover between the two
+   portfolios, both solved on the same history, times ``cost_bps``). Otherwise the held regime's
+   portfolio is kept and the decision says why. The engine charges the actual trading costs.
+
+With ``model_uri`` (an ``autoport regime`` run id) the logged model filters the data as is, and
+a decision on a date the model was trained on is refused as look-ahead.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from autoport.regime.config import DetectorConfig, RegimeConfig, load_config
 from autoport.regime.features import build_features
 from autoport.regime.hmm import HMMFit, fit_hmm
 from autoport.regime.hysteresis import hysteresis
+from autoport.regime.logged import LoggedModel, load_logged_model
 from autoport.strategies.base import Decision, check_weights
 
 
@@ -41,11 +49,21 @@ class RegimeSwitching:
     name = "regime"
 
     def __init__(
-        self, *, config: RegimeConfig | str | Path | None = None, **detector_overrides
+        self,
+        *,
+        config: RegimeConfig | str | Path | None = None,
+        model_uri: str | None = None,
+        **detector_overrides,
     ) -> None:
         """``config``: a loaded config or a YAML path (default: the bundled regime.yaml);
-        keyword arguments override ``detector`` settings and are validated like the file."""
+        keyword arguments override ``detector`` settings and are validated like the file.
+        ``model_uri``: the MLflow run id of an ``autoport regime`` run whose fitted model is
+        used as is (no refits; its own detector settings build the features)."""
         cfg = config if isinstance(config, RegimeConfig) else load_config(config)
+        self.logged: LoggedModel | None = None
+        if model_uri is not None:
+            self.logged = load_logged_model(model_uri)
+            cfg = cfg.model_copy(update={"detector": self.logged.detector})
         if detector_overrides:
             try:
                 det = DetectorConfig.model_validate(
@@ -61,9 +79,12 @@ class RegimeSwitching:
         det = cfg.detector
         warmup = (det.vol_window if det.realized_vol else 1) + 1
         longest = max(p.window for p in cfg.strategy.regimes.values())
-        self.min_history = max(det.min_train + warmup, longest + 1)
+        fit_history = warmup + 60 if self.logged else det.min_train + warmup
+        self.min_history = max(fit_history, longest + 1)
         self._cache: tuple[tuple, HMMFit] | None = None
         self.fits = 0  # how many HMM fits this object ran (the cache's effect)
+        # the regime held at the last decision: a switch is made only when it pays (see decide)
+        self._held: tuple[pd.Timestamp, str] | None = None
 
     # ------------------------------------------------------------------------------------
 
@@ -88,7 +109,11 @@ class RegimeSwitching:
     def regimes(self, history: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series, HMMFit]:
         """Filtered probabilities and the hysteresis regime path, from ``history`` only."""
         feats = build_features(history, **self.config.detector.feature_kwargs())
-        fit, lo = self._fit_for(feats)
+        if self.logged is not None:
+            self.logged.check_out_of_sample(history.index[-1])
+            fit, lo = self.logged.fit, 0
+        else:
+            fit, lo = self._fit_for(feats)
         probs = fit.filter(feats.iloc[lo:])
         s = self.config.strategy
         active = hysteresis(
@@ -116,41 +141,98 @@ class RegimeSwitching:
             )
         probs, active, fit = self.regimes(history)
         s = self.config.strategy
-        regime = str(active.iloc[-1])
-        weights, result = self._target(history, regime)
-        recent = active.iloc[-(s.cost_lookback + 1) :]
-        previous = str(recent.iloc[0])
-        switch_cost = 0.0
-        if previous != regime:
-            old, _ = self._target(history, previous)
-            turnover = float((weights - old).abs().sum())
-            switch_cost = turnover * s.cost_bps / 1e4
+        today = history.index[-1]
+        signal = str(active.iloc[-1])
+        # the regime held since the last decision; a history that does not continue the last
+        # one (a new backtest) starts afresh from the signal
+        held = signal
+        if self._held is not None and self._held[0] < today and self._held[0] in history.index:
+            held = self._held[1]
+        weights, result = self._target(history, signal)
+        regime, switch_cost, gain, kept = signal, 0.0, None, False
+        if held != signal:
+            old, old_result = self._target(history, held)
+            switch_cost = float((weights - old).abs().sum()) * s.cost_bps / 1e4
+            duration = fit.state_stats[signal]["expected_duration_days"]
+            gain = expected_switch_gain(
+                history, probs[signal], weights, old,
+                risk_aversion=s.risk_aversion, sessions=duration,
+            )
+            if gain < s.min_gain_to_cost * switch_cost:
+                regime, weights, result, kept = held, old, old_result, True
+        self._held = (today, regime)
         last_year = active.iloc[-252:].to_numpy()
         pol = s.regimes[regime]
         filtered_now = probs.iloc[-1]
+        if kept:
+            switch_note = (f"; kept {held}: switching to {signal} was est. to gain {gain:.3%} "
+                           f"over its expected {fit.state_stats[signal]['expected_duration_days']:.0f}"
+                           f" sessions, below {s.min_gain_to_cost:g}× its cost {switch_cost:.3%}")
+        elif gain is not None:
+            switch_note = (f"; switched from {held}: est. gain {gain:.3%} over the regime's "
+                           f"expected duration ≥ {s.min_gain_to_cost:g}× cost {switch_cost:.3%}")
+        else:
+            switch_note = ""
         reason = (
             f"regime {regime} (filtered {filtered_now.idxmax()} p={filtered_now.max():.2f}) → "
             f"{pol.objective} cap {pol.max_weight:.0%}"
             + (f", {pol.cash:.0%} cash" if pol.cash else "")
-            + f" on {pol.window} sessions to "
-            f"{history.index[-1].date()}"
-            + (f"; switched from {previous}, est. cost {switch_cost:.3%}" if switch_cost else "")
+            + f" on {pol.window} sessions to {today.date()}"
+            + switch_note
             + (f" ({result.note})" if result.note else "")
         )
         return Decision(
-            history.index[-1],
+            today,
             weights,
             reason,
             {
                 "regime": regime,
+                "signal_regime": signal,
                 "filtered_regime": str(filtered_now.idxmax()),
                 "probabilities": {k: float(v) for k, v in filtered_now.items()},
-                "previous_regime": previous,
+                "previous_regime": held,
                 "switch_cost": switch_cost,
+                "switch_expected_gain": gain,
+                "switch_declined": kept,
                 "switches_last_year": int((last_year[1:] != last_year[:-1]).sum()),
                 "model_trained_to": fit.train_end,
                 "model_converged": fit.converged,
+                "model_run": self.logged.run_id if self.logged else None,
                 "expected_return": result.expected_return,
                 "volatility": result.volatility,
             },
         )
+
+
+def expected_switch_gain(
+    history: pd.DataFrame,
+    regime_probability: pd.Series,
+    new: pd.Series,
+    old: pd.Series,
+    *,
+    risk_aversion: float,
+    sessions: float,
+) -> float:
+    """Expected gain, as a return, of holding ``new`` instead of ``old`` while the regime lasts.
+
+    Each portfolio is scored by the mean-variance utility ``mu'w - risk_aversion/2 w'Σw`` of
+    daily simple returns, with ``mu`` and ``Σ`` weighted by the regime's filtered probability on
+    each past session (so they describe the regime, not the whole history; cash earns 0), and
+    the daily difference is multiplied by the regime's expected duration ``sessions``. It uses
+    the history up to the decision only.
+    """
+    returns = history.pct_change().iloc[1:]
+    p = regime_probability.reindex(returns.index).fillna(0.0).to_numpy()
+    if p.sum() <= 1.0:  # less than one session's worth of evidence about this regime
+        return 0.0
+    x = returns.to_numpy()
+    mu = p @ x / p.sum()
+    cov = np.atleast_2d(np.cov(x, rowvar=False, aweights=p))
+    cols = list(history.columns)
+    w_new = new.reindex(cols).fillna(0.0).to_numpy()
+    w_old = old.reindex(cols).fillna(0.0).to_numpy()
+
+    def utility(w: np.ndarray) -> float:
+        return float(mu @ w - 0.5 * risk_aversion * w @ cov @ w)
+
+    return (utility(w_new) - utility(w_old)) * float(sessions)

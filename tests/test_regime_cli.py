@@ -120,3 +120,38 @@ def test_sentiment_column_becomes_a_feature_not_an_asset(app, files, tmp_path, m
     payload = json.loads(res.stdout)
     assert payload["model"]["features"] == [f"ret:{c}" for c in prices.columns] + ["Sentiment"]
     assert payload["mlflow_run_id"] is None
+
+
+def test_a_backtest_reuses_the_logged_model_by_run_id_and_refuses_its_training_dates(
+    app, files, tmp_path, monkeypatch
+):
+    from autoport.errors import ConfigError, DataError, TrackingError
+    from autoport.regime.logged import load_logged_model, parse_run_id
+    from autoport.strategies.regime_switching import RegimeSwitching
+
+    monkeypatch.setenv("AUTOPORT_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    prices, _, path, cfg = files
+    res = CliRunner().invoke(app, ["regime", "--prices", str(path), "--config", str(cfg),
+                                   "--as-of", "2002-06-28", "--json", "--out",
+                                   str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    run_id = json.loads(res.stdout)["mlflow_run_id"]
+    logged = load_logged_model(f"runs:/{run_id}/model.json")
+    assert logged.run_id == run_id and logged.detector.returns == "assets"
+    strat = RegimeSwitching(config=cfg, model_uri=run_id)
+    later = prices.loc[:"2003-01-31"]
+    d = strat.decide(later)
+    assert d.details["model_run"] == run_id and strat.fits == 0  # used as is, never refitted
+    # the probabilities are the logged model's own forward filter over the history
+    expected = logged.fit.filter(build_features(later, returns="assets")).iloc[-1]
+    assert d.details["probabilities"] == pytest.approx(expected.to_dict(), abs=1e-12)
+    # the last fit was trained before its refit segment, not to --as-of; its own dates are refused
+    trained_to = logged.fit.train_end
+    assert trained_to < pd.Timestamp("2002-06-28")
+    with pytest.raises(DataError, match=f"trained on data to {trained_to.date()}.*look ahead"):
+        RegimeSwitching(config=cfg, model_uri=run_id).decide(prices.loc[:trained_to])
+    with pytest.raises(TrackingError, match="could not read model.json of MLflow run"):
+        load_logged_model("0123456789abcdef")
+    with pytest.raises(ConfigError, match="not a regime run"):
+        parse_run_id("models:/x@champion")

@@ -111,3 +111,46 @@ def test_policy_refuses_an_unknown_objective_and_a_full_cash_sleeve():
     with pytest.raises(ValidationError, match="cash"):
         RegimePolicy(objective="min_cvar", cash=1.0)
     assert RegimePolicy(objective="risk_parity").solve_arguments(20)["max_weight"] == 1.0
+
+
+def test_switch_gain_matches_hand_calculation():
+    from autoport.strategies.regime_switching import expected_switch_gain
+
+    # a returns 2%, 0%, 2%, 0% (mean 1%, sample variance 4 × 0.01² / 3); b a steady 1%
+    a = 100 * np.cumprod([1.0, 1.02, 1.0, 1.02, 1.0])
+    b = 100 * 1.01 ** np.arange(5)
+    history = pd.DataFrame({"a": a, "b": b}, index=pd.bdate_range("2020-01-01", periods=5))
+    all_days = pd.Series(1.0, index=history.index)
+    new, old = pd.Series({"a": 1.0, "b": 0.0}), pd.Series({"a": 0.0, "b": 1.0})
+    # U(a) - U(b) = (0.01 - 2/2 · 4e-4/3) - 0.01, times 10 sessions
+    gain = expected_switch_gain(history, all_days, new, old, risk_aversion=2.0, sessions=10)
+    assert gain == pytest.approx(-10 * 4e-4 / 3, rel=1e-9)
+    # a regime seen only on a's flat days: a earns 0 with no variance there, b still 1%
+    flat_days = pd.Series([0.0, 0.0, 1.0, 0.0, 1.0], index=history.index)
+    gain = expected_switch_gain(history, flat_days, new, old, risk_aversion=2.0, sessions=10)
+    assert gain == pytest.approx(-0.1, abs=1e-12)
+    # holding cash (weights summing to 0.5) halves the mean and quarters the variance
+    half = expected_switch_gain(history, all_days, new * 0.5, old * 0.0, risk_aversion=2.0,
+                                sessions=1)
+    assert half == pytest.approx(0.005 - 0.25 * 4e-4 / 3, rel=1e-9)
+
+
+def test_a_switch_is_made_only_when_its_expected_gain_covers_its_cost(prices):
+    dates = prices.index[450::10]
+    eager = RegimeSwitching(config=_config(threshold=0.5, hold_days=1, min_hold=0,
+                                           min_gain_to_cost=0.0), **FAST)
+    costly = RegimeSwitching(config=_config(threshold=0.5, hold_days=1, min_hold=0,
+                                            cost_bps=1e4, min_gain_to_cost=1.0), **FAST)
+    a = [eager.decide(prices.loc[:d]) for d in dates]
+    b = [costly.decide(prices.loc[:d]) for d in dates]
+    regimes_a = [d.details["regime"] for d in a]
+    assert len(set(regimes_a)) >= 2 and not any(d.details["switch_declined"] for d in a)
+    # with a prohibitive cost the first regime is kept, each declined switch says why
+    declined = [d for d in b if d.details["switch_declined"]]
+    assert declined and {d.details["regime"] for d in b} == {regimes_a[0]}
+    for d in declined:
+        assert d.details["signal_regime"] != d.details["regime"]
+        assert d.details["switch_expected_gain"] < d.details["switch_cost"]
+        assert f"kept {d.details['regime']}" in d.reason
+    # signals agree: the gate changes what is held, not what is detected
+    assert [d.details["signal_regime"] for d in b] == [d.details["signal_regime"] for d in a]

@@ -82,7 +82,10 @@ class StrategyConfig(BaseModel):
     hold_days: int = Field(5, ge=1)
     min_hold: int = Field(21, ge=0)
     cost_bps: float = Field(10.0, ge=0)
-    cost_lookback: int = Field(21, ge=1)
+    risk_aversion: float = Field(2.0, gt=0, description="λ of the switch gain's utility")
+    min_gain_to_cost: float = Field(
+        1.0, ge=0, description="switch only when expected gain ≥ this × cost (0: always)"
+    )
     regimes: dict[Literal["bull", "bear", "sideways"], RegimePolicy]
 
     @model_validator(mode="after")
