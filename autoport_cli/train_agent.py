@@ -58,7 +58,7 @@ def train_agent(
         if track:
             with tempfile.TemporaryDirectory() as tmp:
                 model_artifacts = result.mapper.save(Path(tmp))
-                from autoport.agent.pyfunc import PolicyPyfunc
+                from autoport.agent.pyfunc import MODEL_CODE
 
                 run_id, model_uri = tracking.log_model_run(
                     EXPERIMENT,
@@ -69,7 +69,7 @@ def train_agent(
                             "timesteps_done": result.timesteps, "best_step": result.best_step},
                     metrics=_metrics(result),
                     curves=_curves(result),
-                    python_model=PolicyPyfunc(),
+                    python_model=str(MODEL_CODE),
                     model_artifacts=model_artifacts,
                     pip_requirements=_requirements(),
                     artifacts_dir=staging,
@@ -90,8 +90,15 @@ def train_agent(
         "episodes": test["episodes"],
         "baselines": test["baselines"],
         "action_distribution": test["action_distribution"],
+        "action_counts": test["action_counts"],
         "switch_rate": test["switch_rate"],
+        "switches_per_episode": test["switches_per_episode"],
+        "most_common_action": test["most_common_action"],
+        "most_common_share": test["most_common_share"],
+        "dominant_action": test["dominant_action"],
         "validation_success_rate": result.validation.get("success_rate"),
+        "validation_mean_excess_sharpe": result.validation.get("mean_excess_sharpe"),
+        "validation_baselines": result.validation.get("baselines"),
         "artifacts_dir": final,
     }
     if json_output:
@@ -118,7 +125,8 @@ def _metrics(result: TrainingResult) -> dict[str, float]:
     test, val = result.test, result.validation
     out = {f"test_{k}": test[k] for k in (
         "success_rate", "sharpe", "max_drawdown", "mean_excess_sharpe", "switch_rate",
-        "most_common_share")}
+        "switches_per_episode", "most_common_share")}
+    out.update({f"test_action_share_{k}": v for k, v in test["action_distribution"].items()})
     out.update({f"validation_{k}": val.get(k, float("nan")) for k in (
         "success_rate", "sharpe", "mean_excess_sharpe")})
     for name, figures in test["baselines"].items():
@@ -160,13 +168,14 @@ def _print(result: TrainingResult) -> None:
     table = Table(title=f"test episodes ({test['n_episodes']} x "
                   f"{result.config.protocol.episode_sessions} sessions): Sharpe and agent "
                   f"max drawdown; actions {', '.join(f'{v}={k}' for k, v in SHORT.items())}")
-    for column in ("start", "agent", "1/N", "max Sh.", "min var", "agent DD", "ok", "actions"):
+    for column in ("start", "agent", "1/N", "max Sh.", "min var", "agent DD", "ok", "switches",
+                   "actions"):
         table.add_column(column, justify="right", no_wrap=True)
     for e in test["episodes"]:
         table.add_row(str(e["start"].date()), f"{e['sharpe']:.2f}",
                       f"{e['equal_weight_sharpe']:.2f}", f"{e['max_sharpe_sharpe']:.2f}",
                       f"{e['min_variance_sharpe']:.2f}", f"{e['max_drawdown']:.1%}",
-                      "yes" if e["success"] else "no",
+                      "yes" if e["success"] else "no", str(e["switches"]),
                       " ".join(SHORT.get(a, a) for a in e["actions"]))
     console.print(table)
     summary = Table(title="success rate (max DD within "
@@ -182,7 +191,17 @@ def _print(result: TrainingResult) -> None:
     target = test["target_success_rate"]
     verdict = "reached" if test["success_rate"] > target else "NOT reached"
     console.print(f"target success rate above {target:.0%}: {verdict}")
-    usage = ", ".join(f"{k} {v:.0%}" for k, v in test["action_distribution"].items() if v)
-    console.print(f"actions on test: {usage}; switch rate {test['switch_rate']:.0%}")
+    actions = Table(title=f"agent's actions on test ({test['decisions']} decisions)")
+    for column in ("action", "decisions", "share"):
+        actions.add_column(column, justify="right")
+    for name, share in test["action_distribution"].items():
+        actions.add_row(name, str(test["action_counts"][name]), f"{share:.0%}")
+    console.print(actions)
+    console.print(f"action changes: {test['switches_per_episode']:.1f} per episode "
+                  f"(switch rate {test['switch_rate']:.0%} of consecutive decisions)")
+    if test["dominant_action"] is not None:
+        console.print(f"[bold red]warning[/]: one action dominates: {test['dominant_action']} "
+                      f"is {test['most_common_share']:.0%} of the decisions (> 80%); the "
+                      "policy barely chooses")
     console.print(f"trained {result.timesteps} steps in {result.wall_seconds:.0f} s; "
                   f"best validation at step {result.best_step}")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from autoport.engines.costs import CostModel
+from autoport.regime.config import DetectorConfig
 
 ACTION_NAMES = (
     "equal_weight", "min_variance", "max_sharpe", "risk_parity", "inverse_vol",
@@ -31,6 +32,12 @@ class EnvConfig(BaseModel):
         "first session of each month, as `autoport backtest` rebalances"
     )
     episode_length: int = Field(252, ge=2, description="sessions per training episode")
+    train_starts: Literal["any_session", "schedule"] = Field(
+        "any_session", description="any_session: a training episode may start (take its first "
+        "decision) on any session with enough history before it and room for the episode "
+        "after it; schedule: only on the decision schedule's days (month starts, or a grid of "
+        "every rebalance_every sessions). Later decisions follow the schedule either way"
+    )
     max_weight: float = Field(0.25, gt=0, le=1, description="cap per asset in optimised items")
     momentum_window: int = Field(126, ge=2, le=1260)
     defensive_cash: float = Field(
@@ -47,6 +54,26 @@ class EnvConfig(BaseModel):
     dsr_eta: float = Field(1 / 63, gt=0, lt=1, description="differential Sharpe decay")
     reward_scale: float = Field(100.0, gt=0)
     costs: CostModel = CostModel()
+    regime_features: bool = Field(
+        False, description="append the filtered bull/bear/sideways probabilities of the "
+        "decision date (online HMM, no look-ahead) to the observation"
+    )
+    regime_detector: DetectorConfig | None = Field(
+        None, description="detector settings behind the regime features; filled from the "
+        "bundled configs/regime.yaml when regime_features is on and none is given, so a saved "
+        "model keeps the settings it was trained with"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve_detector(cls, data):
+        if isinstance(data, dict) and data.get("regime_features") and (
+            data.get("regime_detector") is None
+        ):
+            from autoport.regime.config import load_config
+
+            data = {**data, "regime_detector": load_config().detector}
+        return data
 
     @field_validator("actions")
     @classmethod
@@ -59,6 +86,19 @@ class EnvConfig(BaseModel):
         return tuple(value)
 
     @property
+    def regime_warmup(self) -> int:
+        """Sessions up to and including the first decision date with regime probabilities
+        (0 without regime features): the detector's first fit needs ``min_train`` feature
+        rows, and feature row 0 sits on price row 1 (``vol_window`` with realized vol)."""
+        det = self.regime_detector
+        if not self.regime_features or det is None:
+            return 0
+        return det.min_train + (det.vol_window if det.realized_vol else 1) + 1
+
+    @property
     def history_needed(self) -> int:
         """Sessions up to and including a decision that the observation and menu read."""
-        return max(self.estimation_window, self.lookback, self.vol_window, self.momentum_window) + 1
+        return max(
+            max(self.estimation_window, self.lookback, self.vol_window, self.momentum_window) + 1,
+            self.regime_warmup,
+        )

@@ -3,24 +3,42 @@
 Both functions take the history ending at the decision close and nothing later; the env and
 :mod:`autoport.strategies.dqn` call the same code, so a trained policy sees the same numbers in
 a zipline backtest as in training.
+
+Regime features (``regime_features: true``) are the detector's filtered probabilities on the
+decision date. The env computes them once per panel with :func:`autoport.regime.detector.detect`
+(:func:`regime_matrix`, cached per process); a strategy only ever holds the history up to the
+decision, so :class:`OnlineRegimes` reproduces ``detect``'s numbers for the last session of a
+growing history, caching the fits of the refit grid. The grid (``min_train``,
+``min_train + refit_every``, ... counted from the first feature row) is the same for a history
+cut at ``t`` as for the whole panel, and every fit reads rows before its grid point only, so
+both give the same probability on every date up to ``t`` (``tests/test_env.py`` checks it).
 """
 
 from __future__ import annotations
+
+import hashlib
+import json
 
 import numpy as np
 import pandas as pd
 
 from autoport import portfolio
+from autoport import data as data_mod
 from autoport.envs.config import EnvConfig
 from autoport.errors import DataError, OptimizationError
+from autoport.regime.config import DetectorConfig
 from autoport.strategies.base import check_weights
 
 OBS_CLIP = 10.0
 RETURN_SCALE = 50.0  # daily log returns of ~2% become ~1
+N_REGIMES = 3  # bull, bear, sideways (autoport.regime.hmm.REGIMES order)
+_REGIME_CACHE: dict[tuple[str, str], np.ndarray] = {}
+_REGIME_CACHE_LIMIT = 8
 
 
 def obs_size(n_assets: int, config: EnvConfig) -> int:
-    return n_assets * (config.lookback + 2 + len(config.actions)) + 1
+    regimes = N_REGIMES if config.regime_features else 0
+    return n_assets * (config.lookback + 2 + len(config.actions)) + 1 + regimes
 
 
 def menu_offset(n_assets: int, config: EnvConfig) -> int:
@@ -113,17 +131,103 @@ def observation(
     drawdown: float,
     menu: np.ndarray,
     config: EnvConfig,
+    regime: np.ndarray | None = None,
 ) -> np.ndarray:
     """Flat float32 observation at a decision close.
 
     ``rets`` are the daily log returns ending at the decision close (see :func:`log_returns`).
     Layout: scaled log returns of the last ``lookback`` sessions (asset-major), annualised
     rolling volatility, current value weights of the book, drawdown from the episode's peak
-    (a positive fraction), then the menu weights.
+    (a positive fraction), the menu weights, then (``regime_features`` only) the filtered
+    bull, bear and sideways probabilities of the decision date.
     """
     window = rets[-config.lookback:].T.ravel() * RETURN_SCALE
     recent = rets[-config.vol_window:]
     centred = recent - recent.mean(axis=0)
     vol = np.sqrt((centred * centred).sum(axis=0) / (len(recent) - 1) * 252.0)
-    obs = np.concatenate([window, vol, weights, [drawdown], menu.ravel()])
+    parts = [window, vol, weights, [drawdown], menu.ravel()]
+    if config.regime_features:
+        if regime is None or len(regime) != N_REGIMES or not np.isfinite(regime).all():
+            raise DataError(
+                "regime_features is on but the decision date has no regime probabilities "
+                f"(got {regime!r}); the detector's first fit needs {config.regime_warmup} "
+                "sessions up to the decision"
+            )
+        parts.append(np.asarray(regime, dtype=float))
+    obs = np.concatenate(parts)
     return np.clip(obs, -OBS_CLIP, OBS_CLIP).astype(np.float32)
+
+
+def _detector(config: EnvConfig) -> DetectorConfig:
+    if config.regime_detector is None:  # EnvConfig fills it whenever regime_features is on
+        raise DataError("regime features need regime_detector settings")
+    return config.regime_detector
+
+
+def regime_matrix(prices: pd.DataFrame, config: EnvConfig) -> np.ndarray:
+    """Filtered regime probabilities for every row of ``prices``, shape (n_rows, 3).
+
+    Rows before the detector's first fit are NaN (no decision may be taken there: see
+    ``EnvConfig.history_needed``). One :func:`~autoport.regime.detector.detect` run per panel
+    and detector, cached in this process (it takes seconds to a minute).
+    """
+    from autoport.regime.detector import detect
+
+    det = _detector(config)
+    key = (data_mod.content_hash(prices), det.model_dump_json())
+    cached = _REGIME_CACHE.get(key)
+    if cached is None:
+        probs = detect(prices, det).probabilities
+        cached = probs.reindex(prices.index).to_numpy(dtype=float)
+        cached.setflags(write=False)
+        if len(_REGIME_CACHE) >= _REGIME_CACHE_LIMIT:
+            _REGIME_CACHE.clear()
+        _REGIME_CACHE[key] = cached
+    return cached
+
+
+class OnlineRegimes:
+    """``detect``'s filtered probability on the last session of a growing history.
+
+    Calling ``detect`` on every history a backtest hands a strategy would refit the whole grid
+    at each decision. This keeps the grid's fits (each keyed by a digest of the feature rows
+    it was fitted on, so a different history never reuses them) and runs the same steps as
+    :func:`autoport.regime.hmm.online_regimes`: the fit at grid point ``i`` reads rows
+    ``[lo, i)`` warm-started from the previous fit; the last grid point before the decision
+    filters from ``lo`` through the decision row.
+    """
+
+    def __init__(self, detector: DetectorConfig) -> None:
+        self.detector = detector
+        self._fits: list[tuple[str, object]] = []  # (digest of rows [0, i), HMMFit) per point
+        self.fitted = 0  # HMM fits run (the cache's effect)
+
+    def at(self, history: pd.DataFrame) -> np.ndarray:
+        """(bull, bear, sideways) on ``history.index[-1]``; NaN before the first fit."""
+        from autoport.regime.features import build_features
+        from autoport.regime.hmm import fit_hmm
+
+        det = self.detector
+        feats = build_features(history, **det.feature_kwargs())
+        m = len(feats)
+        if m <= det.min_train:
+            return np.full(N_REGIMES, np.nan)
+        values = np.ascontiguousarray(feats.to_numpy(dtype=float))
+        digest = hashlib.sha1(json.dumps([str(feats.index[0]), list(map(str, feats.columns))])
+                              .encode())
+        previous, done = None, 0
+        fit = lo = None
+        for k, i in enumerate(range(det.min_train, m, det.refit_every)):
+            digest.update(values[done:i].tobytes())
+            done = i
+            key = digest.hexdigest()
+            lo = 0 if det.train_window is None else max(0, i - det.train_window)
+            if k < len(self._fits) and self._fits[k][0] == key:
+                fit = self._fits[k][1]
+            else:
+                del self._fits[k:]
+                fit = fit_hmm(feats.iloc[lo:i], init=previous, **det.fit_kwargs())
+                self._fits.append((key, fit))
+                self.fitted += 1
+            previous = fit
+        return fit.filter(feats.iloc[lo:m]).iloc[-1].to_numpy(dtype=float)

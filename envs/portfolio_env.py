@@ -52,8 +52,10 @@ class PortfolioEnv(gym.Env):
     start, end : first and last session an episode may cover (decisions and returns); history
         before ``start`` only feeds the features. Default: the whole panel.
     episode_starts : decision sessions to cycle through in order on each ``reset`` (evaluation);
-        default: random starts on a grid of every ``rebalance_every`` sessions (or on month
-        starts with ``schedule: month_start``; later decisions then fall on month starts too).
+        default: a random start drawn uniformly from every session between ``start`` (or the
+        first session with enough history) and the last one leaving ``episode_length``
+        sessions before ``end`` (``train_starts: any_session``), or from the schedule's days
+        only (``train_starts: schedule``). Decisions after the first follow ``schedule``.
     episode_length : sessions per episode; default ``config.episode_length``.
     """
 
@@ -102,11 +104,14 @@ class PortfolioEnv(gym.Env):
             self._starts = np.asarray(rows, dtype=int)
             self._cycle = True
         else:
-            if cfg.schedule == "month_start":
+            last = hi - self.episode_length
+            if cfg.train_starts == "any_session":
+                self._starts = np.arange(lo, last + 1)
+            elif cfg.schedule == "month_start":
                 rows = self._month_rows
-                self._starts = rows[(rows >= lo) & (rows <= hi - self.episode_length)]
+                self._starts = rows[(rows >= lo) & (rows <= last)]
             else:
-                self._starts = np.arange(lo, hi - self.episode_length + 1, cfg.rebalance_every)
+                self._starts = np.arange(lo, last + 1, cfg.rebalance_every)
             self._cycle = False
         if len(self._starts) == 0:
             raise DataError(
@@ -124,6 +129,7 @@ class PortfolioEnv(gym.Env):
             -features.OBS_CLIP, features.OBS_CLIP, shape=(size,), dtype=np.float32
         )
         self._need = max(cfg.lookback, cfg.vol_window) + 1
+        self._regime = features.regime_matrix(panel, cfg) if cfg.regime_features else None
         self._reset_state(self._starts[0])
 
     # -- menu -------------------------------------------------------------------------------
@@ -164,7 +170,9 @@ class PortfolioEnv(gym.Env):
         rets = self._rets[t - self._need + 1 : t]  # same numbers as features.log_returns
         weights = self._book.weights(self._p[t])
         drawdown = 1.0 - self._value / self._peak
-        return features.observation(rets, weights, drawdown, self.menu_at(t), self.config)
+        regime = None if self._regime is None else self._regime[t]
+        return features.observation(rets, weights, drawdown, self.menu_at(t), self.config,
+                                    regime)
 
     def _next_decision(self, t: int) -> int:
         if self.config.schedule == "month_start":

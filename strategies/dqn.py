@@ -5,6 +5,11 @@ episode's length). A
 strategy is only handed prices, so it rebuilds that book from its past decisions with the fast
 simulator, whose bookkeeping matches zipline's (see ``tests/test_env_simulator.py``); costs are
 the ones the model was trained with.
+
+With ``regime_features`` the observation also holds the detector's filtered regime
+probabilities on the decision date, from the history alone
+(:class:`autoport.envs.features.OnlineRegimes`: the same numbers as the env's
+``detect`` run over the whole panel, fits cached across decisions).
 """
 
 from __future__ import annotations
@@ -20,19 +25,23 @@ from autoport.strategies.base import Decision
 class DQNPolicy:
     name = "dqn"
 
-    def __init__(self, *, model_uri: str | None = None) -> None:
-        if not model_uri:
+    def __init__(self, *, model_uri: str | None = None, mapper=None) -> None:
+        """``model_uri`` of a logged policy, or (tests, notebooks) a ``PolicyMapper``."""
+        if not model_uri and mapper is None:
             raise ConfigError(
                 "strategy dqn needs a model: pass --model runs:/RUN_ID/model or "
                 "models:/NAME@alias (from autoport train-agent)"
             )
-        from autoport.agent.policy import load_policy
+        if mapper is None:
+            from autoport.agent.policy import load_policy
 
+            mapper = load_policy(model_uri)
         self.model_uri = model_uri
-        self.policy = load_policy(model_uri)
+        self.policy = mapper
         self.config = self.policy.env_config
         self.min_history = self.config.history_needed
         self._decided: dict[pd.Timestamp, np.ndarray] = {}
+        self._regimes = None
 
     def _book_state(self, history: pd.DataFrame) -> tuple[np.ndarray, float]:
         """Value weights and drawdown of this strategy's own book at the last close."""
@@ -48,14 +57,26 @@ class DQNPolicy:
         recent = run.values[-(self.config.episode_length + 1):]
         return run.weights[-1], float(1.0 - recent[-1] / recent.max())
 
-    def decide(self, history: pd.DataFrame) -> Decision:
+    def observe(self, history: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, float,
+                                                      np.ndarray | None]:
+        """The policy's observation at ``history``'s last close, from ``history`` only:
+        ``(obs, menu, drawdown, regime probabilities or None)``."""
         from autoport.envs import features
 
         self.policy.check_tickers(list(history.columns))
         weights_now, drawdown = self._book_state(history)
         menu = features.menu_weights(history, self.config)
         rets = features.log_returns(history.to_numpy(), self.config)
-        obs = features.observation(rets, weights_now, drawdown, menu, self.config)
+        regime = None
+        if self.config.regime_features:
+            if self._regimes is None:
+                self._regimes = features.OnlineRegimes(self.config.regime_detector)
+            regime = self._regimes.at(history)
+        obs = features.observation(rets, weights_now, drawdown, menu, self.config, regime)
+        return obs, menu, drawdown, regime
+
+    def decide(self, history: pd.DataFrame) -> Decision:
+        obs, menu, drawdown, regime = self.observe(history)
         action = self.policy.action(obs)
         weights = menu[action]
         today = history.index[-1]
@@ -67,5 +88,8 @@ class DQNPolicy:
             f"DQN picked {name} (drawdown {drawdown:.1%})"
             + (f", {1 - weights.sum():.0%} left in cash" if weights.sum() < 1 - 1e-9 else ""),
             {"action": name, "model_uri": self.model_uri, "drawdown": drawdown,
-             "cash": float(1.0 - weights.sum())},
+             "cash": float(1.0 - weights.sum()),
+             **({"regime_probabilities": dict(zip(("bull", "bear", "sideways"),
+                                                  map(float, regime), strict=True))}
+                if regime is not None else {})},
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -77,7 +78,13 @@ def test_action_usage_counts_and_switches():
            Episode(pd.Timestamp(2), pd.Timestamp(3), np.zeros(3), ("b", "b", "b"))]
     usage = action_usage(eps, ["a", "b", "c"])
     assert usage["action_distribution"] == {"a": 2 / 6, "b": 4 / 6, "c": 0.0}
+    assert usage["action_counts"] == {"a": 2, "b": 4, "c": 0}
     assert usage["switch_rate"] == 1 / 4 and usage["most_common_share"] == 4 / 6
+    assert usage["switches_by_episode"] == [1, 0] and usage["switches_per_episode"] == 0.5
+    assert usage["most_common_action"] == "b" and usage["dominant_action"] is None
+    stuck = eps + [Episode(pd.Timestamp(4), pd.Timestamp(5), np.zeros(3), ("b",) * 9)]
+    usage = action_usage(stuck, ["a", "b", "c"])  # b: 13 of 15 decisions, 87%
+    assert usage["dominant_action"] == "b" and usage["most_common_share"] == 13 / 15
 
 
 def test_constant_policies_reproduce_the_baselines(prices, config):
@@ -90,6 +97,8 @@ def test_constant_policies_reproduce_the_baselines(prices, config):
     assert ms["sharpe"] == pytest.approx(ms["max_sharpe_sharpe"], abs=1e-12)
     assert ms["n_episodes"] == len(base["max_sharpe"]) == len(ms["episodes"])
     assert ms["action_distribution"]["max_sharpe"] == 1.0 and ms["switch_rate"] == 0.0
+    assert ms["dominant_action"] == "max_sharpe" and ms["switches_per_episode"] == 0.0
+    assert all(row["switches"] == 0 for row in ms["episodes"])
     assert len(ms["returns"]) == 20 * ms["n_episodes"]
     np.testing.assert_array_equal(ms["returns"].to_numpy(),
                                   np.concatenate([e.returns for e in base["max_sharpe"]]))
@@ -135,16 +144,30 @@ def test_logged_model_round_trip_and_dqn_strategy(prices, config, trained, tmp_p
                                                   monkeypatch):
     from autoport import tracking
     from autoport.agent import evaluate_model
-    from autoport.agent.pyfunc import PolicyPyfunc
+    from autoport.agent.pyfunc import MODEL_CODE
     from autoport.envs import features
     from autoport.strategies import make_strategy
 
     monkeypatch.setenv("AUTOPORT_HOME", str(tmp_path))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    run_id, uri = tracking.log_model_run(
-        "agents-test", run_name="t", params={}, metrics={}, python_model=PolicyPyfunc(),
-        model_artifacts=trained.mapper.save(tmp_path / "m"), curves={"c": [(1, 0.5)]},
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run_id, uri = tracking.log_model_run(
+            "agents-test", run_name="t", params={}, metrics={}, python_model=str(MODEL_CODE),
+            model_artifacts=trained.mapper.save(tmp_path / "m"), curves={"c": [(1, 0.5)]},
+        )
+    hints = [w for w in caught if "type hint" in str(w.message).lower()]
+    assert not hints, [str(w.message) for w in hints]
+    import mlflow
+
+    signature = mlflow.models.get_model_info(uri).signature
+    assert signature is not None and "Array(double)" in str(signature.inputs)
+    env0 = PortfolioEnv(prices, config.env)
+    obs0, _ = env0.reset(seed=0)
+    frame = tracking.load_pyfunc(uri).predict([obs0.tolist(), obs0.tolist()])
+    assert list(frame["action"]) == [trained.mapper.action(obs0)] * 2
+    np.testing.assert_allclose(frame[list(prices.columns)].sum(axis=1) + frame["CASH"], 1.0,
+                               atol=1e-6)
     again = evaluate_model(uri, prices, config)
     for key in ("success_rate", "sharpe", "max_drawdown", "equal_weight_sharpe",
                 "max_sharpe_sharpe"):
@@ -188,6 +211,16 @@ def test_train_agent_cli_json(prices, tmp_path, monkeypatch):
     assert len(payload["episodes"]) == 6 and set(payload["baselines"]) == {
         "equal_weight", "max_sharpe", "min_variance"}
     assert payload["baselines"]["equal_weight"]["success_rate"] == 0.0
+    shares = payload["action_distribution"]
+    assert set(shares) == set(payload["action_counts"]) and sum(shares.values()) == (
+        pytest.approx(1.0))
+    decisions = sum(len(e["actions"]) for e in payload["episodes"])
+    assert sum(payload["action_counts"].values()) == decisions
+    assert payload["switches_per_episode"] == pytest.approx(
+        np.mean([e["switches"] for e in payload["episodes"]]))
+    top = max(shares.values())
+    assert payload["most_common_share"] == pytest.approx(top)
+    assert (payload["dominant_action"] is not None) == (top > 0.8)
     assert (tmp_path / "out" / "test_episodes.csv").exists()
     bad = CliRunner().invoke(app, ["train-agent", "--config", str(tmp_path / "nope.yaml")])
     assert bad.exit_code == 1 and "does not exist" in bad.output
@@ -199,7 +232,7 @@ def test_dqn_backtest_through_zipline_matches_the_env(prices, config, trained, t
     """The same policy decides the same actions on month starts in zipline and in the env, and
     the daily returns agree (costs off; zipline rounds to whole shares)."""
     from autoport import tracking
-    from autoport.agent.pyfunc import PolicyPyfunc
+    from autoport.agent.pyfunc import MODEL_CODE
     from autoport.engines import zipline_engine
     from autoport.engines.costs import CostModel
     from autoport.strategies import make_strategy
@@ -207,7 +240,7 @@ def test_dqn_backtest_through_zipline_matches_the_env(prices, config, trained, t
     monkeypatch.setenv("AUTOPORT_HOME", str(tmp_path))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     _, uri = tracking.log_model_run(
-        "agents-test", run_name="z", params={}, metrics={}, python_model=PolicyPyfunc(),
+        "agents-test", run_name="z", params={}, metrics={}, python_model=str(MODEL_CODE),
         model_artifacts=trained.mapper.save(tmp_path / "m"))
     free = CostModel(commission_bps=0.0, slippage_bps=0.0)
     strategy = make_strategy("dqn", model_uri=uri)
@@ -233,3 +266,43 @@ def test_dqn_backtest_through_zipline_matches_the_env(prices, config, trained, t
     assert len(actions) >= 4
     diff = np.abs(result.returns.to_numpy()[1:] - np.asarray(returns))
     assert diff.max() < 1e-8, f"max daily difference {diff.max():.2e}"
+
+
+def test_dqn_strategy_builds_the_env_observation_with_regime_features(prices, config):
+    """From the history alone (refitting the detector's grid as the history grows), the
+    strategy observes exactly what the env observes, regime probabilities included."""
+    from stable_baselines3 import DQN
+
+    from autoport.agent.policy import PolicyMapper
+    from autoport.regime.config import DetectorConfig
+    from autoport.strategies.dqn import DQNPolicy
+
+    detector = DetectorConfig(min_train=150, refit_every=60, n_restarts=1, n_iter=30)
+    env_cfg = config.env.model_copy(update={"regime_features": True,
+                                            "regime_detector": detector,
+                                            "schedule": "month_start"})
+    assert env_cfg.history_needed == 152
+    start = prices.index[600]
+    env = PortfolioEnv(prices, env_cfg, episode_starts=[start], episode_length=130)
+    model = DQN("MlpPolicy", env, seed=0, device="cpu", learning_starts=10,
+                policy_kwargs={"net_arch": [8]})
+    mapper = PolicyMapper(model, env_cfg, list(prices.columns))
+    strategy = DQNPolicy(mapper=mapper)
+    assert strategy.min_history == env_cfg.history_needed
+    obs, _ = env.reset()
+    done, decisions = False, 0
+    while not done:
+        history = prices.loc[: prices.index[env._t]]
+        seen, menu, _, regime = strategy.observe(history)
+        np.testing.assert_array_equal(seen, obs)
+        np.testing.assert_array_equal(regime, env._regime[env._t])
+        decision = strategy.decide(history)
+        action = mapper.action(obs)
+        assert decision.details["action"] == env.action_names[action]
+        assert sum(decision.details["regime_probabilities"].values()) == pytest.approx(1.0)
+        np.testing.assert_array_equal(decision.weights.to_numpy(), menu[action])
+        obs, _, _, done, _ = env.step(action)
+        decisions += 1
+    assert decisions >= 6
+    # 600 + 130 rows span grid points at feature rows 150, 210, ..., 690: 10 fits, each once
+    assert strategy._regimes.fitted == 10

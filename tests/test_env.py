@@ -11,9 +11,11 @@ from gymnasium.utils.env_checker import check_env
 import autoport.envs  # noqa: F401  (registers the id)
 from autoport.engines import simulator
 from autoport.engines.costs import CostModel
-from autoport.envs import ENV_ID, EnvConfig
+from autoport.envs import ENV_ID, EnvConfig, features
 from autoport.envs.portfolio_env import PortfolioEnv
 from autoport.errors import ConfigError, DataError
+from autoport.regime.config import DetectorConfig
+from autoport.regime.config import load_config as load_regime_config
 from autoport.synthetic import regime_switching_prices
 
 SMALL = EnvConfig(estimation_window=60, momentum_window=40, lookback=10, vol_window=10,
@@ -147,11 +149,16 @@ def test_make_with_defaults_runs_on_bundled_prices():
     assert sum(info["weights"].values()) == pytest.approx(1.0)
 
 
+def _opens_month(index: pd.DatetimeIndex, day: pd.Timestamp) -> bool:
+    return index[index.get_loc(day) - 1].month != day.month
+
+
 def test_month_start_schedule_decides_on_first_sessions_of_months(prices):
-    cfg = SMALL.model_copy(update={"schedule": "month_start", "episode_length": 60})
+    cfg = SMALL.model_copy(update={"schedule": "month_start", "episode_length": 60,
+                                   "train_starts": "schedule"})
     env = PortfolioEnv(prices, cfg)
     _, info = env.reset(seed=4)
-    assert info["date"].month != prices.index[prices.index.get_loc(info["date"]) - 1].month
+    assert _opens_month(prices.index, info["date"])  # train_starts: schedule
     decisions = [info["date"]]
     done = False
     while not done:
@@ -160,4 +167,106 @@ def test_month_start_schedule_decides_on_first_sessions_of_months(prices):
     months = [d.to_period("M") for d in decisions[:-1]]
     assert len(set(months)) == len(months)  # one decision per month
     for d in decisions[1:-1]:
-        assert prices.index[prices.index.get_loc(d) - 1].month != d.month
+        assert _opens_month(prices.index, d)
+
+
+@pytest.mark.parametrize("schedule", ["month_start", "every_k"])
+def test_training_episodes_start_on_any_session_of_the_period(prices, schedule):
+    """Default train_starts: any session with enough history and room for the episode inside
+    [start, end] may open an episode; later decisions keep to the schedule."""
+    cfg = SMALL.model_copy(update={"schedule": schedule, "episode_length": 40})
+    index = prices.index
+    start, end = index[120], index[300]
+    env = PortfolioEnv(prices, cfg, start=start, end=end)
+    np.testing.assert_array_equal(env._starts, np.arange(120, 300 - 40 + 1))
+    seen, off_schedule = set(), 0
+    for seed in range(60):
+        _, info = env.reset(seed=seed)
+        first = index.get_loc(info["date"])
+        seen.add(first)
+        off_schedule += not _opens_month(index, info["date"])
+        decisions, done = [first], False
+        while not done:
+            _, _, _, done, info = env.step(seed % env.action_space.n)
+            decisions.append(index.get_loc(info["date"]))
+            assert info["rows"][1] - 1 <= 300  # returns stay inside the period
+        assert 120 <= first and decisions[-1] <= 300
+        inner = decisions[1:-1]
+        if schedule == "month_start":
+            assert all(_opens_month(index, index[r]) for r in inner)
+        else:
+            assert inner == [first + 5 * k for k in range(1, len(inner) + 1)]
+    assert len(seen) > 40 and off_schedule > 40  # not a grid: draws spread over sessions
+    grid = PortfolioEnv(prices, cfg.model_copy(update={"train_starts": "schedule"}),
+                        start=start, end=end)
+    assert len(grid._starts) < len(env._starts) / 4
+
+
+# --- regime features ----------------------------------------------------------------------
+
+FAST_DETECTOR = DetectorConfig(min_train=100, refit_every=40, n_restarts=2, n_iter=50)
+REGIME = SMALL.model_copy(update={"regime_features": True, "regime_detector": FAST_DETECTOR})
+
+
+def test_regime_features_are_off_by_default_and_resolve_the_bundled_detector():
+    assert not EnvConfig().regime_features and EnvConfig().regime_detector is None
+    on = EnvConfig(regime_features=True)
+    assert on.regime_detector == load_regime_config().detector  # saved with the model
+    assert on.history_needed == on.regime_detector.min_train + 2 > EnvConfig().history_needed
+    assert REGIME.history_needed == 102  # first fit on 100 feature rows = price rows 1..100
+    size = features.obs_size(5, SMALL)
+    assert features.obs_size(5, REGIME) == size + 3
+
+
+def test_regime_probabilities_of_a_cut_history_equal_the_full_panel(prices):
+    """detect() refits on a grid counted from the first feature row: cut at t or not, the
+    same fits label every date up to t, so the probabilities agree exactly; the strategy's
+    incremental OnlineRegimes gives the same numbers."""
+    from autoport.regime.detector import detect
+
+    full = features.regime_matrix(prices, REGIME)
+    first = REGIME.history_needed - 1  # price row of the first probability
+    assert np.isnan(full[:first]).all() and np.isfinite(full[first:]).all()
+    np.testing.assert_allclose(full[first:].sum(axis=1), 1.0, atol=1e-9)
+    online = features.OnlineRegimes(FAST_DETECTOR)
+    grid = [first + k * 40 for k in range(8)]  # refit points 100, 140, ... in feature rows
+    for t in (first, grid[1] - 1, grid[1], grid[1] + 1, grid[4], 271, 399):
+        cut = detect(prices.iloc[: t + 1], FAST_DETECTOR).probabilities.to_numpy()
+        np.testing.assert_array_equal(cut, full[first : t + 1])
+        np.testing.assert_array_equal(online.at(prices.iloc[: t + 1]), full[t])
+    assert online.fitted == 8  # one fit per grid point up to row 399, reused across calls
+    assert np.isnan(online.at(prices.iloc[:first])).all()  # before the first fit
+    assert len({tuple(np.round(r, 3)) for r in full[first:]}) > 50  # a live signal
+
+
+def test_regime_observations_ignore_the_future(prices):
+    """Scramble every price after a decision: observations (regime part included) up to it
+    are unchanged, while the regime probabilities after it do change."""
+    start, cut = prices.index[150], 165
+    future = prices.copy()
+    rng = np.random.default_rng(1)
+    future.iloc[cut + 1 :] *= rng.uniform(0.5, 1.5, size=future.iloc[cut + 1 :].shape)
+    observed = []
+    for panel in (prices, future):
+        env = PortfolioEnv(panel, REGIME, episode_starts=[start])
+        obs, _ = env.reset()
+        seen = [obs]
+        for action in (1, 2, 3, 0):
+            obs, *_ = env.step(action)
+            seen.append(obs)
+        observed.append(seen)
+    for a, b in zip(observed[0][:4], observed[1][:4], strict=True):  # decisions 150..165
+        np.testing.assert_array_equal(a, b)
+        assert a[-3:].sum() == pytest.approx(1.0, abs=1e-6) and (a[-3:] >= 0).all()
+    assert not np.array_equal(observed[0][4][-3:], observed[1][4][-3:])  # decision 170
+    before, after = (features.regime_matrix(p, REGIME) for p in (prices, future))
+    np.testing.assert_array_equal(before[: cut + 1], after[: cut + 1])
+    assert not np.allclose(before[cut + 1 :], after[cut + 1 :])
+
+
+def test_no_decision_before_the_first_regime_fit(prices):
+    env = PortfolioEnv(prices, REGIME)
+    assert env._starts.min() == REGIME.history_needed - 1
+    with pytest.raises(DataError, match="history"):
+        PortfolioEnv(prices, REGIME, episode_starts=[prices.index[90]])
+    check_env(PortfolioEnv(prices, REGIME), skip_render_check=True)

@@ -130,17 +130,39 @@ def _pooled(episodes: list[Episode]) -> tuple[float, float]:
     return float(empyrical.sharpe_ratio(returns)), float(empyrical.max_drawdown(returns))
 
 
+DOMINANT_SHARE = 0.8  # above this share of decisions, one action is said to dominate
+
+
+def switches(actions: tuple[str, ...] | list[str]) -> int:
+    """Action changes between consecutive decisions of one episode."""
+    return sum(a != b for a, b in zip(actions, actions[1:], strict=False))
+
+
 def action_usage(episodes: list[Episode], names: list[str]) -> dict[str, Any]:
-    """Share of decisions per action and how often consecutive decisions differ."""
+    """How the policy's choices spread over the actions and how often they change.
+
+    ``action_distribution``: share of all decisions per action (every menu item listed);
+    ``action_counts``: the same as counts; ``switch_rate``: share of consecutive decision
+    pairs (within an episode) that change action; ``switches_per_episode``: mean number of
+    changes per episode (``switches_by_episode`` lists them); ``most_common_action`` and its
+    ``most_common_share``; ``dominant_action``: that action's name when its share exceeds
+    ``DOMINANT_SHARE`` (a policy that nearly always picks one allocation), else None.
+    """
     counts = Counter(a for e in episodes for a in e.actions)
     total = sum(counts.values())
-    pairs = [(a, b) for e in episodes for a, b in zip(e.actions, e.actions[1:], strict=False)]
-    switches = sum(a != b for a, b in pairs)
-    top = max(counts.values()) / total if total else float("nan")
+    by_episode = [switches(e.actions) for e in episodes]
+    pairs = sum(max(len(e.actions) - 1, 0) for e in episodes)
+    top_name, top_count = counts.most_common(1)[0] if total else (None, 0)
+    top = top_count / total if total else float("nan")
     return {
         "action_distribution": {n: counts.get(n, 0) / total for n in names} if total else {},
-        "switch_rate": switches / len(pairs) if pairs else 0.0,
+        "action_counts": {n: counts.get(n, 0) for n in names},
+        "switch_rate": sum(by_episode) / pairs if pairs else 0.0,
+        "switches_per_episode": float(np.mean(by_episode)) if by_episode else 0.0,
+        "switches_by_episode": by_episode,
+        "most_common_action": top_name,
         "most_common_share": top,
+        "dominant_action": top_name if total and top > DOMINANT_SHARE else None,
         "decisions": total,
     }
 
@@ -172,7 +194,8 @@ def evaluate_policy(
     table = []
     for e, r, ok in zip(episodes, ew, success, strict=True):
         row = {"start": e.start, "end": e.end, "sharpe": e.sharpe, "max_drawdown": e.max_drawdown,
-               "equal_weight_sharpe": r.sharpe, "success": ok, "actions": list(e.actions)}
+               "equal_weight_sharpe": r.sharpe, "success": ok, "actions": list(e.actions),
+               "switches": switches(e.actions)}
         for name in ("max_sharpe", "min_variance"):
             row[f"{name}_sharpe"] = next(
                 b.sharpe for b in baselines[name] if b.start == e.start)
@@ -215,8 +238,9 @@ def evaluate_model(
     YAML path such as ``configs/dqn.yaml``, or None for the defaults).
 
     Keys include success_rate, sharpe, max_drawdown, equal_weight_sharpe, max_sharpe_sharpe,
-    min_variance_sharpe, episodes (one dict per test episode), baselines, action_distribution
-    and switch_rate."""
+    min_variance_sharpe, episodes (one dict per test episode), baselines and the keys of
+    :func:`action_usage` (action_distribution, switch_rate, switches_per_episode,
+    dominant_action, ...)."""
     from autoport.agent.config import load_config
     from autoport.agent.policy import load_policy
 

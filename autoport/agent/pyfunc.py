@@ -1,15 +1,26 @@
 """The MLflow pyfunc face of a :class:`~autoport.agent.policy.PolicyMapper`.
 
-Input: observations (n, obs_size) as built by :mod:`autoport.envs.features`; output: a frame
-with ``action``, ``action_name`` and one long-only weight per ticker summing to 1.
+Input: a list of observations (each a list of ``obs_size`` floats, as built by
+:mod:`autoport.envs.features`); output: a frame with ``action``, ``action_name`` and one
+long-only weight per ticker plus ``CASH``, summing to 1.
+
+``predict``'s type hints give the logged model its signature (input ``Array(double)``), so
+MLflow validates inputs and no longer warns. :data:`MODEL_CODE` is the file to log the model
+from ("models from code": no pickled Python object), as ``autoport train-agent`` does.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import mlflow.pyfunc
 import numpy as np
+import pandas as pd
 
 from autoport.agent.policy import PolicyMapper
+
+MODEL_CODE = Path(__file__).with_name("pyfunc_code.py")
 
 
 class PolicyPyfunc(mlflow.pyfunc.PythonModel):
@@ -19,5 +30,7 @@ class PolicyPyfunc(mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
         self.mapper = PolicyMapper.load(context.artifacts["policy"], context.artifacts["spec"])
 
-    def predict(self, context, model_input, params=None):
+    def predict(
+        self, context, model_input: list[list[float]], params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
         return self.mapper.predict(np.asarray(model_input, dtype=np.float32))
