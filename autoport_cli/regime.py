@@ -144,6 +144,7 @@ def regime(
             "confidence": api["confidence"],
             "agreement_online": online["agreement"],
             "agreement_hysteresis": hyst["agreement"],
+            "balanced_agreement_online": online["balanced_agreement"]["balanced"],
             "median_lag_online": online["median_lag_sessions"],
             "switches_per_year_online": online["switches_per_year"],
             "switches_per_year_hysteresis": hyst["switches_per_year"],
@@ -206,7 +207,9 @@ def _render(payload, result, active, recent: int, final: Path, run_id: str | Non
         lag = sc["median_lag_sessions"]
         console.print(
             f"vs {acc['reference']} ({title}): agreement {sc['agreement']:.1%} on "
-            f"{sc['dates']} days (a constant label scores {sc['baseline_agreement']:.1%}); "
+            f"{sc['dates']} days (a constant label scores {sc['baseline_agreement']:.1%}; "
+            f"balanced {sc['balanced_agreement']['balanced']:.1%}, bear recall "
+            f"{sc['balanced_agreement']['recall'].get('bear', float('nan')):.1%}); "
             f"turning points detected {sc['detected']}/"
             f"{sc['turning_points']}, median lag "
             f"{'-' if lag is None else f'{lag:.0f}'} sessions; "

@@ -78,6 +78,10 @@ def test_scores_on_hand_made_labels():
     assert summary["agreement"] == pytest.approx(0.8)
     assert summary["baseline_agreement"] == pytest.approx(0.6)  # always "bull"
     assert summary["median_lag_sessions"] == pytest.approx(0.5)
+    # collapsed: bull days 0-3 and 8-9 all called bull (6/6); bear days 4-7 called bear on 5, 6
+    balanced = summary["balanced_agreement"]
+    assert balanced["recall"] == {"bull": 1.0, "bear": 0.5}
+    assert balanced["balanced"] == pytest.approx(0.75)
 
 
 def test_hysteresis_switches_only_after_a_confident_streak_and_min_hold():

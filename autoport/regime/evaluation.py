@@ -33,6 +33,19 @@ def agreement(pred: pd.Series, truth: pd.Series, collapse: dict | None = None) -
     return float((p.to_numpy() == t.to_numpy()).mean())
 
 
+def balanced_agreement(pred: pd.Series, truth: pd.Series, collapse: dict | None = None) -> dict:
+    """Recall of each reference class and their mean (balanced accuracy).
+
+    A constant label scores 1/k here whatever the base rate, so this shows whether a detector
+    adds information beyond always naming the commonest class.
+    """
+    p, t = _align(pred, truth)
+    if collapse is not None:
+        p = p.map(collapse)
+    recall = {str(c): float((p[t == c] == c).mean()) for c in sorted(t.unique(), key=_order)}
+    return {"recall": recall, "balanced": float(np.mean(list(recall.values())))}
+
+
 def confusion(pred: pd.Series, truth: pd.Series) -> pd.DataFrame:
     """Counts of days: rows are the reference, columns the prediction (uncollapsed)."""
     p, t = _align(pred, truth)
@@ -126,6 +139,7 @@ def score(
         "start": p.index[0],
         "end": p.index[-1],
         "agreement": agreement(pred, truth, collapse),
+        "balanced_agreement": balanced_agreement(pred, truth, collapse),
         # what always answering the reference's most common class would score
         "baseline_agreement": float(truth.loc[p.index].value_counts(normalize=True).iloc[0]),
         "collapse": collapse,
