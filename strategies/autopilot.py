@@ -156,11 +156,30 @@ class Autopilot:
                 raise ConfigError(f"esg_constraints: no ESG score for {', '.join(missing)}; "
                                   "add them under esg_constraints.scores")
             esg_kwargs = {"esg_scores": self.esg_scores, "min_esg": self.esg.min_score}
-            if self.esg.exclude_below is not None:
-                upper.update({t: 0.0 for t in tickers
-                              if self.esg_scores[t] < self.esg.exclude_below})
+            upper.update({t: 0.0 for t in self._esg_excluded(tickers)})
         return Constraints(lower=0.0, upper=upper, groups=sectors, group_max=limits,
                            **esg_kwargs), notes
+
+    def _esg_excluded(self, tickers) -> list[str]:
+        if self.esg is None or self.esg.exclude_below is None:
+            return []
+        return [t for t in tickers if self.esg_scores[t] < self.esg.exclude_below]
+
+    def _esg_check(self, tickers) -> dict:
+        """The ESG limits as the pre-trade check takes them (none when ESG is off)."""
+        if self.esg is None:
+            return {}
+        return {"esg_scores": self.esg_scores, "min_esg": self.esg.min_score,
+                "esg_excluded": self._esg_excluded(tickers)}
+
+    def _esg_substitute(self, ticker: str, candidate: str, excluded: list[str]) -> bool:
+        """A harvest substitute may not be excluded nor lower the portfolio's ESG average
+        below the floor by itself: it scores at least the floor or at least ``ticker``."""
+        if self.esg is None:
+            return True
+        score = self.esg_scores[candidate]
+        return candidate not in excluded and (
+            score >= self.esg.min_score or score >= self.esg_scores[ticker])
 
     def _tolerance(self, regime: str | None) -> float:
         s = self.settings
@@ -398,8 +417,10 @@ class Autopilot:
                 self.substitutes = tax.substitute_candidates(rets, s.tax.substitutes)
             # the most correlated substitute that can take the position under the cap
             picks = {}
+            excluded = self._esg_excluded(tickers)
             for t, ranked in self.substitutes.items():
                 moved = current.get(t, 0.0)
+                ranked = [c for c in ranked if self._esg_substitute(t, c, excluded)]
                 fit = [c for c in ranked if c not in blocked
                        and base.get(c, 0.0) + moved <= self._cap + 1e-9]
                 if fit or ranked:
@@ -446,7 +467,7 @@ class Autopilot:
                 base, current, rets, max_position=self._cap,
                 sectors=self._sector_map(tickers), sector_limits=cons.group_max,
                 max_leverage=s.max_leverage, var_limit=s.var_limit,
-                confidence=self.confidence)
+                confidence=self.confidence, **self._esg_check(tickers))
             if check.status == "refused":
                 action = "refused"
             else:

@@ -12,7 +12,7 @@ loss); it scales linearly with the invested fraction, which is what makes the ca
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -98,6 +98,47 @@ def cap_sectors(
     return w, notes
 
 
+def esg_score(weights: pd.Series, scores: Mapping[str, float]) -> float | None:
+    """Weighted average ESG score of the invested part (cash excluded); None when all cash."""
+    w = weights[weights > TOL]
+    if w.empty:
+        return None
+    return float(sum(w[t] * scores[t] for t in w.index) / w.sum())
+
+
+def meet_esg(
+    weights: pd.Series, scores: Mapping[str, float], min_score: float | None,
+    excluded: Sequence[str] = (),
+) -> tuple[pd.Series, list[str]]:
+    """Excluded names to zero, then the lowest-scoring names cut into cash, each by just enough,
+    until the invested average reaches ``min_score``. Cash keeps every other limit intact
+    (positions, sectors, VaR only shrink)."""
+    w = weights.astype(float).copy()
+    notes: list[str] = []
+    for t in excluded:
+        if t in w.index and w[t] > TOL:
+            notes.append(f"{t} ({scores[t]:.1f}) is excluded by its ESG score: {w[t]:.2%} "
+                         "moved to cash")
+            w[t] = 0.0
+    if min_score is None:
+        return w, notes
+    before = esg_score(w, scores)
+    if before is None or before >= min_score - TOL:
+        return w, notes
+    for t in sorted((t for t in w.index if w[t] > TOL), key=lambda t: scores[t]):
+        if scores[t] >= min_score:
+            break
+        total, weighted = float(w.sum()), float(sum(w[k] * scores[k] for k in w.index))
+        need = (min_score * total - weighted) / (min_score - scores[t])
+        if need <= TOL:
+            break
+        cut = min(float(w[t]), need)
+        w[t] -= cut
+        notes.append(f"{t} ({scores[t]:.1f}) cut by {cut:.2%} into cash: the ESG average "
+                     f"{before:.1f} was below the {min_score:.1f} floor")
+    return w, notes
+
+
 def pre_trade_check(
     proposed: pd.Series,
     current: pd.Series,
@@ -110,11 +151,16 @@ def pre_trade_check(
     var_limit: float,
     confidence: float = 0.95,
     min_invested: float = 0.3,
+    esg_scores: Mapping[str, float] | None = None,
+    min_esg: float | None = None,
+    esg_excluded: Sequence[str] = (),
 ) -> CheckResult:
     """Check ``proposed`` before it becomes orders; resize or refuse with reasons.
 
-    Order of checks: long-only, positions, sectors, leverage (gross exposure ``Σ|w|``), then
-    post-trade VaR on ``returns`` (the trailing window). A refusal returns ``current``.
+    Order of checks: long-only, positions, sectors, leverage (gross exposure ``Σ|w|``), ESG
+    (excluded names and the floor on the invested average, both by moving weight to cash),
+    then post-trade VaR on ``returns`` (the trailing window; its cash scaling leaves the ESG
+    average unchanged). A refusal returns ``current``.
     """
     if (proposed < -TOL).any():
         raise InfeasibleError(
@@ -136,6 +182,9 @@ def pre_trade_check(
         w = w * (max_leverage / gross)
         reasons.append(
             f"gross exposure {gross:.2%} scaled to the {max_leverage:.2%} leverage limit")
+    if esg_scores is not None:
+        w, notes = meet_esg(w, esg_scores, min_esg, esg_excluded)
+        reasons += notes
     var_w = portfolio_var(w, returns, confidence)
     details = {"var_limit": var_limit, "confidence": confidence}
     if var_w < var_limit:

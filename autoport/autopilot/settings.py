@@ -23,7 +23,7 @@ from autoport.engines.costs import CostModel
 from autoport.errors import ConfigError
 
 REGIMES = ("bull", "bear", "sideways")
-CALENDARS = ("never", "monthly", "quarterly", "annually")
+CALENDARS = ("never", "every_day", "monthly", "quarterly", "annually")
 
 
 class _Strict(BaseModel):
@@ -110,7 +110,9 @@ class AutopilotSettings(_Strict):
     total_drift_threshold: float | None = Field(
         0.20, gt=0, le=2, description="or when sum |w - target| / 2 reaches this"
     )
-    calendar: Literal["never", "monthly", "quarterly", "annually"] = "quarterly"
+    calendar: Literal["never", "every_day", "monthly", "quarterly", "annually"] = Field(
+        "quarterly", description="calendar review; every_day reviews at every decision "
+        "session (pair it with the backtest's rebalance: every_day)")
     window: int = Field(252, ge=60, description="estimation sessions for mu, Sigma and VaR")
     tax_optimization: bool = False
     esg_constraints: bool | EsgSettings = False

@@ -65,13 +65,17 @@ _MONTHS = {"monthly": 1, "quarterly": 3, "annually": 12}
 
 
 def calendar_due(last_review: pd.Timestamp | None, today: pd.Timestamp, calendar: str) -> bool:
-    """True when a new calendar period (month, quarter, year) has begun since ``last_review``."""
+    """True when a new calendar period (session, month, quarter, year) has begun since
+    ``last_review``."""
     if calendar == "never":
         return False
-    if calendar not in _MONTHS:
-        raise ConfigError(f"unknown calendar {calendar!r}; use never, monthly, quarterly, annually")
+    if calendar != "every_day" and calendar not in _MONTHS:
+        raise ConfigError(f"unknown calendar {calendar!r}; use never, every_day, monthly, "
+                          "quarterly, annually")
     if last_review is None:
         return True
+    if calendar == "every_day":
+        return today.normalize() != last_review.normalize()
     months = _MONTHS[calendar]
     period = lambda t: (t.year * 12 + t.month - 1) // months  # noqa: E731
     return period(today) != period(last_review)
