@@ -194,9 +194,9 @@ def _print_after_tax(after_tax: dict) -> None:
     for key in ("total pre-tax", "total after-tax", "annual pre-tax", "annual after-tax",
                 "taxes paid"):
         table.add_column(key, justify="right")
-    for side in ("strategy", "baseline"):
+    for side, name in (("strategy", after_tax["strategy_name"]), ("baseline", "1/N")):
         f = after_tax[side]
-        table.add_row(after_tax[f"{side}_name"], f"{f['pre_tax_return']:.2%}",
+        table.add_row(name, f"{f['pre_tax_return']:.2%}",
                       f"{f['after_tax_return']:.2%}", f"{f['pre_tax_annual_return']:.2%}",
                       f"{f['after_tax_annual_return']:.2%}", f"{f['taxes_paid']:,.0f}")
     console.print(table)

@@ -312,5 +312,5 @@ def annual_tax(
     elif lt < 0 and st > 0:
         st, lt = max(0.0, st + lt), min(0.0, st + lt)
     tax = short_rate * max(st, 0.0) + long_rate * max(lt, 0.0)
-    carry = -(min(st, 0.0) + min(lt, 0.0))
+    carry = -(min(st, 0.0) + min(lt, 0.0)) + 0.0  # never -0.0
     return float(tax), float(carry), {"net_short_term": float(st), "net_long_term": float(lt)}
