@@ -16,9 +16,9 @@ At each decision the strategy is handed the history up to the decision date. It
 
 5. weighs a switch against its cost: when the hysteresis regime differs from the one held at
    the previous decision, the switch is made only if its expected gain (the mean-variance
-   utility of the new regime's portfolio over the held one, under that regime's own
-   probability-weighted return moments, times the regime's expected duration from the HMM's
-   transition matrix) is at least ``min_gain_to_cost`` times its cost (turnover between the two
+   utility of the new regime's portfolio over the held one, with the regime's market mean from
+   the HMM passed through each asset's beta and the regime's probability-weighted covariance,
+   times the regime's expected duration from the HMM's transition matrix) is at least ``min_gain_to_cost`` times its cost (turnover between the two
    portfolios, both solved on the same history, times ``cost_bps``). Otherwise the held regime's
    portfolio is kept and the decision says why. The engine charges the actual trading costs.
 
@@ -153,10 +153,10 @@ class RegimeSwitching:
         if held != signal:
             old, old_result = self._target(history, held)
             switch_cost = float((weights - old).abs().sum()) * s.cost_bps / 1e4
-            duration = fit.state_stats[signal]["expected_duration_days"]
+            stats = fit.state_stats[signal]
             gain = expected_switch_gain(
-                history, probs[signal], weights, old,
-                risk_aversion=s.risk_aversion, sessions=duration,
+                history, probs[signal], weights, old, market_mean=stats["mean_return_daily"],
+                risk_aversion=s.risk_aversion, sessions=stats["expected_duration_days"],
             )
             if gain < s.min_gain_to_cost * switch_cost:
                 regime, weights, result, kept = held, old, old_result, True
@@ -210,29 +210,34 @@ def expected_switch_gain(
     new: pd.Series,
     old: pd.Series,
     *,
+    market_mean: float,
     risk_aversion: float,
     sessions: float,
 ) -> float:
     """Expected gain, as a return, of holding ``new`` instead of ``old`` while the regime lasts.
 
-    Each portfolio is scored by the mean-variance utility ``mu'w - risk_aversion/2 w'Σw`` of
-    daily simple returns, with ``mu`` and ``Σ`` weighted by the regime's filtered probability on
-    each past session (so they describe the regime, not the whole history; cash earns 0), and
-    the daily difference is multiplied by the regime's expected duration ``sessions``. It uses
-    the history up to the decision only.
+    Each portfolio is scored by ``beta'w · market_mean - risk_aversion/2 · w'Σw`` per session:
+    the only expected return used is the regime's own market mean (from the HMM), passed to the
+    assets through their betas to the equal-weight market, because per-asset sample means are
+    too noisy (and already optimized on by the portfolios being compared) to rank them. ``Σ``
+    and the betas are weighted by the regime's filtered probability on each past session, so
+    they describe that regime; cash earns 0. The daily difference is multiplied by the regime's
+    expected duration ``sessions``. Uses the history up to the decision only.
     """
     returns = history.pct_change().iloc[1:]
     p = regime_probability.reindex(returns.index).fillna(0.0).to_numpy()
     if p.sum() <= 1.0:  # less than one session's worth of evidence about this regime
         return 0.0
     x = returns.to_numpy()
-    mu = p @ x / p.sum()
-    cov = np.atleast_2d(np.cov(x, rowvar=False, aweights=p))
+    x = np.column_stack([x, x.mean(axis=1)])  # last column: the equal-weight market
+    cov_all = np.atleast_2d(np.cov(x, rowvar=False, aweights=p))
+    cov, market_cov, market_var = cov_all[:-1, :-1], cov_all[:-1, -1], cov_all[-1, -1]
+    beta = market_cov / market_var if market_var > 0 else np.ones(len(cov))
     cols = list(history.columns)
     w_new = new.reindex(cols).fillna(0.0).to_numpy()
     w_old = old.reindex(cols).fillna(0.0).to_numpy()
 
     def utility(w: np.ndarray) -> float:
-        return float(mu @ w - 0.5 * risk_aversion * w @ cov @ w)
+        return float(beta @ w * market_mean - 0.5 * risk_aversion * w @ cov @ w)
 
     return (utility(w_new) - utility(w_old)) * float(sessions)

@@ -116,23 +116,30 @@ def test_policy_refuses_an_unknown_objective_and_a_full_cash_sleeve():
 def test_switch_gain_matches_hand_calculation():
     from autoport.strategies.regime_switching import expected_switch_gain
 
-    # a returns 2%, 0%, 2%, 0% (mean 1%, sample variance 4 × 0.01² / 3); b a steady 1%
+    # a returns 2%, 0%, 2%, 0%; b a steady 1%. The equal-weight market m = (a + b) / 2 moves
+    # 1.5%, 0.5%, ...: var(m) = 4 · 0.005² / 3, cov(a, m) = var(a) / 2 = (4 · 0.01² / 3) / 2, so
+    # beta_a = 2 and beta_b = 0 (b does not move with the market).
     a = 100 * np.cumprod([1.0, 1.02, 1.0, 1.02, 1.0])
     b = 100 * 1.01 ** np.arange(5)
     history = pd.DataFrame({"a": a, "b": b}, index=pd.bdate_range("2020-01-01", periods=5))
     all_days = pd.Series(1.0, index=history.index)
     new, old = pd.Series({"a": 1.0, "b": 0.0}), pd.Series({"a": 0.0, "b": 1.0})
-    # U(a) - U(b) = (0.01 - 2/2 · 4e-4/3) - 0.01, times 10 sessions
-    gain = expected_switch_gain(history, all_days, new, old, risk_aversion=2.0, sessions=10)
-    assert gain == pytest.approx(-10 * 4e-4 / 3, rel=1e-9)
-    # a regime seen only on a's flat days: a earns 0 with no variance there, b still 1%
-    flat_days = pd.Series([0.0, 0.0, 1.0, 0.0, 1.0], index=history.index)
-    gain = expected_switch_gain(history, flat_days, new, old, risk_aversion=2.0, sessions=10)
-    assert gain == pytest.approx(-0.1, abs=1e-12)
-    # holding cash (weights summing to 0.5) halves the mean and quarters the variance
-    half = expected_switch_gain(history, all_days, new * 0.5, old * 0.0, risk_aversion=2.0,
-                                sessions=1)
-    assert half == pytest.approx(0.005 - 0.25 * 4e-4 / 3, rel=1e-9)
+    # U(a) = 2 · 0.001 - 2/2 · 4e-4/3 and U(b) = 0, over 10 sessions
+    gain = expected_switch_gain(history, all_days, new, old, market_mean=0.001,
+                                risk_aversion=2.0, sessions=10)
+    assert gain == pytest.approx(10 * (0.002 - 4e-4 / 3), rel=1e-9)
+    # in a falling regime the high-beta asset loses: U(a) = 2 · (-0.002) - 4e-4/3
+    gain = expected_switch_gain(history, all_days, new, old, market_mean=-0.002,
+                                risk_aversion=2.0, sessions=1)
+    assert gain == pytest.approx(-0.004 - 4e-4 / 3, rel=1e-9)
+    # half in cash: half the beta exposure, a quarter of the variance
+    half = expected_switch_gain(history, all_days, new * 0.5, old * 0.0, market_mean=0.001,
+                                risk_aversion=2.0, sessions=1)
+    assert half == pytest.approx(0.001 - 0.25 * 4e-4 / 3, rel=1e-9)
+    # a regime never seen in the history gives no evidence: no gain claimed
+    unseen = pd.Series(0.0, index=history.index)
+    assert expected_switch_gain(history, unseen, new, old, market_mean=0.001,
+                                risk_aversion=2.0, sessions=10) == 0.0
 
 
 def test_a_switch_is_made_only_when_its_expected_gain_covers_its_cost(prices):
