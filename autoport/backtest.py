@@ -19,7 +19,8 @@ from autoport import configfile, metrics
 from autoport.engines import zipline_engine
 from autoport.engines.costs import CostModel
 from autoport.errors import DataError
-from autoport.strategies import Decision, Strategy, make_strategy
+from autoport.decision import Decision, Strategy
+from autoport.strategies import make_strategy
 from autoport.strategies.registry import STRATEGIES
 
 BASELINE = "equal_weight"

@@ -27,7 +27,7 @@ from autoport import data as data_mod
 from autoport import workspace
 from autoport.engines.costs import CostModel
 from autoport.errors import DataError
-from autoport.strategies.base import Decision, Strategy
+from autoport.decision import Decision, Strategy
 
 BAR_VOLUME = 1_000_000_000  # fits zipline's uint32 volume column
 REBALANCE_RULES = ("month_start", "week_start", "every_day")
