@@ -11,8 +11,13 @@ engine execute exactly the share orders in the record. ``settings.capital`` and
 Decision flow: settle the previous orders → tax year-end → regime (HMM, filtered) → normal
 target (the regime's objective under the user's limits) → override state (defensive
 allocation with hysteresis) → triggers and the cost-benefit gate → tax-loss harvesting →
-pre-trade risk checks (resize or refuse) → share orders. ``Decision.details`` holds the
-structured record; :func:`autoport.autopilot.explain.explain` renders it in sentences.
+pre-trade risk checks (positions, sectors, leverage, ESG, VaR: resize or refuse) → share
+orders. ``Decision.details`` holds the structured record;
+:func:`autoport.autopilot.explain.explain` renders it in sentences.
+
+Taxes are computed, not withdrawn: the engine's account stays pre-tax. The running
+``tax_status`` in each record and the run's report (:mod:`autoport.autopilot.aftertax`, the
+same treatment for 1/N) take each year's tax out of the pre-tax returns as a withdrawal.
 """
 
 from __future__ import annotations
