@@ -106,64 +106,19 @@ def _run_model_uri(run) -> str | None:
 # --------------------------------------------------------------------------- the pyfunc model
 
 
-def _python_model_base():
-    import mlflow.pyfunc
-
-    return mlflow.pyfunc.PythonModel
-
-
-class ConfigStrategyModel(_python_model_base()):
-    """A promoted optimizer configuration: a price history in, target weights out.
-
-    ``predict`` takes a wide price panel (date index, one column per ticker, history up to the
-    decision date) and returns one row of long-only weights dated at the panel's last session,
-    decided by the configured strategy exactly as the backtest decided it.
-    """
-
-    _skip_type_hint_validation = True  # predict takes any price panel; no schema wrapping
-
-    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
-        self.config = dict(config) if config is not None else None
-
-    def load_context(self, context) -> None:
-        """Logged from code: the config travels as the model's ``model_config``."""
-        if self.config is None:
-            self.config = dict(context.model_config or {})
-
-    def predict(self, context, model_input, params=None):  # noqa: ARG002 (pyfunc signature)
-        from autoport import data as data_mod
-        from autoport.backtest import BacktestConfig
-        from autoport.strategies import make_strategy
-
-        cfg = BacktestConfig.model_validate(self.config)
-        prices = pd.DataFrame(model_input)
-        if not isinstance(prices.index, pd.DatetimeIndex):
-            prices.index = pd.to_datetime(prices.index)
-        prices = data_mod.validate_prices(prices)
-        strategy = make_strategy(cfg.strategy, **cfg.strategy_arguments())
-        if len(prices) < strategy.min_history:
-            from autoport.errors import DataError
-
-            raise DataError(
-                f"the {cfg.strategy} model needs {strategy.min_history} sessions of prices; "
-                f"got {len(prices)}"
-            )
-        decision = strategy.decide(prices)
-        return pd.DataFrame([decision.weights], index=pd.DatetimeIndex([decision.date]))
-
-
 MODEL_CODE = """\
 # The promoted optimizer configuration, logged as an MLflow model from code (no pickle).
 import mlflow
 
-from autoport.promotion.registry import ConfigStrategyModel
+from autoport.strategies.served import ConfigStrategyModel
 
 mlflow.models.set_model(ConfigStrategyModel())
 """
 
 
 def _log_config_model(config: Mapping[str, Any]) -> str:
-    """Log :class:`ConfigStrategyModel` from code into the active run; return its model URI.
+    """Log ``autoport.strategies.served.ConfigStrategyModel`` from code into the active run;
+    return its model URI (the model is named by a string, so promotion never imports strategies).
 
     The config is the model's ``model_config``; loading the model needs ``autoport`` installed.
     """
