@@ -227,10 +227,38 @@ def test_train_agent_cli_json(prices, tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_dqn_backtest_through_zipline_matches_the_env(prices, config, trained, tmp_path,
-                                                      monkeypatch):
+def test_dqn_backtest_through_zipline_matches_the_env(prices, trained, tmp_path, monkeypatch):
     """The same policy decides the same actions on month starts in zipline and in the env, and
     the daily returns agree (costs off; zipline rounds to whole shares)."""
+    _zipline_matches_env(prices, trained.mapper, tmp_path, monkeypatch)
+
+
+def _regime_mapper(prices, config):
+    """An untrained (seeded) DQN policy observing regime features, on a fast detector."""
+    from stable_baselines3 import DQN
+
+    from autoport.agent.policy import PolicyMapper
+    from autoport.regime.config import DetectorConfig
+
+    detector = DetectorConfig(min_train=150, refit_every=60, n_restarts=1, n_iter=30)
+    env_cfg = config.env.model_copy(update={"regime_features": True,
+                                            "regime_detector": detector,
+                                            "schedule": "month_start"})
+    env = PortfolioEnv(prices, env_cfg, episode_starts=[prices.index[600]], episode_length=130)
+    model = DQN("MlpPolicy", env, seed=0, device="cpu", learning_starts=10,
+                policy_kwargs={"net_arch": [8]})
+    return PolicyMapper(model, env_cfg, list(prices.columns))
+
+
+@pytest.mark.slow
+def test_dqn_backtest_with_regime_features_through_zipline_matches_the_env(
+        prices, config, tmp_path, monkeypatch):
+    """With regime features the logged policy, backtested through zipline on histories only,
+    still takes the env's decisions and earns its daily returns."""
+    _zipline_matches_env(prices, _regime_mapper(prices, config), tmp_path, monkeypatch)
+
+
+def _zipline_matches_env(prices, mapper, tmp_path, monkeypatch):
     from autoport import tracking
     from autoport.agent.pyfunc import MODEL_CODE
     from autoport.engines import zipline_engine
@@ -241,7 +269,7 @@ def test_dqn_backtest_through_zipline_matches_the_env(prices, config, trained, t
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     _, uri = tracking.log_model_run(
         "agents-test", run_name="z", params={}, metrics={}, python_model=str(MODEL_CODE),
-        model_artifacts=trained.mapper.save(tmp_path / "m"))
+        model_artifacts=mapper.save(tmp_path / "m"))
     free = CostModel(commission_bps=0.0, slippage_bps=0.0)
     strategy = make_strategy("dqn", model_uri=uri)
     strategy.config = strategy.config.model_copy(update={"costs": free})
@@ -252,14 +280,13 @@ def test_dqn_backtest_through_zipline_matches_the_env(prices, config, trained, t
     result = zipline_engine.run(strategy, prices, start=index[start_row],
                                 end=index[start_row + length], costs=free, capital=5e9,
                                 rebalance="month_start")
-    env_cfg = trained.mapper.env_config.model_copy(update={"schedule": "month_start",
-                                                           "costs": free})
+    env_cfg = mapper.env_config.model_copy(update={"schedule": "month_start", "costs": free})
     env = PortfolioEnv(prices, env_cfg, episode_starts=[index[start_row]],
                        episode_length=length)
     obs, _ = env.reset()
     returns, actions, done = [], [], False
     while not done:
-        obs, _, _, done, info = env.step(trained.mapper.action(obs))
+        obs, _, _, done, info = env.step(mapper.action(obs))
         returns.extend(info["daily_returns"])
         actions.append(info["action"])
     assert [d.details["action"] for d in result.decisions] == actions
@@ -271,22 +298,12 @@ def test_dqn_backtest_through_zipline_matches_the_env(prices, config, trained, t
 def test_dqn_strategy_builds_the_env_observation_with_regime_features(prices, config):
     """From the history alone (refitting the detector's grid as the history grows), the
     strategy observes exactly what the env observes, regime probabilities included."""
-    from stable_baselines3 import DQN
-
-    from autoport.agent.policy import PolicyMapper
-    from autoport.regime.config import DetectorConfig
     from autoport.strategies.dqn import DQNPolicy
 
-    detector = DetectorConfig(min_train=150, refit_every=60, n_restarts=1, n_iter=30)
-    env_cfg = config.env.model_copy(update={"regime_features": True,
-                                            "regime_detector": detector,
-                                            "schedule": "month_start"})
+    mapper = _regime_mapper(prices, config)
+    env_cfg = mapper.env_config
     assert env_cfg.history_needed == 152
-    start = prices.index[600]
-    env = PortfolioEnv(prices, env_cfg, episode_starts=[start], episode_length=130)
-    model = DQN("MlpPolicy", env, seed=0, device="cpu", learning_starts=10,
-                policy_kwargs={"net_arch": [8]})
-    mapper = PolicyMapper(model, env_cfg, list(prices.columns))
+    env = PortfolioEnv(prices, env_cfg, episode_starts=[prices.index[600]], episode_length=130)
     strategy = DQNPolicy(mapper=mapper)
     assert strategy.min_history == env_cfg.history_needed
     obs, _ = env.reset()
