@@ -20,8 +20,6 @@ from autoport.engines import zipline_engine
 from autoport.engines.costs import CostModel
 from autoport.errors import DataError
 from autoport.decision import Decision, Strategy
-from autoport.strategies import make_strategy
-from autoport.strategies.registry import STRATEGIES
 
 BASELINE = "equal_weight"
 
@@ -43,13 +41,6 @@ class BacktestConfig(BaseModel):
     costs: CostModel = CostModel()
     seed: int = 0
     strategy_params: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("strategy")
-    @classmethod
-    def _known_strategy(cls, value: str) -> str:
-        if value not in STRATEGIES:
-            raise ValueError(f"unknown strategy {value!r}; choose one of {sorted(STRATEGIES)}")
-        return value
 
     @field_validator("rebalance")
     @classmethod
@@ -169,10 +160,15 @@ def run_backtest(
     config: BacktestConfig,
     prices: pd.DataFrame,
     *,
+    make_strategy: Callable[..., Strategy],
     index_levels: pd.Series | None = None,
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> BacktestOutcome:
-    """Run the configured strategy and the 1/N baseline on the same sessions."""
+    """Run the configured strategy and the 1/N baseline on the same sessions.
+
+    ``make_strategy(name, **params)`` builds them (``autoport.strategies.make_strategy``); it is
+    handed in because strategies live above the core.
+    """
     strategy = make_strategy(config.strategy, **config.strategy_arguments())
     start, end = trading_window(prices, config, strategy.min_history)
     index_returns = None

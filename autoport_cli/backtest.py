@@ -14,7 +14,8 @@ from rich.table import Table
 from autoport import data, reporting, tracking
 from autoport.backtest import BacktestOutcome, load_config, run_backtest
 from autoport.metrics import METRIC_KEYS
-from autoport.strategies import STRATEGIES
+from autoport.strategies import STRATEGIES, make_strategy
+from autoport.strategies.registry import check_strategy_name
 from autoport_cli.common import (
     FfillOption, JsonOption, OutOption, PricesOption,
     console, emit_json, err_console, load_prices, output_dir, to_jsonable, user_errors,
@@ -49,6 +50,7 @@ def backtest(
     """Backtest a strategy monthly through zipline with 1/N and the S&P 500 beside it."""
     cfg = load_config(config, {"strategy": strategy, "window": window, "seed": seed,
                                "start": start, "end": end})
+    check_strategy_name(cfg.strategy)
     if model is not None:
         cfg = cfg.model_copy(update={"strategy_params": {**cfg.strategy_params,
                                                          "model_uri": model}})
@@ -116,7 +118,8 @@ def _run_with_progress(cfg, panel, index_levels, *, quiet: bool) -> BacktestOutc
         progress.update(tasks[label], completed=done)
 
     with progress:
-        return run_backtest(cfg, panel, index_levels=index_levels, on_progress=on_progress)
+        return run_backtest(cfg, panel, make_strategy=make_strategy, index_levels=index_levels,
+                            on_progress=on_progress)
 
 
 def _write_artifacts(outcome: BacktestOutcome, folder: Path) -> None:

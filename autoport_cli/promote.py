@@ -53,13 +53,22 @@ def promote(
     from autoport.promotion.promote import promote_run  # imports MLflow: only when used
 
     with output_dir(out, f"promote-{run_id[:8]}") as (staging, final):
-        result = promote_run(run_id, config, staging, name=name)
+        result = promote_run(run_id, config, staging, toolkit=_toolkit(), name=name)
     if json_output:
         emit_json({**result.as_dict(), "report": final / "report.md"})
     else:
         _print(result, final)
     if not result.promoted:
         raise typer.Exit(code=1)
+
+
+def _toolkit():
+    """The strategies and the DQN evaluator, handed to the core's promotion evaluators."""
+    from autoport.agent.evaluate import evaluate_model
+    from autoport.promotion.evaluate import Toolkit
+    from autoport.strategies import make_strategy
+
+    return Toolkit(make_strategy=make_strategy, evaluate_model=evaluate_model)
 
 
 def _date(value: str, flag: str) -> date:

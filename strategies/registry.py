@@ -21,13 +21,17 @@ STRATEGIES: dict[str, Callable[..., Strategy]] = {
 }
 
 
-def make_strategy(name: str, **params) -> Strategy:
-    try:
-        factory = STRATEGIES[name]
-    except KeyError:
+def check_strategy_name(name: str) -> str:
+    """``name`` if it is a known strategy, else one error listing the known ones."""
+    if name not in STRATEGIES:
         raise ConfigError(
             f"unknown strategy {name!r}; choose one of {', '.join(sorted(STRATEGIES))}"
-        ) from None
+        )
+    return name
+
+
+def make_strategy(name: str, **params) -> Strategy:
+    factory = STRATEGIES[check_strategy_name(name)]
     try:
         return factory(**params)
     except TypeError as exc:

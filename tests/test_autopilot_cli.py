@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from autoport import data
 from autoport.autopilot import aftertax, explain, report
 from autoport.backtest import load_config, run_backtest
+from autoport.strategies import make_strategy
 from autoport_cli.main import app
 
 SETTINGS = {"regime": {"enabled": False}, "tax_optimization": True, "calendar": "monthly"}
@@ -75,7 +76,7 @@ def test_every_engine_transaction_is_an_explained_order(home):
     prices = data.bundled_prices().loc[:END]
     cfg = load_config(None, {"strategy": "autopilot", "start": START, "end": END})
     cfg = cfg.model_copy(update={"strategy_params": {"settings": SETTINGS}})
-    outcome = run_backtest(cfg, prices)
+    outcome = run_backtest(cfg, prices, make_strategy=make_strategy)
     run = outcome.strategy
     sessions = prices.index
     orders = {(pd.Timestamp(r["date"]), t["ticker"]): t["shares"]

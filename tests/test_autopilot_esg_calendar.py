@@ -10,6 +10,7 @@ from autoport import data
 from autoport.autopilot import risk_checks, triggers
 from autoport.autopilot.settings import EsgSettings
 from autoport.backtest import load_config, run_backtest
+from autoport.strategies import make_strategy
 from autoport.errors import ConfigError
 from autoport.strategies.autopilot import Autopilot, _esg_scores
 from tests.test_autopilot import SYNTH, crash_prices, run_loop
@@ -106,7 +107,7 @@ def test_every_day_engine_schedule_decides_and_reviews_each_session(home):
                              "end": "2011-03-31"})
     cfg = cfg.model_copy(update={"rebalance": "every_day", "strategy_params": {
         "settings": {**BASE, "calendar": "every_day"}}})
-    outcome = run_backtest(cfg, prices)
+    outcome = run_backtest(cfg, prices, make_strategy=make_strategy)
     records = outcome.strategy.records
     sessions = prices.loc["2011-01-03":"2011-03-31"].index
     assert [pd.Timestamp(r["date"]) for r in records] == list(sessions)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,6 +14,7 @@ from autoport.promotion.gates import (
 from autoport.promotion.promote import problem_gates
 from autoport.promotion.report import write_report
 from autoport.risk.backtest import kupiec_pof
+from autoport.strategies import make_strategy
 
 
 def gate(**kw) -> GateSpec:
@@ -133,10 +132,10 @@ def test_unknown_command_cannot_be_promoted(tmp_path):
         ev.evaluator_for(record)
 
 
-def test_dqn_evaluator_missing_is_a_failing_gate(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "autoport.agent.evaluate", None)  # import fails
+def test_dqn_evaluator_missing_is_a_failing_gate(tmp_path):
     record = _record("train-agent", tmp_path, model_uri="models:/m-1")
-    evaluation = ev.evaluator_for(record)(record, load_gates(), "abc")
+    no_agent = ev.Toolkit(make_strategy=make_strategy, evaluate_model=None)
+    evaluation = ev.evaluator_for(record)(record, load_gates(), "abc", no_agent)
     results = problem_gates(evaluation) + check_gates(evaluation.metrics, load_gates().gates,
                                                       "train-agent")
     assert results[0].passed is False and "DQN evaluator not available" in results[0].note
@@ -144,9 +143,7 @@ def test_dqn_evaluator_missing_is_a_failing_gate(tmp_path, monkeypatch):
     assert not all_passed(results)
 
 
-def test_dqn_evaluator_results_feed_the_gates(tmp_path, monkeypatch):
-    import types
-
+def test_dqn_evaluator_results_feed_the_gates(tmp_path):
     seen = {}
 
     def evaluate_model(model_uri, prices, config):
@@ -154,11 +151,9 @@ def test_dqn_evaluator_results_feed_the_gates(tmp_path, monkeypatch):
         return {"success_rate": 0.8, "sharpe": 1.2, "max_drawdown": -0.2,
                 "equal_weight_sharpe": 1.0, "max_sharpe_sharpe": 1.1, "episodes": 50}
 
-    module = types.ModuleType("autoport.agent.evaluate")
-    module.evaluate_model = evaluate_model
-    monkeypatch.setitem(sys.modules, "autoport.agent.evaluate", module)
     record = _record("train-agent", tmp_path, model_uri="models:/m-1", config={"seed": 3})
-    evaluation = ev.evaluate_agent(record, load_gates(), "abc")
+    evaluation = ev.evaluate_agent(record, load_gates(), "abc",
+                                   ev.Toolkit(make_strategy, evaluate_model))
     assert seen == {"uri": "models:/m-1", "rows": 300, "config": {"seed": 3}}
     assert evaluation.metrics["data_hash_match"] == 1.0
     assert evaluation.metrics["code_version_match"] == 1.0
@@ -167,8 +162,9 @@ def test_dqn_evaluator_results_feed_the_gates(tmp_path, monkeypatch):
     assert verdicts["dqn_success_rate"] is True and verdicts["beats_equal_weight"] is True
     assert verdicts["beats_max_sharpe_mpt"] is True and verdicts["regime_accuracy"] is None
     # 0.75 exactly is not above the threshold
-    module.evaluate_model = lambda *a: {**evaluate_model(*a), "success_rate": 0.75}
-    evaluation = ev.evaluate_agent(record, load_gates(), "other")
+    at_threshold = ev.Toolkit(make_strategy,
+                              lambda *a: {**evaluate_model(*a), "success_rate": 0.75})
+    evaluation = ev.evaluate_agent(record, load_gates(), "other", at_threshold)
     verdicts = {r.name: r.passed for r in check_gates(evaluation.metrics, load_gates().gates,
                                                       "train-agent")}
     assert verdicts["dqn_success_rate"] is False and verdicts["code_version_matches"] is False

@@ -5,10 +5,10 @@ validation report, and register the candidate in the MLflow model registry only 
 writes files; ``promote`` ties them together.
 """
 
-from autoport.promotion.evaluate import EVALUATORS, Evaluation, RunRecord
+from autoport.promotion.evaluate import EVALUATORS, Evaluation, RunRecord, Toolkit
 from autoport.promotion.gates import GateResult, GatesConfig, GateSpec, check_gates, load_gates
 
 __all__ = [
-    "EVALUATORS", "Evaluation", "GateResult", "GateSpec", "GatesConfig", "RunRecord",
+    "EVALUATORS", "Evaluation", "GateResult", "GateSpec", "GatesConfig", "RunRecord", "Toolkit",
     "check_gates", "load_gates",
 ]

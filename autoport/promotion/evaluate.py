@@ -6,11 +6,12 @@ against the one the run recorded, and recomputes the test-period figures.
 
 - ``backtest``: the logged :class:`~autoport.backtest.BacktestConfig` re-run through zipline on
   the test period beside 1/N and a max-Sharpe MPT reference at the same window and caps;
-- ``train-agent``: the DQN evaluator of issue 6 (``autoport.agent.evaluate.evaluate_model``) on
-  the run's logged pyfunc model, when that module is importable.
+- ``train-agent``: the DQN agent's own test-period evaluation on the run's logged pyfunc model.
 
-Evaluators take a :class:`RunRecord` (plain data fetched by ``promotion.registry``) and return an
-:class:`Evaluation`; they never touch MLflow themselves.
+Evaluators take a :class:`RunRecord` (plain data fetched by ``promotion.registry``) and a
+:class:`Toolkit` and return an :class:`Evaluation`; they never touch MLflow themselves. The
+toolkit carries what lives above the core (building a strategy by name, evaluating a DQN model):
+the caller hands it in, so the core never imports the strategies.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pandas as pd
 
 from autoport import data as data_mod
 from autoport import metrics as metrics_mod
+from autoport.decision import Strategy
 from autoport.errors import AutoportError, ConfigError, DataError
 from autoport.promotion.gates import GatesConfig
 
@@ -64,7 +66,20 @@ class Evaluation:
     episodes: pd.DataFrame | None = None  # per-episode figures (agents), plotted in the report
 
 
-Evaluator = Callable[[RunRecord, GatesConfig, str], Evaluation]
+@dataclass(frozen=True)
+class Toolkit:
+    """What the evaluators use from above the core, handed in by the caller.
+
+    ``make_strategy(name, **params)`` builds a strategy (``autoport.strategies.make_strategy``);
+    ``evaluate_model(model_uri, prices, config)`` re-runs a DQN model's test-period evaluation
+    and returns its figures (None when no agent evaluator is installed).
+    """
+
+    make_strategy: Callable[..., Strategy]
+    evaluate_model: Callable[..., dict] | None = None
+
+
+Evaluator = Callable[[RunRecord, GatesConfig, str, Toolkit], Evaluation]
 
 
 # --------------------------------------------------------------------------- data of a run
@@ -194,11 +209,12 @@ def _reference_settings(strategy_params: dict[str, Any]) -> dict[str, float]:
         return {}
 
 
-def evaluate_backtest(record: RunRecord, gates: GatesConfig, current_commit: str) -> Evaluation:
+def evaluate_backtest(
+    record: RunRecord, gates: GatesConfig, current_commit: str, toolkit: Toolkit
+) -> Evaluation:
     """Re-run a backtest's logged config through zipline on the test period."""
     from autoport.backtest import BacktestConfig, run_backtest, trading_window
     from autoport.engines import zipline_engine
-    from autoport.strategies import make_strategy
 
     if record.config is None:
         raise ConfigError(
@@ -213,7 +229,8 @@ def evaluate_backtest(record: RunRecord, gates: GatesConfig, current_commit: str
     cfg = logged.model_copy(update={"start": start.date(), "end": end.date()})
     source = record.params.get("data_source", "")
     index_levels = data_mod.bundled_benchmark() if source.startswith("bundled:") else None
-    outcome = run_backtest(cfg, full, index_levels=index_levels)
+    outcome = run_backtest(cfg, full, make_strategy=toolkit.make_strategy,
+                           index_levels=index_levels)
     notes = [
         f"re-ran the logged {logged.strategy} config through zipline on "
         f"{outcome.start.date()}..{outcome.end.date()} (seed {logged.seed})",
@@ -228,7 +245,7 @@ def evaluate_backtest(record: RunRecord, gates: GatesConfig, current_commit: str
         t0, t1 = trading_window(full, cfg)
         bench = outcome.index_returns
         result = zipline_engine.run(
-            make_strategy("mpt", **ref_args), full, start=t0, end=t1, costs=cfg.costs,
+            toolkit.make_strategy("mpt", **ref_args), full, start=t0, end=t1, costs=cfg.costs,
             capital=cfg.capital, rebalance=cfg.rebalance, benchmark_returns=bench,
         )
         reference = metrics_mod.summary(result.returns, positions=result.positions,
@@ -271,15 +288,16 @@ def evaluate_backtest(record: RunRecord, gates: GatesConfig, current_commit: str
 # --------------------------------------------------------------------------- train-agent runs
 
 
-def evaluate_agent(record: RunRecord, gates: GatesConfig, current_commit: str) -> Evaluation:
-    """The DQN evaluator of the agent package on the run's logged model, when available."""
-    try:
-        from autoport.agent.evaluate import evaluate_model
-    except ImportError as exc:
+def evaluate_agent(
+    record: RunRecord, gates: GatesConfig, current_commit: str, toolkit: Toolkit
+) -> Evaluation:
+    """The DQN agent's evaluation (``toolkit.evaluate_model``) on the run's logged model."""
+    evaluate_model = toolkit.evaluate_model
+    if evaluate_model is None:
         return Evaluation(
             kind="train-agent", start=None, end=None,
             metrics={"code_version_match": code_version_match(record, current_commit)},
-            problems=[f"DQN evaluator not available ({exc}); the agent cannot be re-evaluated"],
+            problems=["DQN evaluator not available; the agent cannot be re-evaluated"],
         )
     if record.model_uri is None:
         raise ConfigError(

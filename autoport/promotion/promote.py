@@ -8,7 +8,7 @@ from pathlib import Path
 
 from autoport import tracking
 from autoport.promotion import registry
-from autoport.promotion.evaluate import Evaluation, RunRecord, evaluator_for
+from autoport.promotion.evaluate import Evaluation, RunRecord, Toolkit, evaluator_for
 from autoport.promotion.gates import GateResult, GatesConfig, all_passed, check_gates
 from autoport.promotion.report import write_report
 
@@ -59,13 +59,14 @@ def promote_run(
     gates: GatesConfig,
     folder: Path,
     *,
+    toolkit: Toolkit,
     name: str | None = None,
 ) -> PromotionResult:
     """Re-evaluate ``run_id`` on the test period, gate it, write the report into ``folder`` and
     log it as a validation run; register and move aliases only if every gate passed."""
     record = registry.fetch_run(run_id)
     evaluator = evaluator_for(record)
-    evaluation = evaluator(record, gates, tracking.git_state()["git_commit"])
+    evaluation = evaluator(record, gates, tracking.git_state()["git_commit"], toolkit)
     results = problem_gates(evaluation) + check_gates(evaluation.metrics, gates.gates,
                                                       record.command)
     passed = all_passed(results)

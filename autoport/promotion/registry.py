@@ -58,7 +58,7 @@ def fetch_run(run_id: str) -> RunRecord:
     client = _client()
     try:
         run = client.get_run(run_id)
-    except MlflowException as exc:
+    except MlflowException:
         raise TrackingError(
             f"run {run_id!r} not found in the MLflow store {tracking.tracking_uri()}; list runs "
             "with `autoport runs`"
