@@ -8,9 +8,14 @@ weights, drawdown and realised gains are the engine's own; the weights it return
 engine execute exactly the share orders in the record. ``settings.capital`` and
 ``settings.costs`` must therefore equal the backtest's ``capital`` and ``costs``.
 
-Decision flow: settle the previous orders → tax year-end → regime (HMM, filtered) → normal
-target (the regime's objective under the user's limits) → override state (defensive
-allocation with hysteresis) → triggers and the cost-benefit gate → tax-loss harvesting →
+Decision flow: settle the previous orders → tax year-end → regime (configs/regime.yaml's
+detector, filtered, then the regime map's hysteresis: :mod:`autoport.autopilot.regimes`) →
+normal target (the regime map's objective on its estimation window with its cash share, under
+the map's cap per asset intersected with the user's position limit, the stricter winning, and
+the user's sector limits; ``regime_map`` in the record says which part came from where) →
+override state (defensive allocation; its conditions are checked on every session since the
+last decision, entry and restore need them held for a stated number of sessions:
+:mod:`autoport.autopilot.override`) → triggers and the cost-benefit gate → tax-loss harvesting →
 pre-trade risk checks (positions, sectors, leverage, ESG, VaR: resize or refuse) → share
 orders. ``Decision.details`` holds the structured record;
 :func:`autoport.autopilot.explain.explain` renders it in sentences.
@@ -32,7 +37,7 @@ import pandas as pd
 from autoport import data as data_mod
 from autoport import estimators, portfolio
 from autoport.autopilot import override as ov
-from autoport.autopilot import aftertax, risk_checks, tax, trades, triggers
+from autoport.autopilot import aftertax, regimes, risk_checks, tax, trades, triggers
 from autoport.autopilot.settings import AutopilotSettings, EsgSettings, merged_settings
 from autoport.errors import ConfigError, OptimizationError
 from autoport.optimize import Constraints, Objective, risk_aversion_from_tolerance
@@ -40,20 +45,6 @@ from autoport.risk import load_alert_rules
 from autoport.strategies.base import Decision
 
 UTILITY_OBJECTIVES = ("max_utility", "mean_cvar")
-FALLBACK_OBJECTIVES = {"bull": "max_sharpe", "sideways": "min_volatility", "bear": "min_volatility"}
-
-
-def regime_objectives(given: dict[str, str] | None) -> dict[str, str]:
-    """The user's regime → objective map, else the regime-switching strategy's own map."""
-    if given:
-        return {**FALLBACK_OBJECTIVES, **given}
-    try:
-        from autoport.regime.config import load_config
-
-        return {name: policy.objective
-                for name, policy in load_config().strategy.regimes.items()}
-    except Exception:  # the regime config is optional: fall back to the same defaults
-        return dict(FALLBACK_OBJECTIVES)
 
 
 def _alert_defaults(s: AutopilotSettings) -> dict[str, float]:
@@ -89,9 +80,12 @@ class Autopilot:
         self.rules = ov.OverrideRules(
             var_limit=s.var_limit, drawdown_limit=self.drawdown_limit,
             restore_drawdown=s.override.restore_drawdown or alert["rearm"],
+            bear_signal=s.override.bear_signal,
             bear_confidence=s.override.bear_confidence,
             restore_bear_confidence=s.override.restore_bear_confidence,
             restore_var_ratio=s.override.restore_var_ratio,
+            enter_sessions=s.override.enter_sessions,
+            restore_sessions=s.override.restore_sessions,
             min_defensive_sessions=s.override.min_defensive_sessions,
         )
         self.esg: EsgSettings | None = (
@@ -99,7 +93,8 @@ class Autopilot:
         )
         self.esg_scores = (self.esg.scores or _esg_scores()) if self.esg else None
         self._sectors = s.sectors
-        self.objectives = regime_objectives(s.regime.objectives)
+        self.regime_map = regimes.regime_map(s.regime)
+        self.detector = regimes.OnlineRegimes(s.regime) if s.regime.enabled else None
         self.min_history = s.window + 1
         self.dqn = None
         if s.dqn_model_uri:
@@ -120,8 +115,9 @@ class Autopilot:
         self.override = ov.OverrideState()
         self.peak = s.capital
         self.prev_regime: str | None = None
-        self._fit = None
-        self._fit_end: int | None = None
+        self.peaks: list[float] = []
+        if self.detector is not None:
+            self.detector._probs = None  # the fits are kept: keyed by their training data
         self.tax_year: int | None = None
         self.carryforward = 0.0
         self.taxes_paid: list[tuple[pd.Timestamp, float]] = []
@@ -133,14 +129,15 @@ class Autopilot:
         known = self._sectors if self._sectors is not None else data_mod.sector_map()
         return {t: known.get(t, t) for t in tickers}
 
-    def _constraints(self, tickers, blocked: list[str]) -> tuple[Constraints, list[str]]:
+    def _constraints(self, tickers, blocked: list[str], cap: float
+                     ) -> tuple[Constraints, list[str]]:
         s, notes = self.settings, []
         n = len(tickers)
-        cap = self.max_position
         free = n - len(blocked)
         if cap * free < 1.0:
+            wanted = cap
             cap = min(1.0, 1.0 / max(free, 1) + 1e-6)
-            notes.append(f"position limit {self.max_position:.0%} cannot hold {free} assets to "
+            notes.append(f"position limit {wanted:.0%} cannot hold {free} assets to "
                          f"a full budget; using {cap:.2%}")
         sectors = self._sector_map(tickers)
         limits = {}
@@ -227,27 +224,83 @@ class Autopilot:
                                           "the limits instead"))
         return replace(sol, weights=w, note=note)
 
-    def _regime(self, history: pd.DataFrame) -> tuple[str | None, float | None, dict]:
-        r = self.settings.regime
-        if not r.enabled:
-            return None, None, {}
-        from autoport.regime.features import build_features
-        from autoport.regime.hmm import fit_hmm
+    def _regime(self, history: pd.DataFrame):
+        """(acted-on regime, its filtered probability, today's probabilities, the view)."""
+        if self.detector is None:
+            return None, None, {}, None
+        view = self.detector.view(history)
+        if view is None:
+            return None, None, {"note": f"regime detector waits for "
+                                        f"{self.detector.min_history} sessions, have "
+                                        f"{len(history)}"}, None
+        return view.acted, view.probabilities[view.acted], view.probabilities, view
 
-        n = len(history)
-        if n < r.train_window + 30:
-            return None, None, {"note": f"regime detector waits for {r.train_window + 30} "
-                                        f"sessions, have {n}"}
-        tail = history.iloc[-(r.train_window + 300):]
-        feats = build_features(tail, returns="market", realized_vol=True)
-        if self._fit is None or n - self._fit_end >= r.refit_every:
-            # trained on features strictly before today, labelled by the forward filter
-            self._fit = fit_hmm(feats.iloc[-(r.train_window + 1):-1], n_restarts=r.n_restarts,
-                                seed=r.seed, n_iter=r.n_iter, init=self._fit)
-            self._fit_end = n
-        probs = self._fit.filter(feats.iloc[-252:]).iloc[-1]
-        regime = str(probs.idxmax())
-        return regime, float(probs.max()), {k: float(v) for k, v in probs.items()}
+    def _policy(self, regime: str | None) -> regimes.Policy:
+        if regime is None:
+            return regimes.Policy(None, "max_sharpe", None, self.settings.window, 0.0,
+                                  {"objective": "no regime yet", "window": "your settings"})
+        return self.regime_map[regime]
+
+    def _map_record(self, policy: regimes.Policy, cap: float, tol: float) -> dict:
+        """What the normal target took from the regime map and what from the user."""
+        s = self.settings
+        src = policy.source
+        from_map = src.get("objective") == "configs/regime.yaml"
+        cap_from = ("the regime map" if policy.max_weight is not None
+                    and policy.max_weight < self.max_position else "your position limit")
+        return {
+            "regime": policy.regime,
+            "objective": policy.objective, "objective_from": src.get("objective"),
+            "window": policy.window, "window_from": src.get("window"),
+            "cash": policy.cash, "cash_from": src.get("cash"),
+            "map_max_weight": policy.max_weight, "user_max_position": self.max_position,
+            "position_cap_used": cap, "position_cap_from": cap_from,
+            "sector_limits_from": "your settings (max_sector, sector_limits)",
+            "risk_tolerance": s.risk_tolerance, "risk_tolerance_used": tol,
+            "summary": (
+                (f"regime {policy.regime}: from the regime map"
+                 f"{' (configs/regime.yaml)' if from_map else ''} objective "
+                 f"{policy.objective}, {policy.window}-session estimation window, "
+                 f"{policy.cash:.0%} cash, cap "
+                 + (f"{policy.max_weight:.0%}" if policy.max_weight is not None else "none")
+                 if policy.regime else "no regime yet: max Sharpe on your window")
+                + f"; from your settings: position limit {self.max_position:.0%}, sector "
+                f"limits, risk tolerance {s.risk_tolerance:.2f} (used {tol:.2f}); the "
+                f"stricter cap wins: {cap:.0%} ({cap_from})"),
+        }
+
+    def _override_days(self, history, closes, normal, view, n) -> list[ov.OverrideInputs]:
+        """The override's inputs on each of the last ``n`` sessions (oldest first): VaR of
+        the current holdings and of today's normal target on the window ending that
+        session, the drawdown then, and the regime then."""
+        s = self.settings
+        n = min(n, len(self.values))
+        tail = history.iloc[-(s.window + n + 1):].pct_change().iloc[1:]
+        held = self.book.shares.reindex(history.columns, fill_value=0.0)
+        lookback = max(s.override.min_defensive_sessions, 5)
+        vals = [v for _, v in self.values]
+        out = []
+        for e in range(n - 1, -1, -1):  # e sessions before today
+            day = history.index[-1 - e]
+            win = tail.iloc[max(0, len(tail) - s.window - e): len(tail) - e]
+            i = len(vals) - 1 - e
+            v = vals[i]
+            px = closes.loc[day] if day in closes.index else history.loc[day]
+            w_now = held * px / v if v > 0 else held * 0.0
+            var_book = risk_checks.portfolio_var(w_now, win, self.confidence) if v else 0.0
+            var_norm = risk_checks.portfolio_var(normal, win, self.confidence)
+            dd = v / self.peaks[i] - 1.0
+            recent = v / max(vals[max(0, i - lookback + 1): i + 1]) - 1.0
+            regime = conf = None
+            if view is not None and day in view.path.index:
+                if self.rules.bear_signal == "acted":
+                    regime = str(view.acted_path.at[day])
+                else:
+                    row = view.path.loc[day]
+                    regime = str(row.idxmax())
+                conf = float(view.path.at[day, regime])
+            out.append(ov.OverrideInputs(var_book, var_norm, dd, recent, regime, conf))
+        return out
 
     def _sync_values(self, closes: pd.DataFrame) -> None:
         """Daily book values since the last decision; peaks for the drawdown rules."""
@@ -258,6 +311,7 @@ class Autopilot:
             v = float(self.book.cash + (held * row).sum())
             self.values.append((day, v))
             self.peak = max(self.peak, v)
+            self.peaks.append(self.peak)
 
     # ------------------------------------------------------------------ the decision
     def decide(self, history: pd.DataFrame) -> Decision:  # noqa: C901 - one flow, in order
@@ -308,11 +362,16 @@ class Autopilot:
         rets = window.pct_change().iloc[1:]
         mu = estimators.mean_return(window)
         cov = estimators.ledoit_wolf_cov(window)
-        regime, confidence, probs = self._regime(history)
+        regime, confidence, probs, view = self._regime(history)
         blocked = sorted(t for t in tickers if self.taxbook.loss_sold_within(t, today))
-        cons, notes = self._constraints(tickers, blocked)
-        objective = self.objectives.get(regime, "max_sharpe") if regime else "max_sharpe"
+        policy = self._policy(regime)
+        # the regime map's cap and the user's position limit: the stricter wins
+        cap = self.max_position if policy.max_weight is None else min(self.max_position,
+                                                                       policy.max_weight)
+        cons, notes = self._constraints(tickers, blocked, cap)
+        objective = policy.objective
         tol = self._tolerance(regime)
+        est_window = history.iloc[-(policy.window + 1):]
         try:
             if self.dqn is not None:
                 # the promoted policy proposes; the user's limits still apply (risk checks)
@@ -321,23 +380,22 @@ class Autopilot:
                 objective = f"dqn policy {s.dqn_model_uri}"
                 notes.append(f"DQN policy: {proposal.reason}")
             else:
-                sol = self._solve(window, objective, cons, tol)
-                normal = sol.weights.clip(lower=0.0)
+                sol = self._solve(est_window, objective, cons, tol)
+                normal = sol.weights.clip(lower=0.0) * (1.0 - policy.cash)
                 if sol.note:
                     notes.append(sol.note)
         except OptimizationError as exc:
             normal = self.target if self.target is not None else pd.Series(
                 1.0 / len(tickers), index=tickers)
             notes.append(f"{objective} failed ({exc}); kept the previous target")
+        regime_map = self._map_record(policy, cap, tol)
         var_now = risk_checks.portfolio_var(current, rets, self.confidence) if value else 0.0
         var_normal = risk_checks.portfolio_var(normal, rets, self.confidence)
         drawdown = value / self.peak - 1.0
-        lookback = max(self.settings.override.min_defensive_sessions, 5)
-        recent_peak = max(v for _, v in self.values[-lookback:])
-        dd_recent = value / recent_peak - 1.0
         d = triggers.drift(current, self.target) if self.target is not None else None
         inputs = {
             "regime": regime, "regime_confidence": confidence, "regime_probabilities": probs,
+            "regime_filtered": view.raw if view else None,
             "var": var_now, "var_of_normal_target": var_normal, "var_limit": s.var_limit,
             "var_confidence": self.confidence, "drawdown": drawdown,
             "drawdown_limit": self.drawdown_limit, "portfolio_value": value,
@@ -347,11 +405,11 @@ class Autopilot:
             "wash_sale_blocked": blocked,
         }
 
-        # 4. override with hysteresis
+        # 4. override with hysteresis (its conditions on every session since the last decision)
         event = None
         if s.override.enabled and self.target is not None:
-            x = ov.OverrideInputs(var_now, var_normal, drawdown, dd_recent, regime, confidence)
-            self.override, event, why = ov.step(self.override, x, self.rules, today=today,
+            days = self._override_days(history, closes, normal, view, max(elapsed, 1))
+            self.override, event, why = ov.step(self.override, days, self.rules, today=today,
                                                 elapsed=elapsed)
             if event == "enter":
                 record["override"] = {"event": "enter", "reasons": why}
@@ -360,20 +418,23 @@ class Autopilot:
                 record["override"] = {"event": "restore", "conditions_met": why}
             elif self.override.active:
                 record["override"] = {"event": "still_defensive", "blocking_restore": why}
+        # the stricter cash share wins: the override's or the regime map's
+        defensive_cash = max(s.override.defensive_cash, policy.cash)
         if self.override.active:
             try:
                 dsol = self._solve(window, s.override.defensive_objective, cons, 0.0)
-                target = dsol.weights.clip(lower=0.0) * (1.0 - s.override.defensive_cash)
+                target = dsol.weights.clip(lower=0.0) * (1.0 - defensive_cash)
             except OptimizationError as exc:
-                target = normal * (1.0 - s.override.defensive_cash)
+                target = normal / max(1.0 - policy.cash, 1e-12) * (1.0 - defensive_cash)
                 notes.append(f"defensive {s.override.defensive_objective} failed ({exc}); "
                              "scaled the normal target instead")
             rule = (f"defensive: {s.override.defensive_objective} with "
-                    f"{s.override.defensive_cash:.0%} cash")
+                    f"{defensive_cash:.0%} cash")
         else:
             target = normal
-            rule = f"{objective} (risk tolerance {tol:.2f}" + (
-                f", regime {regime})" if regime else ")")
+            rule = (f"{objective} on {policy.window} sessions, cap {cap:.0%}"
+                    + (f", {policy.cash:.0%} cash" if policy.cash else "")
+                    + f" (risk tolerance {tol:.2f}" + (f", regime {regime})" if regime else ")"))
 
         # 5. triggers and the cost-benefit gate
         fired: list[str] = []
@@ -508,14 +569,18 @@ class Autopilot:
             row = o.as_dict()
             if o.ticker in harvested and o.shares < 0:
                 h = harvested[o.ticker]
+                row["reason"] = "harvest"
                 row["why"] = (f"tax-loss harvest: realise a {h.loss_fraction:.1%} loss "
                               f"({h.loss:,.0f}) and buy {h.substitute} to keep the exposure")
             elif o.ticker in subs and o.shares > 0:
+                row["reason"] = "substitute"
                 row["why"] = f"substitute for harvested {subs[o.ticker].ticker}"
             elif trade:
+                row["reason"] = "target"
                 row["why"] = (f"{o.side} toward the {rule} target because {trigger_text}")
             else:
                 limits = [r for r in (check.reasons if check else ()) if o.ticker in r]
+                row["reason"] = "limits" if limits else "harvest_cash"
                 row["why"] = (f"{o.side} to respect the pre-trade limits: " + "; ".join(limits)
                               if limits else f"{o.side} to re-balance the cash freed or used "
                               "by the harvest within the pre-trade limits")
@@ -549,6 +614,7 @@ class Autopilot:
             "inputs": inputs,
             "rule": rule,
             "objective": s.override.defensive_objective if self.override.active else objective,
+            "regime_map": regime_map,
             "trades": trade_rows,
             "expected_effect": effect,
             "notes": notes,

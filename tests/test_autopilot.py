@@ -487,3 +487,72 @@ def test_strategy_drift_trigger_fires_exactly_when_drift_reaches_the_threshold()
             fired_on.append(x["drift_max"])
     assert fired_on and len(fired_on) < len(decisions) - 1  # fires sometimes, not always
     assert min(fired_on) >= thr - 1e-12
+
+
+def test_attribution_reconciles_gross_costs_and_residual_with_the_engine_by_hand():
+    days = pd.bdate_range("2020-01-01", periods=4)
+    prices = pd.DataFrame({"A": [10.0, 11.0, 12.1, 11.0], "B": [20.0, 20.0, 21.0, 22.0]},
+                          index=days)
+    # the engine: 10,000 cash; on day 1 it buys 100 A at the close plus 5 bp slippage and
+    # pays 1 bp commission on the fill's value
+    fill = 11.0 * 1.0005
+    commission = 100 * fill * 1e-4
+    cash = 10_000.0 - 100 * fill - commission
+    pos = pd.DataFrame({"A": [0.0, 1100.0, 1210.0, 1100.0], "B": 0.0,
+                        "cash": [10_000.0, cash, cash, cash]}, index=days)
+    value = pos.sum(axis=1)
+    engine = value.pct_change().fillna(0.0)  # the engine's own daily returns
+    txns = pd.DataFrame({"symbol": ["A"], "amount": [100], "price": [fill]},
+                        index=pd.DatetimeIndex([days[1]]))
+    rec = attribution.reconcile(pos, prices, engine_returns=engine, transactions=txns,
+                                commission_bps=1.0)
+    d = rec.daily
+    # costs on the fill day over the previous value; gross from yesterday's weights
+    assert d.at[days[1], "slippage"] == pytest.approx(100 * (fill - 11.0) / 10_000.0)
+    assert d.at[days[1], "commission"] == pytest.approx(commission / 10_000.0)
+    assert d.at[days[1], "gross"] == 0.0
+    assert d.at[days[2], "gross"] == pytest.approx(1100.0 / value.iloc[1] * 0.1)
+    assert d["residual"].abs().max() < 1e-12
+    link = rec.linked()
+    total = value.iloc[-1] / 10_000.0 - 1.0
+    assert link["engine_return"] == pytest.approx(total)
+    assert link["gross_return"] - link["cost_drag"] - link["residual"] == pytest.approx(
+        total, abs=1e-15)
+    assert link["cost_drag"] == pytest.approx(link["commission_drag"] + link["slippage_drag"])
+    # one costly day: its linked cost is its daily cost times that day's Carino factor
+    k = attribution.engine_factors(engine)
+    assert link["cost_drag"] == pytest.approx(k[days[1]] * (d.at[days[1], "commission"]
+                                                            + d.at[days[1], "slippage"]))
+    out = attribution.summary(pos, prices, {"A": "x", "B": "y"}, engine_returns=engine,
+                              transactions=txns, commission_bps=1.0, after_tax_return=-0.02,
+                              n_factors=1)
+    assert out["by_asset"].sum() == pytest.approx(link["gross_return"])
+    assert out["by_sector"]["x"] == pytest.approx(link["gross_return"])
+    assert out["taxes"]["pre_tax_return"] - out["taxes"]["tax_drag"] == pytest.approx(-0.02)
+
+
+def test_decisions_md_says_each_decision_once_and_lists_its_trades():
+    trigger = "risk override enter: drawdown -12.00% passed the -10.00% limit"
+    trades_ = [
+        {"ticker": "XOM", "side": "sell", "shares": -300, "price": 50.0, "weight_before": 0.1,
+         "weight_after": 0.04, "reason": "target", "why": f"sell toward the target because "
+                                                            f"{trigger}"},
+        {"ticker": "KO", "side": "sell", "shares": -100, "price": 40.0, "weight_before": 0.1,
+         "weight_after": 0.05, "reason": "target", "why": f"sell toward the target because "
+                                                           f"{trigger}"},
+        {"ticker": "PFE", "side": "sell", "shares": -50, "price": 30.0, "weight_before": 0.02,
+         "weight_after": 0.0, "reason": "harvest",
+         "why": "tax-loss harvest: realise a 8.0% loss (1,200) and buy MRK to keep the exposure"},
+    ]
+    rec = {"date": "2008-10-01", "action": "override_enter", "trigger": [trigger],
+           "rule": "defensive: min_variance with 50% cash", "inputs": {}, "trades": trades_}
+    hold = {"date": "2008-11-03", "action": "hold", "trigger": [], "trades": []}
+    md = explain.render([rec, hold])
+    assert md.count(trigger) == 1  # the reason once, not once per trade
+    assert md.count("### ") == 1  # holds are not key decisions
+    assert "### 2008-10-01: switched to the defensive allocation" in md
+    assert "- sold 300 XOM at 50.00 (10.00% -> 4.00%)\n" in md
+    assert "- sold 50 PFE at 30.00 (2.00% -> 0.00%): tax-loss harvest: realise a 8.0%" in md
+    # "why did it sell KO on that day?" is still answered from the records
+    answer = explain.why_trade([rec, hold], "KO", "2008-10-02")
+    assert answer.startswith("On 2008-10-01 the autopilot sold 100 KO") and trigger in answer

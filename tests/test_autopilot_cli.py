@@ -51,8 +51,26 @@ def test_backtest_cli_writes_one_explained_record_per_decision(home, tmp_path):
     assert "defensive" in " ".join(explain.explain(enter))
     # The report renders the key decisions in sentences and attributes the return vs 1/N.
     sentences = (out / "decisions.md").read_text()
-    assert " ".join(explain.explain(enter)) in sentences
+    assert explain.render_record(enter) in sentences
+    # each decision once: its trigger sentence is not repeated per trade
+    many = [r for r in explain.key_decisions(records) if r["trigger"] and len(r["trades"]) > 1]
+    assert many
+    for r in many:
+        section = explain.render_record(r)
+        assert section in sentences and section.count("; ".join(r["trigger"])) <= 2
+        assert all(f" {t['ticker']} at " in section for t in r["trades"])
     attribution = json.loads((out / "attribution.json").read_text())
+    # the attribution reconciles with the engine: gross - costs - residual = engine return
+    rec = attribution["reconciliation"]
+    engine = (1 + pd.read_csv(out / "daily_returns.csv", index_col=0).iloc[:, 0]).prod() - 1
+    assert rec["engine_return"] == pytest.approx(engine, rel=1e-9)
+    assert rec["gross_return"] - rec["cost_drag"] - rec["residual"] == pytest.approx(
+        engine, abs=1e-9)
+    assert rec["cost_drag"] > 0 and abs(rec["residual"]) < 1e-4
+    assert rec["gross_return_compounded"] > rec["engine_return"]
+    assert sum(attribution["by_asset"].values()) == pytest.approx(rec["gross_return"])
+    assert attribution["taxes"]["pre_tax_return"] - attribution["taxes"]["tax_drag"] == \
+        pytest.approx(summary["after_tax"]["strategy"]["after_tax_return"])
     brinson = attribution["brinson"]
     assert set(attribution) >= {"by_asset", "by_sector", "brinson", "drags"}
     assert isinstance(brinson, dict) and brinson

@@ -12,8 +12,8 @@ from autoport_cli.common import to_jsonable
 from autoport.strategies.autopilot import Autopilot
 from tests.test_autopilot import SYNTH, crash_prices, run_loop
 
-REGIME_ON = {**SYNTH, "regime": {"enabled": True, "train_window": 120, "refit_every": 42,
-                                 "n_iter": 25, "n_restarts": 1, "seed": 3},
+REGIME_ON = {**SYNTH, "regime": {"enabled": True, "refit_every": 42, "detector": {"min_train": 120,
+                                 "n_iter": 25, "n_restarts": 1, "seed": 3}},
              "tax_optimization": True}
 
 
@@ -37,7 +37,7 @@ def test_regime_on_future_perturbation_leaves_every_past_decision_unchanged():
     assert len(past) > 40
     # the past holds what must not move: regime labels, triggers, override entries and exits
     regimes = {a[i].details["inputs"]["regime"] for i in past}
-    assert {"bull", "bear"} <= regimes
+    assert "bear" in regimes and len(regimes - {None}) >= 2
     assert any(a[i].details["trigger"] for i in past)
     events = {a[i].details.get("override", {}).get("event") for i in past}
     assert {"enter", "restore"} <= events

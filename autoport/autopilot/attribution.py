@@ -13,6 +13,19 @@ The three sum exactly to ``Rp − Rb`` when both weight sets sum to one (cash, i
 sector of its own with zero return). Over many periods the effects are linked with Carino's
 log-ratio factors, so they sum exactly to the *compounded* active return
 ``Π(1+Rp) − Π(1+Rb)``.
+
+Reconciliation with the engine (:func:`reconcile`). With beginning-of-day weights ``w_t``
+(yesterday's closing positions over yesterday's value ``V_(t-1)``), today's fills at the close
+with commission and slippage, the engine's daily return is exactly
+
+    r_t = g_t − c_t − e_t,   g_t = Σ_i w_(i,t) r_(i,t) (gross: weights × prices),
+                             c_t = (commission_t + slippage_t) / V_(t-1) (costs),
+
+with a residual ``e_t`` left by what the two price sources disagree on (the engine marks at
+its own 0.001 price precision). Linked with Carino's factors of the *engine's* returns
+(``k_t / K``, ``k_t = ln(1+r_t)/r_t``, ``K = ln(1+R)/R``) the three pieces sum exactly to the
+engine's total return ``R``; the per-asset contributions sum to the linked gross piece. Taxes
+are not taken by the engine: the after-tax return is ``R`` minus the tax drag.
 """
 
 from __future__ import annotations
@@ -174,6 +187,98 @@ def drags(
     }
 
 
+@dataclass(frozen=True)
+class Reconciliation:
+    """Daily pieces (columns gross, commission, slippage, residual, engine; rows = sessions),
+    the Carino factors of the engine's returns, and the beginning-of-day weights."""
+
+    daily: pd.DataFrame
+    factors: pd.Series
+    weights: pd.DataFrame
+    asset_returns: pd.DataFrame
+
+    def linked(self) -> dict[str, float]:
+        """Each piece linked to the engine's total: gross − costs − residual = engine."""
+        k = self.factors
+        d = self.daily
+        gross = float((d["gross"] * k).sum())
+        comm = float((d["commission"] * k).sum())
+        slip = float((d["slippage"] * k).sum())
+        resid = float((d["residual"] * k).sum())
+        engine = float(np.prod(1.0 + d["engine"]) - 1.0)
+        return {
+            "engine_return": engine,
+            "gross_return": gross,
+            "cost_drag": comm + slip,
+            "commission_drag": comm,
+            "slippage_drag": slip,
+            "residual": resid,
+            "check_gross_minus_drags_minus_engine": gross - comm - slip - resid - engine,
+            "gross_return_compounded": float(np.prod(1.0 + d["gross"]) - 1.0),
+            "gross_less_costs_compounded": float(
+                np.prod(1.0 + d["gross"] - d["commission"] - d["slippage"]) - 1.0),
+        }
+
+
+def engine_factors(r: pd.Series) -> pd.Series:
+    """Carino factors ``k_t / K`` of one return series: ``Σ_t (k_t/K) x_t`` over pieces
+    ``x_t`` that sum to ``r_t`` each day equals the compounded ``Π(1+r_t) − 1``."""
+    return carino_factors(r, pd.Series(0.0, index=r.index))
+
+
+def reconcile(
+    positions: pd.DataFrame,
+    prices: pd.DataFrame,
+    *,
+    engine_returns: pd.Series | None = None,
+    transactions: pd.DataFrame | None = None,
+    commission_bps: float = 0.0,
+) -> Reconciliation:
+    """Split the engine's daily returns into gross (weights × prices), costs and a residual.
+
+    ``positions``: end-of-day dollar positions with ``cash`` (pyfolio shape);
+    ``transactions``: fills (``symbol``, ``amount``, ``price``) indexed by session;
+    commission is ``commission_bps`` of each fill's value, slippage ``amount × (fill −
+    close)`` against ``prices``' close that session. Without ``engine_returns`` the book's own
+    value changes stand in for them (from the second row on).
+    """
+    value = positions.sum(axis=1)
+    assets = positions.drop(columns=["cash"], errors="ignore")
+    if engine_returns is None:
+        r = value.pct_change().iloc[1:]
+        prev = value.shift(1).iloc[1:]
+    else:
+        r = engine_returns.reindex(value.index).astype(float)
+        if r.isna().any():
+            raise DataError("engine returns do not cover every positions date")
+        prev = value.shift(1)
+        prev.iloc[0] = value.iloc[0] / (1.0 + r.iloc[0])  # the capital before day one
+    w = assets.shift(1).reindex(r.index).fillna(0.0).div(prev, axis=0)
+    cols = [c for c in w.columns if c in prices.columns]
+    asset_r = prices[cols].pct_change().reindex(r.index)
+    w = w[cols]
+    if (asset_r.isna() & (w != 0.0)).to_numpy().any():
+        raise DataError("prices do not cover every session of the positions")
+    asset_r = asset_r.fillna(0.0)  # only where nothing is held (the first, all-cash day)
+    gross = (w * asset_r).sum(axis=1)
+    comm = pd.Series(0.0, index=r.index)
+    slip = pd.Series(0.0, index=r.index)
+    if transactions is not None and len(transactions):
+        days = pd.DatetimeIndex(transactions.index)
+        amount = transactions["amount"].astype(float).to_numpy()
+        fill = transactions["price"].astype(float).to_numpy()
+        closes = prices.stack().reindex(list(zip(days, transactions["symbol"], strict=True)))
+        c = pd.Series(np.abs(amount) * fill * commission_bps / 1e4, index=days)
+        sl = pd.Series(amount * (fill - closes.to_numpy(float)), index=days)
+        comm = comm.add(c.groupby(level=0).sum(), fill_value=0.0).reindex(r.index)
+        slip = slip.add(sl.groupby(level=0).sum(), fill_value=0.0).reindex(r.index)
+        comm, slip = comm / prev, slip / prev
+    daily = pd.DataFrame({"gross": gross, "commission": comm, "slippage": slip})
+    daily["residual"] = daily["gross"] - comm - slip - r
+    daily["engine"] = r
+    return Reconciliation(daily, engine_factors(r), w, asset_r)
+
+
 def weights_from_positions(positions: pd.DataFrame) -> pd.DataFrame:
     """Beginning-of-day weights from end-of-day dollar positions (pyfolio shape, with
     ``cash``): the row for day ``t`` holds the weights at the close of ``t - 1``."""
@@ -188,31 +293,58 @@ def summary(
     groups: Mapping[str, str],
     *,
     benchmark_weights: pd.Series | None = None,
+    engine_returns: pd.Series | None = None,
+    transactions: pd.DataFrame | None = None,
+    commission_bps: float = 0.0,
     traded_value: float = 0.0,
-    costs: float = 0.0,
+    costs: float | None = None,
     taxes: float = 0.0,
+    after_tax_return: float | None = None,
     n_factors: int = 3,
 ) -> dict:
     """Everything the attribution section reports, from a run's positions and the prices.
 
-    Benchmark: 1/N over the priced assets unless ``benchmark_weights`` are given. The
-    engine's costs sit inside the positions (they lower cash), so the Brinson active return
-    here is after costs; ``drags`` shows costs and taxes separately.
+    ``reconciliation``: the engine's total return (``engine_returns``; without them the
+    book's value changes) as gross (weights × prices) minus costs minus a residual, linked so
+    they sum exactly; ``by_asset``/``by_sector`` sum to the gross piece. Brinson and the
+    factors are on the gross daily returns (before costs) against 1/N (or
+    ``benchmark_weights``), rebalanced daily and cost-free. ``drags``: annual turnover, costs
+    and taxes; ``taxes``: pre-tax (the engine) − tax drag = after-tax.
     """
-    w = weights_from_positions(positions)
-    r = prices.pct_change().reindex(w.index)[w.columns.intersection(prices.columns)]
-    w = w[r.columns]
+    rec = reconcile(positions, prices, engine_returns=engine_returns,
+                    transactions=transactions, commission_bps=commission_bps)
+    w, r, k = rec.weights, rec.asset_returns, rec.factors
     bench = benchmark_weights if benchmark_weights is not None else pd.Series(
         1.0 / r.shape[1], index=r.columns)
     b = brinson_fachler(w, bench, r, groups)
-    rp = (w * r).sum(axis=1)
+    per = (w * r).mul(k, axis=0).sum()
+    by_sector = per.groupby([groups.get(c, c) for c in per.index]).sum()
     years = len(r) / 252.0
     avg = float(positions.sum(axis=1).mean())
-    return {
-        "by_asset": contributions(w, r).sort_values(ascending=False),
-        "by_sector": contributions(w, r, groups).sort_values(ascending=False),
+    linked = rec.linked()
+    cost_total = costs if costs is not None else float(
+        ((rec.daily["commission"] + rec.daily["slippage"])
+         * positions.sum(axis=1).shift(1).reindex(r.index).bfill()).sum())
+    out = {
+        "reconciliation": {
+            **linked,
+            "how": "engine return = gross (beginning-of-day weights × close-to-close price "
+                   "returns) − cost drag (commission + slippage of the fills over the previous "
+                   "value) − residual (engine price precision), each daily series linked with "
+                   "Carino factors of the engine's returns so the pieces sum exactly; "
+                   "by_asset and by_sector sum to gross_return",
+        },
+        "by_asset": per.rename("contribution").sort_values(ascending=False),
+        "by_sector": by_sector.rename("contribution").sort_values(ascending=False),
         "brinson": b,
-        "factors": factor_attribution(rp, r, n_factors),
-        "drags": drags(traded_value=traded_value, costs=costs, taxes=taxes,
+        "brinson_basis": "gross daily returns (before costs) against the benchmark's, "
+                         "Carino-linked; the reconciliation bridges gross to the engine",
+        "factors": factor_attribution((w * r).sum(axis=1), r, n_factors),
+        "drags": drags(traded_value=traded_value, costs=cost_total, taxes=taxes,
                        average_value=avg, years=years),
     }
+    if after_tax_return is not None:
+        out["taxes"] = {"pre_tax_return": linked["engine_return"],
+                        "tax_drag": linked["engine_return"] - after_tax_return,
+                        "after_tax_return": after_tax_return}
+    return out

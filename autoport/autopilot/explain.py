@@ -103,10 +103,87 @@ def key_decisions(records: Iterable[Mapping]) -> list[Mapping]:
     return [r for r in records if r.get("action") in KEY_ACTIONS]
 
 
+VERBS = {
+    "initial": "invested the cash",
+    "rebalance": "rebalanced",
+    "override_enter": "switched to the defensive allocation",
+    "override_restore": "restored the normal allocation",
+    "harvest": "harvested tax losses",
+    "refused": "refused a trade list",
+    "hold": "held",
+}
+
+
+def trade_line(t: Mapping, *, with_reason: bool) -> str:
+    """One trade as a list item: side, shares, ticker, price, weight before -> after."""
+    verb = "bought" if t["side"] == "buy" else "sold"
+    line = (f"- {verb} {abs(t['shares']):,} {t['ticker']} at {t['price']:.2f} "
+            f"({_pct(t['weight_before'])} -> {_pct(t['weight_after'])})")
+    return line + (f": {t.get('why', '')}" if with_reason else "")
+
+
+def render_record(record: Mapping) -> str:
+    """One decision in Markdown, said once: a heading (date and what it did), why, the
+    inputs, what came from the regime map and from the user's settings, the expected effect,
+    then its trades listed under it. Trades toward the target share the decision's reason;
+    harvests, substitutes and limit trades carry their own."""
+    action = record.get("action", "hold")
+    triggers = record.get("trigger") or []
+    why = "; ".join(triggers) if triggers else "no trigger fired"
+    lines = [f"### {_date(record)}: {VERBS.get(action, action)}", ""]
+    if action == "refused":
+        rc = record.get("risk_check", {})
+        lines.append(f"Why: {why}; refused by the pre-trade checks: "
+                     f"{(rc.get('reasons') or ['limit breach'])[-1]}.")
+    else:
+        lines.append(f"Why: {why}. Target rule: {record.get('rule', 'n/a')}.")
+    cb = record.get("cost_benefit")
+    if action == "hold" and cb and not cb.get("trade", True):
+        lines.append(f"Rebalancing was expected to gain {_pct(cb['benefit'])} but cost "
+                     f"{_pct(cb['cost'])}, so it did not trade.")
+    ov = record.get("override") or {}
+    if ov.get("event") == "still_defensive" and ov.get("blocking_restore"):
+        lines.append("Still defensive because " + "; ".join(ov["blocking_restore"]) + ".")
+    if ov.get("event") == "restore" and ov.get("conditions_met"):
+        lines.append("Restored because " + "; ".join(ov["conditions_met"]) + ".")
+    ctx = _inputs_sentence(record.get("inputs", {}))
+    if ctx:
+        lines.append(f"Inputs: {ctx}.")
+    rm = record.get("regime_map") or {}
+    if rm.get("summary"):
+        lines.append(f"Normal target's constraint set: {rm['summary']}.")
+    rc = record.get("risk_check") or {}
+    if rc.get("status") == "resized":
+        lines.append("Pre-trade checks resized the trades: " + "; ".join(rc["reasons"]) + ".")
+    eff = record.get("expected_effect")
+    trades = record.get("trades") or []
+    if eff and trades:
+        lines.append(
+            f"Expected effect: annual return {_pct(eff['expected_return_before'])} -> "
+            f"{_pct(eff['expected_return_after'])}, volatility "
+            f"{_pct(eff['volatility_before'])} -> {_pct(eff['volatility_after'])}, one-day VaR "
+            f"{_pct(eff['var_before'])} -> {_pct(eff['var_after'])}.")
+    tye = record.get("tax_year_end")
+    if tye:
+        lines.append(f"Tax for {tye['years']}: {tye['tax']:,.0f} on net short-term "
+                     f"{tye['net_short_term']:,.0f} and long-term {tye['net_long_term']:,.0f}; "
+                     f"loss carried forward {tye['carryforward_loss']:,.0f}.")
+    own = [t for t in trades if t.get("reason", "target") != "target"]
+    toward = [t for t in trades if t.get("reason", "target") == "target"]
+    if toward:
+        lines += ["", f"Trades toward the target, for the reason above "
+                      f"({len(toward)}, filled at the next session's close):"]
+        lines += [trade_line(t, with_reason=False) for t in toward]
+    if own:
+        lines += ["", "Trades with their own reason:"]
+        lines += [trade_line(t, with_reason=True) for t in own]
+    return "\n".join(lines)
+
+
 def render(records: Iterable[Mapping], *, key_only: bool = True) -> str:
-    """One paragraph per (key) decision."""
+    """One Markdown section per (key) decision, its trades listed under it."""
     chosen = key_decisions(records) if key_only else list(records)
-    return "\n\n".join(" ".join(explain(r)) for r in chosen)
+    return "\n\n".join(render_record(r) for r in chosen)
 
 
 def why_trade(records: Iterable[Mapping], ticker: str, date: str) -> str:

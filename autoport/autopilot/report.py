@@ -61,8 +61,11 @@ def build(outcome: Any, prices: pd.DataFrame, sectors: Mapping[str, str],
     series.columns = [run.name, f"baseline_{base.name}"]
     traded, costs = trading_costs(run.transactions, prices,
                                   outcome.config.costs.commission_bps)
-    summary = attribution.summary(run.positions, prices, sectors, traded_value=traded,
-                                  costs=costs, taxes=taxes["strategy"]["taxes_paid"])
+    summary = attribution.summary(
+        run.positions, prices, sectors, engine_returns=run.returns,
+        transactions=run.transactions, commission_bps=outcome.config.costs.commission_bps,
+        traded_value=traded, costs=costs, taxes=taxes["strategy"]["taxes_paid"],
+        after_tax_return=taxes["strategy"]["after_tax_return"])
     recs = records if records is not None else run.records
     text = explain.render(recs)
     md = (f"# Key autopilot decisions, {outcome.start.date()} to {outcome.end.date()}\n\n"

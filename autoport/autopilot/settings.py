@@ -53,18 +53,39 @@ class TaxSettings(_Strict):
     lot_method: Literal["hifo", "fifo"] = "hifo"
 
 
+class RegimePolicySettings(_Strict):
+    """One regime's entry of the regime-switching map (configs/regime.yaml ``strategy.regimes``):
+    objective, cap per asset, estimation window, cash share. Unset fields keep the map's."""
+
+    objective: str | None = None
+    max_weight: float | None = Field(None, gt=0, le=1)
+    window: int | None = Field(None, ge=20)
+    cash: float | None = Field(None, ge=0, lt=1)
+
+
 class RegimeSettings(_Strict):
+    """The regime detector and map the autopilot shares with ``autoport regime`` and
+    ``--strategy regime`` (configs/regime.yaml); every field left null is taken from there."""
+
     enabled: bool = True
-    train_window: int = Field(1000, ge=120, description="sessions of features per HMM fit")
-    refit_every: int = Field(126, ge=1, description="sessions between HMM refits")
-    n_restarts: int = Field(1, ge=1, le=10)
-    n_iter: int = Field(60, ge=5)
-    seed: int = 0
+    detector: dict[str, Any] | None = Field(
+        None, description="overrides of configs/regime.yaml's detector keys (validated as "
+        "they are there); None: that detector as is")
+    refit_every: int | None = Field(
+        None, ge=1, description="sessions between refits (a fixed grid from min_train); "
+        "None: configs/regime.yaml's strategy.refit_every")
+    threshold: float | None = Field(None, gt=0, le=1, description="hysteresis: a switch "
+                                    "needs this filtered probability ... None: regime.yaml")
+    hold_days: int | None = Field(None, ge=1, description="... on this many consecutive "
+                                  "sessions ... None: regime.yaml")
+    min_hold: int | None = Field(None, ge=0, description="... and this many sessions since "
+                                 "the last switch. None: regime.yaml")
     objectives: dict[str, str] | None = Field(
         None,
-        description="regime -> optimizer objective; None: the regime-switching map of "
-        "configs/regime.yaml (bull max_sharpe, sideways/bear min_volatility)",
+        description="regime -> optimizer objective (shorthand for policies.<regime>.objective)",
     )
+    policies: dict[str, RegimePolicySettings] | None = Field(
+        None, description="regime -> changes to configs/regime.yaml's map entry")
     tolerance_scale: dict[str, float] = Field(
         default_factory=lambda: {"bull": 1.0, "sideways": 0.8, "bear": 0.5},
         description="regime -> multiplier on risk_tolerance",
@@ -73,6 +94,7 @@ class RegimeSettings(_Strict):
     @model_validator(mode="after")
     def _known_regimes(self) -> RegimeSettings:
         for what, mapping in (("objectives", self.objectives or {}),
+                              ("policies", self.policies or {}),
                               ("tolerance_scale", self.tolerance_scale)):
             unknown = sorted(set(mapping) - set(REGIMES))
             if unknown:
@@ -81,11 +103,24 @@ class RegimeSettings(_Strict):
 
 
 class OverrideSettings(_Strict):
-    """When the defensive allocation takes over, and when it hands back (hysteresis)."""
+    """When the defensive allocation takes over, and when it hands back (hysteresis).
+
+    Enter when one reason (VaR breach, drawdown past its limit, bear regime) has held on each
+    of the last ``enter_sessions`` sessions; restore when every restore condition has held on
+    each of the last ``restore_sessions`` sessions and at least ``min_defensive_sessions``
+    have passed since entry.
+    """
 
     enabled: bool = True
-    bear_confidence: float = Field(0.90, gt=0.5, le=1.0, description="enter on bear at this")
-    restore_bear_confidence: float = Field(0.60, gt=0, le=1.0, description="leave below this")
+    bear_signal: Literal["acted", "filtered"] = Field(
+        "filtered", description="acted: the regime after configs/regime.yaml's hysteresis (the "
+        "one the regime map acts on); filtered: the raw filtered probability vs bear_confidence")
+    bear_confidence: float = Field(0.90, gt=0.5, le=1.0,
+                                   description="bear_signal filtered: enter at this")
+    restore_bear_confidence: float = Field(0.60, gt=0, le=1.0,
+                                           description="bear_signal filtered: leave below this")
+    enter_sessions: int = Field(1, ge=1, description="an entry reason must hold this long")
+    restore_sessions: int = Field(1, ge=1, description="restore conditions must hold this long")
     restore_var_ratio: float = Field(
         0.8, gt=0, le=1, description="leave only when the normal target's VaR is within "
         "this fraction of var_limit"

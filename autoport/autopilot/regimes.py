@@ -1,0 +1,184 @@
+"""The regime detector and regime map the autopilot shares with ``--strategy regime``.
+
+Detector: configs/regime.yaml's ``detector`` (features, training window, restarts, seed) with
+the regime strategy's refit grid (``min_train``, ``min_train + refit_every``, ...; the fit at
+the last grid point not after the decision is trained on the features before it), its filtered
+probabilities through the decision date, and the same hysteresis
+(:func:`autoport.regime.hysteresis.hysteresis`: ``threshold`` on ``hold_days`` sessions,
+``min_hold`` between switches). So the regime the autopilot acts on is the regime strategy's.
+
+Each decision only adds the sessions since the previous one: the fit is cached per grid
+point and the forward filter continues from the last filtered row (the same recursion
+:func:`autoport.regime.hmm.forward_filter` runs, so the values are those of one filter over the
+whole stretch). Nothing here looks past the last row of the history it is handed.
+
+Map: configs/regime.yaml's ``strategy.regimes`` (objective, cap per asset, estimation window,
+cash share per regime), with the user's changes (``regime.policies``, ``regime.objectives``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+from pydantic import ValidationError
+
+from autoport.errors import ConfigError
+from autoport.regime.config import DetectorConfig, RegimeConfig, load_config
+from autoport.regime.features import build_features
+from autoport.regime.hmm import REGIMES, HMMFit, fit_hmm, forward_filter
+from autoport.regime.hysteresis import hysteresis
+
+FALLBACK_MAP = {
+    "bull": {"objective": "max_sharpe", "max_weight": 0.25, "window": 252, "cash": 0.0},
+    "sideways": {"objective": "min_volatility", "max_weight": 0.25, "window": 252, "cash": 0.0},
+    "bear": {"objective": "min_volatility", "max_weight": 0.25, "window": 252, "cash": 0.0},
+}
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the normal target is in one regime, and where each part came from."""
+
+    regime: str | None
+    objective: str
+    max_weight: float | None  # the map's cap per asset (None: no cap from the map)
+    window: int
+    cash: float
+    source: dict  # field -> "configs/regime.yaml" | "your settings" | "default"
+
+
+def _regime_config() -> RegimeConfig | None:
+    try:
+        return load_config()
+    except Exception:  # the regime config is optional: fall back to the defaults above
+        return None
+
+
+def regime_map(settings) -> dict[str, Policy]:
+    """regime -> :class:`Policy` from configs/regime.yaml with the user's changes on top
+    (``settings``: the autopilot's ``RegimeSettings``)."""
+    cfg = _regime_config()
+    out = {}
+    for name in REGIMES:
+        if cfg is not None:
+            pol = cfg.strategy.regimes[name]
+            base = {"objective": pol.objective, "window": pol.window, "cash": pol.cash,
+                    # risk parity is uncapped by design in the map (RegimePolicy.solve_arguments)
+                    "max_weight": None if pol.objective == "risk_parity" else pol.max_weight}
+            origin = "configs/regime.yaml"
+        else:
+            base, origin = dict(FALLBACK_MAP[name]), "default"
+        source = dict.fromkeys(base, origin)
+        mine = {}
+        if settings.objectives and name in settings.objectives:
+            mine["objective"] = settings.objectives[name]
+        if settings.policies and name in settings.policies:
+            mine.update(settings.policies[name].model_dump(exclude_none=True))
+        for key, value in mine.items():
+            base[key], source[key] = value, "your settings"
+        if base["objective"] == "risk_parity" and "max_weight" not in mine:
+            base["max_weight"] = None
+        out[name] = Policy(name, base["objective"], base["max_weight"], int(base["window"]),
+                           float(base["cash"]), source)
+    return out
+
+
+@dataclass(frozen=True)
+class RegimeView:
+    """The regime at a decision: filtered probabilities, the regime acted on, their recent
+    daily paths (for the override's streaks) and the fit that made them."""
+
+    probabilities: dict  # today's filtered probabilities
+    raw: str  # argmax of today's filtered probabilities
+    confidence: float
+    acted: str  # after hysteresis
+    path: pd.DataFrame  # daily filtered probabilities since the fit's window start
+    acted_path: pd.Series
+    fit_end: pd.Timestamp
+    n_train: int
+
+
+class OnlineRegimes:
+    """Online regimes from histories handed in one decision at a time (see the module doc)."""
+
+    def __init__(self, settings) -> None:
+        cfg = _regime_config()
+        det = cfg.detector if cfg is not None else DetectorConfig()
+        try:
+            self.detector = DetectorConfig.model_validate(
+                {**det.model_dump(), **(settings.detector or {})})
+        except ValidationError as exc:
+            parts = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+            raise ConfigError(f"autopilot regime.detector: {'; '.join(parts)}") from None
+        strat = cfg.strategy if cfg is not None else None
+        pick = (lambda mine, key, default:
+                mine if mine is not None else getattr(strat, key) if strat else default)
+        self.refit_every = pick(settings.refit_every, "refit_every", 252)
+        self.threshold = pick(settings.threshold, "threshold", 0.7)
+        self.hold_days = pick(settings.hold_days, "hold_days", 5)
+        self.min_hold = pick(settings.min_hold, "min_hold", 21)
+        warmup = (self.detector.vol_window if self.detector.realized_vol else 1) + 1
+        self.min_history = self.detector.min_train + warmup
+        self.fits = 0
+        self._fit: tuple[tuple, HMMFit, int] | None = None
+        self._probs: pd.DataFrame | None = None
+
+    def describe(self) -> dict:
+        return {**self.detector.model_dump(), "refit_every": self.refit_every,
+                "threshold": self.threshold, "hold_days": self.hold_days,
+                "min_hold": self.min_hold}
+
+    def _fit_for(self, feats: pd.DataFrame) -> tuple[HMMFit, int, bool]:
+        det, every = self.detector, self.refit_every
+        anchor = det.min_train + ((len(feats) - det.min_train) // every) * every
+        lo = 0 if det.train_window is None else max(0, anchor - det.train_window)
+        train = feats.iloc[lo:anchor]
+        digest = hashlib.sha1(np.ascontiguousarray(train.to_numpy()).tobytes()).hexdigest()
+        key = (lo, anchor, train.index[0], train.index[-1], digest)
+        if self._fit is None or self._fit[0] != key:
+            self._fit = (key, fit_hmm(train, **det.fit_kwargs()), lo)
+            self.fits += 1
+            return self._fit[1], lo, True
+        return self._fit[1], lo, False
+
+    def _filter(self, fit: HMMFit, feats: pd.DataFrame, fresh: bool) -> pd.DataFrame:
+        """Filtered probabilities of ``feats`` (rows from the fit's window start), continued
+        from the cached rows when the fit is the same and the cached rows are a prefix."""
+        cached = self._probs
+        if (not fresh and cached is not None and len(cached) <= len(feats)
+                and feats.index[len(cached) - 1] == cached.index[-1]):
+            new = feats.iloc[len(cached):]
+            if new.empty:
+                return cached
+            m = fit.model
+            last = cached.iloc[-1].to_numpy()[np.argsort(fit.order())]  # back to state order
+            shim = SimpleNamespace(n_components=m.n_components, means_=m.means_,
+                                   covars_=m.covars_, transmat_=m.transmat_,
+                                   startprob_=last @ m.transmat_)
+            more = forward_filter(shim, fit.scaler.transform(new))
+            more = pd.DataFrame(more[:, fit.order()], index=new.index, columns=list(REGIMES))
+            self._probs = pd.concat([cached, more])
+        else:
+            self._probs = fit.filter(feats)
+        return self._probs
+
+    def view(self, history: pd.DataFrame) -> RegimeView | None:
+        """The regime at ``history``'s last date, or None before the first fit."""
+        if len(history) < self.min_history:
+            return None
+        feats = build_features(history, **self.detector.feature_kwargs())
+        if len(feats) < self.detector.min_train:
+            return None
+        fit, lo, fresh = self._fit_for(feats)
+        probs = self._filter(fit, feats.iloc[lo:], fresh)
+        acted = hysteresis(probs, threshold=self.threshold, hold_days=self.hold_days,
+                           min_hold=self.min_hold)
+        today = probs.iloc[-1]
+        return RegimeView(
+            probabilities={k: float(v) for k, v in today.items()}, raw=str(today.idxmax()),
+            confidence=float(today.max()), acted=str(acted.iloc[-1]),
+            path=probs, acted_path=acted, fit_end=fit.train_end, n_train=fit.n_train)
