@@ -191,7 +191,7 @@ def _print(result: TrainingResult) -> None:
     target = test["target_success_rate"]
     verdict = "reached" if test["success_rate"] > target else "NOT reached"
     console.print(f"target success rate above {target:.0%}: {verdict}")
-    actions = Table(title=f"agent's actions on test ({test['decisions']} decisions)")
+    actions = Table(title=f"test actions ({test['decisions']} decisions)")
     for column in ("action", "decisions", "share"):
         actions.add_column(column, justify="right")
     for name, share in test["action_distribution"].items():
