@@ -64,7 +64,7 @@ def promote(
 
 def _toolkit():
     """The strategies and the DQN evaluator, handed to the core's promotion evaluators."""
-    from autoport.agent.evaluate import evaluate_model
+    from autoport.strategies.dqn.evaluate import evaluate_model
     from autoport.promotion.evaluate import Toolkit
     from autoport.strategies import make_strategy
 

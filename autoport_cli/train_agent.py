@@ -13,8 +13,9 @@ import yaml
 from rich.table import Table
 
 from autoport import data, tracking
-from autoport.agent import load_config, train
-from autoport.agent.train import TrainingResult
+from autoport.strategies.dqn.config import load_config
+from autoport.strategies.dqn.train import train
+from autoport.strategies.dqn.train import TrainingResult
 from autoport_cli.common import (
     FfillOption, JsonOption, OutOption, PricesOption,
     console, emit_json, err_console, load_prices, output_dir, to_jsonable, user_errors,
@@ -58,7 +59,7 @@ def train_agent(
         if track:
             with tempfile.TemporaryDirectory() as tmp:
                 model_artifacts = result.mapper.save(Path(tmp))
-                from autoport.agent.pyfunc import MODEL_CODE
+                from autoport.strategies.dqn.pyfunc import MODEL_CODE
 
                 run_id, model_uri = tracking.log_model_run(
                     EXPERIMENT,

@@ -27,7 +27,7 @@ from autoport import data as data_mod
 from autoport.envs.config import EnvConfig
 from autoport.errors import DataError, OptimizationError
 from autoport.regime.config import DetectorConfig
-from autoport.strategies.base import check_weights
+from autoport.decision import check_weights
 
 OBS_CLIP = 10.0
 RETURN_SCALE = 50.0  # daily log returns of ~2% become ~1

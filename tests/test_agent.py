@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from autoport.agent.config import AgentConfig, load_config
-from autoport.agent.evaluate import (
+from autoport.strategies.dqn.config import AgentConfig, load_config
+from autoport.strategies.dqn.evaluate import (
     Episode, action_usage, baseline_episodes, constant_policy, episode_starts, evaluate_policy,
 )
 from autoport.envs.portfolio_env import PortfolioEnv
@@ -112,15 +112,15 @@ def test_constant_policies_reproduce_the_baselines(prices, config):
 
 @pytest.fixture(scope="module")
 def trained(prices, config):
-    from autoport.agent import train
+    from autoport.strategies.dqn.train import train
 
     return train(prices, config)
 
 
 @pytest.mark.slow
 def test_training_is_seeded_and_selects_on_validation(prices, config, trained):
-    from autoport.agent import train
-    from autoport.agent.train import q_values
+    from autoport.strategies.dqn.train import train
+    from autoport.strategies.dqn.train import q_values
 
     again = train(prices, config)
     assert trained.timesteps == again.timesteps > 0
@@ -143,8 +143,8 @@ def test_training_is_seeded_and_selects_on_validation(prices, config, trained):
 def test_logged_model_round_trip_and_dqn_strategy(prices, config, trained, tmp_path,
                                                   monkeypatch):
     from autoport import tracking
-    from autoport.agent import evaluate_model
-    from autoport.agent.pyfunc import MODEL_CODE
+    from autoport.strategies.dqn.evaluate import evaluate_model
+    from autoport.strategies.dqn.pyfunc import MODEL_CODE
     from autoport.envs import features
     from autoport.strategies import make_strategy
 
@@ -237,7 +237,7 @@ def _regime_mapper(prices, config):
     """An untrained (seeded) DQN policy observing regime features, on a fast detector."""
     from stable_baselines3 import DQN
 
-    from autoport.agent.policy import PolicyMapper
+    from autoport.strategies.dqn.policy import PolicyMapper
     from autoport.regime.config import DetectorConfig
 
     detector = DetectorConfig(min_train=150, refit_every=60, n_restarts=1, n_iter=30)
@@ -260,7 +260,7 @@ def test_dqn_backtest_with_regime_features_through_zipline_matches_the_env(
 
 def _zipline_matches_env(prices, mapper, tmp_path, monkeypatch):
     from autoport import tracking
-    from autoport.agent.pyfunc import MODEL_CODE
+    from autoport.strategies.dqn.pyfunc import MODEL_CODE
     from autoport.engines import zipline_engine
     from autoport.engines.costs import CostModel
     from autoport.strategies import make_strategy

@@ -187,9 +187,9 @@ def test_train_agent_run_registers_its_own_logged_model(home, prices_file, monke
         return {"success_rate": 0.8, "sharpe": 1.3, "max_drawdown": -0.1,
                 "equal_weight_sharpe": 1.0, "max_sharpe_sharpe": 1.2, "episodes": []}
 
-    module = types.ModuleType("autoport.agent.evaluate")
+    module = types.ModuleType("autoport.strategies.dqn.evaluate")
     module.evaluate_model = evaluate_model
-    monkeypatch.setitem(sys.modules, "autoport.agent.evaluate", module)
+    monkeypatch.setitem(sys.modules, "autoport.strategies.dqn.evaluate", module)
 
     res = invoke("promote", run_id, "--json")
     assert res.exit_code == 0, res.output

@@ -20,7 +20,7 @@ import torch
 from gymnasium import spaces
 
 from autoport import data
-from autoport.agent.config import load_config
+from autoport.strategies.dqn.config import load_config
 from autoport.envs.portfolio_env import PortfolioEnv
 
 

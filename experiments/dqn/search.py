@@ -40,7 +40,8 @@ from pathlib import Path
 import numpy as np
 
 from autoport import data
-from autoport.agent import load_config, train
+from autoport.strategies.dqn.config import load_config
+from autoport.strategies.dqn.train import train
 from autoport.envs.portfolio_env import PortfolioEnv
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""The MLflow pyfunc face of a :class:`~autoport.agent.policy.PolicyMapper`.
+"""The MLflow pyfunc face of a :class:`~autoport.strategies.dqn.policy.PolicyMapper`.
 
 Input: a list of observations (each a list of ``obs_size`` floats, as built by
 :mod:`autoport.envs.features`); output: a frame with ``action``, ``action_name`` and one
@@ -18,7 +18,7 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
-from autoport.agent.policy import PolicyMapper
+from autoport.strategies.dqn.policy import PolicyMapper
 
 MODEL_CODE = Path(__file__).with_name("pyfunc_code.py")
 

@@ -33,7 +33,7 @@ class DQNPolicy:
                 "models:/NAME@alias (from autoport train-agent)"
             )
         if mapper is None:
-            from autoport.agent.policy import load_policy
+            from autoport.strategies.dqn.policy import load_policy
 
             mapper = load_policy(model_uri)
         self.model_uri = model_uri

@@ -3,6 +3,6 @@ file>)``): MLflow runs this file to build the model, so nothing is pickled."""
 
 import mlflow
 
-from autoport.agent.pyfunc import PolicyPyfunc
+from autoport.strategies.dqn.pyfunc import PolicyPyfunc
 
 mlflow.models.set_model(PolicyPyfunc())

@@ -2,7 +2,7 @@
 
 The observation carries the menu of allocations (see :mod:`autoport.envs.features`), so the
 chosen action's weights are read from the observation itself: observations → weights, with
-nothing else to supply. :mod:`autoport.agent.pyfunc` wraps this class as an MLflow model.
+nothing else to supply. :mod:`autoport.strategies.dqn.pyfunc` wraps this class as an MLflow model.
 """
 
 from __future__ import annotations

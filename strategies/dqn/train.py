@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autoport.agent.config import AgentConfig, parse_config
-from autoport.agent.evaluate import baseline_episodes, evaluate_policy
-from autoport.agent.policy import PolicyMapper
+from autoport.strategies.dqn.config import AgentConfig, parse_config
+from autoport.strategies.dqn.evaluate import baseline_episodes, evaluate_policy
+from autoport.strategies.dqn.policy import PolicyMapper
 from autoport.envs.portfolio_env import PortfolioEnv
 from autoport.errors import DataError
 

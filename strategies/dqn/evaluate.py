@@ -22,7 +22,7 @@ import empyrical
 import numpy as np
 import pandas as pd
 
-from autoport.agent.config import AgentConfig, parse_config
+from autoport.strategies.dqn.config import AgentConfig, parse_config
 from autoport.envs.config import EnvConfig
 from autoport.envs.portfolio_env import PortfolioEnv
 from autoport.errors import DataError
@@ -241,8 +241,8 @@ def evaluate_model(
     min_variance_sharpe, episodes (one dict per test episode), baselines and the keys of
     :func:`action_usage` (action_distribution, switch_rate, switches_per_episode,
     dominant_action, ...)."""
-    from autoport.agent.config import load_config
-    from autoport.agent.policy import load_policy
+    from autoport.strategies.dqn.config import load_config
+    from autoport.strategies.dqn.policy import load_policy
 
     if isinstance(config, (str, Path)):
         config = load_config(config)
