@@ -10,7 +10,7 @@ import pandas as pd
 
 from autoport_cli.common import to_jsonable
 from autoport.strategies.autopilot import Autopilot
-from tests.test_autopilot import SYNTH, crash_prices, run_loop
+from test_autopilot import SYNTH, crash_prices, run_loop
 
 REGIME_ON = {**SYNTH, "regime": {"enabled": True, "refit_every": 42, "detector": {"min_train": 120,
                                  "n_iter": 25, "n_restarts": 1, "seed": 3}},
