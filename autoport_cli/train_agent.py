@@ -40,9 +40,12 @@ def train_agent(
     out: OutOption = None,
     json_output: JsonOption = False,
     track: Annotated[bool, typer.Option(help="log the run and the model to MLflow")] = True,
+    regime_model: Annotated[str | None, typer.Option(
+        help="run id of `autoport regime`: its model adds regime probabilities to the "
+             "observation (sessions it was trained on are left out)")] = None,
 ) -> None:
     """Train a DQN over a menu of allocations; report the test success rate beside baselines."""
-    cfg = load_config(config, {"timesteps": timesteps, "seed": seed})
+    cfg = load_config(config, {"timesteps": timesteps, "seed": seed}, regime_model=regime_model)
     panel = load_prices(prices, min_history=cfg.env.history_needed + 2, ffill=ffill)
 
     def on_eval(point: dict) -> None:

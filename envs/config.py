@@ -64,6 +64,18 @@ class EnvConfig(BaseModel):
         "model keeps the settings it was trained with"
     )
 
+    regime_model: str | None = Field(
+        None, description="MLflow run id of an `autoport regime` run: its fitted model filters "
+        "the features as is (no refits); sessions up to its training end are not used"
+    )
+
+    @model_validator(mode="after")
+    def _model_needs_features(self) -> EnvConfig:
+        if self.regime_model is not None and not self.regime_features:
+            raise ValueError("regime_model needs regime_features: true (the probabilities are "
+                             "what the logged model contributes)")
+        return self
+
     @model_validator(mode="before")
     @classmethod
     def _resolve_detector(cls, data):

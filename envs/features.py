@@ -32,7 +32,8 @@ from autoport.decision import check_weights
 OBS_CLIP = 10.0
 RETURN_SCALE = 50.0  # daily log returns of ~2% become ~1
 N_REGIMES = 3  # bull, bear, sideways (autoport.regime.hmm.REGIMES order)
-_REGIME_CACHE: dict[tuple[str, str], np.ndarray] = {}
+_REGIME_CACHE: dict[tuple, np.ndarray] = {}
+_LOGGED_MODELS: dict[str, object] = {}  # run id -> LoggedModel, loaded once per process
 _REGIME_CACHE_LIMIT = 8
 
 
@@ -174,16 +175,39 @@ def regime_matrix(prices: pd.DataFrame, config: EnvConfig) -> np.ndarray:
     from autoport.regime.detector import detect
 
     det = _detector(config)
-    key = (data_mod.content_hash(prices), det.model_dump_json())
+    key = (data_mod.content_hash(prices), det.model_dump_json(), config.regime_model)
     cached = _REGIME_CACHE.get(key)
     if cached is None:
-        probs = detect(prices, det).probabilities
+        if config.regime_model is not None:
+            probs = logged_probabilities(prices, logged_regime_model(config.regime_model))
+        else:
+            probs = detect(prices, det).probabilities
         cached = probs.reindex(prices.index).to_numpy(dtype=float)
         cached.setflags(write=False)
         if len(_REGIME_CACHE) >= _REGIME_CACHE_LIMIT:
             _REGIME_CACHE.clear()
         _REGIME_CACHE[key] = cached
     return cached
+
+
+def logged_regime_model(run_id: str):
+    """The ``autoport regime`` model of ``run_id`` (loaded once per process)."""
+    from autoport.regime.logged import load_logged_model
+
+    model = _LOGGED_MODELS.get(run_id)
+    if model is None:
+        model = _LOGGED_MODELS[run_id] = load_logged_model(run_id)
+    return model
+
+
+def logged_probabilities(prices: pd.DataFrame, logged) -> pd.DataFrame:
+    """The logged model's filtered probabilities over ``prices``; dates up to its training
+    end are dropped (the model has seen them, so using them would look ahead)."""
+    from autoport.regime.features import build_features
+
+    feats = build_features(prices, **logged.detector.feature_kwargs())
+    probs = logged.fit.filter(feats)
+    return probs.loc[probs.index > logged.fit.train_end]
 
 
 class OnlineRegimes:
@@ -197,8 +221,9 @@ class OnlineRegimes:
     filters from ``lo`` through the decision row.
     """
 
-    def __init__(self, detector: DetectorConfig) -> None:
+    def __init__(self, detector: DetectorConfig, regime_model: str | None = None) -> None:
         self.detector = detector
+        self.regime_model = regime_model  # a logged model is used as is: no grid, no refits
         self._fits: list[tuple[str, object]] = []  # (digest of rows [0, i), HMMFit) per point
         self.fitted = 0  # HMM fits run (the cache's effect)
 
@@ -207,6 +232,10 @@ class OnlineRegimes:
         from autoport.regime.features import build_features
         from autoport.regime.hmm import fit_hmm
 
+        if self.regime_model is not None:
+            logged = logged_regime_model(self.regime_model)
+            logged.check_out_of_sample(history.index[-1])
+            return logged_probabilities(history, logged).iloc[-1].to_numpy(dtype=float)
         det = self.detector
         feats = build_features(history, **det.feature_kwargs())
         m = len(feats)

@@ -86,6 +86,15 @@ class PortfolioEnv(gym.Env):
         self.episode_length = int(episode_length or cfg.episode_length)
         index = panel.index
         first = cfg.history_needed - 1
+        self._regime = features.regime_matrix(panel, cfg) if cfg.regime_features else None
+        if self._regime is not None:  # a logged regime model leaves out its training dates
+            usable = np.flatnonzero(np.isfinite(self._regime).all(axis=1))
+            if len(usable) == 0:
+                raise DataError(
+                    "no session of the prices has regime probabilities; the regime model was "
+                    "trained on all of them: fit it with `autoport regime --as-of` an earlier date"
+                )
+            first = max(first, int(usable[0]))
         lo = first if start is None else max(first, int(index.searchsorted(pd.Timestamp(start))))
         hi = len(index) - 1 if end is None else int(
             index.searchsorted(pd.Timestamp(end), side="right") - 1)
@@ -129,7 +138,6 @@ class PortfolioEnv(gym.Env):
             -features.OBS_CLIP, features.OBS_CLIP, shape=(size,), dtype=np.float32
         )
         self._need = max(cfg.lookback, cfg.vol_window) + 1
-        self._regime = features.regime_matrix(panel, cfg) if cfg.regime_features else None
         self._reset_state(self._starts[0])
 
     # -- menu -------------------------------------------------------------------------------

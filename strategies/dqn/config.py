@@ -81,10 +81,29 @@ class AgentConfig(BaseModel):
     validation: Validation = Validation()
 
 
-def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> AgentConfig:
-    """YAML (optional) merged with top-level overrides; one message for any bad key or value."""
+def load_config(
+    path: str | Path | None,
+    overrides: dict[str, Any] | None = None,
+    *,
+    regime_model: str | None = None,
+) -> AgentConfig:
+    """YAML (optional) merged with top-level overrides; one message for any bad key or value.
+
+    ``regime_model`` (or ``env.regime_model`` in the file): an ``autoport regime`` run whose
+    model supplies the regime features; its detector settings replace ``env.regime_detector``
+    so the saved agent records what built its features.
+    """
     raw, _ = configfile.read_mapping(path)
     raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    env = dict(raw.get("env") or {})
+    if regime_model is not None:
+        env.update(regime_features=True, regime_model=regime_model)
+    if env.get("regime_model"):
+        from autoport.regime.logged import load_logged_model
+
+        env["regime_detector"] = load_logged_model(env["regime_model"]).detector.model_dump()
+    if env:
+        raw["env"] = env
     return parse_config(raw, source=str(path) if path else "defaults")
 
 

@@ -70,7 +70,8 @@ class DQNPolicy:
         regime = None
         if self.config.regime_features:
             if self._regimes is None:
-                self._regimes = features.OnlineRegimes(self.config.regime_detector)
+                self._regimes = features.OnlineRegimes(self.config.regime_detector,
+                                                       self.config.regime_model)
             regime = self._regimes.at(history)
         obs = features.observation(rets, weights_now, drawdown, menu, self.config, regime)
         return obs, menu, drawdown, regime
