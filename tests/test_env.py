@@ -56,26 +56,30 @@ def test_every_action_is_long_only_and_sums_to_one(prices):
     assert (menu.max(axis=1) <= max(SMALL.max_weight, 1 / 5) + 1e-6)[1:3].all()
 
 
-def test_observations_ignore_the_future(prices):
-    """Scramble every price after a decision: observations up to that decision are unchanged."""
-    start = prices.index[150]
-    cut = 165  # the episode decides at 150, 155, 160, 165, ...
+def _scrambled_rollouts(prices, config, seed, start=150, cut=165):
+    """Observations at decisions 150, 155, 160, 165 and 170 of one episode, on the prices and on
+    a copy whose every price after row ``cut`` is scrambled; also returns the scrambled panel."""
     future = prices.copy()
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     future.iloc[cut + 1 :] *= rng.uniform(0.5, 1.5, size=future.iloc[cut + 1 :].shape)
     observed = []
     for panel in (prices, future):
-        env = PortfolioEnv(panel, SMALL, episode_starts=[start])
+        env = PortfolioEnv(panel, config, episode_starts=[prices.index[start]])
         obs, _ = env.reset()
         seen = [obs]
-        for action in (1, 2, 3):
+        for action in (1, 2, 3, 0):
             obs, *_ = env.step(action)
             seen.append(obs)
-        seen.append(env.step(0)[0])  # decision at 170: after the cut, may differ
         observed.append(seen)
+    return observed, future
+
+
+def test_observations_ignore_the_future(prices):
+    """Scramble every price after a decision: observations up to that decision are unchanged."""
+    observed, _ = _scrambled_rollouts(prices, SMALL, seed=0)
     for a, b in zip(observed[0][:4], observed[1][:4], strict=True):
         np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(observed[0][4], observed[1][4])
+    assert not np.array_equal(observed[0][4], observed[1][4])  # decision 170: after the cut
 
 
 def test_same_seed_same_numbers(prices):
@@ -242,19 +246,8 @@ def test_regime_probabilities_of_a_cut_history_equal_the_full_panel(prices):
 def test_regime_observations_ignore_the_future(prices):
     """Scramble every price after a decision: observations (regime part included) up to it
     are unchanged, while the regime probabilities after it do change."""
-    start, cut = prices.index[150], 165
-    future = prices.copy()
-    rng = np.random.default_rng(1)
-    future.iloc[cut + 1 :] *= rng.uniform(0.5, 1.5, size=future.iloc[cut + 1 :].shape)
-    observed = []
-    for panel in (prices, future):
-        env = PortfolioEnv(panel, REGIME, episode_starts=[start])
-        obs, _ = env.reset()
-        seen = [obs]
-        for action in (1, 2, 3, 0):
-            obs, *_ = env.step(action)
-            seen.append(obs)
-        observed.append(seen)
+    cut = 165
+    observed, future = _scrambled_rollouts(prices, REGIME, seed=1, cut=cut)
     for a, b in zip(observed[0][:4], observed[1][:4], strict=True):  # decisions 150..165
         np.testing.assert_array_equal(a, b)
         assert a[-3:].sum() == pytest.approx(1.0, abs=1e-6) and (a[-3:] >= 0).all()
