@@ -37,18 +37,12 @@ class StressConfig(BaseModel):
     concentration_limit: float = Field(default=0.10, gt=0.0, le=1.0)
     risk_budgets: dict[str, float] | None = None  # ticker -> target share of VaR
 
-    @field_validator("backtest_model")
+    @field_validator("backtest_model", "sampler")
     @classmethod
-    def _model(cls, v: str) -> str:
-        if v not in BACKTEST_MODELS:
-            raise ValueError(f"choose one of {', '.join(BACKTEST_MODELS)}")
-        return v
-
-    @field_validator("sampler")
-    @classmethod
-    def _sampler(cls, v: str) -> str:
-        if v not in SAMPLERS:
-            raise ValueError(f"choose one of {', '.join(SAMPLERS)}")
+    def _known_choice(cls, v: str, info) -> str:
+        choices = BACKTEST_MODELS if info.field_name == "backtest_model" else SAMPLERS
+        if v not in choices:
+            raise ValueError(f"choose one of {', '.join(choices)}")
         return v
 
 
