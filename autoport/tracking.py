@@ -214,18 +214,29 @@ def load_pyfunc(model_uri: str):
         ) from exc
 
 
-def load_json_artifact(run_id: str, artifact_path: str) -> dict:
-    """A JSON artifact of a logged run (for example the regime model ``model.json``)."""
+def load_json_artifact(run_id: str, artifact_path: str, logged_by: str = "") -> dict:
+    """A JSON artifact of a logged run (for example the regime model ``model.json``).
+
+    ``logged_by`` names the command whose runs carry the artifact, for the error message.
+    """
     mlflow = _client()
     import mlflow.artifacts
 
+    source = f"`{logged_by}`" if logged_by else "the command that logged it"
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri())
+    try:
+        run = client.get_run(run_id)
+    except Exception:
+        raise TrackingError(
+            f"no MLflow run {run_id!r} in {tracking_uri()}; pass a run id printed by {source} "
+            "(list them with `autoport runs`)"
+        ) from None
     try:
         text = mlflow.artifacts.load_text(f"runs:/{run_id}/{artifact_path}")
-    except Exception as exc:
+    except Exception:
+        kind = run.data.tags.get("command") or run.info.run_name or "other"
         raise TrackingError(
-            f"could not read {artifact_path} of MLflow run {run_id!r} from {tracking_uri()}: "
-            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; pass the run id "
-            "printed by the command that logged it (list them with `autoport runs`)"
+            f"run {run_id} ({kind}) has no {artifact_path}; pass a run id printed by {source}"
         ) from None
     try:
         return json.loads(text)

@@ -50,8 +50,8 @@ def parse_run_id(ref: str) -> str:
 def load_logged_model(ref: str) -> LoggedModel:
     """The HMM and detector settings of an ``autoport regime`` run."""
     run_id = parse_run_id(ref)
-    fit = fit_from_dict(tracking.load_json_artifact(run_id, "model.json"))
-    config = tracking.load_json_artifact(run_id, "config.json")
+    fit = fit_from_dict(tracking.load_json_artifact(run_id, "model.json", "autoport regime"))
+    config = tracking.load_json_artifact(run_id, "config.json", "autoport regime")
     try:
         detector = DetectorConfig.model_validate(config["detector"])
     except (KeyError, TypeError, ValueError) as exc:
