@@ -27,7 +27,7 @@ same treatment for 1/N) take each year's tax out of the pre-tax returns as a wit
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
 
@@ -37,7 +37,8 @@ import pandas as pd
 from autoport import data as data_mod
 from autoport import estimators, portfolio
 from autoport.autopilot import override as ov
-from autoport.autopilot import aftertax, regimes, risk_checks, tax, trades, triggers
+from autoport.autopilot import record as rec
+from autoport.autopilot import aftertax, harvest, regimes, risk_checks, tax, trades, triggers
 from autoport.autopilot.settings import AutopilotSettings, EsgSettings, merged_settings
 from autoport.errors import ConfigError, OptimizationError
 from autoport.optimize import Constraints, Objective, risk_aversion_from_tolerance
@@ -66,6 +67,75 @@ def _esg_scores() -> dict[str, float]:
     with text.open("r") as fh:
         frame = pd.read_csv(fh, comment="#")
     return dict(zip(frame["ticker"], frame["esg_score"].astype(float), strict=True))
+
+
+
+def _put(record: dict, key: str, entry: dict | None) -> None:
+    """Add a step's part of the record; a step with nothing to say adds no key."""
+    if entry is not None:
+        record[key] = entry
+
+
+# One decision's intermediate results, passed from step to step of ``Autopilot.decide``.
+@dataclass(frozen=True)
+class _Today:
+    """The book at today's close and the estimates on the trailing ``settings.window``."""
+
+    today: pd.Timestamp
+    tickers: pd.Index
+    closes: pd.DataFrame  # since the last decision, at the engine's price precision
+    prices: pd.Series  # today's close, at the engine's price precision
+    elapsed: int  # sessions since the last decision (0 on the first)
+    value: float  # the book's value (currency)
+    current: pd.Series  # the book's drifted weights
+    window: pd.DataFrame  # closes, settings.window + 1 sessions
+    rets: pd.DataFrame  # daily returns on ``window``
+    mu: pd.Series  # expected annual returns on ``window``
+    cov: pd.DataFrame  # annual Ledoit-Wolf covariance on ``window``
+    blocked: list[str]  # sold at a loss within wash_days: not to be bought back
+
+
+@dataclass(frozen=True)
+class _Normal:
+    """The regime and the target without override, and what it was made from."""
+
+    regime: str | None  # acted on (after hysteresis); None without a detector or history
+    confidence: float | None
+    probabilities: dict
+    view: regimes.RegimeView | None
+    policy: regimes.Policy
+    cap: float  # the stricter of the map's cap and the user's position limit
+    cons: Constraints
+    tol: float  # risk tolerance used
+    objective: str
+    weights: pd.Series
+    notes: list[str]
+
+
+@dataclass(frozen=True)
+class _Risk:
+    """Risk state at today's close, before the override steps."""
+
+    var: float  # one-day VaR (a return) of the current weights
+    var_of_normal: float  # the same for the normal target
+    drawdown: float  # from the book's peak
+    drift: triggers.Drift | None  # from the last target (None before the first)
+
+
+@dataclass(frozen=True)
+class _Gate:
+    fired: list[str]  # the triggers, in order
+    trade: bool  # move to the target
+    cb: triggers.CostBenefit | None  # the cost-benefit test, when one was needed
+
+
+@dataclass(frozen=True)
+class _Execution:
+    action: str  # hold, refused, initial, rebalance, harvest, override_enter, override_restore
+    orders: list[trades.Order]
+    check: risk_checks.CheckResult | None
+    weights: pd.Series  # what the engine is given
+    notes: list[str]
 
 
 class Autopilot:
@@ -314,63 +384,113 @@ class Autopilot:
             self.peaks.append(self.peak)
 
     # ------------------------------------------------------------------ the decision
-    def decide(self, history: pd.DataFrame) -> Decision:  # noqa: C901 - one flow, in order
-        s = self.settings
+    def decide(self, history: pd.DataFrame) -> Decision:
+        """One decision on closes up to today, in the order of the module's decision flow."""
         today = history.index[-1]
-        tickers = history.columns
         if self.last_date is not None and today <= self.last_date:
             self.reset()  # a new run from the start
+        record: dict[str, Any] = {}
+        closes, elapsed = self._closes_since_last(history)
+        _put(record, "previous_execution", self._settle(closes))
+        self._sync_values(closes)
+        _put(record, "tax_year_end", self._close_tax_year(today))
+        now = self._today(history, closes, elapsed)
+        normal = self._normal_target(history, now)
+        risk = self._risk_state(now, normal)
+        event, override = self._step_override(history, now, normal)
+        _put(record, "override", override)
+        target, rule, defensive_notes = self._target(now, normal)
+        gate = self._gate(now, normal, risk, target, event, override)
+        base, harvests, tax_notes = self._tax_edits(now, target if gate.trade else now.current)
+        done = self._execute(now, normal, base, target, gate.trade, harvests, event)
+        notes = normal.notes + defensive_notes + tax_notes + done.notes
+        record.update(self._record(now, normal, risk, rule, gate, done, harvests, notes))
+        self.last_date = today
+        reason = rec.reason(done.action, gate.fired, rule=rule, cb=gate.cb, check=done.check,
+                            harvests=harvests)
+        return Decision(today, done.weights.reindex(now.tickers, fill_value=0.0), reason, record)
+
+    def _closes_since_last(self, history: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+        """The closes since the last decision at the engine's price precision (today's alone
+        on the first decision), and how many sessions have passed (0 on the first)."""
+        s = self.settings
         recent = history.loc[history.index > self.last_date] if self.last_date is not None \
             else history.iloc[-1:]
         closes = recent.apply(lambda c: trades.engine_prices(c, s.price_tick))
-        prices = closes.iloc[-1]
-        record: dict[str, Any] = {}
+        return closes, (len(recent) if self.last_date is not None else 0)
 
-        # 1. the previous decision's orders filled at the next close
+    def _settle(self, closes: pd.DataFrame) -> dict | None:
+        """1. The previous decision's orders filled at the next close, into the tax lots; the
+        record's ``previous_execution`` (None when nothing filled)."""
         fill_day, fills = self.book.settle(closes)
         for f in fills:
             if f.shares > 0:
                 self.taxbook.buy(f.ticker, f.shares, f.fill_price, fill_day)
             else:
                 self.taxbook.sell(f.ticker, -f.shares, f.fill_price, fill_day)
-        if fills:
-            record["previous_execution"] = {"filled": fill_day,
-                                            **trades.shortfall_summary(fills)}
-        elapsed = len(recent) if self.last_date is not None else 0
-        self._sync_values(closes)
-        value = self.book.value(prices)
-        current = self.book.weights(prices)
+        if not fills:
+            return None
+        return {"filled": fill_day, **trades.shortfall_summary(fills)}
 
-        # 2. tax year-end
+    def _close_tax_year(self, today: pd.Timestamp) -> dict | None:
+        """2. On the first decision of a new year, the tax on the years since the last one
+        (paid today, losses carried forward); the record's ``tax_year_end``."""
+        s = self.settings
         if self.tax_year is None:
             self.tax_year = today.year
-        elif today.year > self.tax_year:
-            start = pd.Timestamp(f"{self.tax_year}-01-01") - pd.Timedelta(days=1)
-            end = pd.Timestamp(f"{today.year - 1}-12-31")
-            realized = self.taxbook.realized_between(start, end)
-            due, self.carryforward, parts = tax.annual_tax(
-                realized, short_rate=s.tax.short_term_rate, long_rate=s.tax.long_term_rate,
-                carryforward=self.carryforward)
-            self.taxes_paid.append((today, due))
-            record["tax_year_end"] = {"years": f"{self.tax_year}-{today.year - 1}",
-                                      "tax": due, "carryforward_loss": self.carryforward,
-                                      **parts}
-            self.tax_year = today.year
+            return None
+        if today.year <= self.tax_year:
+            return None
+        start = pd.Timestamp(f"{self.tax_year}-01-01") - pd.Timedelta(days=1)
+        end = pd.Timestamp(f"{today.year - 1}-12-31")
+        realized = self.taxbook.realized_between(start, end)
+        due, self.carryforward, parts = tax.annual_tax(
+            realized, short_rate=s.tax.short_term_rate, long_rate=s.tax.long_term_rate,
+            carryforward=self.carryforward)
+        self.taxes_paid.append((today, due))
+        entry = {"years": f"{self.tax_year}-{today.year - 1}", "tax": due,
+                 "carryforward_loss": self.carryforward, **parts}
+        self.tax_year = today.year
+        return entry
 
-        # 3. inputs: estimates, regime, risk
+    def _today(self, history: pd.DataFrame, closes: pd.DataFrame, elapsed: int) -> _Today:
+        """3a. The book at today's close and the estimates on the trailing window."""
+        s = self.settings
+        today, tickers = history.index[-1], history.columns
+        prices = closes.iloc[-1]
         window = history.iloc[-(s.window + 1):]
-        rets = window.pct_change().iloc[1:]
-        mu = estimators.mean_return(window)
-        cov = estimators.ledoit_wolf_cov(window)
+        return _Today(
+            today=today, tickers=tickers, closes=closes, prices=prices, elapsed=elapsed,
+            value=self.book.value(prices), current=self.book.weights(prices),
+            window=window, rets=window.pct_change().iloc[1:],
+            mu=estimators.mean_return(window), cov=estimators.ledoit_wolf_cov(window),
+            blocked=sorted(t for t in tickers if self.taxbook.loss_sold_within(t, today)),
+        )
+
+    def _normal_target(self, history: pd.DataFrame, now: _Today) -> _Normal:
+        """3b. The regime and the target without override: the regime map's policy under the
+        stricter of its cap and the user's position limit, and the user's other limits."""
         regime, confidence, probs, view = self._regime(history)
-        blocked = sorted(t for t in tickers if self.taxbook.loss_sold_within(t, today))
         policy = self._policy(regime)
         # the regime map's cap and the user's position limit: the stricter wins
         cap = self.max_position if policy.max_weight is None else min(self.max_position,
                                                                        policy.max_weight)
-        cons, notes = self._constraints(tickers, blocked, cap)
-        objective = policy.objective
+        cons, notes = self._constraints(now.tickers, now.blocked, cap)
         tol = self._tolerance(regime)
+        weights, objective, more = self._solve_normal(history, policy, cons, tol)
+        return _Normal(regime=regime, confidence=confidence, probabilities=probs, view=view,
+                       policy=policy, cap=cap, cons=cons, tol=tol, objective=objective,
+                       weights=weights, notes=notes + more)
+
+    def _solve_normal(self, history: pd.DataFrame, policy: regimes.Policy, cons: Constraints,
+                      tol: float) -> tuple[pd.Series, str, list[str]]:
+        """The normal weights (the DQN policy's proposal when one is set, else the policy's
+        objective on its window, less its cash), the objective used, and notes. When solving
+        fails, the previous target (1/N at first) is kept."""
+        s = self.settings
+        tickers = history.columns
+        objective = policy.objective
+        notes: list[str] = []
         est_window = history.iloc[-(policy.window + 1):]
         try:
             if self.dqn is not None:
@@ -388,251 +508,229 @@ class Autopilot:
             normal = self.target if self.target is not None else pd.Series(
                 1.0 / len(tickers), index=tickers)
             notes.append(f"{objective} failed ({exc}); kept the previous target")
-        regime_map = self._map_record(policy, cap, tol)
-        var_now = risk_checks.portfolio_var(current, rets, self.confidence) if value else 0.0
-        var_normal = risk_checks.portfolio_var(normal, rets, self.confidence)
-        drawdown = value / self.peak - 1.0
-        d = triggers.drift(current, self.target) if self.target is not None else None
-        inputs = {
-            "regime": regime, "regime_confidence": confidence, "regime_probabilities": probs,
-            "regime_filtered": view.raw if view else None,
-            "var": var_now, "var_of_normal_target": var_normal, "var_limit": s.var_limit,
-            "var_confidence": self.confidence, "drawdown": drawdown,
-            "drawdown_limit": self.drawdown_limit, "portfolio_value": value,
-            "drift_max": d.max_abs if d else None, "drift_asset": d.asset if d else None,
-            "drift_total": d.total if d else None,
-            "rebalance_threshold": s.rebalance_threshold, "risk_tolerance_used": tol,
-            "wash_sale_blocked": blocked,
-        }
+        return normal, objective, notes
 
-        # 4. override with hysteresis (its conditions on every session since the last decision)
-        event = None
-        if s.override.enabled and self.target is not None:
-            days = self._override_days(history, closes, normal, view, max(elapsed, 1))
-            self.override, event, why = ov.step(self.override, days, self.rules, today=today,
-                                                elapsed=elapsed)
-            if event == "enter":
-                record["override"] = {"event": "enter", "reasons": why}
-            elif event == "restore":
-                self.peak = value
-                record["override"] = {"event": "restore", "conditions_met": why}
-            elif self.override.active:
-                record["override"] = {"event": "still_defensive", "blocking_restore": why}
-        # the stricter cash share wins: the override's or the regime map's
-        defensive_cash = max(s.override.defensive_cash, policy.cash)
+    def _risk_state(self, now: _Today, normal: _Normal) -> _Risk:
+        """3c. VaR of the book and of the normal target, drawdown, and drift from the target."""
+        return _Risk(
+            var=risk_checks.portfolio_var(now.current, now.rets, self.confidence)
+            if now.value else 0.0,
+            var_of_normal=risk_checks.portfolio_var(normal.weights, now.rets, self.confidence),
+            drawdown=now.value / self.peak - 1.0,
+            drift=triggers.drift(now.current, self.target) if self.target is not None else None,
+        )
+
+    def _step_override(self, history: pd.DataFrame, now: _Today, normal: _Normal
+                       ) -> tuple[str | None, dict | None]:
+        """4. The override with hysteresis, its conditions checked on every session since the
+        last decision: the event (enter, restore or None) and the record's ``override``."""
+        s = self.settings
+        if not (s.override.enabled and self.target is not None):
+            return None, None
+        days = self._override_days(history, now.closes, normal.weights, normal.view,
+                                   max(now.elapsed, 1))
+        self.override, event, why = ov.step(self.override, days, self.rules, today=now.today,
+                                            elapsed=now.elapsed)
+        if event == "enter":
+            return event, {"event": "enter", "reasons": why}
+        if event == "restore":
+            self.peak = now.value
+            return event, {"event": "restore", "conditions_met": why}
         if self.override.active:
-            try:
-                dsol = self._solve(window, s.override.defensive_objective, cons, 0.0)
-                target = dsol.weights.clip(lower=0.0) * (1.0 - defensive_cash)
-            except OptimizationError as exc:
-                target = normal / max(1.0 - policy.cash, 1e-12) * (1.0 - defensive_cash)
-                notes.append(f"defensive {s.override.defensive_objective} failed ({exc}); "
-                             "scaled the normal target instead")
-            rule = (f"defensive: {s.override.defensive_objective} with "
-                    f"{defensive_cash:.0%} cash")
-        else:
-            target = normal
-            rule = (f"{objective} on {policy.window} sessions, cap {cap:.0%}"
-                    + (f", {policy.cash:.0%} cash" if policy.cash else "")
-                    + f" (risk tolerance {tol:.2f}" + (f", regime {regime})" if regime else ")"))
+            return event, {"event": "still_defensive", "blocking_restore": why}
+        return event, None
 
-        # 5. triggers and the cost-benefit gate
+    def _target(self, now: _Today, normal: _Normal) -> tuple[pd.Series, str, list[str]]:
+        """The target and its rule: the defensive allocation while the override is active
+        (the stricter cash share of the override's and the regime map's), else the normal
+        target; notes when the defensive objective fails."""
+        s = self.settings
+        policy, notes = normal.policy, []
+        if not self.override.active:
+            rule = (f"{normal.objective} on {policy.window} sessions, cap {normal.cap:.0%}"
+                    + (f", {policy.cash:.0%} cash" if policy.cash else "")
+                    + f" (risk tolerance {normal.tol:.2f}"
+                    + (f", regime {normal.regime})" if normal.regime else ")"))
+            return normal.weights, rule, notes
+        defensive_cash = max(s.override.defensive_cash, policy.cash)
+        try:
+            dsol = self._solve(now.window, s.override.defensive_objective, normal.cons, 0.0)
+            target = dsol.weights.clip(lower=0.0) * (1.0 - defensive_cash)
+        except OptimizationError as exc:
+            target = normal.weights / max(1.0 - policy.cash, 1e-12) * (1.0 - defensive_cash)
+            notes.append(f"defensive {s.override.defensive_objective} failed ({exc}); "
+                         "scaled the normal target instead")
+        rule = f"defensive: {s.override.defensive_objective} with {defensive_cash:.0%} cash"
+        return target, rule, notes
+
+    def _triggers(self, now: _Today, normal: _Normal, risk: _Risk, event: str | None,
+                  override: dict | None) -> tuple[list[str], bool]:
+        """5a. The triggers that fired, and whether one makes the trade mandatory (the first
+        allocation, an override event, a VaR breach when the override is off)."""
+        s = self.settings
         fired: list[str] = []
         mandatory = False
         if self.target is None:
             fired.append("initial allocation of the cash")
             mandatory = True
         if event is not None:
-            fired.append(f"risk override {event}: " + record["override"].get(
-                "reasons", record["override"].get("conditions_met", []))[0])
+            fired.append(f"risk override {event}: " + override.get(
+                "reasons", override.get("conditions_met", []))[0])
             mandatory = True
         if not s.override.enabled:
-            why = triggers.risk_trigger(var_now, s.var_limit, self.confidence)
+            why = triggers.risk_trigger(risk.var, s.var_limit, self.confidence)
             if why:
                 fired.append(why)
                 mandatory = True
-        if triggers.calendar_due(self.last_review, today, s.calendar) and self.target is not None:
+        if triggers.calendar_due(self.last_review, now.today, s.calendar) \
+                and self.target is not None:
             fired.append(f"{s.calendar} calendar review")
-        if d is not None:
-            why = triggers.drift_trigger(d, s.rebalance_threshold, s.total_drift_threshold)
+        if risk.drift is not None:
+            why = triggers.drift_trigger(risk.drift, s.rebalance_threshold,
+                                         s.total_drift_threshold)
             if why:
                 fired.append(why)
-        why = triggers.regime_change(self.prev_regime, regime)
+        why = triggers.regime_change(self.prev_regime, normal.regime)
         if why:
             fired.append(why)
-        self.prev_regime = regime or self.prev_regime
-        delta = risk_aversion_from_tolerance(max(tol, 0.0))
+        return fired, mandatory
+
+    def _gate(self, now: _Today, normal: _Normal, risk: _Risk, target: pd.Series,
+              event: str | None, override: dict | None) -> _Gate:
+        """5b. Whether to trade toward ``target``: always on a mandatory trigger, else when
+        the expected benefit beats the trading cost and the tax the sales would realise."""
+        s = self.settings
+        fired, mandatory = self._triggers(now, normal, risk, event, override)
+        self.prev_regime = normal.regime or self.prev_regime
+        delta = risk_aversion_from_tolerance(max(normal.tol, 0.0))
         cb = None
         trade = mandatory
         if fired and not mandatory:
-            est_tax = self._estimated_tax(current, target, prices, value, today)
-            cb = triggers.worth_trading(current, target, mu, cov, risk_aversion=delta,
+            est_tax = self._estimated_tax(now.current, target, now.prices, now.value, now.today)
+            cb = triggers.worth_trading(now.current, target, now.mu, now.cov, risk_aversion=delta,
                                         cost_rate=s.costs.total_rate,
                                         horizon_sessions=s.benefit_horizon,
                                         extra_cost=est_tax)
             trade = cb.worth_it
         if fired:
-            self.last_review = today
+            self.last_review = now.today
+        return _Gate(fired=fired, trade=trade, cb=cb)
 
-        # 6. tax-loss harvesting (on top of whatever the base allocation is)
-        base = target if trade else current
-        harvests = []
-        harvested_now: set[str] = set()
-        if s.tax_optimization and value > 0:
-            if self.substitutes is None or today.month == 1 and elapsed:
-                self.substitutes = tax.substitute_candidates(rets, s.tax.substitutes)
-            # the most correlated substitute that can take the position under the cap
-            picks = {}
-            excluded = self._esg_excluded(tickers)
-            for t, ranked in self.substitutes.items():
-                moved = current.get(t, 0.0)
-                ranked = [c for c in ranked if self._esg_substitute(t, c, excluded)]
-                fit = [c for c in ranked if c not in blocked
-                       and base.get(c, 0.0) + moved <= self._cap + 1e-9]
-                if fit or ranked:
-                    picks[t] = (fit or ranked)[0]
+    def _tax_edits(self, now: _Today, base: pd.Series
+                   ) -> tuple[pd.Series, list[tax.Harvest], list[str]]:
+        """6. Tax-loss harvesting on top of ``base`` (the target when trading, else the
+        current weights), then the wash-sale guards: the edited base, the harvests, notes."""
+        s = self.settings
+        harvests: list[tax.Harvest] = []
+        harvested: set[str] = set()
+        if s.tax_optimization and now.value > 0:
+            if self.substitutes is None or now.today.month == 1 and now.elapsed:
+                self.substitutes = tax.substitute_candidates(now.rets, s.tax.substitutes)
+            excluded = self._esg_excluded(now.tickers)
+            picks = harvest.substitute_picks(
+                self.substitutes, now.current, base, now.blocked, self._cap,
+                allowed=lambda t, c: self._esg_substitute(t, c, excluded))
             harvests = tax.harvest_candidates(
-                self.taxbook, prices.to_dict(), today, picks,
+                self.taxbook, now.prices.to_dict(), now.today, picks,
                 threshold=s.tax.harvest_threshold, min_value=s.tax.min_harvest_value)
-            harvests = [h for h in harvests if h.substitute not in blocked]
-            harvested_now = {h.ticker for h in harvests}
-            if harvests:
-                base = base.copy()
-                for h in harvests:
-                    moved = min(h.shares * prices[h.ticker] / value, base.get(h.ticker, 0.0))
-                    base[h.ticker] = base.get(h.ticker, 0.0) - moved
-                    base[h.substitute] = base.get(h.substitute, 0.0) + moved
-        # blocked tickers (sold at a loss < wash_days ago) are not bought back
-        if blocked:
-            base = base.copy()
-            for t in blocked:
-                buyback = base.get(t, 0.0) - current.get(t, 0.0)
-                if buyback > 1e-9:
-                    base[t] -= buyback
-                    notes.append(f"{t}: repurchase within {s.tax.wash_days} days of a loss sale "
-                                 "would be a wash sale; kept out")
-
-        # a loss sale of a ticker bought in the last wash_days would be a wash: defer it
+            harvests = [h for h in harvests if h.substitute not in now.blocked]
+            harvested = {h.ticker for h in harvests}
+            base = harvest.swap_harvests(base, harvests, now.prices, now.value)
+        base, notes = harvest.keep_blocked_out(base, now.current, now.blocked,
+                                               s.tax.wash_days)
         if s.tax_optimization:
-            for t in tickers:
-                sell = current.get(t, 0.0) - base.get(t, 0.0)
-                if sell <= 1e-9 or t in harvested_now:
-                    continue
-                if self.taxbook.sale_would_wash(t, sell * value / prices[t], prices[t], today):
-                    base = base.copy()
-                    base[t] = current[t]
-                    notes.append(f"{t}: sale deferred, it would realise a loss within "
-                                 f"{s.tax.wash_days} days of a purchase (wash sale)")
+            base, deferred = harvest.defer_wash_sales(
+                base, now.current, now.tickers, taxbook=self.taxbook, prices=now.prices,
+                value=now.value, today=now.today, harvested=harvested)
+            notes += deferred
+        return base, harvests, notes
 
-        # 7. pre-trade risk checks, then orders
+    def _execute(self, now: _Today, normal: _Normal, base: pd.Series, target: pd.Series,
+                 trade: bool, harvests: list[tax.Harvest], event: str | None) -> _Execution:
+        """7. Pre-trade risk checks on ``base`` (resize or refuse), then share orders, handed
+        to the shadow book to fill at the next close; the weights the engine is given."""
+        s = self.settings
         action = "hold"
         orders: list[trades.Order] = []
         check = None
+        notes: list[str] = []
         if trade or harvests:
             check = risk_checks.pre_trade_check(
-                base, current, rets, max_position=self._cap,
-                sectors=self._sector_map(tickers), sector_limits=cons.group_max,
+                base, now.current, now.rets, max_position=self._cap,
+                sectors=self._sector_map(now.tickers), sector_limits=normal.cons.group_max,
                 max_leverage=s.max_leverage, var_limit=s.var_limit,
-                confidence=self.confidence, **self._esg_check(tickers))
+                confidence=self.confidence, **self._esg_check(now.tickers))
             if check.status == "refused":
                 action = "refused"
             else:
-                if blocked:
+                if now.blocked:
                     # the checks spread capped weight pro rata; none may buy a blocked ticker
                     allowed = check.weights.copy()
-                    for t in blocked:
-                        allowed[t] = min(allowed.get(t, 0.0), current.get(t, 0.0))
+                    for t in now.blocked:
+                        allowed[t] = min(allowed.get(t, 0.0), now.current.get(t, 0.0))
                     check = replace(check, weights=allowed)
-                orders, new_shares, order_notes = trades.plan_orders(
-                    check.weights, self.book.shares, prices, self.book.cash, costs=s.costs,
+                orders, new_shares, notes = trades.plan_orders(
+                    check.weights, self.book.shares, now.prices, self.book.cash, costs=s.costs,
                     min_trade_value=s.min_trade_value, lot_size=s.lot_size,
                     cash_buffer=s.cash_buffer)
-                notes += order_notes
                 if orders:
                     action = ("initial" if self.target is None else
                               f"override_{event}" if event else
                               "rebalance" if trade else "harvest")
                 if trade:
-                    self.target = target.reindex(tickers, fill_value=0.0)
+                    self.target = target.reindex(now.tickers, fill_value=0.0)
         if action in ("hold", "refused"):
-            new_shares = self.book.shares.reindex(tickers, fill_value=0.0)
+            new_shares = self.book.shares.reindex(now.tickers, fill_value=0.0)
             orders = []
-        weights = trades.engine_weights(new_shares, prices, value) if value > 0 else current
-        self.book.submit(today, orders)
+        weights = (trades.engine_weights(new_shares, now.prices, now.value) if now.value > 0
+                   else now.current)
+        self.book.submit(now.today, orders)
+        return _Execution(action=action, orders=orders, check=check, weights=weights,
+                          notes=list(notes))
 
-        # 8. the record
-        harvested = {h.ticker: h for h in harvests}
-        subs = {h.substitute: h for h in harvests}
-        trigger_text = "; ".join(fired) if fired else "no trigger fired"
-        trade_rows = []
-        for o in orders:
-            row = o.as_dict()
-            if o.ticker in harvested and o.shares < 0:
-                h = harvested[o.ticker]
-                row["reason"] = "harvest"
-                row["why"] = (f"tax-loss harvest: realise a {h.loss_fraction:.1%} loss "
-                              f"({h.loss:,.0f}) and buy {h.substitute} to keep the exposure")
-            elif o.ticker in subs and o.shares > 0:
-                row["reason"] = "substitute"
-                row["why"] = f"substitute for harvested {subs[o.ticker].ticker}"
-            elif trade:
-                row["reason"] = "target"
-                row["why"] = (f"{o.side} toward the {rule} target because {trigger_text}")
-            else:
-                limits = [r for r in (check.reasons if check else ()) if o.ticker in r]
-                row["reason"] = "limits" if limits else "harvest_cash"
-                row["why"] = (f"{o.side} to respect the pre-trade limits: " + "; ".join(limits)
-                              if limits else f"{o.side} to re-balance the cash freed or used "
-                              "by the harvest within the pre-trade limits")
-            trade_rows.append(row)
-        w_new = weights.reindex(tickers, fill_value=0.0).to_numpy()
-        w_old = current.reindex(tickers, fill_value=0.0).to_numpy()
-        sig = cov.to_numpy()
-        effect = {
-            "expected_return_before": float(w_old @ mu.to_numpy()),
-            "expected_return_after": float(w_new @ mu.to_numpy()),
-            "volatility_before": float(np.sqrt(max(w_old @ sig @ w_old, 0.0))),
-            "volatility_after": float(np.sqrt(max(w_new @ sig @ w_new, 0.0))),
-            "var_before": var_now,
-            "var_after": risk_checks.portfolio_var(weights, rets, self.confidence),
+    def _record(self, now: _Today, normal: _Normal, risk: _Risk, rule: str, gate: _Gate,
+                done: _Execution, harvests: list[tax.Harvest], notes: list[str]) -> dict:
+        """8. The rest of the decision record (after ``previous_execution``, ``tax_year_end``
+        and ``override``), ending with the running after-tax status."""
+        s = self.settings
+        d = risk.drift
+        inputs = {
+            "regime": normal.regime, "regime_confidence": normal.confidence,
+            "regime_probabilities": normal.probabilities,
+            "regime_filtered": normal.view.raw if normal.view else None,
+            "var": risk.var, "var_of_normal_target": risk.var_of_normal,
+            "var_limit": s.var_limit, "var_confidence": self.confidence,
+            "drawdown": risk.drawdown, "drawdown_limit": self.drawdown_limit,
+            "portfolio_value": now.value,
+            "drift_max": d.max_abs if d else None, "drift_asset": d.asset if d else None,
+            "drift_total": d.total if d else None,
+            "rebalance_threshold": s.rebalance_threshold, "risk_tolerance_used": normal.tol,
+            "wash_sale_blocked": now.blocked,
         }
-        if action == "hold":
-            reason = f"hold: {trigger_text}" + (
-                f"; expected benefit {cb.benefit:.4%} below cost {cb.cost:.4%}"
-                if cb is not None and not cb.worth_it else "")
-        elif action == "refused":
-            reason = f"trade refused by the pre-trade checks: {check.reasons[-1]}"
-        elif action == "harvest":
-            reason = "harvest: " + "; ".join(
-                f"sold {h.ticker} at a {h.loss_fraction:.1%} loss into {h.substitute}"
-                for h in harvests) + (f" ({trigger_text})" if fired else "")
-        else:
-            reason = f"{action}: {trigger_text}; target rule {rule}"
-        record.update({
-            "action": action,
-            "trigger": fired,
+        out: dict[str, Any] = {
+            "action": done.action,
+            "trigger": gate.fired,
             "inputs": inputs,
             "rule": rule,
-            "objective": s.override.defensive_objective if self.override.active else objective,
-            "regime_map": regime_map,
-            "trades": trade_rows,
-            "expected_effect": effect,
+            "objective": (s.override.defensive_objective if self.override.active
+                          else normal.objective),
+            "regime_map": self._map_record(normal.policy, normal.cap, normal.tol),
+            "trades": rec.trade_rows(done.orders, harvests, done.check, trade=gate.trade,
+                                     rule=rule, triggers=rec.trigger_text(gate.fired)),
+            "expected_effect": rec.expected_effect(
+                now.current, done.weights, now.tickers, now.mu, now.cov, now.rets,
+                var_before=risk.var, confidence=self.confidence),
             "notes": notes,
-        })
-        if cb is not None:
-            record["cost_benefit"] = {"benefit": cb.benefit, "cost": cb.cost,
-                                      "tracking_error": cb.tracking_error,
-                                      "utility_gain": cb.utility_gain, "trade": cb.worth_it}
-        if check is not None:
-            record["risk_check"] = {"status": check.status, "reasons": list(check.reasons),
-                                    "var_proposed": check.var_before,
-                                    "var_allowed": check.var_after}
+        }
+        if gate.cb is not None:
+            out["cost_benefit"] = rec.cost_benefit(gate.cb)
+        if done.check is not None:
+            out["risk_check"] = rec.risk_check(done.check)
         if harvests:
-            record["harvests"] = [h.__dict__ for h in harvests]
+            out["harvests"] = [h.__dict__ for h in harvests]
         # running after-tax vs pre-tax, so the last line of the log reports the whole run
-        record["tax_status"] = {**self.after_tax(), **self.tax_summary()}
-        self.last_date = today
-        return Decision(today, weights.reindex(tickers, fill_value=0.0), reason, record)
+        out["tax_status"] = {**self.after_tax(), **self.tax_summary()}
+        return out
 
     def _estimated_tax(self, current, target, prices, value, today) -> float:
         """Tax the sales toward ``target`` would realise, as a fraction of the portfolio."""

@@ -1,6 +1,6 @@
-"""The autonomous manager's parts: settings, triggers, risk checks, override, tax, trades,
-explanations and attribution. Pure functions and small state machines; the strategy that
-wires them together is :mod:`autoport.strategies.autopilot`.
+"""The autonomous manager's parts: settings, triggers, risk checks, override, tax, harvest
+edits, trades, decision-record parts, explanations and attribution. Pure functions and small
+state machines; the strategy that wires them together is :mod:`autoport.strategies.autopilot`.
 """
 
 from autoport.autopilot.settings import AutopilotSettings, load_settings
