@@ -28,7 +28,6 @@ a decision on a date the model was trained on is refused as look-ahead.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -37,9 +36,10 @@ from pydantic import ValidationError
 
 from autoport import portfolio
 from autoport.errors import ConfigError, DataError
+from autoport.regime.anchored import AnchoredFit
 from autoport.regime.config import DetectorConfig, RegimeConfig, load_config
 from autoport.regime.features import build_features
-from autoport.regime.hmm import HMMFit, fit_hmm
+from autoport.regime.hmm import HMMFit
 from autoport.regime.hysteresis import hysteresis
 from autoport.regime.logged import LoggedModel, load_logged_model
 from autoport.strategies.base import Decision, check_weights
@@ -81,30 +81,16 @@ class RegimeSwitching:
         longest = max(p.window for p in cfg.strategy.regimes.values())
         fit_history = warmup + 60 if self.logged else det.min_train + warmup
         self.min_history = max(fit_history, longest + 1)
-        self._cache: tuple[tuple, HMMFit] | None = None
-        self.fits = 0  # how many HMM fits this object ran (the cache's effect)
+        self._anchored = AnchoredFit(det, cfg.strategy.refit_every)
         # the regime held at the last decision: a switch is made only when it pays (see decide)
         self._held: tuple[pd.Timestamp, str] | None = None
 
     # ------------------------------------------------------------------------------------
 
-    def _fit_for(self, feats: pd.DataFrame) -> tuple[HMMFit, int]:
-        det, every = self.config.detector, self.config.strategy.refit_every
-        m = len(feats)
-        if m < det.min_train:
-            raise DataError(
-                f"the regime strategy needs {self.min_history} sessions of history, got "
-                f"{m}; start the backtest later or lower detector.min_train"
-            )
-        anchor = det.min_train + ((m - det.min_train) // every) * every
-        lo = 0 if det.train_window is None else max(0, anchor - det.train_window)
-        train = feats.iloc[lo:anchor]
-        digest = hashlib.sha1(np.ascontiguousarray(train.to_numpy()).tobytes()).hexdigest()
-        key = (lo, anchor, train.index[0], train.index[-1], digest)
-        if self._cache is None or self._cache[0] != key:
-            self._cache = (key, fit_hmm(train, **det.fit_kwargs()))
-            self.fits += 1
-        return self._cache[1], lo
+    @property
+    def fits(self) -> int:
+        """How many HMM fits this object ran (the cache's effect)."""
+        return self._anchored.fits
 
     def regimes(self, history: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series, HMMFit]:
         """Filtered probabilities and the hysteresis regime path, from ``history`` only."""
@@ -113,7 +99,7 @@ class RegimeSwitching:
             self.logged.check_out_of_sample(history.index[-1])
             fit, lo = self.logged.fit, 0
         else:
-            fit, lo = self._fit_for(feats)
+            fit, lo, _ = self._anchored.fit_for(feats)
         probs = fit.filter(feats.iloc[lo:])
         s = self.config.strategy
         active = hysteresis(

@@ -18,7 +18,6 @@ cash share per regime), with the user's changes (``regime.policies``, ``regime.o
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -27,9 +26,10 @@ import pandas as pd
 from pydantic import ValidationError
 
 from autoport.errors import ConfigError
+from autoport.regime.anchored import AnchoredFit
 from autoport.regime.config import DetectorConfig, RegimeConfig, load_config
 from autoport.regime.features import build_features
-from autoport.regime.hmm import REGIMES, HMMFit, fit_hmm, forward_filter
+from autoport.regime.hmm import REGIMES, HMMFit, forward_filter
 from autoport.regime.hysteresis import hysteresis
 
 FALLBACK_MAP = {
@@ -123,27 +123,18 @@ class OnlineRegimes:
         self.min_hold = pick(settings.min_hold, "min_hold", 21)
         warmup = (self.detector.vol_window if self.detector.realized_vol else 1) + 1
         self.min_history = self.detector.min_train + warmup
-        self.fits = 0
-        self._fit: tuple[tuple, HMMFit, int] | None = None
+        self._anchored = AnchoredFit(self.detector, self.refit_every)
         self._probs: pd.DataFrame | None = None
+
+    @property
+    def fits(self) -> int:
+        """HMM fits run so far (one per grid point reached)."""
+        return self._anchored.fits
 
     def describe(self) -> dict:
         return {**self.detector.model_dump(), "refit_every": self.refit_every,
                 "threshold": self.threshold, "hold_days": self.hold_days,
                 "min_hold": self.min_hold}
-
-    def _fit_for(self, feats: pd.DataFrame) -> tuple[HMMFit, int, bool]:
-        det, every = self.detector, self.refit_every
-        anchor = det.min_train + ((len(feats) - det.min_train) // every) * every
-        lo = 0 if det.train_window is None else max(0, anchor - det.train_window)
-        train = feats.iloc[lo:anchor]
-        digest = hashlib.sha1(np.ascontiguousarray(train.to_numpy()).tobytes()).hexdigest()
-        key = (lo, anchor, train.index[0], train.index[-1], digest)
-        if self._fit is None or self._fit[0] != key:
-            self._fit = (key, fit_hmm(train, **det.fit_kwargs()), lo)
-            self.fits += 1
-            return self._fit[1], lo, True
-        return self._fit[1], lo, False
 
     def _filter(self, fit: HMMFit, feats: pd.DataFrame, fresh: bool) -> pd.DataFrame:
         """Filtered probabilities of ``feats`` (rows from the fit's window start), continued
@@ -173,7 +164,7 @@ class OnlineRegimes:
         feats = build_features(history, **self.detector.feature_kwargs())
         if len(feats) < self.detector.min_train:
             return None
-        fit, lo, fresh = self._fit_for(feats)
+        fit, lo, fresh = self._anchored.fit_for(feats)
         probs = self._filter(fit, feats.iloc[lo:], fresh)
         acted = hysteresis(probs, threshold=self.threshold, hold_days=self.hold_days,
                            min_hold=self.min_hold)
