@@ -1,0 +1,1 @@
+"""Research at scale: sweeps over settings, scored on validation, with honest selection."""
