@@ -4,30 +4,25 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from autoport import data, reporting, tracking
-from autoport.backtest import BacktestOutcome, load_config, run_backtest
-from autoport.metrics import METRIC_KEYS
-from autoport.strategies import STRATEGIES, make_strategy
-from autoport.strategies.registry import check_strategy_name
+from autoport_cli.choices import STRATEGIES
 from autoport_cli.common import (
     FfillOption, JsonOption, OutOption, PricesOption,
     console, emit_json, err_console, load_prices, output_dir, to_jsonable, user_errors,
 )
 
+if TYPE_CHECKING:  # zipline, pyfolio and the strategies load when a backtest runs
+    import pandas as pd
+
+    from autoport.backtest import BacktestOutcome
+
 EXPERIMENT = "backtests"
 STRATEGY_NAMES = ", ".join(sorted(STRATEGIES))
 PERCENT_KEYS = {"annual_return", "annual_volatility", "max_drawdown"}
-
-
-def register(app: typer.Typer) -> None:
-    app.command("backtest")(backtest)
 
 
 @user_errors
@@ -48,6 +43,10 @@ def backtest(
              "the run id of `autoport regime` (its model is used as is, no refits)")] = None,
 ) -> None:
     """Backtest a strategy monthly through zipline with 1/N and the S&P 500 beside it."""
+    from autoport import data, tracking
+    from autoport.backtest import load_config
+    from autoport.strategies.registry import check_strategy_name
+
     cfg = load_config(config, {"strategy": strategy, "window": window, "seed": seed,
                                "start": start, "end": end})
     check_strategy_name(cfg.strategy)
@@ -105,6 +104,13 @@ def backtest(
 
 
 def _run_with_progress(cfg, panel, index_levels, *, quiet: bool) -> BacktestOutcome:
+    from rich.progress import (
+        BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+    )
+
+    from autoport.backtest import run_backtest
+    from autoport.strategies import make_strategy
+
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("sessions"), TimeElapsedColumn(), console=err_console, disable=quiet,
@@ -123,6 +129,10 @@ def _run_with_progress(cfg, panel, index_levels, *, quiet: bool) -> BacktestOutc
 
 
 def _write_artifacts(outcome: BacktestOutcome, folder: Path) -> None:
+    import pandas as pd
+
+    from autoport import reporting
+
     daily = pd.DataFrame(
         {outcome.strategy.name: outcome.strategy.returns,
          f"baseline_{outcome.baseline.name}": outcome.baseline.returns}
@@ -167,6 +177,7 @@ def _write_artifacts(outcome: BacktestOutcome, folder: Path) -> None:
 def _write_autopilot_report(outcome: BacktestOutcome, panel: pd.DataFrame, folder: Path) -> dict:
     """The autopilot's decisions in plain sentences, its attribution vs 1/N, and pre- and
     after-tax returns of the autopilot and 1/N (same tax book and rates); returns the latter."""
+    from autoport import data
     from autoport.autopilot import report
 
     records = json.loads(json.dumps(to_jsonable(outcome.strategy.records)))
@@ -207,6 +218,8 @@ def _print_after_tax(after_tax: dict) -> None:
 
 
 def _print_table(outcome: BacktestOutcome) -> None:
+    from autoport.metrics import METRIC_KEYS
+
     table = Table(title=f"{outcome.strategy.name}: {outcome.start.date()} to {outcome.end.date()}"
                   " (out of sample, after costs)")
     table.add_column("metric")

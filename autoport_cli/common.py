@@ -1,4 +1,8 @@
-"""What every command shares: error handling, price loading, JSON, atomic output folders."""
+"""What every command shares: error handling, price loading, JSON, atomic output folders.
+
+Cheap to import (no numpy, pandas or core numerics at module level): every command module
+imports this one, and ``autoport --help`` must not pay for libraries it does not use.
+"""
 
 from __future__ import annotations
 
@@ -13,15 +17,16 @@ import tempfile
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
-import pandas as pd
 import typer
 from rich.console import Console
 
-from autoport import data, workspace
+from autoport import workspace
 from autoport.errors import AutoportError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Options every command shares, declared once.
 PricesOption = Annotated[
@@ -62,6 +67,8 @@ def load_prices(
     ffill: bool = False,
 ) -> pd.DataFrame:
     """The user's file (validated) or the bundled panel, cut to ``[start, end]``."""
+    from autoport import data
+
     raw = data.read_price_file(path) if path is not None else data.bundled_prices()
     prices = data.slice_dates(raw, start, end) if (start or end) else raw
     return data.validate_prices(prices, min_history=min_history, ffill=ffill)
@@ -69,6 +76,9 @@ def load_prices(
 
 def to_jsonable(obj):
     """Plain JSON types; NaN and infinities become null so the output stays valid JSON."""
+    import numpy as np
+    import pandas as pd
+
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

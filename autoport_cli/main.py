@@ -1,8 +1,12 @@
-"""The ``autoport`` Typer app. Each command lives in its own module and registers itself."""
+"""The ``autoport`` Typer app: one module per command, registered here by static imports.
+
+Importing this module must stay cheap (``autoport --help`` in a fraction of a second): command
+modules import typer, rich and light option lists only, and load numpy, pandas, cvxpy, zipline,
+torch, matplotlib and MLflow inside the code that uses them. ``tests/test_cli_start.py`` checks it.
+"""
 
 from __future__ import annotations
 
-import importlib
 import os
 
 # One BLAS/OpenMP thread unless the user says otherwise: on small machines numpy, scipy and scs
@@ -11,7 +15,15 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import typer
+import typer  # noqa: E402
+
+from autoport_cli.backtest import backtest  # noqa: E402
+from autoport_cli.optimize import optimize  # noqa: E402
+from autoport_cli.promote import promote  # noqa: E402
+from autoport_cli.regime import regime  # noqa: E402
+from autoport_cli.runs import runs  # noqa: E402
+from autoport_cli.stress import stress  # noqa: E402
+from autoport_cli.train_agent import train_agent  # noqa: E402
 
 app = typer.Typer(
     name="autoport",
@@ -21,11 +33,13 @@ app = typer.Typer(
     add_completion=False,
 )
 
-# One module per command; each exposes ``register(app)``.
-COMMAND_MODULES = ["backtest", "stress", "optimize", "train_agent", "promote", "runs", "regime"]
-
-for _name in COMMAND_MODULES:
-    importlib.import_module(f"autoport_cli.{_name}").register(app)
+app.command("backtest")(backtest)
+app.command("stress")(stress)
+app.command("optimize")(optimize)
+app.command("train-agent")(train_agent)
+app.command("promote")(promote)
+app.command("runs")(runs)
+app.command("regime")(regime)
 
 
 if __name__ == "__main__":

@@ -10,24 +10,13 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
-import pandas as pd
 import typer
 from rich.table import Table
 
-from autoport import data, estimators, tracking
 from autoport.errors import ConfigError, OptimizationError
-from autoport.optimize import (
-    Objective,
-    add_cash,
-    efficient_frontier,
-    pareto_front,
-)
-from autoport.optimize import config as cfgmod
-from autoport.optimize import optimize as run_optimize
-from autoport.optimize.insample import path_statistics
+from autoport_cli.choices import OBJECTIVES, RETURN_MODELS, RISK_MODELS
 from autoport_cli.common import (
     JsonOption, NoTrackOption, OutOption, PricesOption,
     console,
@@ -38,11 +27,10 @@ from autoport_cli.common import (
     user_errors,
 )
 
+if TYPE_CHECKING:  # cvxpy, scikit-learn and PyPortfolioOpt load when the command runs
+    import pandas as pd
+
 EXPERIMENT = "optimize"
-
-
-def register(app: typer.Typer) -> None:
-    app.command("optimize")(optimize)
 
 
 def _window(value: str | None) -> int | str | None:
@@ -64,7 +52,7 @@ def _window(value: str | None) -> int | str | None:
 @user_errors
 def optimize(
     objective: Annotated[
-        str | None, typer.Option("--objective", help=" | ".join(o.value for o in Objective))
+        str | None, typer.Option("--objective", help=" | ".join(OBJECTIVES))
     ] = None,
     constraints: Annotated[
         Path | None, typer.Option("--constraints", help="constraints YAML (see configs/)")
@@ -74,10 +62,10 @@ def optimize(
         int | None, typer.Option("--frontier-points", help="frontier points (0 = none, ≤1000)")
     ] = None,
     returns_model: Annotated[
-        str | None, typer.Option("--returns-model", help=" | ".join(estimators.RETURN_MODELS))
+        str | None, typer.Option("--returns-model", help=" | ".join(RETURN_MODELS))
     ] = None,
     risk_model: Annotated[
-        str | None, typer.Option("--risk-model", help=" | ".join(estimators.RISK_MODELS))
+        str | None, typer.Option("--risk-model", help=" | ".join(RISK_MODELS))
     ] = None,
     prices: PricesOption = None,
     window: Annotated[
@@ -111,6 +99,14 @@ def optimize(
     no_track: NoTrackOption = False,
 ) -> None:
     """Optimal weights for one objective and the efficient frontier, on annualised estimates."""
+    from autoport import data, estimators, tracking
+    from autoport.optimize import (
+        Objective, add_cash, efficient_frontier, pareto_front,
+    )
+    from autoport.optimize import config as cfgmod
+    from autoport.optimize import optimize as run_optimize
+    from autoport.optimize.insample import path_statistics
+
     overrides = {
         "objective": objective, "frontier_points": frontier_points,
         "returns_model": returns_model, "risk_model": risk_model, "window": _window(window),
@@ -266,6 +262,7 @@ def _render(result, stats, notes, final, frontier) -> None:
 def plot_frontier(frontier, mu: pd.Series, cov: pd.DataFrame, result, path: Path) -> None:
     """Frontier, the assets, min-variance and tangency points, and the capital market line."""
     import matplotlib
+    import numpy as np
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -10,15 +10,9 @@ import typer
 from rich.table import Table
 
 from autoport.errors import ConfigError
-from autoport.promotion.gates import load_gates
-from autoport.promotion.report import bound_text, fmt
 from autoport_cli.common import (
     JsonOption, console, emit_json, err_console, output_dir, user_errors,
 )
-
-
-def register(app: typer.Typer) -> None:
-    app.command("promote")(promote)
 
 
 @user_errors
@@ -41,6 +35,8 @@ def promote(
         return
     if run_id is None:
         raise ConfigError("give a RUN_ID to promote, or --list to show registered versions")
+    from autoport.promotion.gates import load_gates
+
     config = load_gates(gates)
     period = config.test_period.model_dump()
     period.update({k: _date(v, flag) for k, v, flag in
@@ -79,6 +75,8 @@ def _date(value: str, flag: str) -> date:
 
 
 def _print(result, folder: Path) -> None:
+    from autoport.promotion.report import bound_text, fmt
+
     ev = result.evaluation
     period = f"{ev.start.date()} to {ev.end.date()}" if ev.start is not None else "test period"
     table = Table(title=f"gates for run {result.run_id} ({period}, re-evaluated)")

@@ -17,18 +17,9 @@ import pickle
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 from rich.table import Table
 
-from autoport import data, tracking
-from autoport.regime import evaluation as ev
-from autoport.regime.config import load_config
-from autoport.regime.dating import bear_markets, bull_bear_labels
-from autoport.regime.features import build_features
-from autoport.regime.detector import detect
-from autoport.regime.hmm import fit_to_dict
-from autoport.regime.hysteresis import hysteresis
 from autoport_cli.common import (
     JsonOption, NoTrackOption, OutOption, PricesOption,
     console, emit_json, err_console, output_dir, to_jsonable, user_errors,
@@ -39,12 +30,12 @@ EXTRA_COLUMNS = ("volume", "sentiment")
 COLORS = {"bull": "tab:green", "sideways": "tab:olive", "bear": "tab:red"}
 
 
-def register(app: typer.Typer) -> None:
-    app.command("regime")(regime)
-
-
 def _load(path: Path | None, as_of: str | None, min_history: int):
     """Prices, optional true labels and optional extra feature columns, cut at ``as_of``."""
+    import pandas as pd
+
+    from autoport import data
+
     raw = data.read_price_file(path) if path is not None else data.bundled_prices()
     lower = {c: str(c).lower() for c in raw.columns}
     label_cols = [c for c in raw.columns if lower[c] == LABEL_COLUMN]
@@ -73,6 +64,15 @@ def regime(
     no_track: NoTrackOption = False,
 ) -> None:
     """Current regime (bull / bear / sideways) with probabilities, history and accuracy."""
+    from autoport import data, tracking
+    from autoport.regime import evaluation as ev
+    from autoport.regime.config import load_config
+    from autoport.regime.dating import bear_markets, bull_bear_labels
+    from autoport.regime.detector import detect
+    from autoport.regime.features import build_features
+    from autoport.regime.hmm import fit_to_dict
+    from autoport.regime.hysteresis import hysteresis
+
     cfg = load_config(config)
     det = cfg.detector
     panel, truth, extra = _load(prices, as_of, det.min_train + det.vol_window + 2)
@@ -179,6 +179,8 @@ def regime(
 
 
 def _render(payload, result, active, recent: int, final: Path, run_id: str | None) -> None:
+    import pandas as pd
+
     probs = payload["regime_probabilities"]
     console.print(
         f"[bold]Regime on {payload['as_of'].date()}[/]: {payload['current_regime']} "

@@ -7,17 +7,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from autoport import tracking
 from autoport_cli.common import JsonOption, console, emit_json, user_errors
 
 KEY_METRICS = ("sharpe", "annual_return", "max_drawdown", "success_rate")
 PERCENT = {"annual_return", "max_drawdown", "success_rate"}
 HEADERS = {"sharpe": "Sharpe", "annual_return": "return", "max_drawdown": "max DD",
            "success_rate": "success"}
-
-
-def register(app: typer.Typer) -> None:
-    app.command("runs")(runs)
 
 
 @user_errors
@@ -27,6 +22,8 @@ def runs(
     json_output: JsonOption = False,
 ) -> None:
     """List recent runs with their key metrics (store: MLFLOW_TRACKING_URI or autoport_home)."""
+    from autoport import tracking
+
     rows = tracking.recent_runs(experiment, limit)
     if json_output:
         emit_json({"tracking_uri": tracking.tracking_uri(), "runs": rows})

@@ -8,18 +8,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from autoport import data, tracking
 from autoport.errors import ConfigError, DataError
-from autoport.risk import backtest as bt
-from autoport.risk import monitoring as mon
-from autoport.risk import report as rr
-from autoport.risk import stress as st
-from autoport.risk.config import load_stress_config
+from autoport_cli.choices import VAR_BACKTEST_MODELS, VAR_BACKTEST_WINDOW
 from autoport_cli.common import (
     JsonOption, NoTrackOption, OutOption, PricesOption,
     console,
@@ -30,6 +25,9 @@ from autoport_cli.common import (
     to_jsonable,
     user_errors,
 )
+
+if TYPE_CHECKING:  # scipy and the risk engine load when the command runs
+    from autoport.risk import report as rr
 
 
 def read_weights(path: Path) -> dict[str, float]:
@@ -49,10 +47,6 @@ def read_weights(path: Path) -> dict[str, float]:
     if bad:
         raise DataError(f"weights for {', '.join(bad)} in {path} are not numbers")
     return {str(k): float(v) for k, v in raw.items()}
-
-
-def register(app: typer.Typer) -> None:
-    app.command("stress")(stress)
 
 
 @user_errors
@@ -86,11 +80,11 @@ def stress(
     backtest_window: Annotated[
         int | None,
         typer.Option(
-            "--backtest-window", help=f"VaR backtest rolling window [{bt.DEFAULT_WINDOW}]"
+            "--backtest-window", help=f"VaR backtest rolling window [{VAR_BACKTEST_WINDOW}]"
         ),
     ] = None,
     backtest_model: Annotated[
-        str | None, typer.Option("--backtest-model", help=" | ".join(bt.BACKTEST_MODELS))
+        str | None, typer.Option("--backtest-model", help=" | ".join(VAR_BACKTEST_MODELS))
     ] = None,
     paths: Annotated[int | None, typer.Option("--paths", help="Monte Carlo paths [100000]")] = None,
     sampler: Annotated[
@@ -102,6 +96,12 @@ def stress(
     no_track: NoTrackOption = False,
 ) -> None:
     """Value at Risk and Expected Shortfall, stress scenarios, attribution and a VaR backtest."""
+    from autoport import data, tracking
+    from autoport.risk import monitoring as mon
+    from autoport.risk import report as rr
+    from autoport.risk import stress as st
+    from autoport.risk.config import load_stress_config
+
     cfg = load_stress_config(
         config,
         {

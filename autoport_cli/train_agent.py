@@ -5,29 +5,22 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
-import yaml
 from rich.table import Table
 
-from autoport import data, tracking
-from autoport.strategies.dqn.config import load_config
-from autoport.strategies.dqn.train import train
-from autoport.strategies.dqn.train import TrainingResult
 from autoport_cli.common import (
     FfillOption, JsonOption, OutOption, PricesOption,
     console, emit_json, err_console, load_prices, output_dir, to_jsonable, user_errors,
 )
 
+if TYPE_CHECKING:  # torch and stable-baselines3 load when training starts
+    from autoport.strategies.dqn.train import TrainingResult
+
 EXPERIMENT = "agents"
 SHORT = {"equal_weight": "EW", "min_variance": "MV", "max_sharpe": "MS", "risk_parity": "RP",
          "inverse_vol": "IV", "momentum_tilt": "MOM", "low_vol_tilt": "LV", "defensive": "DEF"}
-
-
-def register(app: typer.Typer) -> None:
-    app.command("train-agent")(train_agent)
 
 
 @user_errors
@@ -45,6 +38,10 @@ def train_agent(
              "observation (sessions it was trained on are left out)")] = None,
 ) -> None:
     """Train a DQN over a menu of allocations; report the test success rate beside baselines."""
+    from autoport import data, tracking
+    from autoport.strategies.dqn.config import load_config
+    from autoport.strategies.dqn.train import train
+
     cfg = load_config(config, {"timesteps": timesteps, "seed": seed}, regime_model=regime_model)
     panel = load_prices(prices, min_history=cfg.env.history_needed + 2, ffill=ffill)
 
@@ -148,12 +145,17 @@ def _curves(result: TrainingResult) -> dict[str, list[tuple[int, float]]]:
 
 
 def _requirements() -> list[str]:
+    from autoport import tracking
+
     versions = tracking.package_versions()
     return [f"{name}=={versions[name]}" for name in ("stable-baselines3", "torch", "gymnasium")
             if versions.get(name, "absent") != "absent"]
 
 
 def _write_artifacts(result: TrainingResult, folder: Path) -> None:
+    import pandas as pd
+    import yaml
+
     episodes = pd.DataFrame(result.test["episodes"])
     episodes["actions"] = episodes["actions"].map(" ".join)
     episodes.to_csv(folder / "test_episodes.csv", index=False)

@@ -24,7 +24,7 @@ def app(tmp_path, monkeypatch):
     monkeypatch.setenv("AUTOPORT_HOME", str(tmp_path))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     app = typer.Typer()
-    cli.register(app)
+    app.command("optimize")(cli.optimize)
 
     @app.callback()
     def _root() -> None:  # keep "optimize" as a sub-command

@@ -27,7 +27,7 @@ strategy:
 @pytest.fixture()
 def app():
     app = typer.Typer()
-    regime_cli.register(app)
+    app.command("regime")(regime_cli.regime)
     app.command("noop")(lambda: None)  # a second command keeps `regime` a sub-command
     return app
 

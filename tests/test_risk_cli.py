@@ -14,7 +14,7 @@ from autoport_cli import stress as stress_cmd
 @pytest.fixture(scope="module")
 def app():
     app = typer.Typer(pretty_exceptions_enable=False)
-    stress_cmd.register(app)
+    app.command("stress")(stress_cmd.stress)
 
     @app.callback()
     def _root() -> None:  # keep `stress` a named sub-command
