@@ -15,7 +15,7 @@ from rich.table import Table
 
 from autoport import data, tracking
 from autoport.errors import ConfigError, DataError
-from autoport.risk import backtest as bt
+from autoport.risk import var_backtest as bt
 from autoport.risk import monitoring as mon
 from autoport.risk import report as rr
 from autoport.risk import stress as st

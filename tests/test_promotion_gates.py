@@ -13,7 +13,7 @@ from autoport.promotion.gates import (
 )
 from autoport.promotion.promote import problem_gates
 from autoport.promotion.report import write_report
-from autoport.risk.backtest import kupiec_pof
+from autoport.risk.var_backtest import kupiec_pof
 from autoport.strategies import make_strategy
 
 
@@ -287,3 +287,13 @@ def test_code_version_rule_with_and_without_git():
                                  [g for g in load_gates().gates if g.name == "code_version_matches"],
                                  "backtest")
     assert gate_result.passed is False
+
+
+def test_regime_reference_settings_never_fall_back_silently(tmp_path):
+    from autoport.regime.config import load_config
+
+    bundled = load_config().reference
+    assert ev._reference_settings({}) == {"decline": bundled.decline,
+                                          "recovery": bundled.recovery}
+    with pytest.raises(ConfigError, match="regime_accuracy needs the run's regime config"):
+        ev._reference_settings({"config": str(tmp_path / "gone.yaml")})

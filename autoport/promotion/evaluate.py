@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+from pydantic import ValidationError
 
+from autoport import configfile
 from autoport import data as data_mod
 from autoport import metrics as metrics_mod
 from autoport.decision import Strategy
@@ -182,7 +184,7 @@ def var_metrics(
     returns: pd.Series, gates: GatesConfig
 ) -> tuple[dict[str, float], dict | None, str]:
     """Breach rate and Kupiec p-value of a causal one-day VaR on ``returns``; NaN if too short."""
-    from autoport.risk.backtest import backtest_var
+    from autoport.risk.var_backtest import backtest_var
 
     try:
         result = backtest_var(
@@ -237,14 +239,16 @@ def _equal_weight_levels(prices: pd.DataFrame) -> pd.Series:
 
 
 def _reference_settings(strategy_params: dict[str, Any]) -> dict[str, float]:
-    """The dating thresholds of the strategy's regime config (defaults otherwise)."""
-    try:
-        from autoport.regime.config import load_config
+    """The dating thresholds of the regime config the strategy ran with (its ``config``
+    parameter, else the bundled ``configs/regime.yaml``); an unreadable one is an error, never
+    silently the defaults, since the thresholds decide ``regime_accuracy``."""
+    from autoport.regime.config import load_config
 
+    try:
         reference = load_config(strategy_params.get("config")).reference
-        return {"decline": reference.decline, "recovery": reference.recovery}
-    except Exception:  # no regime package or no readable config: the dating's defaults
-        return {}
+    except ConfigError as exc:
+        raise ConfigError(f"regime_accuracy needs the run's regime config: {exc}") from None
+    return {"decline": reference.decline, "recovery": reference.recovery}
 
 
 def evaluate_backtest(
@@ -260,8 +264,9 @@ def evaluate_backtest(
         )
     try:
         logged = BacktestConfig.model_validate(record.config)
-    except Exception as exc:  # pydantic ValidationError, with the run named
-        raise ConfigError(f"run {record.run_id} logged a config this code rejects: {exc}") from None
+    except ValidationError as exc:
+        raise configfile.invalid(f"logged config of run {record.run_id} (this code rejects it)",
+                                 exc) from None
     full, hash_ok = run_prices(record, end_hint=logged.end)
     start, end = _test_window(gates, full)
     cfg = logged.model_copy(update={"start": start.date(), "end": end.date()})
@@ -302,8 +307,10 @@ def evaluate_backtest(
     if var_note:
         notes.append(var_note)
     market = index_levels if index_levels is not None else _equal_weight_levels(full)
-    accuracy = regime_accuracy(outcome.strategy.records, market,
-                               **_reference_settings(cfg.strategy_params))
+    accuracy = None
+    if any("regime" in r for r in outcome.strategy.records):
+        accuracy = regime_accuracy(outcome.strategy.records, market,
+                                   **_reference_settings(cfg.strategy_params))
     if accuracy is not None:
         figures["regime_accuracy"] = accuracy
         notes.append("regime_accuracy: detected regime at each decision against the "
