@@ -24,7 +24,7 @@ from scipy import stats
 
 from autoport import configfile
 from autoport.errors import ConfigError, DataError
-from autoport.risk._blas import blas_single
+from autoport._blas import blas_single
 from autoport.risk.var import check_confidence
 
 # --------------------------------------------------------------------------------------------
