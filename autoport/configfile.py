@@ -6,6 +6,7 @@ here, so each bad key or value gets the same kind of message: the file, the key,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,11 +19,32 @@ from autoport.errors import ConfigError
 Model = TypeVar("Model", bound=BaseModel)
 
 
-def validation_problems(exc: ValidationError, limit: int = 8) -> str:
-    """``key.sub: message; ...`` for the first ``limit`` problems pydantic found."""
-    return "; ".join(
-        f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors()[:limit]
-    )
+def validation_problems(
+    exc: ValidationError,
+    limit: int = 8,
+    *,
+    label: Callable[[tuple], str | None] | None = None,
+) -> str:
+    """``key.sub: message; ...`` for the first ``limit`` problems pydantic found.
+
+    The one wording of a rejected setting across every config: the dotted key (``config``
+    for the whole mapping) and pydantic's message without its "Value error, " prefix.
+    ``label(loc)`` may name a location better (a scenario by its name rather than its index).
+    """
+    errors = exc.errors()
+    parts = []
+    for err in errors[:limit]:
+        loc = tuple(err["loc"])
+        where = (label(loc) if label is not None else None) or ".".join(map(str, loc))
+        parts.append(f"{where or 'config'}: {err['msg'].removeprefix('Value error, ')}")
+    if len(errors) > limit:
+        parts.append(f"and {len(errors) - limit} more")
+    return "; ".join(parts)
+
+
+def invalid(what: str, exc: ValidationError, **kwargs: Any) -> ConfigError:
+    """The ``ConfigError`` for settings a model rejected: ``invalid WHAT: key: problem; ...``."""
+    return ConfigError(f"invalid {what}: {validation_problems(exc, **kwargs)}")
 
 
 def parse_mapping(text: str, source: str) -> dict[str, Any]:
@@ -38,16 +60,21 @@ def parse_mapping(text: str, source: str) -> dict[str, Any]:
     return raw
 
 
-def read_mapping(path: str | Path | None, bundled: str | None = None) -> tuple[dict, str]:
-    """The user's file or the bundled ``configs/<bundled>``; returns (mapping, source name)."""
+def read_mapping(
+    path: str | Path | None, bundled: str | None = None, *, kind: str = "config file"
+) -> tuple[dict, str]:
+    """The user's file or the bundled ``configs/<bundled>``; returns (mapping, source name).
+
+    ``kind`` names the file in the message when it is missing ("scenario file", ...).
+    """
     if path is None:
         if bundled is None:
-            return {}, "defaults"
+            return {}, "options"  # nothing read: only the caller's overrides follow
         text = resources.files("autoport.configs").joinpath(bundled).read_text()
         return parse_mapping(text, f"bundled {bundled}"), f"bundled {bundled}"
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(f"config file {p} does not exist; pass an existing YAML file")
+        raise ConfigError(f"{kind} {p} does not exist; pass an existing YAML file")
     return parse_mapping(p.read_text(), str(p)), str(p)
 
 
@@ -55,7 +82,7 @@ def validate(model: type[Model], raw: dict[str, Any], source: str) -> Model:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"invalid config in {source} ({validation_problems(exc)})") from None
+        raise invalid(f"config in {source}", exc) from None
 
 
 def load(

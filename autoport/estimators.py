@@ -12,7 +12,6 @@ Pure functions: no printing, no files.
 
 from __future__ import annotations
 
-import contextlib
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from pypfopt import expected_returns as _er
 from pypfopt import risk_models as _rm
 from sklearn.covariance import OAS, LedoitWolf
 
+from autoport._blas import single_threaded_blas
 from autoport.errors import ConfigError, DataError
 
 TRADING_DAYS = 252
@@ -211,21 +211,8 @@ def expected_returns(
 # --------------------------------------------------------------------------------- covariance
 
 
-def single_blas_thread(size: int, threshold: int = 200):
-    """One BLAS thread per library for a dense step on a ``size``-square matrix.
-
-    numpy, scipy and scs each ship an OpenBLAS; once two are loaded their thread pools spin on
-    the same cores and one factorisation can take 20x longer on a small machine. Limiting the
-    pools for the duration of a large dense step avoids that and costs nothing measurable at
-    these sizes. Small sizes skip the (millisecond) bookkeeping.
-    """
-    if size < threshold:
-        return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - scikit-learn depends on it
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+# the one limiter lives in autoport._blas; this name stays for optimize/frontier.py's import
+single_blas_thread = single_threaded_blas
 
 
 def ensure_psd(
@@ -253,7 +240,7 @@ def ensure_psd(
         )
     values = (values + values.T) / 2
     try:  # positive definite: Cholesky proves it several times faster than an eigensolve
-        with single_blas_thread(len(values)):
+        with single_threaded_blas(len(values)):
             np.linalg.cholesky(values)
     except np.linalg.LinAlgError:
         pass

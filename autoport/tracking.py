@@ -81,19 +81,78 @@ def ensure_experiment(name: str) -> str:
         raise TrackingError(f"could not create MLflow experiment {name!r}: {exc}") from exc
 
 
-def git_state() -> dict[str, str]:
-    """Commit of the code and whether the tree had uncommitted changes."""
-    here = Path(__file__).resolve().parent.parent
+COMMIT_TAG = "mlflow.source.git.commit"  # MLflow's standard tag for the code's commit
+BUILD_INFO = "_build.json"  # written into the wheel by setup.py's build_py
+
+
+def _git(args: list[str], cwd: Path) -> str | None:
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=here, capture_output=True, text=True, timeout=10
-        ).stdout.strip()
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
+                              timeout=10)
     except (OSError, subprocess.SubprocessError):
-        return {"git_commit": "unknown", "git_dirty": "unknown"}
-    return {"git_commit": commit or "unknown", "git_dirty": str(bool(dirty)).lower()}
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def _repo_state(cwd: Path) -> tuple[str, str] | None:
+    commit = _git(["rev-parse", "HEAD"], cwd)
+    if not commit:
+        return None
+    dirty = _git(["status", "--porcelain"], cwd)
+    return commit, "unknown" if dirty is None else str(bool(dirty)).lower()
+
+
+def _build_state() -> tuple[str, str] | None:
+    """The commit autoport was built from: baked into a wheel, or its own source checkout.
+
+    The checkout counts only when git's top level is the folder holding autoport's
+    pyproject.toml (an editable install), never a repository that merely contains
+    site-packages.
+    """
+    from importlib import resources
+
+    try:
+        info = json.loads(resources.files("autoport").joinpath(BUILD_INFO).read_text())
+        return str(info["commit"]), str(info.get("dirty", "unknown"))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    source = Path(__file__).resolve().parent.parent
+    top = _git(["rev-parse", "--show-toplevel"], source)
+    if top and Path(top).resolve() == source and (source / "pyproject.toml").is_file():
+        return _repo_state(source)
+    return None
+
+
+def code_version(cwd: str | Path | None = None) -> dict[str, str]:
+    """Which code a command runs: the commit of the project root and autoport's version.
+
+    The commit is the one of the git work tree holding ``cwd`` (default: the current
+    directory), the project the user runs in; outside any work tree it is the commit autoport
+    was built from (baked into the wheel at build time, or its editable checkout). Keys:
+    ``commit`` and ``dirty`` (absent when no commit is known), ``commit_source`` (``project``,
+    ``build`` or ``none``) and ``version`` (the installed autoport package).
+    """
+    try:
+        version = metadata.version("autoport")
+    except metadata.PackageNotFoundError:
+        version = "absent"
+    out = {"version": version, "commit_source": "none"}
+    for source, state in (("project", lambda: _repo_state(Path(cwd or Path.cwd()))),
+                          ("build", _build_state)):
+        found = state()
+        if found is not None:
+            out.update(commit=found[0], dirty=found[1], commit_source=source)
+            break
+    return out
+
+
+def provenance_tags(cwd: str | Path | None = None) -> dict[str, str]:
+    """Tags naming the code of a run: MLflow's commit tag (when known) and where it came from."""
+    code = code_version(cwd)
+    tags = {"git_dirty": code.get("dirty", "unknown"), "commit_source": code["commit_source"]}
+    if "commit" in code:
+        tags[COMMIT_TAG] = code["commit"]
+    return tags
 
 
 def package_versions() -> dict[str, str]:
@@ -115,19 +174,26 @@ def recorded_run(
     artifacts_dir: Path | None,
     tags: Mapping[str, str] | None,
     config: Mapping[str, object] | None,
+    dataset: object | None = None,
 ) -> Iterator:
     """An active run with provenance tags, params, finite metrics, config and artifacts.
 
-    MLflow prints a "View run at" line on stdout when a server tracks the run; it goes to
-    stderr here so ``--json`` output stays one clean object.
+    The price panel is logged as the run's input (see :func:`log_prices_input`). MLflow prints
+    a "View run at" line on stdout when a server tracks the run; it goes to stderr here so
+    ``--json`` output stays one clean object.
     """
     mlflow = _client()
     experiment_id = ensure_experiment(experiment)
-    all_tags = {**git_state(), **{f"version.{k}": v for k, v in package_versions().items()}}
+    all_tags = {**provenance_tags(),
+                **{f"version.{k}": v for k, v in package_versions().items()}}
     all_tags.update(tags or {})
     with contextlib.redirect_stdout(sys.stderr):
         with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+            if COMMIT_TAG not in all_tags and COMMIT_TAG in run.data.tags:
+                # MLflow guessed a commit from the entry script's folder; ours says "none"
+                mlflow.MlflowClient().delete_tag(run.info.run_id, COMMIT_TAG)
             mlflow.set_tags(all_tags)
+            log_prices_input(params, dataset)
             flat = {k: str(v)[:6000] for k, v in params.items()}
             if flat:
                 mlflow.log_params(flat)
@@ -141,6 +207,32 @@ def recorded_run(
             yield run
 
 
+def log_prices_input(params: Mapping[str, object], frame: object | None = None) -> None:
+    """Log the run's price panel as an MLflow dataset input (context ``prices``).
+
+    Its digest is autoport's content hash (``data_hash``) and its source the ``data_source``
+    param (a file, or the bundled panel); with the panel itself (``frame``, a DataFrame) MLflow
+    also records its schema and shape. Runs without both params log no input.
+    """
+    source, digest = params.get("data_source"), params.get("data_hash")
+    if not source or not digest:
+        return
+    import mlflow.data
+    from mlflow.data.code_dataset_source import CodeDatasetSource
+    from mlflow.data.meta_dataset import MetaDataset
+    from mlflow.data.sources import LocalArtifactDatasetSource
+
+    path = Path(str(source))
+    where = (LocalArtifactDatasetSource(str(path.resolve())) if path.is_file()
+             else CodeDatasetSource(tags={"data_source": str(source)}))
+    name = path.name if path.is_file() else str(source)
+    if frame is not None:
+        data = mlflow.data.from_pandas(frame, source=where, name=name, digest=str(digest))
+    else:
+        data = MetaDataset(where, name=name, digest=str(digest))
+    mlflow.log_input(data, context="prices")
+
+
 def log_run(
     experiment: str,
     *,
@@ -150,13 +242,16 @@ def log_run(
     artifacts_dir: Path | None = None,
     tags: Mapping[str, str] | None = None,
     config: Mapping[str, object] | None = None,
+    dataset: object | None = None,
 ) -> str:
     """Record one finished computation as an MLflow run and return its id.
 
+    ``dataset`` is the price panel behind ``params["data_hash"]``, logged as the run's input.
     Called after the work succeeded, so a failure upstream leaves no run behind; a failure while
     logging marks the run FAILED (MLflow's context manager does it).
     """
-    with recorded_run(experiment, run_name, params, metrics, artifacts_dir, tags, config) as run:
+    with recorded_run(experiment, run_name, params, metrics, artifacts_dir, tags, config,
+                      dataset) as run:
         return run.info.run_id
 
 
@@ -173,6 +268,7 @@ def log_model_run(
     artifacts_dir: Path | None = None,
     tags: Mapping[str, str] | None = None,
     config: Mapping[str, object] | None = None,
+    dataset: object | None = None,
 ) -> tuple[str, str | None]:
     """Like :func:`log_run`, plus step-indexed curves and a pyfunc model under ``model``.
 
@@ -181,7 +277,8 @@ def log_model_run(
     """
     import mlflow.pyfunc
 
-    with recorded_run(experiment, run_name, params, metrics, artifacts_dir, tags, config) as run:
+    with recorded_run(experiment, run_name, params, metrics, artifacts_dir, tags, config,
+                      dataset) as run:
         for key, points in (curves or {}).items():
             for step, value in points:
                 if value is not None and value == value:
@@ -277,7 +374,8 @@ def recent_runs(experiment: str | None = None, limit: int = 20) -> list[dict[str
             "run_name": run.info.run_name or "",
             "status": run.info.status,
             "start_time": pd.Timestamp(run.info.start_time, unit="ms", tz="UTC"),
-            "tags": {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")},
+            "tags": {k: v for k, v in run.data.tags.items()
+                     if not k.startswith("mlflow.") or k == COMMIT_TAG},
             "metrics": dict(run.data.metrics),
         }
         for run in runs

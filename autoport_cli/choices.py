@@ -16,7 +16,7 @@ OBJECTIVES = (  # autoport.optimize.Objective, in its order
 )
 RETURN_MODELS = ("mean", "ewma", "capm", "shrunk", "black_litterman")  # autoport.estimators
 RISK_MODELS = ("sample", "ledoit_wolf", "oas", "ewma", "factor")  # autoport.estimators
-VAR_BACKTEST_MODELS = (  # autoport.risk.backtest.BACKTEST_MODELS
+VAR_BACKTEST_MODELS = (  # autoport.risk.var_backtest.BACKTEST_MODELS
     "filtered_historical", "ewma_normal", "historical", "normal",
 )
-VAR_BACKTEST_WINDOW = 500  # autoport.risk.backtest.DEFAULT_WINDOW
+VAR_BACKTEST_WINDOW = 500  # autoport.risk.var_backtest.DEFAULT_WINDOW

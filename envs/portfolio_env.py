@@ -19,7 +19,9 @@ import gymnasium as gym
 import numpy as np
 import pandas as pd
 from gymnasium import spaces
+from pydantic import ValidationError
 
+from autoport import configfile
 from autoport import data as data_mod
 from autoport.engines import simulator
 from autoport.envs import features
@@ -38,8 +40,8 @@ def _as_config(config: EnvConfig | Mapping[str, Any] | None) -> EnvConfig:
         return config
     try:
         return EnvConfig.model_validate(dict(config))
-    except Exception as exc:  # pydantic's ValidationError, reworded once
-        raise ConfigError(f"invalid environment config: {exc}") from None
+    except ValidationError as exc:
+        raise configfile.invalid("environment config", exc) from None
 
 
 class PortfolioEnv(gym.Env):

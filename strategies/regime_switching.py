@@ -34,8 +34,8 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from autoport import portfolio
-from autoport.errors import ConfigError, DataError
+from autoport import configfile, portfolio
+from autoport.errors import DataError
 from autoport.regime.anchored import AnchoredFit
 from autoport.regime.config import DetectorConfig, RegimeConfig, load_config
 from autoport.regime.features import build_features
@@ -70,10 +70,8 @@ class RegimeSwitching:
                     {**cfg.detector.model_dump(), **detector_overrides}
                 )
             except ValidationError as exc:
-                parts = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
-                raise ConfigError(
-                    f"bad detector settings for the regime strategy: {'; '.join(parts)}"
-                ) from None
+                raise configfile.invalid("detector settings for the regime strategy",
+                                         exc) from None
             cfg = cfg.model_copy(update={"detector": det})
         self.config = cfg
         det = cfg.detector

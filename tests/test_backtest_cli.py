@@ -64,7 +64,7 @@ def test_mpt_and_equal_weight_give_different_plausible_figures(home):
     assert run.data.metrics["sharpe"] == pytest.approx(mpt["sharpe"])
     assert run.data.metrics["baseline_sharpe"] == pytest.approx(base["sharpe"])
     assert run.data.params["data_hash"] == data.content_hash(data.bundled_prices().loc[:"2016-12-31"])
-    assert run.data.tags["git_commit"]
+    assert run.data.tags["mlflow.source.git.commit"]
     # Artifacts sit beside the database in the working area, not in ./mlruns.
     assert run.info.artifact_uri.startswith((home / "mlartifacts").as_uri())
     logged = {a.path for a in mlflow.MlflowClient().list_artifacts(report["run_id"])}

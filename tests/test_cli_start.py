@@ -47,7 +47,7 @@ def test_option_choices_equal_the_cores_lists():
     """``autoport_cli.choices`` copies names so --help needs no numpy; they must not drift."""
     from autoport import estimators
     from autoport.optimize import Objective
-    from autoport.risk import backtest as var_backtest
+    from autoport.risk import var_backtest
     from autoport.strategies import STRATEGIES
     from autoport_cli import choices
 

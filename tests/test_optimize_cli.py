@@ -99,7 +99,7 @@ def test_bad_config_key_is_refused(app, tmp_path):
     cfg.write_text("max_postion: 0.1\n")
     res = run(app, "--constraints", str(cfg), "--no-track")
     assert res.exit_code == 1
-    assert "max_postion: unknown key" in res.stderr
+    assert "max_postion: Extra inputs are not permitted" in res.stderr
 
 
 def test_infeasible_constraints_exit_1_with_reason(app, tmp_path):

@@ -13,7 +13,7 @@ from autoport.promotion.gates import (
 )
 from autoport.promotion.promote import problem_gates
 from autoport.promotion.report import write_report
-from autoport.risk.backtest import kupiec_pof
+from autoport.risk.var_backtest import kupiec_pof
 from autoport.strategies import make_strategy
 
 
@@ -114,6 +114,9 @@ def test_var_gate_is_kupiec_on_the_test_returns():
     assert result.passed is False
 
 
+AT_ABC = ev.CodeVersion("abc", "0.1.0")
+
+
 def _record(command: str, tmp_path, **kw) -> ev.RunRecord:
     from autoport import data
 
@@ -122,7 +125,8 @@ def _record(command: str, tmp_path, **kw) -> ev.RunRecord:
     prices.to_csv(path)
     params = {"data_source": str(path), "data_hash": data.content_hash(
         data.validate_prices(data.read_price_file(path)))}
-    return ev.RunRecord("r1", "exp", "name", {"command": command, "git_commit": "abc"},
+    return ev.RunRecord("r1", "exp", "name", {"command": command, ev.COMMIT_TAG: "abc",
+                                               "version.autoport": "0.1.0"},
                         params, {}, kw.pop("config", {"end": None}), **kw)
 
 
@@ -135,7 +139,7 @@ def test_unknown_command_cannot_be_promoted(tmp_path):
 def test_dqn_evaluator_missing_is_a_failing_gate(tmp_path):
     record = _record("train-agent", tmp_path, model_uri="models:/m-1")
     no_agent = ev.Toolkit(make_strategy=make_strategy, evaluate_model=None)
-    evaluation = ev.evaluator_for(record)(record, load_gates(), "abc", no_agent)
+    evaluation = ev.evaluator_for(record)(record, load_gates(), AT_ABC, no_agent)
     results = problem_gates(evaluation) + check_gates(evaluation.metrics, load_gates().gates,
                                                       "train-agent")
     assert results[0].passed is False and "DQN evaluator not available" in results[0].note
@@ -152,7 +156,7 @@ def test_dqn_evaluator_results_feed_the_gates(tmp_path):
                 "equal_weight_sharpe": 1.0, "max_sharpe_sharpe": 1.1, "episodes": 50}
 
     record = _record("train-agent", tmp_path, model_uri="models:/m-1", config={"seed": 3})
-    evaluation = ev.evaluate_agent(record, load_gates(), "abc",
+    evaluation = ev.evaluate_agent(record, load_gates(), AT_ABC,
                                    ev.Toolkit(make_strategy, evaluate_model))
     assert seen == {"uri": "models:/m-1", "rows": 300, "config": {"seed": 3}}
     assert evaluation.metrics["data_hash_match"] == 1.0
@@ -164,7 +168,8 @@ def test_dqn_evaluator_results_feed_the_gates(tmp_path):
     # 0.75 exactly is not above the threshold
     at_threshold = ev.Toolkit(make_strategy,
                               lambda *a: {**evaluate_model(*a), "success_rate": 0.75})
-    evaluation = ev.evaluate_agent(record, load_gates(), "other", at_threshold)
+    evaluation = ev.evaluate_agent(record, load_gates(), ev.CodeVersion("other", "0.1.0"),
+                                   at_threshold)
     verdicts = {r.name: r.passed for r in check_gates(evaluation.metrics, load_gates().gates,
                                                       "train-agent")}
     assert verdicts["dqn_success_rate"] is False and verdicts["code_version_matches"] is False
@@ -252,3 +257,43 @@ def test_regime_accuracy_against_the_peak_to_trough_dating():
     records[6]["regime"] = "bull"
     assert ev.regime_accuracy(records, levels) == pytest.approx(11 / 13, abs=0)
     assert ev.regime_accuracy([{"date": dates[0], "weights": {}}], levels) is None
+
+
+def _tagged(**tags) -> ev.RunRecord:
+    return ev.RunRecord("r1", "exp", "name", {"command": "backtest", **tags}, {}, {}, None)
+
+
+def test_code_version_rule_with_and_without_git():
+    at_a = _tagged(**{ev.COMMIT_TAG: "a" * 40, "version.autoport": "0.1.0"})
+    # both sides know a commit: equal commits match, a different commit is refused
+    assert ev.code_version_match(at_a, ev.CodeVersion("a" * 40, "0.1.0")) == (1.0, "")
+    value, note = ev.code_version_match(at_a, ev.CodeVersion("b" * 40, "0.1.0"))
+    assert value == 0.0 and "mismatch" in note and "aaaaaaaaaaaa" in note
+    # an older run's own tag still counts
+    legacy = _tagged(git_commit="c" * 40, **{"version.autoport": "0.1.0"})
+    assert ev.code_version_match(legacy, ev.CodeVersion("c" * 40, "0.1.0"))[0] == 1.0
+    # no git on either side (a wheel built outside git, run outside a work tree): versions
+    bare = _tagged(git_commit="unknown", **{"version.autoport": "0.1.0"})
+    value, note = ev.code_version_match(bare, ev.CodeVersion(None, "0.1.0"))
+    assert value == 1.0 and "compared autoport versions (0.1.0 == 0.1.0)" in note
+    assert ev.code_version_match(bare, ev.CodeVersion(None, "0.2.0"))[0] == 0.0
+    # a commit on one side only cannot be shown to be the same code
+    assert ev.code_version_match(at_a, ev.CodeVersion(None, "0.1.0"))[0] == 0.0
+    assert ev.code_version_match(bare, ev.CodeVersion("a" * 40, "0.1.0"))[0] == 0.0
+    # nothing recorded at all: NaN, which the gate refuses
+    value, _ = ev.code_version_match(_tagged(), ev.CodeVersion(None, "0.1.0"))
+    assert np.isnan(value)
+    (gate_result,) = check_gates({"code_version_match": value},
+                                 [g for g in load_gates().gates if g.name == "code_version_matches"],
+                                 "backtest")
+    assert gate_result.passed is False
+
+
+def test_regime_reference_settings_never_fall_back_silently(tmp_path):
+    from autoport.regime.config import load_config
+
+    bundled = load_config().reference
+    assert ev._reference_settings({}) == {"decline": bundled.decline,
+                                          "recovery": bundled.recovery}
+    with pytest.raises(ConfigError, match="regime_accuracy needs the run's regime config"):
+        ev._reference_settings({"config": str(tmp_path / "gone.yaml")})

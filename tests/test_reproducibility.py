@@ -43,7 +43,7 @@ def test_backtest_rerun_from_logged_config_is_identical(home):
     assert run.data.params["data_hash"] == data.content_hash(
         data.validate_prices(data.read_price_file(prices)))
     tags = run.data.tags
-    assert tags["git_commit"] == tracking.git_state()["git_commit"]
+    assert tags[tracking.COMMIT_TAG] == tracking.code_version()["commit"]
     assert tags["git_dirty"] in {"true", "false"}
     assert tags["version.mlflow"] == mlflow.__version__
     assert {"version.numpy", "version.pandas", "version.zipline-reloaded",
@@ -78,7 +78,7 @@ def test_short_training_run_replays_from_its_logged_config(home):
     logged = json.loads(mlflow.artifacts.load_text(f"runs:/{first['run_id']}/config.json"))
     assert logged["seed"] == 3 and logged["timesteps"] == 600
     assert run.data.tags["command"] == "train-agent"
-    assert run.data.tags["git_commit"] == tracking.git_state()["git_commit"]
+    assert run.data.tags[tracking.COMMIT_TAG] == tracking.code_version()["commit"]
     assert run.data.params["data_hash"] == data.content_hash(data.bundled_prices())
 
     replay = home / "replay.yaml"

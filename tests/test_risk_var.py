@@ -11,6 +11,7 @@ from scipy import integrate, stats
 
 from autoport.errors import ConfigError, DataError
 from autoport.risk import var as V
+from autoport.risk import var_montecarlo as MC
 
 
 def normal_panel(n_obs=3000, seed=1, n=4):
@@ -272,7 +273,7 @@ def test_small_runs_at_99_keep_their_tail_rows(n_paths, monkeypatch):
     def no_fallback(*args, **kwargs):
         raise AssertionError("the one-day fast path fell back to full simulation")
 
-    monkeypatch.setattr(V, "simulate_asset_returns", no_fallback)
+    monkeypatch.setattr(MC, "simulate_asset_returns", no_fallback)
     r = V.monte_carlo_var(x, W4, confidence=0.99, n_paths=n_paths, seed=2)
     rp_tail = W4 @ r.asset_tail_mean
     assert rp_tail == pytest.approx(r.expected_shortfall, rel=1e-9)
@@ -281,18 +282,61 @@ def test_small_runs_at_99_keep_their_tail_rows(n_paths, monkeypatch):
 
 def test_fallback_when_the_fast_path_missed_a_row(monkeypatch):
     x, _, _ = normal_panel(n_obs=400)
-    orig = V._one_day_projected
+    orig = MC._one_day_projected
 
     def missing_rows(*args, **kwargs):
         pnl, _ = orig(*args, **kwargs)
 
         def rows(idx):
-            raise V._RowsNotKept
+            raise MC._RowsNotKept
 
         return pnl, rows
 
-    monkeypatch.setattr(V, "_one_day_projected", missing_rows)
+    monkeypatch.setattr(MC, "_one_day_projected", missing_rows)
     r = V.monte_carlo_var(x, W4, confidence=0.95, n_paths=20_000, seed=4)
     full = V.simulate_asset_returns(V.fit_market_model(x), 20_000, seed=4) @ W4
     assert r.var == pytest.approx(np.quantile(full, 0.05), rel=1e-12)
     assert W4 @ r.asset_tail_mean == pytest.approx(r.expected_shortfall, rel=1e-9)
+
+
+# ---------------------------------------------------------------- choices and draws
+
+
+def test_choices_are_str_enums_and_unknown_values_name_the_choices():
+    x, _, _ = normal_panel(n_obs=300)
+    by_name = V.monte_carlo_var(x, W4, distribution="student_t", sampler="sobol", n_paths=4000)
+    by_enum = V.monte_carlo_var(x, W4, distribution=V.Distribution.STUDENT_T,
+                                sampler=V.Sampler.SOBOL, n_paths=4000)
+    assert (by_name.var, by_name.expected_shortfall) == (by_enum.var, by_enum.expected_shortfall)
+    assert by_name.as_dict()["sampler"] == "sobol" and V.Sampler("plain") == "plain"
+    assert V.SAMPLERS == ("antithetic", "sobol", "plain")
+    with pytest.raises(ConfigError, match="^unknown sampler 'halton'; choose one of antithetic, "
+                                          "sobol, plain$"):
+        V.monte_carlo_var(x, W4, sampler="halton", n_paths=4000)
+    with pytest.raises(ConfigError, match="^unknown Monte Carlo distribution 'cornish_fisher'; "
+                                          "choose one of normal, student_t, copula$"):
+        V.monte_carlo_var(x, W4, distribution="cornish_fisher", n_paths=4000)
+    with pytest.raises(ConfigError, match="^unknown parametric distribution 'copula'; choose "
+                                          "one of normal, student_t, cornish_fisher$"):
+        V.parametric_var(x, W4, distribution="copula")
+    with pytest.raises(ConfigError, match="^unknown VaR method 'garch'; choose one of "
+                                          "parametric, historical, monte_carlo, all, "
+                                          "parametric_student_t, "):
+        V.methods_for("garch")
+    assert V.methods_for("historical") == (V.VaRMethod.HISTORICAL,
+                                           V.VaRMethod.HISTORICAL_AGE_WEIGHTED)
+
+
+def test_draws_antithetic_pairs_and_sobol_chunks_are_pieces_of_one_sequence():
+    z = MC.standard_normals(7, 3, rng=np.random.default_rng(1), sampler="antithetic", seed=0)
+    np.testing.assert_array_equal(z[0::2][:3], -z[1::2])
+    assert z.shape == (7, 3)
+    whole = MC.sobol_normals(5, 96, seed=4)
+    parts = [MC.sobol_normals(5, 32, seed=4, start=s) for s in (0, 32, 64)]
+    np.testing.assert_array_equal(np.vstack(parts), whole)
+    # the dimension limit is checked in one place, whichever path draws
+    model = V.fit_market_model(normal_panel(n_obs=300)[0])
+    with pytest.raises(ConfigError, match="at most 21201 dimensions .* not 21204"):
+        V.monte_carlo_var(model, W4, horizon=5301, sampler="sobol", n_paths=1000)
+    with pytest.raises(ConfigError, match="not 21202"):
+        MC.standard_normals(2, 21202, rng=np.random.default_rng(0), sampler="sobol", seed=0)

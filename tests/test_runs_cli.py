@@ -39,7 +39,7 @@ def test_runs_lists_newest_first_with_metrics(home):
     assert [r["run_id"] for r in rows] == [other, second, first]
     assert rows[2]["metrics"]["sharpe"] == 1.2345
     assert rows[2]["experiment"] == "backtests" and rows[2]["tags"]["command"] == "backtest"
-    assert rows[2]["tags"]["git_commit"] == tracking.git_state()["git_commit"]
+    assert rows[2]["tags"][tracking.COMMIT_TAG] == tracking.code_version()["commit"]
     assert rows[0]["status"] == "FINISHED"
 
     res = CliRunner().invoke(app, ["runs", "--experiment", "backtests", "--limit", "1", "--json"])

@@ -54,7 +54,7 @@ class Policy:
 def _regime_config() -> RegimeConfig | None:
     try:
         return load_config()
-    except Exception:  # the regime config is optional: fall back to the defaults above
+    except FileNotFoundError:  # no bundled regime.yaml: the defaults above; a bad one raises
         return None
 
 

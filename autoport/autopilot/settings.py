@@ -209,10 +209,7 @@ def load_settings(
     try:
         return AutopilotSettings.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"invalid {where} ({problems})") from None
+        raise configfile.invalid(where, exc) from None
 
 
 def merged_settings(source: Any = None, **fields: Any) -> AutopilotSettings:

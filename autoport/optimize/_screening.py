@@ -20,7 +20,7 @@ from __future__ import annotations
 import cvxpy as cp
 import numpy as np
 
-from autoport.estimators import single_blas_thread
+from autoport._blas import single_threaded_blas
 from autoport.optimize import solvers
 from autoport.optimize._homotopy import _rows
 from autoport.optimize.constraints import Resolved
@@ -92,7 +92,7 @@ def max_sharpe(mu: np.ndarray, cov: np.ndarray, r: Resolved, rf: float, chain,
         gamma = float(c_ret.dual_value)
         beta = float(c_bud.dual_value)
         lam = np.atleast_1d(c_rows.dual_value) if c_rows is not None else np.zeros(0)
-        with single_blas_thread(r.n):
+        with single_threaded_blas(r.n):
             reduced = 2 * cov @ yv - gamma * excess + beta
         if len(lam):
             reduced = reduced + g_mat.T @ lam

@@ -102,21 +102,12 @@ def _read_yaml(path: Path) -> dict:
     return configfile.read_mapping(path)[0]
 
 
-def _validation_message(path: Path, exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        parts.append(f"{where}: {msg}")
-    return f"{path}: " + "; ".join(parts)
-
-
 def load_constraints_file(path: Path) -> ConstraintsConfig:
     raw = _read_yaml(path)
     try:
         return ConstraintsConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_validation_message(path, exc)) from None
+        raise configfile.invalid(f"constraints file {path}", exc) from None
 
 
 def load_config(path: Path | None, constraints_path: Path | None = None,
@@ -131,7 +122,7 @@ def load_config(path: Path | None, constraints_path: Path | None = None,
     try:
         return OptimizeConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_validation_message(path or Path("options"), exc)) from None
+        raise configfile.invalid(f"config in {path or 'options'}", exc) from None
 
 
 def read_mapping_csv(source: str, value_column: str, bundled: dict[str, str]) -> pd.Series:

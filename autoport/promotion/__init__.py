@@ -1,8 +1,9 @@
 """Validated promotion: re-evaluate a run on the held-out test period, check YAML gates, write a
 validation report, and register the candidate in the MLflow model registry only if all pass.
 
-``gates`` and ``evaluate`` are pure; ``registry`` holds the MLflow operations; ``report``
-writes files; ``promote`` ties them together.
+``gates`` reads a gates file and compares numbers; ``evaluate`` reloads a run's data source
+and re-runs it (zipline for backtests) without touching MLflow; ``registry`` holds the MLflow
+operations; ``report`` writes files; ``promote`` ties them together.
 """
 
 from autoport.promotion.evaluate import EVALUATORS, Evaluation, RunRecord, Toolkit

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+from pydantic import ValidationError
 
+from autoport import configfile
 from autoport import data as data_mod
 from autoport import metrics as metrics_mod
 from autoport.decision import Strategy
@@ -79,9 +81,6 @@ class Toolkit:
     evaluate_model: Callable[..., dict] | None = None
 
 
-Evaluator = Callable[[RunRecord, GatesConfig, str, Toolkit], Evaluation]
-
-
 # --------------------------------------------------------------------------- data of a run
 
 
@@ -122,11 +121,52 @@ def run_prices(record: RunRecord, end_hint: object | None = None) -> tuple[pd.Da
     return full, match
 
 
-def code_version_match(record: RunRecord, current_commit: str) -> float:
-    recorded = record.tags.get("git_commit", "unknown")
-    if recorded == "unknown" or current_commit == "unknown":
-        return float("nan")
-    return 1.0 if recorded == current_commit else 0.0
+COMMIT_TAG = "mlflow.source.git.commit"
+
+
+@dataclass(frozen=True)
+class CodeVersion:
+    """The code evaluating a candidate: its commit (None outside git) and autoport's version."""
+
+    commit: str | None
+    version: str | None = None
+
+    @classmethod
+    def of_run(cls, record: RunRecord) -> CodeVersion:
+        """What the run recorded (the pre-MLflow-tag ``git_commit`` tag for older runs)."""
+        commit = record.tags.get(COMMIT_TAG) or record.tags.get("git_commit")
+        version = record.tags.get("version.autoport")
+        return cls(None if commit in (None, "", "unknown") else commit,
+                   None if version in (None, "", "absent") else version)
+
+
+def code_version_match(record: RunRecord, current: CodeVersion) -> tuple[float, str]:
+    """1.0 when the run's code is the evaluating code, 0.0 when not, NaN when unknowable.
+
+    Both sides know a commit: the commits must be equal. Neither does (an installed wheel
+    built outside git, run outside any git work tree): the autoport versions must be equal.
+    Only one side knows a commit: a mismatch, since the code cannot be shown to be the same.
+    Returns the figure and a note saying which rule decided.
+    """
+    ran = CodeVersion.of_run(record)
+    if ran.commit is not None and current.commit is not None:
+        same = ran.commit == current.commit
+        return float(same), "" if same else (
+            f"code version mismatch: the run was made at commit {ran.commit[:12]}, this code is "
+            f"{current.commit[:12]}")
+    if ran.commit is None and current.commit is None:
+        if ran.version is None or current.version is None:
+            return float("nan"), "code version unknown: no commit and no autoport version"
+        same = ran.version == current.version
+        return float(same), (
+            f"no git commit on either side: compared autoport versions ({ran.version} "
+            f"{'==' if same else '!='} {current.version})")
+    which = "the run" if ran.commit is None else "this code"
+    return 0.0, (f"code version mismatch: {which} has no git commit while the other has one "
+                 f"({ran.commit or current.commit})")
+
+
+Evaluator = Callable[[RunRecord, GatesConfig, CodeVersion, Toolkit], Evaluation]
 
 
 def _test_window(gates: GatesConfig, prices: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -144,7 +184,7 @@ def var_metrics(
     returns: pd.Series, gates: GatesConfig
 ) -> tuple[dict[str, float], dict | None, str]:
     """Breach rate and Kupiec p-value of a causal one-day VaR on ``returns``; NaN if too short."""
-    from autoport.risk.backtest import backtest_var
+    from autoport.risk.var_backtest import backtest_var
 
     try:
         result = backtest_var(
@@ -199,18 +239,20 @@ def _equal_weight_levels(prices: pd.DataFrame) -> pd.Series:
 
 
 def _reference_settings(strategy_params: dict[str, Any]) -> dict[str, float]:
-    """The dating thresholds of the strategy's regime config (defaults otherwise)."""
-    try:
-        from autoport.regime.config import load_config
+    """The dating thresholds of the regime config the strategy ran with (its ``config``
+    parameter, else the bundled ``configs/regime.yaml``); an unreadable one is an error, never
+    silently the defaults, since the thresholds decide ``regime_accuracy``."""
+    from autoport.regime.config import load_config
 
+    try:
         reference = load_config(strategy_params.get("config")).reference
-        return {"decline": reference.decline, "recovery": reference.recovery}
-    except Exception:  # no regime package or no readable config: the dating's defaults
-        return {}
+    except ConfigError as exc:
+        raise ConfigError(f"regime_accuracy needs the run's regime config: {exc}") from None
+    return {"decline": reference.decline, "recovery": reference.recovery}
 
 
 def evaluate_backtest(
-    record: RunRecord, gates: GatesConfig, current_commit: str, toolkit: Toolkit
+    record: RunRecord, gates: GatesConfig, current_code: CodeVersion, toolkit: Toolkit
 ) -> Evaluation:
     """Re-run a backtest's logged config through zipline on the test period."""
     from autoport.backtest import BacktestConfig, run_backtest, trading_window
@@ -222,8 +264,9 @@ def evaluate_backtest(
         )
     try:
         logged = BacktestConfig.model_validate(record.config)
-    except Exception as exc:  # pydantic ValidationError, with the run named
-        raise ConfigError(f"run {record.run_id} logged a config this code rejects: {exc}") from None
+    except ValidationError as exc:
+        raise configfile.invalid(f"logged config of run {record.run_id} (this code rejects it)",
+                                 exc) from None
     full, hash_ok = run_prices(record, end_hint=logged.end)
     start, end = _test_window(gates, full)
     cfg = logged.model_copy(update={"start": start.date(), "end": end.date()})
@@ -264,15 +307,19 @@ def evaluate_backtest(
     if var_note:
         notes.append(var_note)
     market = index_levels if index_levels is not None else _equal_weight_levels(full)
-    accuracy = regime_accuracy(outcome.strategy.records, market,
-                               **_reference_settings(cfg.strategy_params))
+    accuracy = None
+    if any("regime" in r for r in outcome.strategy.records):
+        accuracy = regime_accuracy(outcome.strategy.records, market,
+                                   **_reference_settings(cfg.strategy_params))
     if accuracy is not None:
         figures["regime_accuracy"] = accuracy
         notes.append("regime_accuracy: detected regime at each decision against the "
                      "peak-to-trough bull/bear dating of "
                      + ("the S&P 500" if index_levels is not None else "the 1/N index"))
     figures["data_hash_match"] = 1.0 if hash_ok else 0.0
-    figures["code_version_match"] = code_version_match(record, current_commit)
+    figures["code_version_match"], code_note = code_version_match(record, current_code)
+    if code_note:
+        notes.append(code_note)
     if not hash_ok:
         notes.append(
             f"data hash mismatch: the run recorded {record.params.get('data_hash')} but "
@@ -289,14 +336,14 @@ def evaluate_backtest(
 
 
 def evaluate_agent(
-    record: RunRecord, gates: GatesConfig, current_commit: str, toolkit: Toolkit
+    record: RunRecord, gates: GatesConfig, current_code: CodeVersion, toolkit: Toolkit
 ) -> Evaluation:
     """The DQN agent's evaluation (``toolkit.evaluate_model``) on the run's logged model."""
     evaluate_model = toolkit.evaluate_model
     if evaluate_model is None:
         return Evaluation(
             kind="train-agent", start=None, end=None,
-            metrics={"code_version_match": code_version_match(record, current_commit)},
+            metrics={"code_version_match": code_version_match(record, current_code)[0]},
             problems=["DQN evaluator not available; the agent cannot be re-evaluated"],
         )
     if record.model_uri is None:
@@ -307,10 +354,12 @@ def evaluate_agent(
     result = evaluate_model(record.model_uri, full, record.config)
     figures = {k: float(v) for k, v in result.items() if _is_number(v)}
     figures["data_hash_match"] = 1.0 if hash_ok else 0.0
-    figures["code_version_match"] = code_version_match(record, current_commit)
+    figures["code_version_match"], code_note = code_version_match(record, current_code)
     curves = {k: v for k, v in result.items() if isinstance(v, pd.Series)}
     curves.pop("returns", None)
     notes = [f"re-ran the DQN test-period evaluation of {record.model_uri}"]
+    if code_note:
+        notes.append(code_note)
     episodes = None
     if isinstance(result.get("episodes"), list) and result["episodes"]:
         episodes = pd.DataFrame(result["episodes"])

@@ -6,7 +6,7 @@ the run kinds it ``applies_to`` (the run's ``command`` tag); a gate whose metric
 did not produce fails, unless it says ``required: false`` (then it is skipped and says so).
 A metric that is NaN never passes.
 
-This module is pure: it reads the YAML file it is given and compares numbers.
+It reads the YAML file it is given and compares numbers; nothing else (no MLflow, no data).
 """
 
 from __future__ import annotations
@@ -142,8 +142,7 @@ def load_gates(path: str | Path | None = None) -> GatesConfig:
     try:
         return GatesConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = configfile.validation_problems(exc, limit=20)
-        raise ConfigError(f"invalid gates file {path} ({problems})") from None
+        raise configfile.invalid(f"gates file {path}", exc) from None
 
 
 def _number(value: object) -> float | None:

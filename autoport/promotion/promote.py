@@ -8,7 +8,13 @@ from pathlib import Path
 
 from autoport import tracking
 from autoport.promotion import registry
-from autoport.promotion.evaluate import Evaluation, RunRecord, Toolkit, evaluator_for
+from autoport.promotion.evaluate import (
+    CodeVersion,
+    Evaluation,
+    RunRecord,
+    Toolkit,
+    evaluator_for,
+)
 from autoport.promotion.gates import GateResult, GatesConfig, all_passed, check_gates
 from autoport.promotion.report import write_report
 
@@ -66,7 +72,9 @@ def promote_run(
     log it as a validation run; register and move aliases only if every gate passed."""
     record = registry.fetch_run(run_id)
     evaluator = evaluator_for(record)
-    evaluation = evaluator(record, gates, tracking.git_state()["git_commit"], toolkit)
+    code = tracking.code_version()
+    evaluation = evaluator(record, gates, CodeVersion(code.get("commit"), code["version"]),
+                           toolkit)
     results = problem_gates(evaluation) + check_gates(evaluation.metrics, gates.gates,
                                                       record.command)
     passed = all_passed(results)

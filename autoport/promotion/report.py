@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from autoport import reporting
-from autoport.promotion.evaluate import Evaluation, RunRecord
+from autoport.promotion.evaluate import CodeVersion, Evaluation, RunRecord
 from autoport.promotion.gates import GateResult
 
 PERCENT_METRICS = {"annual_return", "annual_volatility", "max_drawdown", "var_breach_rate",
@@ -117,8 +117,9 @@ def write_report(
         f"name {record.run_name!r})",
         f"- held-out test period: {period}",
         f"- data hash recorded by the run: `{record.params.get('data_hash', 'n/a')}`",
-        f"- code version of the run: `{record.tags.get('git_commit', 'unknown')}` "
-        f"(dirty tree: {record.tags.get('git_dirty', 'unknown')})",
+        f"- code version of the run: commit `{CodeVersion.of_run(record).commit or 'none'}` "
+        f"(dirty tree: {record.tags.get('git_dirty', 'unknown')}), autoport "
+        f"{CodeVersion.of_run(record).version or 'unknown'}",
         "",
         "## Gates",
         "",

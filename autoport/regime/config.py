@@ -117,8 +117,7 @@ def parse_config(text: str, source: str = "regime.yaml") -> RegimeConfig:
     try:
         return RegimeConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = configfile.validation_problems(exc, limit=5)
-        raise ConfigError(f"{source} is invalid: {problems}") from None
+        raise configfile.invalid(source, exc) from None
 
 
 def load_config(path: str | Path | None = None) -> RegimeConfig:

@@ -13,7 +13,7 @@ from autoport.risk.attribution import (
     scenario_attribution,
     sector_decomposition,
 )
-from autoport.risk.backtest import (
+from autoport.risk.var_backtest import (
     backtest_var,
     christoffersen_independence,
     kupiec_pof,

@@ -21,7 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from autoport.errors import DataError
-from autoport.risk._blas import blas_single
+from autoport._blas import blas_single
 from autoport.risk.var import VaRResult, as_returns, as_weights, check_confidence, check_horizon
 
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from autoport.errors import ConfigError
-from autoport.risk.backtest import BACKTEST_MODELS, DEFAULT_MODEL, DEFAULT_WINDOW
+from autoport import configfile
+from autoport.risk.var_backtest import BACKTEST_MODELS, DEFAULT_MODEL, DEFAULT_WINDOW
 from autoport.risk.var import SAMPLERS
 
 METHOD_CHOICES = ("parametric", "historical", "monte_carlo", "all")
@@ -47,23 +46,5 @@ class StressConfig(BaseModel):
 
 
 def load_stress_config(path: Path | None, overrides: dict | None = None) -> StressConfig:
-    raw: dict = {}
-    source = "options"
-    if path is not None:
-        source = str(path)
-        if not Path(path).exists():
-            raise ConfigError(f"config file {path} does not exist; pass an existing YAML file")
-        try:
-            raw = yaml.safe_load(Path(path).read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path} is not valid YAML: {exc}") from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path} must be a mapping of settings (method: all, ...)")
-    raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    try:
-        return StressConfig.model_validate(raw)
-    except ValidationError as exc:
-        msg = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors()[:5]
-        )
-        raise ConfigError(f"{source} is invalid: {msg}") from None
+    """The file (if any) merged with non-None ``overrides``, validated; one ``ConfigError``."""
+    return configfile.load(StressConfig, path, overrides=overrides)

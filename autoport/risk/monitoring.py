@@ -13,19 +13,18 @@ in O(n^2), so VaR, ES and limits for a 500-asset book are recomputed in about a 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 from numpy.lib.stride_tricks import sliding_window_view
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from scipy import stats
 
+from autoport import configfile
 from autoport.errors import ConfigError, DataError
-from autoport.risk._blas import blas_single
+from autoport._blas import blas_single
 from autoport.risk.var import check_confidence
 
 # --------------------------------------------------------------------------------------------
@@ -173,29 +172,24 @@ class AlertConfig(BaseModel):
 
 
 def parse_alert_rules(text: str, source: str = "alerts.yaml") -> AlertConfig:
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source} is not valid YAML: {exc}") from exc
+    return _alert_config(configfile.parse_mapping(text, source), source)
+
+
+def load_alert_rules(path: str | Path | None = None) -> AlertConfig:
+    """The bundled ``configs/alerts.yaml`` or the user's file (config edge, reads the file)."""
+    raw, source = configfile.read_mapping(path, "alerts.yaml", kind="alert rules file")
+    return _alert_config(raw, source)
+
+
+def _alert_config(raw: dict, source: str) -> AlertConfig:
     try:
         cfg = AlertConfig.model_validate(raw)
     except ValidationError as exc:
-        msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
-        raise ConfigError(f"{source} is invalid: {msg}") from None
+        raise configfile.invalid(source, exc) from None
     for rule in cfg.rules:
         if rule.metric != "var_breach" and rule.limit is None:
             raise ConfigError(f"{source}: rule {rule.name!r} ({rule.metric}) needs a limit")
     return cfg
-
-
-def load_alert_rules(path: str | Path | None = None) -> AlertConfig:
-    if path is None:
-        text = resources.files("autoport.configs").joinpath("alerts.yaml").read_text()
-        return parse_alert_rules(text, "bundled alerts.yaml")
-    p = Path(path)
-    if not p.exists():
-        raise ConfigError(f"alert rules file {p} does not exist; pass an existing YAML file")
-    return parse_alert_rules(p.read_text(), str(p))
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from autoport.errors import DataError
 from autoport.risk import attribution as attr
-from autoport.risk import backtest as bt
+from autoport.risk import var_backtest as bt
 from autoport.risk import monitoring as mon
 from autoport.risk import stress as st
 from autoport.risk.var import (

@@ -29,10 +29,10 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from autoport.errors import ConfigError, DataError
+from autoport import configfile
+from autoport.errors import DataError
 from autoport.risk.var import normal_var_es
 
 ScenarioKind = Literal["historical", "market", "sector", "volatility", "correlation"]
@@ -94,42 +94,38 @@ def bundled_scenarios_path():
 
 def parse_scenarios(text: str, source: str = "stress.yaml") -> ScenarioSet:
     """Validate YAML text into a :class:`ScenarioSet` or raise one ``ConfigError``."""
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source} is not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{source} must be a mapping with a 'scenarios' list")
+    raw = configfile.parse_mapping(text, source)
     try:
         return ScenarioSet.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{source} is invalid: {_pydantic_message(exc, raw)}") from None
+        raise configfile.invalid(source, exc, label=_scenario_label(raw)) from None
 
 
 def load_scenarios(path: str | Path | None = None) -> ScenarioSet:
     """The bundled scenario set, or the user's YAML file (config edge, reads the file)."""
     if path is None:
         return parse_scenarios(bundled_scenarios_path().read_text(), "bundled stress.yaml")
-    p = Path(path)
-    if not p.exists():
-        raise ConfigError(f"scenario file {p} does not exist; pass an existing YAML file")
-    return parse_scenarios(p.read_text(), str(p))
+    raw, source = configfile.read_mapping(path, kind="scenario file")
+    try:
+        return ScenarioSet.model_validate(raw)
+    except ValidationError as exc:
+        raise configfile.invalid(source, exc, label=_scenario_label(raw)) from None
 
 
-def _pydantic_message(exc: ValidationError, raw) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        loc = list(err["loc"])
-        where = ".".join(str(x) for x in loc)
-        if len(loc) >= 2 and loc[0] == "scenarios" and isinstance(loc[1], int):
-            try:
-                where = f"scenario {raw['scenarios'][loc[1]].get('name', loc[1])!r}" + (
-                    f" field {'.'.join(map(str, loc[2:]))}" if loc[2:] else ""
-                )
-            except (KeyError, IndexError, AttributeError, TypeError):
-                pass
-        parts.append(f"{where}: {err['msg']}")
-    return "; ".join(parts)
+def _scenario_label(raw: dict):
+    """Name a problem inside ``scenarios[i]`` by the scenario's name rather than its index."""
+
+    def label(loc: tuple) -> str | None:
+        if len(loc) < 2 or loc[0] != "scenarios" or not isinstance(loc[1], int):
+            return None
+        try:
+            name = raw["scenarios"][loc[1]].get("name", loc[1])
+        except (KeyError, IndexError, AttributeError, TypeError):
+            return None
+        rest = ".".join(map(str, loc[2:]))
+        return f"scenario {name!r}" + (f" field {rest}" if rest else "")
+
+    return label
 
 
 # --------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import time
 import numpy as np
 from scipy import stats
 
-from autoport.risk._blas import single_threaded_blas
+from autoport._blas import single_threaded_blas
 from autoport.risk.monitoring import EwmaRiskMonitor
 from autoport.risk.var import fit_market_model, monte_carlo_var, parametric_var
 
@@ -31,7 +31,7 @@ from autoport.risk.var import fit_market_model, monte_carlo_var, parametric_var
 def naive_best_of(fn, repeat: int) -> tuple[float, object]:
     """The baseline at its best: default BLAS threads and single-threaded BLAS, faster wins.
 
-    Our entry points run BLAS single-threaded (autoport/risk/_blas.py), so the ratio must not
+    Our entry points run BLAS single-threaded (autoport/_blas.py), so the ratio must not
     credit them with a threading choice the baseline could make too.
     """
     t_default, out = best_of(fn, repeat)

@@ -10,7 +10,6 @@ from autoport import configfile
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from autoport.envs.config import EnvConfig
-from autoport.errors import ConfigError
 
 
 class DQNSettings(BaseModel):
@@ -113,7 +112,4 @@ def parse_config(raw: AgentConfig | dict[str, Any] | None, source: str = "config
     try:
         return AgentConfig.model_validate(raw or {})
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"invalid agent config in {source} ({problems})") from None
+        raise configfile.invalid(f"agent config in {source}", exc) from None

@@ -25,7 +25,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy import stats
 
 from autoport.errors import ConfigError, DataError
-from autoport.risk._blas import blas_single
+from autoport._blas import blas_single
 from autoport.risk.var import check_confidence, tail_count
 
 BACKTEST_MODELS = ("filtered_historical", "ewma_normal", "historical", "normal")

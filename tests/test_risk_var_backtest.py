@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from autoport import data
-from autoport.risk import backtest as B
+from autoport.risk import var_backtest as B
 
 
 def test_kupiec_by_hand():

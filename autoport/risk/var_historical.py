@@ -1,0 +1,91 @@
+"""Historical simulation: plain (empyrical's quantile and CVaR) and age-weighted (BRW)."""
+
+from __future__ import annotations
+
+import empyrical
+import numpy as np
+
+from autoport._blas import blas_single
+from autoport.errors import ConfigError
+from autoport.risk.var_common import (
+    ArrayLike,
+    VaRMethod,
+    VaRResult,
+    as_returns,
+    as_weights,
+    check_confidence,
+    check_horizon,
+)
+from autoport.risk.var_scenarios import (
+    conditional_asset_means,
+    horizon_asset_returns,
+    scenario_var_es,
+    weighted_var_es,
+)
+
+
+@blas_single
+def historical_var(
+    returns: ArrayLike,
+    weights: ArrayLike,
+    *,
+    confidence: float = 0.95,
+    horizon: int = 1,
+    decay: float | None = None,
+) -> VaRResult:
+    """Historical simulation on the portfolio's (overlapping ``horizon``-day) returns.
+
+    ``decay=None``: plain (VaR = empirical quantile, ES = empyrical's CVaR on one-day data).
+    ``decay=lambda`` in (0, 1): Boudoukh-Richardson-Whitelaw age weighting, weight
+    ``lambda**age`` (age 0 = most recent window).
+    """
+    x = as_returns(returns, min_obs=2)
+    w = as_weights(weights, x.shape[1])
+    h = check_horizon(horizon)
+    confidence = check_confidence(confidence)
+    hx = horizon_asset_returns(x, h)
+    pnl = hx @ w
+    a = 1.0 - confidence
+    if decay is None:
+        if h == 1:
+            var = float(empyrical.value_at_risk(pnl, cutoff=a))
+            es = float(empyrical.conditional_value_at_risk(pnl, cutoff=a))
+        else:
+            var, es = scenario_var_es(pnl, confidence)
+        tail, band, band_p = conditional_asset_means(pnl, confidence, lambda idx: hx[idx])
+        scale = var / band_p if band_p != 0 else 1.0
+        return VaRResult(
+            VaRMethod.HISTORICAL.value,
+            var,
+            es,
+            confidence,
+            h,
+            n_scenarios=pnl.size,
+            details={"observations": int(pnl.size)},
+            asset_tail_mean=tail,
+            asset_var_mean=band * scale,
+            scenarios=pnl,
+        )
+    if not 0.0 < decay < 1.0:
+        raise ConfigError(f"decay {decay} must lie strictly between 0 and 1 (for example 0.99)")
+    ages = np.arange(pnl.size)[::-1]
+    p = decay ** ages.astype(float)
+    p /= p.sum()
+    var, es, tail_w = weighted_var_es(pnl, p, confidence)
+    tail_mean = (tail_w[:, None] * hx).sum(0) / a
+    near = np.argsort(np.abs(pnl - var))[: max(1, int(np.sqrt(pnl.size) / 2))]
+    band = hx[near].mean(0)
+    band_p = float(pnl[near].mean())
+    scale = var / band_p if band_p != 0 else 1.0
+    return VaRResult(
+        VaRMethod.HISTORICAL_AGE_WEIGHTED.value,
+        var,
+        es,
+        confidence,
+        h,
+        n_scenarios=pnl.size,
+        details={"decay": decay, "observations": int(pnl.size)},
+        asset_tail_mean=tail_mean,
+        asset_var_mean=band * scale,
+        scenarios=pnl,
+    )
