@@ -429,6 +429,12 @@ def test_exact_path_equals_pointwise_solves(bundled, constraints):
     np.testing.assert_allclose(exact.returns, conic.returns, rtol=1e-7)
     np.testing.assert_allclose(exact.volatilities, conic.volatilities, rtol=1e-7)
     np.testing.assert_allclose(exact.weights, conic.weights, atol=2e-4)
+    # the path's own min-variance and tangency points (no conic solve) against Clarabel's
+    assert exact.min_variance.solver == "critical-line homotopy"
+    assert exact.min_variance.volatility == pytest.approx(conic.min_variance.volatility, rel=1e-7)
+    assert exact.tangency.solver == "critical-line homotopy"
+    assert exact.tangency.sharpe_ratio == pytest.approx(conic.tangency.sharpe_ratio, rel=1e-8)
+    assert exact.tangency.sharpe_ratio >= conic.tangency.sharpe_ratio - 1e-12
 
 
 def test_frontier_with_turnover_falls_back_to_pointwise(bundled):
@@ -482,12 +488,25 @@ def test_exact_path_with_a_cash_line_is_the_capital_market_line(bundled):
     mu_c, cov_c = add_cash(mu, cov, 0.03)
     exact = efficient_frontier(mu_c, cov_c, n_points=30, risk_free_rate=0.03, method="homotopy")
     conic = efficient_frontier(mu_c, cov_c, n_points=30, risk_free_rate=0.03, method="pointwise")
-    np.testing.assert_allclose(exact.volatilities**2, conic.volatilities**2, atol=1e-9)
+    # the path's minimum-variance point is all cash exactly; the conic one keeps a trace of
+    # risky assets (volatility ~1e-5), which shifts its equally spaced targets: compare the two
+    # at matched returns on the line (where volatility is linear in return) and at the top
+    assert exact.volatilities[0] == 0.0 and exact.returns[0] == pytest.approx(0.03, abs=1e-15)
+    assert exact.returns[-1] == pytest.approx(conic.returns[-1], rel=1e-8)
+    line_top = exact.returns[(exact.weights["CASH"] > 1e-6).to_numpy()].max()
+    inner = conic.returns <= line_top
+    assert inner.sum() >= 5
+    np.testing.assert_allclose(
+        np.interp(conic.returns[inner], exact.returns, exact.volatilities) ** 2,
+        conic.volatilities[inner] ** 2, atol=1e-9)
     assert exact.weights["CASH"].iloc[0] == pytest.approx(1.0)
     tangency = optimize(mu, cov, "max_sharpe", risk_free_rate=0.03)
     on_line = exact.weights["CASH"] > 1e-6  # points that still hold cash lie on the CML
     slope = (exact.returns[on_line][1:] - 0.03) / exact.volatilities[on_line][1:]
     np.testing.assert_allclose(slope, tangency.sharpe_ratio, rtol=1e-7)
+    on_line_c = (conic.weights["CASH"] > 1e-3).to_numpy()  # the conic points lie on it too
+    slope_c = (conic.returns[on_line_c][1:] - 0.03) / conic.volatilities[on_line_c][1:]
+    np.testing.assert_allclose(slope_c, tangency.sharpe_ratio, rtol=1e-6)
 
 
 def test_every_solver_failing_is_reported(bundled):

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from autoport import estimators as E
 from autoport.data import bundled_prices, sector_map
 from autoport.errors import ConfigError, InfeasibleError
+from autoport.optimize import _homotopy
+from autoport.optimize.objectives import prepare
 from autoport.optimize import (
     Constraints,
     efficient_frontier,
@@ -187,6 +189,17 @@ def test_exact_path_agrees_with_conic_points(problem, floor, with_esg):
     except InfeasibleError:
         return  # a random draw whose constraints conflict: nothing to compare
     exact = efficient_frontier(mu, cov, cons, n_points=8, method="homotopy")
-    # the min-variance return is ill-conditioned (flat objective), so compare from point 2 on
-    np.testing.assert_allclose(exact.returns[1:], conic.returns[1:], rtol=1e-6, atol=1e-9)
-    np.testing.assert_allclose(exact.volatilities, conic.volatilities, rtol=1e-6)
+    # the min-variance return is ill-conditioned (flat objective): the conic one is off by up
+    # to ~1e-6, which shifts its equally spaced targets. Compare the ends, then the exact path
+    # read at the conic points' own returns (same return, so volatility must agree)
+    np.testing.assert_allclose(exact.returns[[0, -1]], conic.returns[[0, -1]], rtol=1e-5,
+                               atol=1e-9)
+    np.testing.assert_allclose(exact.volatilities[0], conic.volatilities[0], rtol=1e-6)
+    p = prepare(mu, cov, cons)
+    lo, hi = exact.returns[0], exact.returns[-1]
+    inner = (conic.returns > lo) & (conic.returns < hi)
+    at_conic = _homotopy.read_targets(p.mu, p.r, _homotopy.trace(p.mu, p.cov, p.r),
+                                      conic.returns[inner])
+    vol_exact = np.sqrt(np.einsum("ij,jk,ik->i", at_conic, p.cov, at_conic))
+    np.testing.assert_allclose(vol_exact, conic.volatilities[inner], rtol=1e-6)
+    assert np.all(vol_exact <= conic.volatilities[inner] * (1 + 1e-9))  # exact is optimal

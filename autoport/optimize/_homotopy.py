@@ -18,6 +18,8 @@ or transaction costs).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from autoport.optimize.constraints import Resolved
@@ -70,33 +72,99 @@ def _first_event(times: np.ndarray, ids: np.ndarray, floor: float, stale: list[b
     return float(times[j]), int(ids[j])
 
 
-def frontier_path(
-    mu: np.ndarray, cov: np.ndarray, r: Resolved, w_start: np.ndarray, targets: np.ndarray,
-    max_steps: int | None = None,
-) -> np.ndarray:
-    """Weights at each increasing target return (the first is μᵀw_start).
+@dataclass(frozen=True)
+class Segment:
+    """One piece of the path: ``w(λ) = w0 + λ·w1`` on ``[lo, hi]`` (``hi`` is inf on the last).
 
-    Raises :class:`PathFailed` (with the reason) when the caller should fall back.
+    ``mult0 + λ·mult1`` are the signed multipliers of the weights held at a bound (``fixed``),
+    ``row0 + λ·row1`` those of the active rows (``act``): both must stay ≥ 0 on the segment.
+    ``stale`` marks a segment entered with a condition already (slightly) broken: no point is
+    read off it. ``state`` (-1 lower, +1 upper, 0 free) and ``act`` fix the active set.
+    """
 
-    ``w_start`` is the minimum-variance portfolio from a conic solver: it tells which bounds
-    and rows are active at λ = 0; a wrong guess is corrected by zero-length steps.
+    lo: float
+    hi: float
+    w0: np.ndarray
+    w1: np.ndarray
+    fixed: np.ndarray
+    mult0: np.ndarray
+    mult1: np.ndarray
+    act: np.ndarray
+    row0: np.ndarray
+    row1: np.ndarray
+    state: np.ndarray
+    stale: bool
+    last: bool
+
+
+def _system(mu, cov, r: Resolved, g_mat, h, state, act, free, fixed):
+    """The KKT pieces of one active set: constraint block, right-hand sides, fixed weights."""
+    nf = len(free)
+    lb, ub = r.lb, r.ub
+    w_fixed = np.where(state[fixed] < 0, lb[fixed], ub[fixed])
+    cons = np.vstack([np.ones((1, nf)), g_mat[np.ix_(act, free)]])
+    r_mat = np.empty((nf, 2))  # columns: constant part, coefficient of λ
+    r_mat[:, 0] = -cov[np.ix_(free, fixed)] @ w_fixed if len(fixed) else 0.0
+    r_mat[:, 1] = mu[free]
+    d = np.zeros((cons.shape[0], 2))
+    d[0, 0] = r.budget - w_fixed.sum()
+    if len(act):
+        d[1:, 0] = h[act] - g_mat[np.ix_(act, fixed)] @ w_fixed
+    return cons, r_mat, d, w_fixed
+
+
+def _dense(cov, free, cons, r_mat, d):
+    nf, mc = len(free), cons.shape[0]
+    kkt = np.zeros((nf + mc, nf + mc))
+    kkt[:nf, :nf] = cov[np.ix_(free, free)]
+    kkt[:nf, nf:] = cons.T
+    kkt[nf:, :nf] = cons
+    sol = np.linalg.solve(kkt, np.vstack([r_mat, d]))
+    return sol[:nf], sol[nf:]
+
+
+def _expand(mu, cov, g_mat, n, state, act, free, fixed, sol_w, y, w_fixed):
+    """Full weights and the multipliers of the fixed weights and active rows (λ-affine)."""
+    w0, w1 = np.zeros(n), np.zeros(n)
+    w0[free], w1[free] = sol_w[:, 0], sol_w[:, 1]
+    w0[fixed] = w_fixed
+    nu0, nu1 = y[0, 0], y[0, 1]
+    lam0, lam1 = y[1:, 0], y[1:, 1]
+    # gradient of the Lagrangian at fixed weights; its signed value is the bound multiplier
+    grad0 = cov[fixed] @ w0 + nu0
+    grad1 = cov[fixed] @ w1 - mu[fixed] + nu1
+    if len(act):
+        grad0 = grad0 + g_mat[np.ix_(act, fixed)].T @ lam0
+        grad1 = grad1 + g_mat[np.ix_(act, fixed)].T @ lam1
+    sign = -state[fixed].astype(float)  # at lb the multiplier is grad, at ub it is −grad
+    return w0, w1, sign * grad0, sign * grad1, lam0, lam1
+
+
+def walk(mu: np.ndarray, cov: np.ndarray, r: Resolved, w_start: np.ndarray | None = None,
+         max_steps: int | None = None):
+    """Yield the path's :class:`Segment` s in increasing λ from λ = 0 (minimum variance).
+
+    ``w_start`` (any guess of the minimum-variance portfolio, e.g. the previous window's, or
+    None for "every weight free") only sets the active set the walk starts from; a wrong guess
+    is corrected at λ = 0 by zero-length steps, so the points do not depend on it beyond
+    rounding. Raises :class:`PathFailed` when the walk cannot continue.
     """
     n = len(mu)
     g_mat, h = _rows(r)
     lb, ub = r.lb, r.ub
-    scale_w = max(1.0, float(np.max(np.abs(w_start))))
     state = np.zeros(n, dtype=int)  # -1 at lower bound, +1 at upper bound, 0 free
-    state[np.isfinite(lb) & (w_start - lb <= 1e-7 * scale_w)] = -1
-    state[np.isfinite(ub) & (ub - w_start <= 1e-7 * scale_w) & (state == 0)] = 1
+    if w_start is None:
+        active = np.zeros(len(h), dtype=bool)
+    else:
+        scale_w = max(1.0, float(np.max(np.abs(w_start))))
+        state[np.isfinite(lb) & (w_start - lb <= 1e-7 * scale_w)] = -1
+        state[np.isfinite(ub) & (ub - w_start <= 1e-7 * scale_w) & (state == 0)] = 1
+        active = (h - g_mat @ w_start <= 1e-7 * scale_w) if len(h) else np.zeros(0, dtype=bool)
     pinned = np.isfinite(lb) & np.isfinite(ub) & (ub - lb <= 1e-12)
     state[pinned] = -1
-    active = (h - g_mat @ w_start <= 1e-7 * scale_w) if len(h) else np.zeros(0, dtype=bool)
-    out = np.empty((len(targets), n))
-    k_next = 0
     lam_cur = 0.0
     protect: int | None = None  # the weight just released may not be re-fixed at zero step
     max_steps = max_steps or 20 * n + 200
-    ones = np.ones(n)
 
     inv: _Inverse | None = _Inverse(cov, np.where(state == 0)[0])
     if not inv.ok:
@@ -127,10 +195,16 @@ def frontier_path(
                 inv = None
         free = np.asarray(inv.idx, dtype=int) if inv is not None else np.where(state == 0)[0]
         fixed = np.where(state != 0)[0]
-        w_fixed = np.where(state[fixed] < 0, lb[fixed], ub[fixed])
         nf = len(free)
-        if nf == 0:
-            _give_up(f"no free weights at λ={lam_cur:.4g}")
+        if nf == 0:  # a vertex: every weight at a bound, the path stays here for ever
+            w_end = np.where(state < 0, lb, ub)
+            if lam_cur == 0.0 or abs(w_end.sum() - r.budget) > 1e-8:
+                _give_up(f"no free weights at λ={lam_cur:.4g}")
+            zero = np.zeros(len(fixed))
+            yield Segment(lam_cur, np.inf, w_end, np.zeros(n), fixed, zero, zero,
+                          np.zeros(0, dtype=int), np.zeros(0), np.zeros(0), state.copy(),
+                          True, True)
+            return
         # an active row that adds nothing on the free weights (it holds through fixed ones, or
         # repeats the budget) would make the system singular: leave it inactive; the
         # inactive-row checks re-add it if it is ever about to break
@@ -138,14 +212,7 @@ def frontier_path(
         active[:] = False
         active[act] = True
         # stationarity on the free block: Σ_FF w_F + Cᵀy = r, with C w_F = d (y: multipliers)
-        cons = np.vstack([ones[free][None, :], g_mat[np.ix_(act, free)]])
-        r_mat = np.empty((nf, 2))  # columns: constant part, coefficient of λ
-        r_mat[:, 0] = -cov[np.ix_(free, fixed)] @ w_fixed if len(fixed) else 0.0
-        r_mat[:, 1] = mu[free]
-        d = np.zeros((cons.shape[0], 2))
-        d[0, 0] = r.budget - w_fixed.sum()
-        if len(act):
-            d[1:, 0] = h[act] - g_mat[np.ix_(act, fixed)] @ w_fixed
+        cons, r_mat, d, w_fixed = _system(mu, cov, r, g_mat, h, state, act, free, fixed)
         try:
             if inv is not None:
                 m_r = inv.m @ r_mat
@@ -153,32 +220,16 @@ def frontier_path(
                 y = np.linalg.solve(cons @ m_ct, cons @ m_r - d)
                 sol_w = m_r - m_ct @ y
             else:
-                mc = cons.shape[0]
-                kkt = np.zeros((nf + mc, nf + mc))
-                kkt[:nf, :nf] = cov[np.ix_(free, free)]
-                kkt[:nf, nf:] = cons.T
-                kkt[nf:, :nf] = cons
-                sol = np.linalg.solve(kkt, np.vstack([r_mat, d]))
-                sol_w, y = sol[:nf], sol[nf:]
+                sol_w, y = _dense(cov, free, cons, r_mat, d)
         except np.linalg.LinAlgError:
             _give_up(f"singular KKT system at λ={lam_cur:.4g} ({nf} free weights)")
         if not (np.all(np.isfinite(sol_w)) and np.all(np.isfinite(y))):
             _give_up(f"non-finite KKT solution at λ={lam_cur:.4g}")
-        w0, w1 = np.zeros(n), np.zeros(n)
-        w0[free], w1[free] = sol_w[:, 0], sol_w[:, 1]
-        w0[fixed] = w_fixed
-        nu0, nu1 = y[0, 0], y[0, 1]
-        lam0, lam1 = y[1:, 0], y[1:, 1]
-        # gradient of the Lagrangian at fixed weights; its signed value is the bound multiplier
-        grad0 = cov[fixed] @ w0 + nu0
-        grad1 = cov[fixed] @ w1 - mu[fixed] + nu1
-        if len(act):
-            grad0 = grad0 + g_mat[np.ix_(act, fixed)].T @ lam0
-            grad1 = grad1 + g_mat[np.ix_(act, fixed)].T @ lam1
-        sign = -state[fixed].astype(float)  # at lb the multiplier is grad, at ub it is −grad
+        w0, w1, mult0, mult1, lam0, lam1 = _expand(mu, cov, g_mat, n, state, act, free, fixed,
+                                                   sol_w, y, w_fixed)
 
         fix_now = _violations(w0 + lam_cur * w1, free, fixed, act, active, lb, ub, g_mat, h,
-                              sign * (grad0 + lam_cur * grad1), lam0 + lam_cur * lam1)
+                              mult0 + lam_cur * mult1, lam0 + lam_cur * lam1)
         if fix_now is not None:  # the active set is wrong at the current λ: correct it first
             apply(fix_now)
             continue
@@ -199,10 +250,9 @@ def frontier_path(
                 if t < best:
                     best, event = t, ("fix", i, code)
         if len(fixed):
-            s1 = sign * grad1
-            mask = s1 < -1e-14
+            mask = mult1 < -1e-14
             if mask.any():
-                t, i = _first_event(-(sign * grad0)[mask] / s1[mask], fixed[mask], floor, stale)
+                t, i = _first_event(-mult0[mask] / mult1[mask], fixed[mask], floor, stale)
                 if t < best:
                     best, event = t, ("release", i, 0)
         if len(h):
@@ -221,33 +271,264 @@ def frontier_path(
                     t, i = _first_event(-lam0[mask] / lam1[mask], act[mask], floor, stale)
                     if t < best:
                         best, event = t, ("drop", i, 0)
-
-        # targets whose return is reached on [lam_cur, best] lie on this segment
-        rho0, rho1 = float(mu @ w0), float(mu @ w1)
-        r_end = rho0 + rho1 * best if np.isfinite(best) else (np.inf if rho1 > 1e-14 else rho0)
-        while not stale[0] and k_next < len(targets):
-            t = float(targets[k_next])
-            tol_t = 1e-9 * max(1.0, abs(t))
-            start = rho0 + rho1 * lam_cur
-            if k_next == 0 and lam_cur == 0.0 and abs(t - start) <= 1e-5 * max(1.0, abs(t)):
-                t = start  # the conic min-variance return, made exact by the path's start
-            if t > r_end + tol_t:
-                break
-            lam_t = lam_cur if rho1 <= 1e-14 else min(max((t - rho0) / rho1, lam_cur), best)
-            w = w0 + lam_t * w1
-            if not _certified(w, lb, ub, g_mat, h, r.budget, mu, t,
-                              sign * (grad0 + lam_t * grad1), lam0 + lam_t * lam1):
-                _give_up(f"KKT certificate failed at target {t:.6g} (λ={lam_t:.4g})")
-            out[k_next] = w
-            k_next += 1
-        if k_next >= len(targets):
-            return out
+        yield Segment(lam_cur, best, w0, w1, fixed, mult0, mult1, act, lam0, lam1,
+                      state.copy(), stale[0], event is None)
         if event is None:
-            _give_up(f"path ended at return {r_end:.6g} below target {targets[k_next]:.6g}")
+            return
         apply(event)
         protect = event[1] if event[0] == "release" else None
         lam_cur = best
     _give_up(f"no end after {max_steps} steps (degenerate ties?)")
+
+
+def _end_return(mu: np.ndarray, seg: Segment) -> float:
+    """Highest return on the segment (inf when the last one climbs without limit)."""
+    rho0, rho1 = float(mu @ seg.w0), float(mu @ seg.w1)
+    if np.isfinite(seg.hi):
+        return rho0 + rho1 * seg.hi
+    return np.inf if rho1 > 1e-14 else rho0 + max(rho1, 0.0) * seg.lo
+
+
+def read_targets(mu: np.ndarray, r: Resolved, segments, targets: np.ndarray,
+                 start_return: float | None = None) -> np.ndarray:
+    """Weights at each increasing target return, each point certified by its KKT conditions.
+
+    ``segments`` is an iterable of :class:`Segment` (a live :func:`walk` or a stored list);
+    the first target is snapped to ``start_return`` (the path's start) when within 1e-5.
+    """
+    n = len(mu)
+    g_mat, h = _rows(r)
+    out = np.empty((len(targets), n))
+    k_next = 0
+    for seg in segments:
+        if k_next >= len(targets):
+            break
+        if seg.stale:
+            if seg.last:
+                break
+            continue
+        rho0, rho1 = float(mu @ seg.w0), float(mu @ seg.w1)
+        r_end = _end_return(mu, seg)
+        ts = np.array(targets[k_next:], dtype=float)
+        if k_next == 0 and seg.lo == 0.0:
+            start = rho0 if start_return is None else start_return
+            if abs(ts[0] - start) <= 1e-5 * max(1.0, abs(ts[0])):
+                ts[0] = rho0  # the min-variance return, made exact by the path's start
+        over = ts > r_end + 1e-9 * np.maximum(1.0, np.abs(ts))
+        m = int(np.argmax(over)) if over.any() else len(ts)
+        if m:
+            ts = ts[:m]
+            if rho1 <= 1e-14:
+                lam = np.full(m, seg.lo)
+            else:
+                lam = np.clip((ts - rho0) / rho1, seg.lo, seg.hi)
+            w = seg.w0 + lam[:, None] * seg.w1
+            if not _certified_many(w, r.lb, r.ub, g_mat, h, r.budget, mu, ts,
+                                   seg.mult0 + lam[:, None] * seg.mult1,
+                                   seg.row0 + lam[:, None] * seg.row1):
+                _give_up(f"KKT certificate failed between targets {ts[0]:.6g} and {ts[-1]:.6g}")
+            out[k_next:k_next + m] = w
+            k_next += m
+        if seg.last:
+            break
+    if k_next < len(targets):
+        _give_up(f"path ended below target {targets[k_next]:.6g}")
+    return out
+
+
+def frontier_path(
+    mu: np.ndarray, cov: np.ndarray, r: Resolved, w_start: np.ndarray, targets: np.ndarray,
+    max_steps: int | None = None,
+) -> np.ndarray:
+    """Weights at each increasing target return (the first is μᵀw_start).
+
+    Raises :class:`PathFailed` (with the reason) when the caller should fall back.
+
+    ``w_start`` is the minimum-variance portfolio from a conic solver: it tells which bounds
+    and rows are active at λ = 0; a wrong guess is corrected by zero-length steps.
+    """
+    return read_targets(mu, r, walk(mu, cov, r, w_start, max_steps), targets,
+                        start_return=float(mu @ w_start))
+
+
+def exact(mu: np.ndarray, cov: np.ndarray, r: Resolved, seg: Segment) -> Segment:
+    """``seg`` recomputed by one dense KKT solve of its active set.
+
+    The walk's rank-one updates leave rounding that depends on the way it came; a fresh solve
+    depends only on (μ, Σ, constraints, active set), so a warm-started walk and a cold one
+    give the same bits.
+    """
+    g_mat, h = _rows(r)
+    state, act = seg.state, seg.act
+    free, fixed = np.where(state == 0)[0], np.where(state != 0)[0]
+    cons, r_mat, d, w_fixed = _system(mu, cov, r, g_mat, h, state, act, free, fixed)
+    try:
+        sol_w, y = _dense(cov, free, cons, r_mat, d)
+    except np.linalg.LinAlgError:
+        _give_up("singular KKT system on the final active set")
+    w0, w1, mult0, mult1, lam0, lam1 = _expand(mu, cov, g_mat, len(mu), state, act, free,
+                                               fixed, sol_w, y, w_fixed)
+    return Segment(seg.lo, seg.hi, w0, w1, fixed, mult0, mult1, act, lam0, lam1, state,
+                   seg.stale, seg.last)
+
+
+def min_variance(mu: np.ndarray, cov: np.ndarray, r: Resolved,
+                 w_start: np.ndarray | None = None, *, segments=None, polish: bool = False):
+    """(minimum-variance weights, its segment): the path's point at λ = 0, certified.
+
+    ``segments``: a stored path to read (else a walk from ``w_start`` runs until λ = 0 is
+    settled). ``polish`` recomputes the segment by :func:`exact`.
+    """
+    for seg in (segments if segments is not None else walk(mu, cov, r, w_start)):
+        if seg.lo != 0.0:
+            break
+        if seg.stale:
+            continue
+        if polish:
+            seg = exact(mu, cov, r, seg)
+        _certify_at(mu, r, seg, 0.0)
+        return seg.w0.copy(), seg
+    _give_up("the walk left λ = 0 without a clean start")
+
+
+def _certify_at(mu, r: Resolved, seg: Segment, lam: float) -> None:
+    g_mat, h = _rows(r)
+    w = seg.w0 + lam * seg.w1
+    if not _certified_many(w[None, :], r.lb, r.ub, g_mat, h, r.budget, mu,
+                           np.array([float(mu @ w)]), (seg.mult0 + lam * seg.mult1)[None, :],
+                           (seg.row0 + lam * seg.row1)[None, :]):
+        _give_up(f"KKT certificate failed at λ={lam:.4g}")
+
+
+def _peak(mu, cov, seg: Segment, rf: float):
+    """(c0, c1): the Sharpe ratio's slope along the segment has the sign of ``c0 + c1·λ``."""
+    a0, a1 = float(mu @ seg.w0) - rf, float(mu @ seg.w1)
+    s0, s1 = cov @ seg.w0, cov @ seg.w1
+    v0, v1, v2 = float(seg.w0 @ s0), float(seg.w0 @ s1), float(seg.w1 @ s1)
+    return a1 * v0 - a0 * v1, a1 * v1 - a0 * v2
+
+
+def settle(mu: np.ndarray, cov: np.ndarray, r: Resolved, state: np.ndarray,
+           active: np.ndarray | None = None, *, lam: float | None = 0.0, rf: float = 0.0,
+           max_iter: int | None = None):
+    """The path's point at ``lam`` (or, ``lam=None``, at its Sharpe peak) from a guessed
+    active set, without walking: solve the guess, fix or release the worst broken condition,
+    repeat. Returns (weights, segment of the final active set).
+
+    A guess from a neighbouring problem (yesterday's window) is usually right or one step
+    away. Every iterate is one dense KKT solve of its active set, so the answer depends only on
+    the final active set, as :func:`exact` does. Raises :class:`PathFailed` when the guesses do
+    not settle (ties, or the peak lies where this cannot find it): the caller walks instead.
+    """
+    n = len(mu)
+    g_mat, h = _rows(r)
+    lb, ub = r.lb, r.ub
+    state = state.copy()
+    active = np.zeros(len(h), dtype=bool) if active is None else active.copy()
+    for _ in range(max_iter or 4 * n + 20):
+        free, fixed = np.where(state == 0)[0], np.where(state != 0)[0]
+        if len(free) == 0:
+            _give_up("no free weights")
+        act = _independent_rows(np.where(active)[0], g_mat, free)
+        active[:] = False
+        active[act] = True
+        cons, r_mat, d, w_fixed = _system(mu, cov, r, g_mat, h, state, act, free, fixed)
+        try:
+            sol_w, y = _dense(cov, free, cons, r_mat, d)
+        except np.linalg.LinAlgError:
+            _give_up("singular KKT system")
+        w0, w1, mult0, mult1, lam0, lam1 = _expand(mu, cov, g_mat, n, state, act, free, fixed,
+                                                   sol_w, y, w_fixed)
+        seg = Segment(0.0, np.inf, w0, w1, fixed, mult0, mult1, act, lam0, lam1, state.copy(),
+                      False, False)
+        at = lam
+        if at is None:
+            c0, c1 = _peak(mu, cov, seg, rf)
+            if not c1 < 0:
+                _give_up("no Sharpe peak on this active set")
+            at = max(-c0 / c1, 0.0)
+            if float(mu @ (w0 + at * w1)) - rf <= 0:
+                _give_up("the peak does not beat the risk-free rate")
+        event = _violations(w0 + at * w1, free, fixed, act, active, lb, ub, g_mat, h,
+                            mult0 + at * mult1, lam0 + at * lam1)
+        if event is None:
+            _certify_at(mu, r, seg, at)
+            return w0 + at * w1, seg
+        kind, i, code = event
+        if kind == "fix":
+            state[i] = code
+        elif kind == "release":
+            state[i] = 0
+        else:
+            active[i] = kind == "add"
+    _give_up("the active set did not settle")
+
+
+def _sharpe_on(mu, cov, seg: Segment, rf: float):
+    """(best Sharpe ratio on the segment, its λ, whether the peak is inside the segment).
+
+    On a segment ``e(λ) = a0 + a1·λ − rf`` and ``v(λ) = v0 + 2·v1·λ + v2·λ²``; the derivative
+    of ``e/√v`` has the sign of ``(a1·v0 − a0'·v1) + λ·(a1·v1 − a0'·v2)``, linear in λ, so the
+    peak is one division. The Sharpe ratio is unimodal along the efficient frontier (the
+    frontier is concave in (σ, return)), so the first segment whose end slopes down holds it.
+    """
+    a0, a1 = float(mu @ seg.w0) - rf, float(mu @ seg.w1)
+    s0, s1 = cov @ seg.w0, cov @ seg.w1
+    v0, v1, v2 = float(seg.w0 @ s0), float(seg.w0 @ s1), float(seg.w1 @ s1)
+    c0, c1 = _peak(mu, cov, seg, rf)
+    hi = seg.hi if np.isfinite(seg.hi) else (seg.lo if abs(a1) <= 1e-14 else np.inf)
+    cands = [seg.lo]
+    if np.isfinite(hi):
+        cands.append(hi)
+    if c1 < 0 and -c0 / c1 > seg.lo:
+        cands.append(min(-c0 / c1, hi))
+    best, at = -np.inf, seg.lo
+    for lam in cands:
+        v = v0 + 2 * v1 * lam + v2 * lam * lam
+        e = a0 + a1 * lam
+        if v <= 1e-300:
+            if e > 0:
+                _give_up("a riskless portfolio beats the risk-free rate: Sharpe is unbounded")
+            continue
+        f = e / np.sqrt(v)
+        if f > best:
+            best, at = f, lam
+    slope_end = c0 + c1 * hi if np.isfinite(hi) else (c1 if c1 != 0 else c0)
+    return best, at, slope_end <= 0 or not np.isfinite(seg.hi)
+
+
+def max_sharpe(mu: np.ndarray, cov: np.ndarray, r: Resolved, rf: float,
+               w_start: np.ndarray | None = None, segments=None, *, polish: bool = False):
+    """(tangency weights, their segment) on the path, or None when no point beats ``rf``.
+
+    ``segments``: a stored path to read (else the walk runs, from ``w_start``, until the
+    Sharpe ratio peaks). ``polish`` recomputes the chosen segment by :func:`exact`.
+    """
+    best, choice = -np.inf, None
+    for seg in (segments if segments is not None else walk(mu, cov, r, w_start)):
+        if not seg.stale:
+            f, lam, peaked = _sharpe_on(mu, cov, seg, rf)
+            if f > best:
+                best, choice = f, (seg, lam)
+            if peaked:
+                break
+        if seg.last:
+            break
+    if choice is None or best <= 0:
+        return None
+    seg, lam = choice
+    if polish:
+        seg = exact(mu, cov, r, seg)
+        c0, c1 = _peak(mu, cov, seg, rf)
+        if c1 < 0 and seg.lo < -c0 / c1 < seg.hi:
+            lam = max(-c0 / c1, 0.0)  # the same arithmetic as :func:`settle`
+    _certify_at(mu, r, seg, lam)
+    return seg.w0 + lam * seg.w1, seg
+
+
+def trace(mu: np.ndarray, cov: np.ndarray, r: Resolved, w_start: np.ndarray | None = None):
+    """The whole path as a list of segments (walked to its end)."""
+    return list(walk(mu, cov, r, w_start))
 
 
 def _independent_rows(rows: np.ndarray, g_mat: np.ndarray, free: np.ndarray) -> np.ndarray:
@@ -345,16 +626,21 @@ def _violations(w, free, fixed, act, active, lb, ub, g_mat, h, bound_mult, row_m
     return event
 
 
-def _certified(w, lb, ub, g_mat, h, budget, mu, t, bound_mult, row_mult) -> bool:
-    """KKT check at one point: feasibility, the target and multiplier signs."""
+def _certified_many(w, lb, ub, g_mat, h, budget, mu, t, bound_mult, row_mult) -> bool:
+    """KKT check at points (rows of ``w``): feasibility, the targets and multiplier signs."""
     tol = 1e-8
     if np.any(w < lb - tol) or np.any(w > ub + tol):
         return False
-    if abs(w.sum() - budget) > tol or abs(mu @ w - t) > 1e-7 * max(1.0, abs(t)):
+    if np.any(np.abs(w.sum(axis=1) - budget) > tol):
         return False
-    if len(h) and np.any(g_mat @ w > h + tol):
+    if np.any(np.abs(w @ mu - t) > 1e-7 * np.maximum(1.0, np.abs(t))):
         return False
-    size = max(1.0, float(np.max(np.abs(bound_mult)))) if len(bound_mult) else 1.0
-    if len(bound_mult) and np.any(bound_mult < -1e-7 * size):
+    if len(h) and np.any(w @ g_mat.T > h + tol):
         return False
-    return not (len(row_mult) and np.any(row_mult < -1e-7 * size))
+    if bound_mult.shape[1]:
+        size = np.maximum(1.0, np.max(np.abs(bound_mult), axis=1))
+        if np.any(bound_mult < -1e-7 * size[:, None]):
+            return False
+    else:
+        size = np.ones(len(w))
+    return not (row_mult.shape[1] and np.any(row_mult < -1e-7 * size[:, None]))

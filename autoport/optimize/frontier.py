@@ -25,6 +25,7 @@ from autoport.optimize import objectives as O
 
 MAX_POINTS = 1000
 MEASURES = ("return", "variance", "cvar", "cdar")
+_PATH = "critical-line homotopy"
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,10 @@ def efficient_frontier(
         raise ConfigError(f"frontier points must be between 2 and {MAX_POINTS}, got {n_points}")
     p = O.prepare(mu, cov, constraints)
     C.check_simple(p.r)
+    if method in ("auto", "homotopy") and _homotopy.supported(p.r):
+        fast = _whole_path(p, mu, cov, constraints, n_points, risk_free_rate, solver_chain)
+        if fast is not None:
+            return fast
     mv = O.optimize(mu, cov, O.Objective.MIN_VARIANCE, constraints,
                     risk_free_rate=risk_free_rate, solver_chain=solver_chain)
     r_max = O.best_excess_return(p, 0.0, solver_chain)
@@ -112,23 +117,76 @@ def efficient_frontier(
         try:
             with single_blas_thread(p.r.n):
                 weights = _homotopy.frontier_path(p.mu, p.cov, p.r, w_mv, targets)
-            used.add("critical-line homotopy")
+            used.add(_PATH)
         except _homotopy.PathFailed as exc:
             if method == "homotopy":
                 raise OptimizationError(f"the exact frontier path failed: {exc}") from None
             notes.append(f"exact path unavailable ({exc}); solved point by point")
     if weights is None:
         weights = _pointwise(p, targets, w_mv, solver_chain, notes, used)
-    weights[np.abs(weights) < 1e-12] = 0.0
-    rets = weights @ p.mu
-    vols = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", weights, p.cov, weights), 0.0))
-    sharpe = np.where(vols > 0, (rets - risk_free_rate) / np.where(vols > 0, vols, 1), np.nan)
     try:
         tangency = O.optimize(mu, cov, O.Objective.MAX_SHARPE, constraints,
                               risk_free_rate=risk_free_rate, solver_chain=solver_chain)
     except OptimizationError as exc:
         tangency = None
         notes.append(str(exc))
+    return _assemble(p, weights, risk_free_rate, used, mv, tangency, notes)
+
+
+def _whole_path(p: O.Problem, mu, cov, constraints, n_points: int, risk_free_rate: float,
+                solver_chain) -> Frontier | None:
+    """The frontier, its minimum-variance and tangency points from one walk of the exact path.
+
+    No conic solve: λ = 0 is the minimum-variance portfolio, the path's end the highest return
+    and the tangency portfolio its Sharpe peak (one division per segment). None when the walk
+    fails; the caller then starts over with conic solves (and says so if that walk fails too).
+    """
+    try:
+        with single_blas_thread(p.r.n):
+            segments = _homotopy.trace(p.mu, p.cov, p.r)
+            w_mv, _ = _homotopy.min_variance(p.mu, p.cov, p.r, segments=segments)
+            r_min = float(p.mu @ w_mv)
+            r_max = _homotopy._end_return(p.mu, segments[-1])
+            if not np.isfinite(r_max):
+                raise OptimizationError(
+                    "the constraints allow unbounded expected return (shorts without limits); "
+                    "add bounds or max_leverage to draw a frontier"
+                )
+            notes: list[str] = []
+            if r_max - r_min < 1e-9 * max(1.0, abs(r_max)):
+                notes.append("the minimum-variance portfolio already has the highest expected "
+                             "return: the frontier is one point")
+            targets = np.linspace(r_min, r_max - 1e-9 * max(1.0, abs(r_max)), n_points)
+            targets[0] = r_min
+            weights = _homotopy.read_targets(p.mu, p.r, segments, targets)
+            found = None
+            if abs(p.r.budget - 1.0) < 1e-12 and r_max - risk_free_rate > 1e-12:
+                found = _homotopy.max_sharpe(p.mu, p.cov, p.r, risk_free_rate,
+                                             segments=segments)
+            w_tan = None if found is None else found[0]
+    except _homotopy.PathFailed:
+        return None
+    report = solvers.SolveReport(_PATH, cp.OPTIMAL, (f"{_PATH}: optimal",))
+    mv = O._result(O.Objective.MIN_VARIANCE.value, w_mv, p, risk_free_rate, report, [], 0.95)
+    if w_tan is not None:
+        tangency = O._result(O.Objective.MAX_SHARPE.value, w_tan, p, risk_free_rate, report,
+                             [], 0.95)
+    else:  # nothing beats the risk-free rate (or a budget other than 1): the conic answer
+        try:
+            tangency = O.optimize(mu, cov, O.Objective.MAX_SHARPE, constraints,
+                                  risk_free_rate=risk_free_rate, solver_chain=solver_chain)
+        except OptimizationError as exc:
+            tangency = None
+            notes.append(str(exc))
+    return _assemble(p, weights, risk_free_rate, {_PATH}, mv, tangency, notes)
+
+
+def _assemble(p: O.Problem, weights: np.ndarray, risk_free_rate: float, used: set[str], mv,
+              tangency, notes: list[str]) -> Frontier:
+    weights[np.abs(weights) < 1e-12] = 0.0
+    rets = weights @ p.mu
+    vols = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", weights, p.cov, weights), 0.0))
+    sharpe = np.where(vols > 0, (rets - risk_free_rate) / np.where(vols > 0, vols, 1), np.nan)
     return Frontier(
         returns=rets, volatilities=vols, sharpe=sharpe,
         weights=pd.DataFrame(weights, columns=list(p.tickers)),

@@ -1,16 +1,32 @@
-"""Speed of autoport's optimizer against PyPortfolioOpt, in one process, on the same inputs.
+"""Speed of autoport's efficient frontier against three peers, in one process, on the same inputs.
 
-Run:  /work/venv/bin/python experiments/bench/bench_optimize.py [--quick]
+Run:  .venv/bin/python experiments/bench/bench_optimize.py [--quick] [--sizes 20,200,500]
 
-Cases (issue 3):
-  1. a 100-point long-only efficient frontier on the bundled 20 stocks (last 3 years);
-  2. the same on 500 synthetic assets;
-  3. max Sharpe with sector and position limits on 1000 synthetic assets.
-PyPortfolioOpt's frontier is a loop of ``efficient_return`` calls on a deep copy of one
-``EfficientFrontier`` per point (what ``pypfopt.plotting`` does), at autoport's own targets, so
-both sides solve the same 100 problems; autoport's time includes its min-variance solve, the
-max-return LP and the tangency portfolio. Objective values are compared point by point.
-Times are the best of ``repeats`` runs (wall clock, ``time.perf_counter``).
+Cases (issues 3 and 13.7): a 100-point long-only efficient frontier on the bundled 20 stocks
+(last 3 years) and on 200 and 500 synthetic assets (five-factor returns), each with annualised
+CAGR means and a Ledoit-Wolf covariance; then max Sharpe with sector and position limits on
+1000 synthetic assets. The frontier methods, all handed the same (μ, Σ):
+
+- autoport ``efficient_frontier(n_points=100)``: one walk of the exact critical-line path, its
+  minimum-variance and tangency points included (no conic solve);
+- PyPortfolioOpt's loop: ``efficient_return`` on a deep copy of one ``EfficientFrontier`` per
+  point (what ``pypfopt.plotting`` does), at autoport's targets, Clarabel;
+- ``pypfopt.cla.CLA(...).efficient_frontier(points=100)`` (Markowitz's critical line, its own
+  targets);
+- skfolio ``MeanRisk(efficient_frontier_size=100)`` with an ``EmpiricalPrior`` whose mean and
+  covariance estimators return the same (μ, Σ) (its own targets, Clarabel).
+
+Objective agreement, defined: every method's points (weights ``w``) are evaluated with the one
+(μ, Σ): return ``r = μᵀw`` and variance ``v = wᵀΣw``. At each such return the exact minimum
+variance ``v*(r)`` is read off autoport's path (each point certified by its KKT conditions), and
+the method's agreement is ``max |v − v*(r)| / v*(r)`` over its points whose return lies in
+[min-variance return, highest return] (within 1e-9; the others are counted and left out).
+"Agrees" means ≤ 1e-6. Also printed: each method's best Sharpe ratio (risk-free rate 0) over its
+points next to the path's tangency portfolio (a finite frontier can only reach it from below).
+CLA is an independent exact method, so its agreement with the path checks the reference too.
+
+Times are the best of ``repeats`` runs (wall clock, ``time.perf_counter``); the slow peers on
+200 and 500 assets run once. Ratios are peer time / autoport time.
 
 BLAS threads: numpy, scipy and scs each bundle their own OpenBLAS. Once scipy.linalg is loaded
 (PyPortfolioOpt and scikit-learn load it), two thread pools spin on the same cores and a dense
@@ -30,11 +46,13 @@ import warnings
 import numpy as np
 import pandas as pd
 from pypfopt import EfficientFrontier
+from pypfopt.cla import CLA
 from pypfopt.exceptions import OptimizationError as PeerError
 
 from autoport import estimators as E
 from autoport.data import bundled_prices
-from autoport.optimize import Constraints, efficient_frontier, optimize
+from autoport.optimize import Constraints, _homotopy, efficient_frontier, optimize
+from autoport.optimize import objectives as O
 
 warnings.filterwarnings("ignore")
 
@@ -62,50 +80,118 @@ def best_of(fn, repeats: int):
     return best, out
 
 
-def frontier_case(name: str, mu: pd.Series, cov: pd.DataFrame, repeats: int, peer_solver):
-    t_ours, front = best_of(lambda: efficient_frontier(mu, cov, n_points=100), repeats)
-    targets = front.returns
+class Reference:
+    """The exact frontier of (μ, Σ), long-only: v*(r) and the tangency Sharpe ratio."""
 
-    failed: list[float] = []
-    shortfall: list[float] = []
+    def __init__(self, mu: pd.Series, cov: pd.DataFrame) -> None:
+        self.p = O.prepare(mu, cov, None)
+        self.segments = _homotopy.trace(self.p.mu, self.p.cov, self.p.r)
+        w_mv, _ = _homotopy.min_variance(self.p.mu, self.p.cov, self.p.r,
+                                         segments=self.segments)
+        self.r_min = float(self.p.mu @ w_mv)
+        self.r_max = _homotopy._end_return(self.p.mu, self.segments[-1])
+        w_tan, _ = _homotopy.max_sharpe(self.p.mu, self.p.cov, self.p.r, 0.0,
+                                        segments=self.segments)
+        self.tangency_sharpe = float(self.p.mu @ w_tan / np.sqrt(w_tan @ self.p.cov @ w_tan))
 
-    def peer_loop():
-        failed.clear()
-        shortfall.clear()
-        base = EfficientFrontier(mu, cov, solver=peer_solver)
-        vols = []
-        for t in targets:
+    def agreement(self, weights: np.ndarray) -> tuple[float, int, int, float]:
+        """(max relative variance gap, points compared, points left out, best Sharpe)."""
+        w = np.asarray(weights, dtype=float)
+        rets = w @ self.p.mu
+        var = np.einsum("ij,jk,ik->i", w, self.p.cov, w)
+        tol = 1e-9 * max(1.0, abs(self.r_max))
+        inside = (rets >= self.r_min - tol) & (rets <= self.r_max + tol)
+        r_in = np.clip(rets[inside], self.r_min, self.r_max - 1e-12 * max(1.0, self.r_max))
+        order = np.argsort(r_in)
+        exact = _homotopy.read_targets(self.p.mu, self.p.r, self.segments, r_in[order])
+        v_star = np.empty(len(r_in))
+        v_star[order] = np.einsum("ij,jk,ik->i", exact, self.p.cov, exact)
+        gap = float(np.max(np.abs(var[inside] - v_star) / v_star)) if len(r_in) else np.nan
+        sharpe = float(np.max(rets / np.sqrt(np.maximum(var, 1e-300))))
+        return gap, int(inside.sum()), int((~inside).sum()), sharpe
+
+
+def pypfopt_loop(mu, cov, targets, solver="CLARABEL") -> np.ndarray:
+    """One ``efficient_return`` per target on a deep copy of one EfficientFrontier; NaN rows
+    where PyPortfolioOpt refuses a target (its max-return estimate sits a hair below the top)
+    or its solver gives up."""
+    base = EfficientFrontier(mu, cov, solver=solver)
+    out = np.full((len(targets), len(mu)), np.nan)
+    for k, t in enumerate(targets):
+        for target in (float(t), float(t) - 1e-6 * abs(float(t))):
             ef = copy.deepcopy(base)
             try:
-                ef.efficient_return(float(t))
-            except ValueError:  # pypfopt's own max-return estimate sits a hair below the top
-                ef = copy.deepcopy(base)
-                try:
-                    ef.efficient_return(float(t) - 1e-6 * abs(float(t)))
-                except PeerError:
-                    failed.append(float(t))
-                vols.append(np.nan)
+                ef.efficient_return(target)
+            except (ValueError, PeerError):
                 continue
-            except PeerError:  # the solver gave up on this point (e.g. OSQP iteration limit)
-                failed.append(float(t))
-                vols.append(np.nan)
-                continue
-            ret, vol, _ = ef.portfolio_performance()
-            shortfall.append(max(float(t) - ret, 0.0))
-            vols.append(vol)
-        return np.array(vols)
+            out[k] = np.array(list(ef.clean_weights(cutoff=0, rounding=None).values()))
+            break
+    return out
 
-    t_peer, vols_peer = best_of(peer_loop, 1 if len(mu) > 100 else repeats)
-    same = np.isfinite(vols_peer)  # points both sides solved at the identical target
-    rel = np.abs(front.volatilities[same] / vols_peer[same] - 1)
-    better = np.max((front.volatilities[same] - vols_peer[same]) / vols_peer[same])
-    label = peer_solver or "default"
-    print(f"{name}: autoport {t_ours:.3f} s ({front.solver}), PyPortfolioOpt[{label}] loop "
-          f"{t_peer:.3f} s -> {t_peer / t_ours:.1f}x faster; max |vol rel diff| {rel.max():.1e}"
-          f" over {same.sum()} shared targets (autoport minus peer, worst: {better:+.1e})"
-          + (f"; PyPortfolioOpt failed on {len(failed)} of 100 points" if failed else "")
-          + f"; PyPortfolioOpt's worst return shortfall below target {max(shortfall):.1e}")
-    return t_ours, t_peer
+
+def cla_frontier(mu, cov) -> tuple[np.ndarray, np.ndarray]:
+    """CLA's 100-point frontier (linear interpolation between its turning points) and the
+    turning points themselves."""
+    cla = CLA(mu, cov, weight_bounds=(0, 1))
+    _, _, weights = cla.efficient_frontier(points=100)
+    return (np.array([np.ravel(w) for w in weights]),
+            np.array([np.ravel(w) for w in cla.w]))
+
+
+def skfolio_frontier(mu, cov, returns: pd.DataFrame) -> np.ndarray:
+    from skfolio.moments import BaseCovariance, BaseMu
+    from skfolio.optimization import MeanRisk
+    from skfolio.prior import EmpiricalPrior
+
+    class GivenMu(BaseMu):
+        def __init__(self, mu=None):
+            self.mu = mu
+
+        def fit(self, X, y=None):
+            self.mu_ = np.asarray(self.mu, dtype=float)
+            return self
+
+    class GivenCov(BaseCovariance):
+        def __init__(self, cov=None):
+            super().__init__(nearest=False)
+            self.cov = cov
+
+        def fit(self, X, y=None):
+            self._set_covariance(np.asarray(self.cov, dtype=float))
+            return self
+
+    model = MeanRisk(efficient_frontier_size=100, prior_estimator=EmpiricalPrior(
+        mu_estimator=GivenMu(mu.to_numpy()), covariance_estimator=GivenCov(cov.to_numpy())))
+    model.fit(returns)
+    return np.asarray(model.weights_)
+
+
+def frontier_case(name: str, prices: pd.DataFrame, repeats: int) -> None:
+    mu, cov = E.mean_return(prices), E.ledoit_wolf_cov(prices)
+    returns = prices.pct_change().iloc[1:]
+    slow = 1 if len(mu) > 100 else repeats
+    t_ours, front = best_of(lambda: efficient_frontier(mu, cov, n_points=100), repeats)
+    ref = Reference(mu, cov)
+    rows = [("autoport", t_ours, front.weights.to_numpy(), front.solver)]
+    t, w = best_of(lambda: pypfopt_loop(mu, cov, front.returns), slow)
+    rows.append(("PyPortfolioOpt loop", t, w, "Clarabel, autoport's targets"))
+    t, (w, turning) = best_of(lambda: cla_frontier(mu, cov), slow)
+    gap_turning, _, _, _ = ref.agreement(turning)
+    rows.append(("pypfopt.cla.CLA", t, w, f"own targets; its {len(turning)} turning points "
+                 f"alone: var gap {gap_turning:.1e} (path: {len(ref.segments)} segments)"))
+    t, w = best_of(lambda: skfolio_frontier(mu, cov, returns), slow)
+    rows.append(("skfolio MeanRisk", t, w, "Clarabel, own targets"))
+    print(f"\n100-point frontier, {name} ({len(mu)} assets, long-only); tangency Sharpe "
+          f"{ref.tangency_sharpe:.8f}")
+    print(f"  {'method':<20} {'time':>9} {'ratio':>7}  {'var gap':>8} {'points':>9} "
+          f"{'best Sharpe':>12}  notes")
+    for label, t, w, note in rows:
+        ok = np.isfinite(w).all(axis=1)
+        gap, used, out, sharpe = ref.agreement(w[ok])
+        failed = f", {int((~ok).sum())} failed" if (~ok).any() else ""
+        print(f"  {label:<20} {t * 1e3:>7.1f}ms {t / t_ours:>6.1f}x  {gap:>8.1e} "
+              f"{used:>4}/{len(w):<4} {sharpe:>12.8f}  {note}"
+              + (f", {out} outside the return range" if out else "") + failed)
 
 
 def max_sharpe_case(n: int, repeats: int, peer_solver):
@@ -135,11 +221,14 @@ def max_sharpe_case(n: int, repeats: int, peer_solver):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--sizes", default="20,200,500", help="frontier cases (20 = bundled)")
+    parser.add_argument("--no-max-sharpe", dest="max_sharpe", action="store_false",
+                        help="skip the 1000-asset max Sharpe case")
     parser.add_argument("--peer-solver", default="CLARABEL",
                         help="solver PyPortfolioOpt uses (CLARABEL, OSQP, or 'default')")
     args = parser.parse_args()
     peer_solver = None if args.peer_solver == "default" else args.peer_solver
-    repeats = 1 if args.quick else 3
+    repeats = 1 if args.quick else 7
     print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, "
           f"{platform.processor() or platform.machine()}, "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
@@ -150,13 +239,16 @@ def main() -> None:
         print("BLAS thread pools loaded:", ", ".join(pools))
     except ImportError:
         pass
-    prices = bundled_prices().iloc[-757:]
-    mu, cov = E.mean_return(prices), E.ledoit_wolf_cov(prices)
-    frontier_case("100-pt frontier, bundled 20 assets", mu, cov, repeats, peer_solver)
-    big = synthetic_prices(500)
-    frontier_case("100-pt frontier, 500 synthetic assets", E.mean_return(big),
-                  E.ledoit_wolf_cov(big), repeats, peer_solver)
-    max_sharpe_case(1000, repeats, peer_solver)
+    sizes = [int(x) for x in args.sizes.split(",")]
+    for n in sizes:
+        if n == 20:
+            frontier_case("bundled 20 stocks, last 3 years", bundled_prices().iloc[-757:],
+                          repeats)
+        else:
+            frontier_case(f"{n} synthetic assets", synthetic_prices(n), repeats)
+    if args.max_sharpe:
+        print()
+        max_sharpe_case(1000, repeats, peer_solver)
 
 
 if __name__ == "__main__":
