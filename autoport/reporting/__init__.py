@@ -1,7 +1,8 @@
 """Figures a person would rather look at than read, one module per workflow.
 
 Each ``plot_*`` draws from a result object of the core (:class:`~autoport.optimize.report.
-OptimizeReport`, :class:`~autoport.risk.report.RiskReport`) and returns the matplotlib figure; given a ``path`` it also writes the PNG and
+OptimizeReport`, :class:`~autoport.regime.report.RegimeReport`, :class:`~autoport.risk.report.
+RiskReport`) and returns the matplotlib figure; given a ``path`` it also writes the PNG and
 closes the figure. Importing this package loads matplotlib (Agg backend): import it where a
 figure is drawn, not at a command's start.
 """
@@ -14,6 +15,7 @@ from autoport.reporting.backtest import (
     save_weights,
 )
 from autoport.reporting.optimize import plot_frontier
+from autoport.reporting.regime import plot_regimes
 from autoport.reporting.risk import (
     plot_correlation,
     plot_loss_distribution,
@@ -23,6 +25,6 @@ from autoport.reporting.risk import (
 
 __all__ = [
     "REGIME_COLOURS", "plot_correlation", "plot_frontier", "plot_loss_distribution",
-    "plot_stress_scenarios", "save_comparison", "save_regime_timeline",
+    "plot_regimes", "plot_stress_scenarios", "save_comparison", "save_regime_timeline",
     "save_risk_plots", "save_tear_sheet", "save_weights",
 ]
