@@ -167,17 +167,6 @@ def stress(
         save_risk_plots(report, staging, cfg.confidence)
     run_id = None
     if not no_track:
-        headline = report.var_results.get("parametric") or next(iter(report.var_results.values()))
-        metrics = {f"var_{k}": v.var for k, v in report.var_results.items()}
-        metrics.update({f"es_{k}": v.expected_shortfall for k, v in report.var_results.items()})
-        summary = report.backtest.summary()
-        metrics.update(
-            backtest_breach_rate=summary["breach_rate"],
-            backtest_kupiec_pvalue=summary["kupiec_pvalue"],
-            backtest_christoffersen_pvalue=summary["christoffersen_pvalue"],
-            worst_scenario_pnl=report.worst_case.get("pnl", float("nan")),
-            headline_var=headline.var,
-        )
         run_id = tracking.log_run(
             "stress",
             run_name=f"stress-{cfg.method}-{cfg.confidence:g}-{cfg.horizon}d",
@@ -189,7 +178,7 @@ def stress(
                 "prices": str(prices) if prices else "bundled",
                 "prices_hash": data.content_hash(panel),
             },
-            metrics=metrics,
+            metrics=report.mlflow_metrics(),
             artifacts_dir=final,
             config=cfg.model_dump(mode="json"),
         )
