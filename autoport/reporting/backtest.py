@@ -1,4 +1,4 @@
-"""Figures a person would rather look at than read: the pyfolio tear sheet and a comparison.
+"""Backtest figures: the pyfolio tear sheet, growth and drawdown beside 1/N, weights, regimes.
 
 This is an edge module: it writes image files into the folder it is given.
 """
