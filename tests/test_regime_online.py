@@ -190,3 +190,20 @@ def test_the_four_consumers_report_the_same_probabilities_on_the_same_settings()
         pd.testing.assert_frame_equal(view.path, probs)
     assert worst == 0.0  # bit for bit
     assert strat.fits == pilot.fits == env.fitted == len(range(300, len(ref) + 300, 100))
+
+
+def test_a_refit_whose_warm_start_fails_falls_back_to_the_seeded_restarts(feats, monkeypatch):
+    import autoport.regime.online as online_mod
+
+    real, calls = online_mod.fit_hmm, []
+
+    def warm_fails(train, *, init=None, **kw):
+        calls.append(kw["n_restarts"])
+        if init is not None and kw["n_restarts"] == 0:
+            raise DataError("every HMM restart failed")
+        return real(train, init=init, **kw)
+
+    monkeypatch.setattr(online_mod, "fit_hmm", warm_fails)
+    res = OnlineRegimeFilter(**KW).run(feats.iloc[:400])
+    assert calls == [1, 0, 1, 0, 1]  # first fit, then warm start -> fallback per refit
+    assert len(res.fits) == 3 and all(-1 in [r.seed for r in f.restarts] for f in res.fits[1:])

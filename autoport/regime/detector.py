@@ -31,4 +31,5 @@ def detect(
     det = detector if detector is not None else load_config().detector
     feats = build_features(prices, extra=extra, **det.feature_kwargs())
     return online_regimes(feats, min_train=det.min_train, refit_every=det.refit_every,
-                          train_window=det.train_window, **det.fit_kwargs())
+                          train_window=det.train_window, refit_restarts=det.refit_restarts,
+                          **det.fit_kwargs())

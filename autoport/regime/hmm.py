@@ -142,12 +142,27 @@ def log_densities(model, x: np.ndarray) -> np.ndarray:
     n, d = x.shape
     out = np.empty((n, model.n_components))
     for i in range(model.n_components):
-        chol = np.linalg.cholesky(covs[i])
+        chol = _cholesky(covs[i])
         inv = np.linalg.inv(chol)
         z = np.einsum("nj,ij->ni", x - model.means_[i], inv)
         out[:, i] = -0.5 * (d * np.log(2 * np.pi) + (z * z).sum(axis=1)) - np.log(
             np.diag(chol)).sum()
     return out
+
+
+def _cholesky(cov: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factor; a state stuck on too few rows (a singular covariance) gets the
+    same 1e-7 ridge hmmlearn's own densities add in that case."""
+    try:
+        return np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        try:
+            return np.linalg.cholesky(cov + 1e-7 * np.eye(len(cov)))
+        except np.linalg.LinAlgError:
+            raise DataError(
+                "a fitted regime state has a covariance that is not positive definite; use "
+                "more training rows (min_train) or fewer feature columns"
+            ) from None
 
 
 def predict(filtered: np.ndarray, transmat: np.ndarray) -> np.ndarray:
@@ -217,13 +232,15 @@ def fit_hmm(
     """Fit a 3-state GaussianHMM ``n_restarts`` times (seeds ``seed``, ``seed+1``, ...).
 
     The restart with the highest log-likelihood wins. ``init`` (a previous fit) adds one more
-    candidate started from its parameters, which keeps refits stable and cheap. The winner's
-    ``converged`` flag is reported, never hidden. ``transmat_prior`` > 1 is a Dirichlet prior
-    on the diagonal of the transition matrix (more persistent regimes).
+    candidate started from its parameters, which keeps refits stable and cheap; with ``init``,
+    ``n_restarts`` may be 0 (the warm start alone). The winner's ``converged`` flag is
+    reported, never hidden. ``transmat_prior`` > 1 is a Dirichlet prior on the diagonal of the
+    transition matrix (more persistent regimes).
     """
     from hmmlearn.hmm import GaussianHMM
 
-    if n_restarts < 1:
+    warm = init is not None and init.columns == tuple(features.columns)
+    if n_restarts < (0 if warm else 1):
         raise ConfigError(f"n_restarts {n_restarts} must be at least 1")
     market = market_weights(tuple(features.columns))
     if len(features) < 60:
@@ -243,7 +260,7 @@ def fit_hmm(
 
     candidates: list[tuple[GaussianHMM, Restart]] = []
     seeds: list[int | None] = [seed + i for i in range(n_restarts)]
-    if init is not None and init.columns == tuple(features.columns):
+    if warm:
         seeds.append(None)
     for rs in seeds:
         if rs is None:

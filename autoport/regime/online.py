@@ -14,9 +14,12 @@ date reads rows up to that date only, and a fit never reads the rows it labels. 
 on the history's first row only, so a history cut at any date gets the same probabilities as
 the whole one up to that date.
 
-**Warm starts.** The first fit runs the detector's seeded restarts; every later fit also starts
-EM from the previous fit's parameters (re-expressed in the new window's standardization) and
-keeps whichever candidate has the highest likelihood (:func:`autoport.regime.hmm.fit_hmm`).
+**Warm starts.** The first fit runs ``n_restarts`` seeded restarts; every later fit starts EM
+from the previous fit's parameters (re-expressed in the new window's standardization) plus
+``refit_restarts`` seeded restarts (default 0) and keeps the candidate with the highest
+likelihood (:func:`autoport.regime.hmm.fit_hmm`). A refit so starts where the model was and
+converges in a few EM steps, and the states keep their meaning from one refit to the next. If
+the warm start alone fails, that refit falls back to the seeded restarts.
 
 **Batch and incremental give the same numbers, bit for bit.** :meth:`run` is :meth:`update`
 over all rows; :meth:`update` adds rows (refitting at each grid point it passes) and continues
@@ -49,6 +52,7 @@ class OnlineRegimeFilter:
         refit_every: int = 63,
         train_window: int | None = None,
         warm_start: bool = True,
+        refit_restarts: int = 0,
         **fit_kwargs,
     ) -> None:
         if min_train < 60:
@@ -62,7 +66,10 @@ class OnlineRegimeFilter:
         self.min_train = min_train
         self.refit_every = refit_every
         self.train_window = train_window
+        if refit_restarts < 0:
+            raise ConfigError(f"refit_restarts {refit_restarts} must be 0 or more")
         self.warm_start = warm_start
+        self.refit_restarts = refit_restarts
         self.fit_kwargs = fit_kwargs
         self.n_fits = 0  # HMM fits run by this object (what the incremental path saves)
         self.reset()
@@ -77,6 +84,7 @@ class OnlineRegimeFilter:
             min_train=detector.min_train,
             refit_every=detector.refit_every if refit_every is None else refit_every,
             train_window=detector.train_window,
+            refit_restarts=detector.refit_restarts,
             **detector.fit_kwargs(),
         )
 
@@ -210,7 +218,15 @@ class OnlineRegimeFilter:
         lo = 0 if self.train_window is None else max(0, a - self.train_window)
         train = pd.DataFrame(self._rows[lo:a], index=self._dates[lo:a], columns=self._columns)
         previous = self._fits[-1] if (self.warm_start and self._fits) else None
-        fit = fit_hmm(train, init=previous, **self.fit_kwargs)
+        fit = None
+        if previous is not None:
+            kwargs = {**self.fit_kwargs, "n_restarts": self.refit_restarts}
+            try:
+                fit = fit_hmm(train, init=previous, **kwargs)
+            except DataError:  # the warm start failed: fall back to the seeded restarts
+                fit = None
+        if fit is None:
+            fit = fit_hmm(train, init=previous, **self.fit_kwargs)
         self.n_fits += 1
         self._fits.append(fit)
         before = forward_filter(fit.model, fit.scaler.transform(self._rows[lo:a]))
