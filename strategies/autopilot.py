@@ -187,7 +187,7 @@ class Autopilot:
         self.prev_regime: str | None = None
         self.peaks: list[float] = []
         if self.detector is not None:
-            self.detector._probs = None  # the fits are kept: keyed by their training data
+            self.detector.reset()
         self.tax_year: int | None = None
         self.carryforward = 0.0
         self.taxes_paid: list[tuple[pd.Timestamp, float]] = []
