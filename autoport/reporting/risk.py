@@ -1,4 +1,4 @@
-"""Figures of a :class:`~autoport.risk.report.RiskReport`: loss distribution, stress, correlation."""
+"""Figures of a :class:`~autoport.risk.report.RiskReport`: losses, stress, correlation."""
 
 from __future__ import annotations
 
