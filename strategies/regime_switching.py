@@ -75,6 +75,8 @@ class RegimeSwitching:
                                          exc) from None
             cfg = cfg.model_copy(update={"detector": det})
         self.config = cfg
+        # a logged model was fitted on data to its train_end: backtests start after it
+        self.seen_until = self.logged.fit.train_end if self.logged else None
         det = cfg.detector
         warmup = (det.vol_window if det.realized_vol else 1) + 1
         longest = max(p.window for p in cfg.strategy.regimes.values())

@@ -39,6 +39,9 @@ class DQNPolicy:
         self.model_uri = model_uri
         self.policy = mapper
         self.config = self.policy.env_config
+        # the last date the model was trained or selected on: backtests start after it
+        seen = getattr(self.policy, "seen_until", None)
+        self.seen_until = pd.Timestamp(seen) if seen is not None else None
         self.min_history = self.config.history_needed
         self._decided: dict[pd.Timestamp, np.ndarray] = {}
         self._regimes = None
