@@ -16,8 +16,9 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from autoport import configfile, metrics
-from autoport.engines import zipline_engine
+from autoport.engines import simulator, zipline_engine
 from autoport.engines.costs import CostModel
+from autoport.engines.orders import OrderSizing
 from autoport.errors import DataError
 from autoport.decision import Decision, Strategy
 
@@ -39,6 +40,9 @@ class BacktestConfig(BaseModel):
     rebalance: str = "month_start"
     capital: float = Field(10_000_000.0, gt=0)
     costs: CostModel = CostModel()
+    orders: OrderSizing = Field(
+        OrderSizing(), description="the engine's order sizing (lots, minimum trade value, "
+        "cash buffer); none by default: zipline's order_target_percent")
     seed: int = 0
     strategy_params: dict[str, Any] = Field(default_factory=dict)
     selected_through: date | None = Field(
@@ -51,8 +55,8 @@ class BacktestConfig(BaseModel):
     @field_validator("rebalance")
     @classmethod
     def _known_rule(cls, value: str) -> str:
-        if value not in zipline_engine.REBALANCE_RULES:
-            raise ValueError(f"use one of {zipline_engine.REBALANCE_RULES}")
+        if value not in simulator.REBALANCE_RULES:
+            raise ValueError(f"use one of {simulator.REBALANCE_RULES}")
         return value
 
     def strategy_arguments(self) -> dict[str, Any]:
@@ -64,9 +68,6 @@ class BacktestConfig(BaseModel):
                 "max_weight": self.max_weight,
                 "risk_free_rate": self.risk_free,
             }
-        if self.strategy == "autopilot":
-            # Its shadow book must fill exactly as the engine does.
-            base = {"capital": self.capital, "costs": self.costs.model_dump()}
         return {**base, **self.strategy_params}
 
 
@@ -181,6 +182,7 @@ def _run_one(
     result = zipline_engine.run(
         strategy, prices, start=start, end=end, costs=config.costs, capital=config.capital,
         rebalance=config.rebalance, benchmark_returns=benchmark_returns, on_progress=on_progress,
+        sizing=config.orders,
     )
     figures = metrics.summary(
         result.returns, positions=result.positions, transactions=result.transactions,

@@ -43,7 +43,7 @@ from autoport.regime.hmm import HMMFit
 from autoport.regime.hysteresis import hysteresis
 from autoport.regime.logged import LoggedModel, load_logged_model
 from autoport.regime.online import OnlineRegimeFilter
-from autoport.strategies.base import Decision, check_weights
+from autoport.decision import Book, Decision, check_weights
 
 
 class RegimeSwitching:
@@ -129,7 +129,7 @@ class RegimeSwitching:
         cash = self.config.strategy.regimes[regime].cash
         return check_weights(result.weights) * (1.0 - cash), result
 
-    def decide(self, history: pd.DataFrame) -> Decision:
+    def decide(self, history: pd.DataFrame, book: Book | None = None) -> Decision:
         if len(history) < self.min_history:
             raise DataError(
                 f"the regime strategy needs {self.min_history} sessions of history, got "

@@ -174,13 +174,13 @@ def test_logged_model_round_trip_and_dqn_strategy(prices, config, trained, tmp_p
                 "max_sharpe_sharpe"):
         assert again[key] == trained.test[key]
     assert again["episodes"] == trained.test["episodes"]
-    # the strategy rebuilds its book and sees the env's observations on the env's dates
+    # handed the env's book, the strategy sees the env's observations on the env's dates
     strategy = make_strategy("dqn", model_uri=uri)
     starts = episode_starts(prices.index, pd.Timestamp("2002-07-01"), None, 20)
     env = PortfolioEnv(prices, config.env, episode_starts=starts[:1], episode_length=20)
     obs, _ = env.reset()
     for _ in range(4):
-        decision = strategy.decide(prices.loc[: prices.index[env._t]])
+        decision = strategy.decide(prices.loc[: prices.index[env._t]], env.book())
         assert decision.details["action"] == env.action_names[trained.mapper.action(obs)]
         assert decision.weights.sum() + decision.details["cash"] == pytest.approx(1.0)
         assert (decision.weights >= 0).all()
@@ -343,10 +343,10 @@ def test_dqn_strategy_builds_the_env_observation_with_regime_features(prices, co
     done, decisions = False, 0
     while not done:
         history = prices.loc[: prices.index[env._t]]
-        seen, menu, _, regime = strategy.observe(history)
+        seen, menu, _, regime = strategy.observe(history, env.book())
         np.testing.assert_array_equal(seen, obs)
         np.testing.assert_array_equal(regime, env._regime[env._t])
-        decision = strategy.decide(history)
+        decision = strategy.decide(history, env.book())
         action = mapper.action(obs)
         assert decision.details["action"] == env.action_names[action]
         assert sum(decision.details["regime_probabilities"].values()) == pytest.approx(1.0)
