@@ -11,8 +11,9 @@ Online labels (no look-ahead): the label on date ``t`` is the argmax of the *fil
 probabilities P(state_t | features up to t), from a model fitted only on sessions strictly
 before the segment it labels. The model is refitted every ``refit_every`` sessions on an
 expanding (or rolling ``train_window``) window; the refit grid is stated once, in
-:mod:`autoport.regime.online`, whose filter every consumer uses. Smoothed posteriors (forward-backward) use
-later data and are offered by :func:`in_sample_probabilities` for description only.
+:mod:`autoport.regime.online`, whose filter every consumer uses. Smoothed posteriors
+(forward-backward) use later data and are offered by :func:`in_sample_probabilities` for
+description only.
 """
 
 from __future__ import annotations

@@ -175,7 +175,7 @@ class OnlineRegimeFilter:
         """Add ``rows`` (dated after every row seen) and return the new rows' probabilities
         (rows before ``min_train`` get none); fits every grid point the rows reach."""
         if rows.empty:
-            return self.probabilities.iloc[:0]
+            return pd.DataFrame(columns=list(REGIMES), dtype=float)
         if self._columns is None:
             self._columns = tuple(rows.columns)
             self._rows = np.empty((0, len(self._columns)))
@@ -209,7 +209,9 @@ class OnlineRegimeFilter:
             parts.append(hidden[:, fit.order()])
             r = end
         self._probs = np.concatenate(parts)
-        return self.probabilities.iloc[first_new:]
+        new = self._probs[first_new:]
+        return pd.DataFrame(new, index=self._dates[len(self._rows) - len(new):],
+                            columns=list(REGIMES))
 
     # ------------------------------------------------------------------ internals
     def _refit(self, a: int) -> tuple[HMMFit, np.ndarray]:
