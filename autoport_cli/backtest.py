@@ -46,6 +46,9 @@ def backtest(
     model: Annotated[str | None, typer.Option(
         help="--strategy dqn: runs:/RUN_ID/model or models:/NAME@alias; --strategy regime: "
              "the run id of `autoport regime` (its model is used as is, no refits)")] = None,
+    engine: Annotated[str, typer.Option(
+        help="zipline (the reference) or sim (the fast simulator: same fills and costs, "
+             "fractional shares)")] = "zipline",
 ) -> None:
     """Backtest a strategy monthly through zipline with 1/N and the S&P 500 beside it."""
     cfg = load_config(config, {"strategy": strategy, "window": window, "seed": seed,
@@ -56,7 +59,7 @@ def backtest(
                                                          "model_uri": model}})
     panel = load_prices(prices, end=end, min_history=cfg.window + 2, ffill=ffill)
     index_levels = data.bundled_benchmark() if prices is None else None
-    outcome = _run_with_progress(cfg, panel, index_levels, quiet=json_output)
+    outcome = _run_with_progress(cfg, panel, index_levels, quiet=json_output, engine=engine)
     after_tax = None
     with output_dir(out, f"backtest-{cfg.strategy}") as (staging, final):
         _write_artifacts(outcome, staging)
@@ -70,6 +73,7 @@ def backtest(
                 params={**cfg.model_dump(mode="json", exclude={"costs", "strategy_params"}),
                         **{f"costs.{k}": v for k, v in cfg.costs.model_dump().items()},
                         "strategy_params": cfg.strategy_params,
+                        "engine": outcome.engine,
                         "data_hash": data.content_hash(panel),
                         "data_source": str(prices) if prices else "bundled:sp500_dataset",
                         "start_effective": str(outcome.start.date()),
@@ -79,11 +83,13 @@ def backtest(
                          **{f"index_{k}": v for k, v in (outcome.index_metrics or {}).items()},
                          **_after_tax_metrics(after_tax)},
                 artifacts_dir=staging,
-                tags={"command": "backtest", "strategy": cfg.strategy},
+                tags={"command": "backtest", "strategy": cfg.strategy,
+                      "engine": outcome.engine},
                 config=cfg.model_dump(mode="json"),
             )
     result = {
         "strategy": cfg.strategy,
+        "engine": outcome.engine,
         "start": outcome.start,
         "end": outcome.end,
         "metrics": outcome.strategy.metrics,
@@ -104,7 +110,8 @@ def backtest(
         console.print(f"MLflow run: [bold]{run_id}[/] (store: {tracking.tracking_uri()})")
 
 
-def _run_with_progress(cfg, panel, index_levels, *, quiet: bool) -> BacktestOutcome:
+def _run_with_progress(cfg, panel, index_levels, *, quiet: bool,
+                       engine: str = "zipline") -> BacktestOutcome:
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("sessions"), TimeElapsedColumn(), console=err_console, disable=quiet,
@@ -114,12 +121,12 @@ def _run_with_progress(cfg, panel, index_levels, *, quiet: bool) -> BacktestOutc
 
     def on_progress(label: str, done: int, total: int) -> None:
         if label not in tasks:
-            tasks[label] = progress.add_task(f"zipline {label}", total=total)
+            tasks[label] = progress.add_task(f"{engine} {label}", total=total)
         progress.update(tasks[label], completed=done)
 
     with progress:
         return run_backtest(cfg, panel, make_strategy=make_strategy, index_levels=index_levels,
-                            on_progress=on_progress)
+                            on_progress=on_progress, engine=engine)
 
 
 def _write_artifacts(outcome: BacktestOutcome, folder: Path) -> None:
