@@ -47,8 +47,8 @@ def backtest(
         help="--strategy dqn: runs:/RUN_ID/model or models:/NAME@alias; --strategy regime: "
              "the run id of `autoport regime` (its model is used as is, no refits)")] = None,
     engine: Annotated[str, typer.Option(
-        help="zipline (the reference) or sim (the fast simulator: same fills and costs, "
-             "fractional shares)")] = "zipline",
+        help="zipline (the reference) or sim (the fast simulator: the same fills, costs "
+             "and whole shares)")] = "zipline",
 ) -> None:
     """Backtest a strategy monthly through zipline with 1/N and the S&P 500 beside it."""
     cfg = load_config(config, {"strategy": strategy, "window": window, "seed": seed,
