@@ -218,7 +218,7 @@ def run(
             day = sessions[t]
             marks = pd.Series(px[t].copy(), index=tickers, name=day)
             book = Book(day, account.cash, pd.Series(account.shares.copy(), index=tickers),
-                        marks, tuple(since_last), costs, sizing)
+                        marks, tuple(since_last), costs, sizing, whole_shares)
             since_last = []
             decision = strategy.decide(prices.iloc[: first_row + t + 1], book)
             decisions.append(decision)
