@@ -42,8 +42,9 @@ class Book:
     ``prices`` are the engine's own marks (zipline stores closes at 0.001) and ``value`` is
     ``cash + shares @ prices`` at them; ``fills`` are the trades executed since the previous
     call;
-    ``costs`` and ``sizing`` are the rules the engine will apply to the weights returned, so a
-    strategy can name the orders its target becomes (:func:`autoport.engines.orders.size`).
+    ``costs`` and ``sizing`` are the rules the engine will apply to the weights returned, and
+    ``whole_shares`` says whether it places orders in whole shares (zipline) or fractions, so
+    a strategy can name the orders its target becomes (:func:`autoport.engines.orders.size`).
     """
 
     date: pd.Timestamp
@@ -53,6 +54,7 @@ class Book:
     fills: tuple[Fill, ...] = ()
     costs: CostModel = field(default_factory=CostModel)
     sizing: OrderSizing = field(default_factory=OrderSizing)
+    whole_shares: bool = False
 
     @property
     def value(self) -> float:
@@ -69,7 +71,7 @@ class Book:
     @classmethod
     def all_cash(cls, prices: pd.Series, cash: float = 1.0, **rules) -> Book:
         """A fresh account: for calling a strategy outside an engine (a served model, a
-        notebook); ``rules`` are ``costs`` and ``sizing``."""
+        notebook); ``rules`` are ``costs``, ``sizing`` and ``whole_shares``."""
         prices = prices.astype(float)
         return cls(prices.name if isinstance(prices.name, pd.Timestamp) else pd.NaT, float(cash),
                    pd.Series(0.0, index=prices.index), prices, (), **rules)

@@ -694,7 +694,7 @@ class Autopilot:
                     check.weights, book.shares, now.prices, book.cash, costs=book.costs,
                     sizing=book.sizing)
                 orders = trades.orders_between(book.shares, new_shares, now.prices, now.value,
-                                               book.costs)
+                                               book.costs, whole_shares=book.whole_shares)
                 if orders:
                     action = ("initial" if self.target is None else
                               f"override_{event}" if event else

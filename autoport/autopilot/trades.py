@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
+from autoport.engines import orders
 from autoport.engines.costs import CostModel
 
 
@@ -29,7 +29,7 @@ def whole(shares: float) -> float | int:
 @dataclass(frozen=True)
 class Order:
     ticker: str
-    shares: int  # signed: + buy, - sell
+    shares: float | int  # signed: + buy, - sell; an int when whole
     price: float  # decision price (the close the decision saw)
     value: float  # signed currency at the decision price
     weight_before: float
@@ -41,27 +41,26 @@ class Order:
         return "buy" if self.shares > 0 else "sell"
 
     def as_dict(self) -> dict:
-        return {"ticker": self.ticker, "side": self.side, "shares": int(self.shares),
+        return {"ticker": self.ticker, "side": self.side, "shares": whole(self.shares),
                 "price": self.price, "value": self.value, "weight_before": self.weight_before,
                 "weight_after": self.weight_after, "estimated_cost": self.est_cost}
 
 
 def orders_between(before: pd.Series, after: pd.Series, prices: pd.Series, value: float,
-                   costs: CostModel) -> list[Order]:
-    """The orders that move ``before`` shares to ``after`` at the decision ``prices``, in
-    whole shares truncated toward zero as zipline places them (an engine without order rules
-    gets fractional targets; a change under one share is no order)."""
+                   costs: CostModel, *, whole_shares: bool = False) -> list[Order]:
+    """The orders that move ``before`` shares to ``after`` at the decision ``prices``; with
+    ``whole_shares`` (the engine's book says so) placed as such an engine places them
+    (:func:`autoport.engines.orders.whole_shares`: a change under one share is no order)."""
     tickers = prices.index
     before = before.reindex(tickers, fill_value=0.0).astype(float)
     after = after.reindex(tickers, fill_value=0.0).astype(float)
     delta = after - before
     rate = costs.total_rate
-    # an amount within 1e-4 of a whole number is that number, else truncated toward zero
-    near = delta.round()
-    delta = near.where((delta - near).abs() < 1e-4, np.trunc(delta))
+    if whole_shares:
+        delta = orders.whole_shares(delta)
     after = before + delta
     return [
-        Order(t, int(delta[t]), float(prices[t]), float(delta[t] * prices[t]),
+        Order(t, whole(delta[t]), float(prices[t]), float(delta[t] * prices[t]),
               float(before[t] * prices[t] / value), float(after[t] * prices[t] / value),
               float(abs(delta[t]) * prices[t] * rate))
         for t in tickers if delta[t] != 0

@@ -209,7 +209,7 @@ def run(
             shares[asset.symbol] = float(position.amount)
         book = Book(today, float(portfolio.cash), shares,
                     pd.Series(marks.to_numpy(dtype=float), index=prices.columns),
-                    tuple(context.fills), costs, sizing)
+                    tuple(context.fills), costs, sizing, whole_shares=True)
         context.fills = []
         return book
 
