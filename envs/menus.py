@@ -337,12 +337,28 @@ def build(prices: pd.DataFrame, config: EnvConfig, first: int) -> np.ndarray:
 # ------------------------------------------------------------------------- the disk cache
 
 
-def cache_key(prices: pd.DataFrame, config: EnvConfig) -> str:
+def cache_key(prices: pd.DataFrame, config: EnvConfig, *, names=MENU_SETTINGS) -> str:
     """SHA-256 of what decides the menus: the prices' content, the menu settings, the version."""
-    settings = {name: getattr(config, name) for name in MENU_SETTINGS}
+    settings = {name: getattr(config, name) for name in names}
     payload = json.dumps({"prices": data_mod.content_hash(prices), "settings": settings,
                           "version": MENU_VERSION}, sort_keys=True, default=list)
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+
+def _family(prices: pd.DataFrame, config: EnvConfig) -> str:
+    return cache_key(prices, config, names=tuple(n for n in MENU_SETTINGS if n != "actions"))
+
+
+def _derive(family: str, config: EnvConfig) -> MenuTable | None:
+    """The items of a table already in this process whose menu holds all of ``config``'s
+    (each item is computed on its own, so its rows are the same numbers): the DQN's baselines
+    (3 items) read the agent's 8-item table instead of building their own."""
+    for found in _TABLES.values():
+        if found.family == family and set(config.actions) <= set(found.actions):
+            idx = [found.actions.index(a) for a in config.actions]
+            return MenuTable(found.first, found.menus[:, idx, :].copy(), "derived",
+                             config.actions, family)
+    return None
 
 
 def cache_dir() -> Path:
@@ -352,11 +368,14 @@ def cache_dir() -> Path:
 class MenuTable:
     """Every session's menu of one panel: ``at(row)`` for rows from ``first`` on."""
 
-    def __init__(self, first: int, menus: np.ndarray, source: str) -> None:
+    def __init__(self, first: int, menus: np.ndarray, source: str,
+                 actions: tuple[str, ...] = (), family: str = "") -> None:
         self.first = int(first)
         self.menus = menus
         self.menus.setflags(write=False)
-        self.source = source  # "built" or "disk"
+        self.source = source  # "built", "disk" or "derived" (items of a larger table)
+        self.actions = tuple(actions)
+        self.family = family  # cache key without the actions: tables that can share items
 
     def at(self, row: int) -> np.ndarray:
         if row < self.first or row - self.first >= len(self.menus):
@@ -365,17 +384,22 @@ class MenuTable:
 
 
 def table(prices: pd.DataFrame, config: EnvConfig, *, use_disk: bool = True) -> MenuTable:
-    """The panel's menus from this process, else from disk, else built (and saved)."""
+    """The panel's menus from this process (or the items of a larger menu of the same panel
+    and settings in it), else from disk, else built (and saved)."""
     key = cache_key(prices, config)
     found = _TABLES.get(key)
     if found is not None:
         return found
     first = config.history_needed - 1
     shape = (len(prices) - first, len(config.actions), prices.shape[1])
+    family = _family(prices, config)
     path = cache_dir() / f"{key}.npz"
-    found = _load(path, first, shape) if use_disk else None
+    found = _derive(family, config)
+    if found is None or found.first != first:
+        found = _load(path, first, shape, config.actions, family) if use_disk else None
     if found is None:
-        found = MenuTable(first, build(prices, config, first), "built")
+        found = MenuTable(first, build(prices, config, first), "built", config.actions,
+                          family)
         if use_disk:
             _save(path, found)
     if len(_TABLES) >= _TABLES_LIMIT:
@@ -384,7 +408,7 @@ def table(prices: pd.DataFrame, config: EnvConfig, *, use_disk: bool = True) -> 
     return found
 
 
-def _load(path: Path, first: int, shape: tuple) -> MenuTable | None:
+def _load(path: Path, first: int, shape: tuple, actions, family: str) -> MenuTable | None:
     try:
         with np.load(path) as stored:
             menus, stored_first = stored["menus"], int(stored["first"])
@@ -394,7 +418,7 @@ def _load(path: Path, first: int, shape: tuple) -> MenuTable | None:
         return None
     if stored_first != first or menus.shape != shape:
         return None
-    return MenuTable(first, menus, "disk")
+    return MenuTable(first, menus, "disk", actions, family)
 
 
 def _save(path: Path, found: MenuTable) -> None:

@@ -94,7 +94,8 @@ def test_menus_are_cached_on_disk_and_reused(prices, tmp_path, monkeypatch):
     loaded = menus.table(prices, SMALL)
     assert loaded.source == "disk"
     np.testing.assert_array_equal(loaded.menus, built.menus)
-    np.testing.assert_array_equal(loaded.menus, menus.build(prices, SMALL, loaded.first))
+    np.testing.assert_allclose(loaded.menus, menus.build(prices, SMALL, loaded.first),
+                               rtol=0, atol=1e-14)
     # the env reads the same table
     env = PortfolioEnv(prices, SMALL)
     np.testing.assert_array_equal(env.menu_at(200), built.at(200))
@@ -136,3 +137,21 @@ def test_an_unreadable_cache_file_is_rebuilt(prices, tmp_path, monkeypatch):
     again = menus.table(prices, SMALL)
     assert again.source == "built"
     np.testing.assert_array_equal(again.menus, built.menus)
+
+
+def test_a_smaller_menu_is_read_from_a_larger_table(prices, tmp_path, monkeypatch):
+    monkeypatch.setenv("AUTOPORT_HOME", str(tmp_path))
+    full = menus.table(prices, SMALL)
+    subset = ("max_sharpe", "equal_weight", "min_variance")
+    cfg = SMALL.model_copy(update={"actions": subset})
+    derived = menus.table(prices, cfg)
+    assert derived.source == "derived"
+    np.testing.assert_array_equal(derived.menus, full.menus[:, [2, 0, 1], :])
+    np.testing.assert_allclose(derived.menus, menus.build(prices, cfg, full.first),
+                               rtol=0, atol=1e-14)
+    menus.clear_process_cache()
+    assert menus.table(prices, cfg).source == "built"  # nothing larger in this process
+    menus.clear_process_cache()
+    other = SMALL.model_copy(update={"max_weight": 0.3, "actions": subset})
+    menus.table(prices, SMALL)
+    assert menus.table(prices, other).source == "built"  # another setting: no sharing
