@@ -176,8 +176,8 @@ def _clean(w: np.ndarray) -> np.ndarray | None:
 
 
 class _Builder:
-    """One session's menu at a time; remembers the last minimum-variance portfolio as the
-    next session's starting guess (only the walk's length depends on it)."""
+    """One session's menu at a time; remembers the last min-variance and max-Sharpe active
+    sets as the next session's starting guesses (only the time depends on them)."""
 
     def __init__(self, tickers, config: EnvConfig) -> None:
         self.config = config
