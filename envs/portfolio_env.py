@@ -25,13 +25,11 @@ from autoport import configfile
 from autoport import data as data_mod
 from autoport.decision import Book
 from autoport.engines import simulator
-from autoport.envs import features
+from autoport.envs import features, menus
 from autoport.envs.config import EnvConfig
 from autoport.errors import ConfigError, DataError
 
 CASH = "CASH"  # key of the cash share in info["weights"] (earns 0%)
-_MENU_CACHE: dict[tuple, np.ndarray] = {}
-_MENU_CACHE_LIMIT = 50_000
 
 
 def _as_config(config: EnvConfig | Mapping[str, Any] | None) -> EnvConfig:
@@ -84,8 +82,7 @@ class PortfolioEnv(gym.Env):
         self._p = panel.to_numpy(dtype=float)
         self._rets = np.diff(np.log(self._p), axis=0)  # row r-1: log return into session r
         self._dates = list(panel.index)
-        self._key = (data_mod.content_hash(panel), cfg.estimation_window, cfg.vol_window,
-                     cfg.momentum_window, cfg.max_weight, cfg.actions)
+        self._menus: menus.MenuTable | None = None
         self.episode_length = int(episode_length or cfg.episode_length)
         index = panel.index
         first = cfg.history_needed - 1
@@ -145,16 +142,12 @@ class PortfolioEnv(gym.Env):
 
     # -- menu -------------------------------------------------------------------------------
     def menu_at(self, row: int) -> np.ndarray:
-        """Menu weights (n_actions, n_assets) decided at the close of session ``row``."""
-        key = (*self._key, int(row))
-        menu = _MENU_CACHE.get(key)
-        if menu is None:
-            history = self.prices.iloc[: row + 1]
-            menu = features.menu_weights(history, self.config)
-            if len(_MENU_CACHE) >= _MENU_CACHE_LIMIT:
-                _MENU_CACHE.clear()
-            _MENU_CACHE[key] = menu
-        return menu
+        """Menu weights (n_actions, n_assets) decided at the close of session ``row``: every
+        session's menu is built once per panel and settings, and kept on disk
+        (:mod:`autoport.envs.menus`)."""
+        if self._menus is None:
+            self._menus = menus.table(self.prices, self.config)
+        return self._menus.at(int(row))
 
     # -- episode state ----------------------------------------------------------------------
     def _reset_state(self, start_row: int) -> None:

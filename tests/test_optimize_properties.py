@@ -203,3 +203,40 @@ def test_exact_path_agrees_with_conic_points(problem, floor, with_esg):
     vol_exact = np.sqrt(np.einsum("ij,jk,ik->i", at_conic, p.cov, at_conic))
     np.testing.assert_allclose(vol_exact, conic.volatilities[inner], rtol=1e-6)
     assert np.all(vol_exact <= conic.volatilities[inner] * (1 + 1e-9))  # exact is optimal
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems(), st.integers(0, 2**31 - 1))
+def test_settling_a_guessed_active_set_lands_on_the_path(problem, seed):
+    """_homotopy.settle (the menus' warm start) from any guess either gives up or returns the
+    walked path's own minimum-variance and tangency points; from the right guess it settles
+    (for the tangency: when its Sharpe peak lies inside a segment, not at a breakpoint)."""
+    mu, cov, cons = problem
+    p = prepare(mu, cov, cons)
+    segments = _homotopy.trace(p.mu, p.cov, p.r)
+    w_mv, seg_mv = _homotopy.min_variance(p.mu, p.cov, p.r, segments=segments)
+    found = _homotopy.max_sharpe(p.mu, p.cov, p.r, 0.0, segments=segments)
+    rng = np.random.default_rng(seed)
+    guesses = [np.zeros(len(mu), dtype=int), rng.integers(-1, 2, len(mu)), seg_mv.state]
+    for k, guess in enumerate(guesses):
+        try:
+            w, _ = _homotopy.settle(p.mu, p.cov, p.r, guess, lam=0.0)
+        except _homotopy.PathFailed:
+            assert k < 2, "the path's own active set must settle at once"
+            continue
+        np.testing.assert_allclose(w, w_mv, atol=1e-10)
+    if found is None:
+        return
+    w_tan, seg_tan = found
+    c0, c1 = _homotopy._peak(p.mu, p.cov, seg_tan, 0.0)
+    moving = np.abs(seg_tan.w1).max() > 1e-12  # on a flat segment the weights do not move
+    inside = moving and c1 < 0 and seg_tan.lo < -c0 / c1 < seg_tan.hi  # else: at a kink
+    for guess in (seg_mv.state, seg_tan.state):
+        try:
+            w, _ = _homotopy.settle(p.mu, p.cov, p.r, guess, lam=None)
+        except _homotopy.PathFailed:  # the menus then walk the path
+            assert guess is not seg_tan.state or not inside
+            continue
+        sharpe = [x @ p.mu / np.sqrt(x @ p.cov @ x) for x in (w, w_tan)]
+        assert sharpe[0] == pytest.approx(sharpe[1], rel=1e-12)
+        np.testing.assert_allclose(w, w_tan, atol=1e-8)

@@ -356,7 +356,7 @@ def exact(mu: np.ndarray, cov: np.ndarray, r: Resolved, seg: Segment) -> Segment
 
     The walk's rank-one updates leave rounding that depends on the way it came; a fresh solve
     depends only on (μ, Σ, constraints, active set), so a warm-started walk and a cold one
-    give the same bits.
+    give the same numbers (to rounding).
     """
     g_mat, h = _rows(r)
     state, act = seg.state, seg.act
@@ -493,8 +493,12 @@ def _sharpe_on(mu, cov, seg: Segment, rf: float):
         f = e / np.sqrt(v)
         if f > best:
             best, at = f, lam
-    slope_end = c0 + c1 * hi if np.isfinite(hi) else (c1 if c1 != 0 else c0)
-    return best, at, slope_end <= 0 or not np.isfinite(seg.hi)
+    if not np.isfinite(seg.hi):
+        return best, at, True
+    # a segment along which the weights do not move (one free weight, held by the budget;
+    # λ only runs until a multiplier changes sign) is flat in Sharpe: it says nothing
+    moving = float(np.max(np.abs(seg.w1))) > 1e-12 * max(1.0, float(np.max(np.abs(seg.w0))))
+    return best, at, moving and c0 + c1 * hi < 0
 
 
 def max_sharpe(mu: np.ndarray, cov: np.ndarray, r: Resolved, rf: float,

@@ -2,11 +2,14 @@
 
 The frontier runs from the minimum-variance portfolio to the highest expected return the
 constraints allow, at ``n_points`` equally spaced target returns (100 by default, up to 1000).
-With linear constraints the whole path comes from a critical-line homotopy (exact, each point
-certified by its KKT conditions, see :mod:`autoport.optimize._homotopy`); otherwise, or if the
-walk fails, every point re-solves the *same* cvxpy problem with the target as a DPP parameter,
-so cvxpy compiles once and each point is a bare solver call (PyPortfolioOpt compiles one
-problem per point).
+With linear constraints one walk of a critical-line homotopy gives everything, exactly, with no
+conic solve: its start is the minimum-variance portfolio, its end the highest return, its Sharpe
+peak the tangency portfolio, and each point is certified by its KKT conditions (see
+:mod:`autoport.optimize._homotopy`). If that walk fails, the minimum-variance portfolio and the
+highest return come from conic solves and the walk is tried again from there; otherwise, or if
+it fails again, every point re-solves the *same* cvxpy problem with the target as a DPP
+parameter, so cvxpy compiles once and each point is a bare solver call (PyPortfolioOpt compiles
+one problem per point).
 """
 
 from __future__ import annotations

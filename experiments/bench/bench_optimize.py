@@ -97,6 +97,8 @@ class Reference:
     def agreement(self, weights: np.ndarray) -> tuple[float, int, int, float]:
         """(max relative variance gap, points compared, points left out, best Sharpe)."""
         w = np.asarray(weights, dtype=float)
+        if len(w) == 0:
+            return np.nan, 0, 0, np.nan
         rets = w @ self.p.mu
         var = np.einsum("ij,jk,ik->i", w, self.p.cov, w)
         tol = 1e-9 * max(1.0, abs(self.r_max))
@@ -134,8 +136,9 @@ def cla_frontier(mu, cov) -> tuple[np.ndarray, np.ndarray]:
     turning points themselves."""
     cla = CLA(mu, cov, weight_bounds=(0, 1))
     _, _, weights = cla.efficient_frontier(points=100)
-    return (np.array([np.ravel(w) for w in weights]),
-            np.array([np.ravel(w) for w in cla.w]))
+    n = len(mu)  # with more turning points than ``points`` CLA returns few or no points
+    return (np.array([np.ravel(w) for w in weights]).reshape(-1, n),
+            np.array([np.ravel(w) for w in cla.w]).reshape(-1, n))
 
 
 def skfolio_frontier(mu, cov, returns: pd.DataFrame) -> np.ndarray:
