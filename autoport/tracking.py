@@ -63,7 +63,35 @@ def _client():
     if uri == default_uri():
         _own_uri = uri
     mlflow.set_tracking_uri(uri)
+    _create_store_once(uri)
     return mlflow
+
+
+_stores_ready: set[str] = set()
+
+
+def _create_store_once(uri: str) -> None:
+    """Create (or migrate) a local SQLite store under a file lock beside it.
+
+    MLflow builds the schema on first contact; two processes doing that at once collide
+    (``table experiments already exists``). The first one under the lock builds it, the others
+    then find it complete.
+    """
+    if uri in _stores_ready or not uri.startswith("sqlite:///"):
+        return
+    from filelock import FileLock, Timeout
+    from mlflow.tracking import MlflowClient
+
+    db = Path(uri[len("sqlite:///"):])
+    db.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with FileLock(str(db.with_name(f".{db.name}.lock")), timeout=300):
+            MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+    except Timeout:
+        raise TrackingError(
+            f"another process has held the MLflow store {db} for over 300 s; wait or stop it"
+        ) from None
+    _stores_ready.add(uri)
 
 
 def ensure_experiment(name: str) -> str:
@@ -78,6 +106,9 @@ def ensure_experiment(name: str) -> str:
     try:
         return mlflow.create_experiment(name, artifact_location=location)
     except Exception as exc:
+        found = mlflow.get_experiment_by_name(name)  # another process created it just now
+        if found is not None:
+            return found.experiment_id
         raise TrackingError(f"could not create MLflow experiment {name!r}: {exc}") from exc
 
 
