@@ -46,6 +46,46 @@ def tracking_uri() -> str:
     return default_uri()
 
 
+# URI schemes MLflow can track to (a plain path is a local file store); "postgresql+psycopg2"
+# style dialects count by their first part.
+KNOWN_SCHEMES = ("", "file", "sqlite", "http", "https", "postgresql", "mysql", "mssql",
+                 "databricks", "databricks-uc", "uc")
+PROBE_TIMEOUT_S = 3.0
+
+
+def check_reachable(hint: str = "pass --no-track") -> None:
+    """Refuse a tracking URI MLflow cannot use, or a server that does not answer, in seconds.
+
+    Called by the commands before any work, so a dead server costs a few seconds and writes
+    nothing instead of MLflow's minutes of retries and a traceback. ``hint`` is the command's
+    way to run without tracking.
+    """
+    from urllib import error, parse, request
+
+    uri = tracking_uri()
+    scheme = parse.urlsplit(uri).scheme.lower()
+    if len(scheme) == 1:  # a Windows drive letter: a local path
+        scheme = ""
+    if scheme.split("+")[0] not in KNOWN_SCHEMES:
+        raise TrackingError(
+            f"MLFLOW_TRACKING_URI={uri} has a scheme ({scheme}://) MLflow cannot track to; "
+            f"use http(s)://HOST:PORT of a tracking server or sqlite:///PATH.db, or {hint}"
+        )
+    if scheme not in ("http", "https"):
+        return
+    try:
+        with request.urlopen(uri.rstrip("/") + "/health", timeout=PROBE_TIMEOUT_S):
+            pass
+    except error.HTTPError:
+        pass  # the server answered, even if not with 200: MLflow will say what is wrong
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise TrackingError(
+            f"the MLflow tracking server at {uri} (MLFLOW_TRACKING_URI) does not answer "
+            f"({reason}); start it (mlflow server ...) or {hint}"
+        ) from None
+
+
 def _client():
     import mlflow
 

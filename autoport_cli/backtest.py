@@ -20,6 +20,7 @@ from autoport_cli.common import (
     FfillOption, JsonOption, OutOption, PricesOption,
     console, emit_json, err_console, load_prices, output_dir, to_jsonable, user_errors,
 )
+from autoport_cli.common import check_tracking
 
 EXPERIMENT = "backtests"
 STRATEGY_NAMES = ", ".join(sorted(STRATEGIES))
@@ -51,6 +52,7 @@ def backtest(
     cfg = load_config(config, {"strategy": strategy, "window": window, "seed": seed,
                                "start": start, "end": end})
     check_strategy_name(cfg.strategy)
+    check_tracking(track)
     if model is not None:
         cfg = cfg.model_copy(update={"strategy_params": {**cfg.strategy_params,
                                                          "model_uri": model}})

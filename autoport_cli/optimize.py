@@ -37,6 +37,7 @@ from autoport_cli.common import (
     to_jsonable,
     user_errors,
 )
+from autoport_cli.common import check_tracking
 
 EXPERIMENT = "optimize"
 
@@ -120,6 +121,7 @@ def optimize(
         "pareto": [p.strip() for p in pareto.split(",")] if pareto else None,
     }
     cfg = cfgmod.load_config(config, constraints, overrides)
+    check_tracking(not no_track)
     obj = Objective.parse(cfg.objective)
     need = 31 if cfg.window == "all" else cfg.window + 1
     panel = load_prices(prices, end=cfg.as_of, min_history=need)

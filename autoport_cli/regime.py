@@ -33,6 +33,7 @@ from autoport_cli.common import (
     JsonOption, NoTrackOption, OutOption, PricesOption,
     console, emit_json, err_console, output_dir, to_jsonable, user_errors,
 )
+from autoport_cli.common import check_tracking
 
 LABEL_COLUMN = "regime"
 EXTRA_COLUMNS = ("volume", "sentiment")
@@ -74,6 +75,7 @@ def regime(
 ) -> None:
     """Current regime (bull / bear / sideways) with probabilities, history and accuracy."""
     cfg = load_config(config)
+    check_tracking(not no_track)
     det = cfg.detector
     panel, truth, extra = _load(prices, as_of, det.min_train + det.vol_window + 2)
     feats = build_features(panel, extra=extra, **det.feature_kwargs())

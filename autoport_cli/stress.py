@@ -30,6 +30,7 @@ from autoport_cli.common import (
     to_jsonable,
     user_errors,
 )
+from autoport_cli.common import check_tracking
 
 
 def read_weights(path: Path) -> dict[str, float]:
@@ -111,6 +112,7 @@ def stress(
             "alerts": alerts,
         },
     )  # fmt: skip
+    check_tracking(not no_track)
     if weights is not None and strategy is not None:
         raise ConfigError("give either --weights or --strategy, not both")
     scenario_set = st.load_scenarios(cfg.scenarios)

@@ -20,6 +20,7 @@ from autoport_cli.common import (
     FfillOption, JsonOption, OutOption, PricesOption,
     console, emit_json, err_console, load_prices, output_dir, to_jsonable, user_errors,
 )
+from autoport_cli.common import check_tracking
 
 EXPERIMENT = "agents"
 SHORT = {"equal_weight": "EW", "min_variance": "MV", "max_sharpe": "MS", "risk_parity": "RP",
@@ -46,6 +47,7 @@ def train_agent(
 ) -> None:
     """Train a DQN over a menu of allocations; report the test success rate beside baselines."""
     cfg = load_config(config, {"timesteps": timesteps, "seed": seed}, regime_model=regime_model)
+    check_tracking(track)
     panel = load_prices(prices, min_history=cfg.env.history_needed + 2, ffill=ffill)
 
     def on_eval(point: dict) -> None:
