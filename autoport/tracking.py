@@ -62,7 +62,9 @@ def check_reachable(hint: str = "pass --no-track") -> None:
     """
     from urllib import error, parse, request
 
-    uri = tracking_uri()
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if not uri or uri == _own_uri:
+        return  # our local store: nothing to reach (and nothing created before any work)
     scheme = parse.urlsplit(uri).scheme.lower()
     if len(scheme) == 1:  # a Windows drive letter: a local path
         scheme = ""
