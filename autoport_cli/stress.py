@@ -97,7 +97,7 @@ def stress(
     sampler: Annotated[
         str | None, typer.Option("--sampler", help="antithetic | sobol | plain")
     ] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Monte Carlo seed [0]")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", min=0, help="Monte Carlo seed [0]")] = None,
     as_json: JsonOption = False,
     out: OutOption = None,
     no_track: NoTrackOption = False,

@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
 def train_agent(
     config: Annotated[Path | None, typer.Option(help="YAML config, e.g. configs/dqn.yaml")] = None,
     timesteps: Annotated[int | None, typer.Option(help="environment steps to train")] = None,
-    seed: Annotated[int | None, typer.Option(help="random seed (SB3, torch, episode starts)")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="random seed (SB3, torch, episode starts)")] = None,
     prices: PricesOption = None,
     ffill: FfillOption = False,
     out: OutOption = None,

@@ -12,6 +12,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from autoport import configfile
 from autoport.errors import ConfigError
 from autoport.risk.backtest import BACKTEST_MODELS, DEFAULT_MODEL, DEFAULT_WINDOW
 from autoport.risk.var import SAMPLERS
@@ -29,7 +30,7 @@ class StressConfig(BaseModel):
     backtest_model: str = DEFAULT_MODEL
     backtest_window: int = Field(default=DEFAULT_WINDOW, ge=20)
     paths: int = Field(default=100_000, ge=1000, le=10_000_000)
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     sampler: str = "antithetic"
     decay: float = Field(default=0.99, gt=0.0, lt=1.0)  # age-weighted historical
     scenarios: Path | None = None  # stress YAML; None = bundled
@@ -54,7 +55,7 @@ def load_stress_config(path: Path | None, overrides: dict | None = None) -> Stre
         if not Path(path).exists():
             raise ConfigError(f"config file {path} does not exist; pass an existing YAML file")
         try:
-            raw = yaml.safe_load(Path(path).read_text()) or {}
+            raw = yaml.safe_load(configfile.read_text(path)) or {}
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path} is not valid YAML: {exc}") from None
         if not isinstance(raw, dict):

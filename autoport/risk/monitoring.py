@@ -24,6 +24,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from scipy import stats
 
+from autoport import configfile
 from autoport.errors import ConfigError, DataError
 from autoport.risk._blas import blas_single
 from autoport.risk.var import check_confidence
@@ -195,7 +196,7 @@ def load_alert_rules(path: str | Path | None = None) -> AlertConfig:
     p = Path(path)
     if not p.exists():
         raise ConfigError(f"alert rules file {p} does not exist; pass an existing YAML file")
-    return parse_alert_rules(p.read_text(), str(p))
+    return parse_alert_rules(configfile.read_text(p), str(p))
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from autoport import configfile
 from autoport.errors import ConfigError, DataError
 from autoport.risk.var import normal_var_es
 
@@ -113,7 +114,7 @@ def load_scenarios(path: str | Path | None = None) -> ScenarioSet:
     p = Path(path)
     if not p.exists():
         raise ConfigError(f"scenario file {p} does not exist; pass an existing YAML file")
-    return parse_scenarios(p.read_text(), str(p))
+    return parse_scenarios(configfile.read_text(p), str(p))
 
 
 def _pydantic_message(exc: ValidationError, raw) -> str:
