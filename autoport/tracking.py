@@ -73,6 +73,28 @@ def check_reachable(hint: str = "pass --no-track") -> None:
             f"MLFLOW_TRACKING_URI={uri} has a scheme ({scheme}://) MLflow cannot track to; "
             f"use http(s)://HOST:PORT of a tracking server or sqlite:///PATH.db, or {hint}"
         )
+    if scheme in ("", "file"):
+        from mlflow import environment_variables as mlflow_env
+
+        opt_in = getattr(mlflow_env, "MLFLOW_ALLOW_FILE_STORE", None)  # newer MLflow refuses
+        if opt_in is not None and not opt_in.get():
+            raise TrackingError(
+                f"MLFLOW_TRACKING_URI={uri} is a file store, which MLflow now refuses; use "
+                "sqlite:///PATH.db, set MLFLOW_ALLOW_FILE_STORE=true to keep the file store, "
+                f"or {hint}"
+            )
+        return
+    if scheme.split("+")[0] in ("postgresql", "mysql", "mssql"):
+        from sqlalchemy.engine import make_url
+
+        try:
+            make_url(uri).get_dialect().import_dbapi()
+        except Exception as exc:  # noqa: BLE001 - a missing driver or a malformed URL
+            raise TrackingError(
+                f"MLFLOW_TRACKING_URI={uri} needs a database driver that is not usable here "
+                f"({exc}); install that Python driver, or {hint}"
+            ) from None
+        return
     if scheme not in ("http", "https"):
         return
     try:

@@ -117,3 +117,24 @@ def test_a_live_server_passes_the_check(monkeypatch):
     tracking.check_reachable()
     thread.join(5)
     server.server_close()
+
+
+def test_a_file_store_and_a_missing_database_driver_are_one_message_each(tmp_path):
+    """Both were MLflow tracebacks (file store in maintenance mode; No module named ...)."""
+    import mlflow.environment_variables
+
+    home = tmp_path / "home"
+    cases = [(f"file://{tmp_path}/store", "is a file store")]
+    if not hasattr(mlflow.environment_variables, "MLFLOW_ALLOW_FILE_STORE"):
+        cases = []  # an MLflow that still accepts file stores: nothing to refuse
+    try:
+        import pymysql  # noqa: F401
+    except ImportError:
+        cases.append(("mysql+pymysql://u@127.0.0.1:9/db", "needs a database driver"))
+    for uri, expected in cases:
+        done, _ = _autoport("runs", home=home, uri=uri)
+        assert done.returncode == 1, done.stderr
+        assert "Traceback" not in done.stderr
+        message = " ".join(done.stderr.split())
+        assert f"MLFLOW_TRACKING_URI={uri}" in message and expected in message
+    assert not home.exists()
