@@ -60,6 +60,7 @@ def check_reachable(hint: str = "pass --no-track") -> None:
     nothing instead of MLflow's minutes of retries and a traceback. ``hint`` is the command's
     way to run without tracking.
     """
+    from http.client import HTTPException
     from urllib import error, parse, request
 
     uri = os.environ.get("MLFLOW_TRACKING_URI")
@@ -97,15 +98,20 @@ def check_reachable(hint: str = "pass --no-track") -> None:
         return
     if scheme not in ("http", "https"):
         return
+    parts = parse.urlsplit(uri)
+    host = parts.netloc.rpartition("@")[2]  # credentials in the URI are not needed to probe
+    probe = parse.urlunsplit((parts.scheme, host, parts.path.rstrip("/") + "/health", "", ""))
     try:
-        with request.urlopen(uri.rstrip("/") + "/health", timeout=PROBE_TIMEOUT_S):
+        with request.urlopen(probe, timeout=PROBE_TIMEOUT_S):
             pass
     except error.HTTPError:
         pass  # the server answered, even if not with 200: MLflow will say what is wrong
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
+        shown = parse.urlunsplit(parts._replace(netloc=("***@" if "@" in parts.netloc else "")
+                                                + host))
         raise TrackingError(
-            f"the MLflow tracking server at {uri} (MLFLOW_TRACKING_URI) does not answer "
+            f"the MLflow tracking server at {shown} (MLFLOW_TRACKING_URI) does not answer "
             f"({reason}); start it (mlflow server ...) or {hint}"
         ) from None
 

@@ -138,3 +138,30 @@ def test_a_file_store_and_a_missing_database_driver_are_one_message_each(tmp_pat
         message = " ".join(done.stderr.split())
         assert f"MLFLOW_TRACKING_URI={uri}" in message and expected in message
     assert not home.exists()
+
+
+def test_a_port_that_does_not_speak_http_and_credentials_in_the_uri_are_handled(monkeypatch):
+    import threading
+
+    from autoport import tracking
+    from autoport.errors import TrackingError
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        port = server.getsockname()[1]
+
+        def garbage():
+            conn, _ = server.accept()
+            conn.recv(1024)
+            conn.sendall(b"SSH-2.0-not-http\r\n")
+            conn.close()
+
+        thread = threading.Thread(target=garbage, daemon=True)
+        thread.start()
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://user:secret@127.0.0.1:{port}")
+        with pytest.raises(TrackingError, match="does not answer") as caught:
+            tracking.check_reachable()
+        thread.join(5)
+    assert "secret" not in str(caught.value)
+    assert f"http://***@127.0.0.1:{port}" in str(caught.value)
