@@ -61,13 +61,18 @@ def _child(tmp_path: Path, *args: str) -> subprocess.Popen:
 def test_an_ingest_killed_part_way_is_removed_and_the_next_run_succeeds(tmp_path):
     marker = tmp_path / "marker"
     hung = _child(tmp_path, "hang", str(marker))
-    deadline = time.monotonic() + 180
-    while not marker.exists():
-        assert hung.poll() is None, hung.communicate()
-        assert time.monotonic() < deadline, "the ingest never reached its writers"
-        time.sleep(0.2)
-    hung.send_signal(signal.SIGTERM)  # what timeout, a CI cancel or docker stop send
-    hung.communicate(timeout=60)
+    try:
+        deadline = time.monotonic() + 180
+        while not marker.exists():
+            assert hung.poll() is None, hung.communicate()
+            assert time.monotonic() < deadline, "the ingest never reached its writers"
+            time.sleep(0.2)
+        hung.send_signal(signal.SIGTERM)  # what timeout, a CI cancel or docker stop send
+        hung.communicate(timeout=60)
+    finally:
+        if hung.poll() is None:
+            hung.kill()
+            hung.communicate()
     assert hung.returncode == -signal.SIGTERM
 
     again = _child(tmp_path, "ok")
