@@ -47,6 +47,19 @@ def invalid(what: str, exc: ValidationError, **kwargs: Any) -> ConfigError:
     return ConfigError(f"invalid {what}: {validation_problems(exc, **kwargs)}")
 
 
+def read_text(path: str | Path) -> str:
+    """The text of a settings file; a binary or unreadable file is a ``ConfigError``."""
+    p = Path(path)
+    try:
+        return p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{p} is not a text file (byte {exc.start} is not UTF-8); pass a YAML file"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"could not read {p}: {exc.strerror or exc}") from None
+
+
 def parse_mapping(text: str, source: str) -> dict[str, Any]:
     """YAML text that must hold a mapping (an empty file is an empty mapping)."""
     try:
@@ -75,7 +88,7 @@ def read_mapping(
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"{kind} {p} does not exist; pass an existing YAML file")
-    return parse_mapping(p.read_text(), str(p)), str(p)
+    return parse_mapping(read_text(p), str(p)), str(p)
 
 
 def validate(model: type[Model], raw: dict[str, Any], source: str) -> Model:

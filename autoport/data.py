@@ -20,6 +20,10 @@ BUNDLED_PRICES = "sp500_dataset.csv.gz"
 BUNDLED_INDEX = "sp500_index.csv.gz"
 BUNDLED_FACTORS = "factors_dataset.csv.gz"
 BUNDLED_SECTORS = "sectors.csv"
+# Plausible adjusted closes: far outside these, variances overflow or vanish in float64 and the
+# estimators return NaN; no listed stock trades there (Berkshire A is about 7e5).
+MIN_PRICE = 1e-6
+MAX_PRICE = 1e9
 
 
 def _bundled(name: str) -> pd.DataFrame:
@@ -72,14 +76,44 @@ def read_price_file(path: str | Path) -> pd.DataFrame:
         raise
     except Exception as exc:  # pandas raises many types for unreadable files
         raise DataError(f"could not read price file {path}: {exc}") from exc
-    try:
-        frame.index = pd.to_datetime(frame.index)
-    except (ValueError, TypeError) as exc:
-        raise DataError(
-            f"the first column of {path} must hold dates (YYYY-MM-DD); could not parse it: {exc}"
-        ) from exc
+    frame.index = session_dates(frame.index, f"the first column of {path}")
     frame.index.name = "date"
     return frame
+
+
+# A time of day followed by a UTC offset ("00:00:00-05:00", "16:00Z"): the offset is dropped so
+# the wall-clock date, the session date where the file was exported, is kept.
+_TIME = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+_ZONE = r"\s*(?:Z|[+-]\d{2}:?\d{2})$"
+
+
+def session_dates(index: pd.Index, where: str = "the date index") -> pd.DatetimeIndex:
+    """Dates from a file's first column; timezone-aware stamps become their local session date.
+
+    Data tools export daily bars as ``2019-01-02 00:00:00-05:00``; comparing those with
+    tz-naive sessions fails, and offsets that change with daylight saving do not parse as one
+    index at all. A column of numbers (a saved row index) would parse as nanoseconds after
+    1970, so it is refused.
+    """
+    if pd.api.types.is_numeric_dtype(index.dtype) or pd.api.types.is_bool_dtype(index.dtype):
+        shown = ", ".join(map(str, index[:3]))
+        raise DataError(
+            f"{where} holds numbers ({shown}, ...), not dates (a saved row index?); "
+            "put the dates (YYYY-MM-DD) in the first column"
+        )
+    if isinstance(index, pd.DatetimeIndex):
+        return index.tz_localize(None).normalize() if index.tz is not None else index
+    text = index.astype(str)
+    aware = text.str.contains(_TIME + _ZONE, regex=True)
+    if aware.any():
+        text = text.str.replace(f"({_TIME}){_ZONE}", r"\1", regex=True)
+    try:
+        parsed = pd.DatetimeIndex(pd.to_datetime(text))
+    except (ValueError, TypeError) as exc:
+        raise DataError(
+            f"{where} must hold dates (YYYY-MM-DD); could not parse it: {exc}"
+        ) from None
+    return parsed.normalize() if aware.any() else parsed
 
 
 def validate_prices(
@@ -93,6 +127,8 @@ def validate_prices(
     """
     if not isinstance(prices.index, pd.DatetimeIndex):
         raise DataError("prices need a date index; put dates in the first column")
+    if prices.index.tz is not None:
+        prices = prices.set_axis(session_dates(prices.index), axis=0)
     if prices.index.has_duplicates:
         dupes = prices.index[prices.index.duplicated()].unique()
         shown = ", ".join(str(d.date()) for d in dupes[:5])
@@ -129,6 +165,15 @@ def validate_prices(
         raise DataError(
             f"non-positive price {numeric.at[row, col]} in column {col} on {row.date()}; "
             "prices must be strictly positive adjusted closes"
+        )
+    implausible = (numeric < MIN_PRICE) | (numeric > MAX_PRICE)
+    if implausible.to_numpy().any():
+        col = implausible.any().idxmax()
+        row = implausible[col].idxmax()
+        raise DataError(
+            f"implausible price {numeric.at[row, col]:.6g} in column {col} on {row.date()}; "
+            f"prices must lie between {MIN_PRICE:g} and {MAX_PRICE:g} (check the units and "
+            "the file for corrupted values)"
         )
     numeric = _check_gaps(numeric, ffill=ffill)
     if len(numeric) < min_history:
@@ -181,12 +226,23 @@ def select(prices: pd.DataFrame, tickers: list[str] | None) -> pd.DataFrame:
     return prices[list(tickers)]
 
 
+def parse_date(value: str | pd.Timestamp) -> pd.Timestamp:
+    """A date a user typed (``2019-01-31``); words like ``yesterday`` are one ``DataError``."""
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError, OverflowError):
+        raise DataError(f"{value!r} is not a date; give it as YYYY-MM-DD") from None
+    if stamp is pd.NaT:
+        raise DataError(f"{value!r} is not a date; give it as YYYY-MM-DD")
+    return stamp.tz_localize(None) if stamp.tz is not None else stamp
+
+
 def slice_dates(
     prices: pd.DataFrame, start: str | pd.Timestamp | None, end: str | pd.Timestamp | None
 ) -> pd.DataFrame:
     """Restrict to ``[start, end]`` and refuse a window the data do not cover."""
-    start_ts = pd.Timestamp(start) if start is not None else prices.index[0]
-    end_ts = pd.Timestamp(end) if end is not None else prices.index[-1]
+    start_ts = parse_date(start) if start is not None else prices.index[0]
+    end_ts = parse_date(end) if end is not None else prices.index[-1]
     if start_ts > end_ts:
         raise DataError(f"start {start_ts.date()} is after end {end_ts.date()}; swap them")
     out = prices.loc[start_ts:end_ts]

@@ -46,6 +46,76 @@ def tracking_uri() -> str:
     return default_uri()
 
 
+# URI schemes MLflow can track to (a plain path is a local file store); "postgresql+psycopg2"
+# style dialects count by their first part.
+KNOWN_SCHEMES = ("", "file", "sqlite", "http", "https", "postgresql", "mysql", "mssql",
+                 "databricks", "databricks-uc", "uc")
+PROBE_TIMEOUT_S = 3.0
+
+
+def check_reachable(hint: str = "pass --no-track") -> None:
+    """Refuse a tracking URI MLflow cannot use, or a server that does not answer, in seconds.
+
+    Called by the commands before any work, so a dead server costs a few seconds and writes
+    nothing instead of MLflow's minutes of retries and a traceback. ``hint`` is the command's
+    way to run without tracking.
+    """
+    from http.client import HTTPException
+    from urllib import error, parse, request
+
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if not uri or uri == _own_uri:
+        return  # our local store: nothing to reach (and nothing created before any work)
+    scheme = parse.urlsplit(uri).scheme.lower()
+    if len(scheme) == 1:  # a Windows drive letter: a local path
+        scheme = ""
+    if scheme.split("+")[0] not in KNOWN_SCHEMES:
+        raise TrackingError(
+            f"MLFLOW_TRACKING_URI={uri} has a scheme ({scheme}://) MLflow cannot track to; "
+            f"use http(s)://HOST:PORT of a tracking server or sqlite:///PATH.db, or {hint}"
+        )
+    if scheme in ("", "file"):
+        from mlflow import environment_variables as mlflow_env
+
+        opt_in = getattr(mlflow_env, "MLFLOW_ALLOW_FILE_STORE", None)  # newer MLflow refuses
+        if opt_in is not None and not opt_in.get():
+            raise TrackingError(
+                f"MLFLOW_TRACKING_URI={uri} is a file store, which MLflow now refuses; use "
+                "sqlite:///PATH.db, set MLFLOW_ALLOW_FILE_STORE=true to keep the file store, "
+                f"or {hint}"
+            )
+        return
+    if scheme.split("+")[0] in ("postgresql", "mysql", "mssql"):
+        from sqlalchemy.engine import make_url
+
+        try:
+            make_url(uri).get_dialect().import_dbapi()
+        except Exception as exc:  # noqa: BLE001 - a missing driver or a malformed URL
+            raise TrackingError(
+                f"MLFLOW_TRACKING_URI={uri} needs a database driver that is not usable here "
+                f"({exc}); install that Python driver, or {hint}"
+            ) from None
+        return
+    if scheme not in ("http", "https"):
+        return
+    parts = parse.urlsplit(uri)
+    host = parts.netloc.rpartition("@")[2]  # credentials in the URI are not needed to probe
+    probe = parse.urlunsplit((parts.scheme, host, parts.path.rstrip("/") + "/health", "", ""))
+    try:
+        with request.urlopen(probe, timeout=PROBE_TIMEOUT_S):
+            pass
+    except error.HTTPError:
+        pass  # the server answered, even if not with 200: MLflow will say what is wrong
+    except (OSError, ValueError, HTTPException) as exc:
+        reason = getattr(exc, "reason", exc)
+        shown = parse.urlunsplit(parts._replace(netloc=("***@" if "@" in parts.netloc else "")
+                                                + host))
+        raise TrackingError(
+            f"the MLflow tracking server at {shown} (MLFLOW_TRACKING_URI) does not answer "
+            f"({reason}); start it (mlflow server ...) or {hint}"
+        ) from None
+
+
 def _client():
     import mlflow
 
@@ -63,7 +133,35 @@ def _client():
     if uri == default_uri():
         _own_uri = uri
     mlflow.set_tracking_uri(uri)
+    _create_store_once(uri)
     return mlflow
+
+
+_stores_ready: set[str] = set()
+
+
+def _create_store_once(uri: str) -> None:
+    """Create (or migrate) a local SQLite store under a file lock beside it.
+
+    MLflow builds the schema on first contact; two processes doing that at once collide
+    (``table experiments already exists``). The first one under the lock builds it, the others
+    then find it complete.
+    """
+    if uri in _stores_ready or not uri.startswith("sqlite:///"):
+        return
+    from filelock import FileLock, Timeout
+    from mlflow.tracking import MlflowClient
+
+    db = Path(uri[len("sqlite:///"):])
+    db.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with FileLock(str(db.with_name(f".{db.name}.lock")), timeout=300):
+            MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+    except Timeout:
+        raise TrackingError(
+            f"another process has held the MLflow store {db} for over 300 s; wait or stop it"
+        ) from None
+    _stores_ready.add(uri)
 
 
 def ensure_experiment(name: str) -> str:
@@ -78,6 +176,9 @@ def ensure_experiment(name: str) -> str:
     try:
         return mlflow.create_experiment(name, artifact_location=location)
     except Exception as exc:
+        found = mlflow.get_experiment_by_name(name)  # another process created it just now
+        if found is not None:
+            return found.experiment_id
         raise TrackingError(f"could not create MLflow experiment {name!r}: {exc}") from exc
 
 

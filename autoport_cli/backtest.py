@@ -14,6 +14,7 @@ from autoport_cli.common import (
     FfillOption, JsonOption, OutOption, PricesOption,
     console, emit_json, err_console, load_prices, output_dir, to_jsonable, user_errors,
 )
+from autoport_cli.common import check_tracking
 
 if TYPE_CHECKING:  # zipline, pyfolio and the strategies load when a backtest runs
     import pandas as pd
@@ -58,6 +59,7 @@ def backtest(
                                "start": start, "end": end,
                                "allow_in_sample": allow_in_sample or None})
     check_strategy_name(cfg.strategy)
+    check_tracking(track)
     if model is not None:
         cfg = cfg.model_copy(update={"strategy_params": {**cfg.strategy_params,
                                                          "model_uri": model}})

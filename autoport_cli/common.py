@@ -58,6 +58,14 @@ def user_errors(fn: Callable) -> Callable:
     return wrapper
 
 
+def check_tracking(track: bool = True, hint: str = "pass --no-track") -> None:
+    """Before any work: a tracking store that cannot be used is one message, not a long hang."""
+    if track:
+        from autoport import tracking
+
+        tracking.check_reachable(hint)
+
+
 def load_prices(
     path: Path | None,
     *,

@@ -26,6 +26,7 @@ from autoport_cli.common import (
     to_jsonable,
     user_errors,
 )
+from autoport_cli.common import check_tracking
 
 EXPERIMENT = "optimize"
 
@@ -110,6 +111,7 @@ def optimize(
         "pareto": [p.strip() for p in pareto.split(",")] if pareto else None,
     }
     cfg = cfgmod.load_config(config, constraints, overrides)
+    check_tracking(not no_track)
     Objective.parse(cfg.objective)  # an unknown name fails before the prices load
     panel = load_prices(prices, end=cfg.as_of, min_history=sessions_needed(cfg))
     report = optimize_report(panel, cfg, sectors=data.sector_map() if prices is None else None)

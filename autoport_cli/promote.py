@@ -13,6 +13,7 @@ from autoport.errors import ConfigError
 from autoport_cli.common import (
     JsonOption, console, emit_json, err_console, output_dir, user_errors,
 )
+from autoport_cli.common import check_tracking
 
 
 @user_errors
@@ -30,6 +31,7 @@ def promote(
 
     Exit code 1 when a gate fails; the registry is then left untouched.
     """
+    check_tracking(hint="unset MLFLOW_TRACKING_URI to use the local store in autoport_home")
     if list_versions:
         _list(name, json_output)
         return

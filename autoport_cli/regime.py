@@ -25,6 +25,7 @@ from autoport_cli.common import (
     JsonOption, NoTrackOption, OutOption, PricesOption,
     console, emit_json, err_console, output_dir, to_jsonable, user_errors,
 )
+from autoport_cli.common import check_tracking
 
 LABEL_COLUMN = "regime"
 EXTRA_COLUMNS = ("volume", "sentiment")
@@ -70,6 +71,7 @@ def regime(
     from autoport.regime.report import regime_report
 
     cfg = load_config(config)
+    check_tracking(not no_track)
     det = cfg.detector
     panel, truth, extra = _load(prices, as_of, det.min_train + det.vol_window + 2)
     report = regime_report(

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from autoport_cli.common import JsonOption, console, emit_json, user_errors
+from autoport_cli.common import check_tracking
 
 KEY_METRICS = ("sharpe", "annual_return", "max_drawdown", "success_rate")
 PERCENT = {"annual_return", "max_drawdown", "success_rate"}
@@ -22,6 +23,7 @@ def runs(
     json_output: JsonOption = False,
 ) -> None:
     """List recent runs with their key metrics (store: MLFLOW_TRACKING_URI or autoport_home)."""
+    check_tracking(hint="unset MLFLOW_TRACKING_URI to use the local store in autoport_home")
     from autoport import tracking
 
     rows = tracking.recent_runs(experiment, limit)

@@ -26,6 +26,7 @@ from autoport_cli.common import (
     to_jsonable,
     user_errors,
 )
+from autoport_cli.common import check_tracking
 
 if TYPE_CHECKING:  # scipy and the risk engine load when the command runs
     from autoport.risk import report as rr
@@ -91,7 +92,7 @@ def stress(
     sampler: Annotated[
         str | None, typer.Option("--sampler", help="antithetic | sobol | plain")
     ] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Monte Carlo seed [0]")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", min=0, help="Monte Carlo seed [0]")] = None,
     as_json: JsonOption = False,
     out: OutOption = None,
     no_track: NoTrackOption = False,
@@ -112,6 +113,7 @@ def stress(
             "alerts": alerts,
         },
     )  # fmt: skip
+    check_tracking(not no_track)
     if weights is not None and strategy is not None:
         raise ConfigError("give either --weights or --strategy, not both")
     scenario_set = st.load_scenarios(cfg.scenarios)

@@ -14,6 +14,7 @@ from autoport_cli.common import (
     FfillOption, JsonOption, OutOption, PricesOption,
     console, emit_json, err_console, load_prices, output_dir, to_jsonable, user_errors,
 )
+from autoport_cli.common import check_tracking
 
 if TYPE_CHECKING:  # torch and stable-baselines3 load when training starts
     from autoport.strategies.dqn.train import TrainingResult
@@ -27,7 +28,7 @@ SHORT = {"equal_weight": "EW", "min_variance": "MV", "max_sharpe": "MS", "risk_p
 def train_agent(
     config: Annotated[Path | None, typer.Option(help="YAML config, e.g. configs/dqn.yaml")] = None,
     timesteps: Annotated[int | None, typer.Option(help="environment steps to train")] = None,
-    seed: Annotated[int | None, typer.Option(help="random seed (SB3, torch, episode starts)")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="random seed (SB3, torch, episode starts)")] = None,
     prices: PricesOption = None,
     ffill: FfillOption = False,
     out: OutOption = None,
@@ -43,6 +44,7 @@ def train_agent(
     from autoport.strategies.dqn.train import train
 
     cfg = load_config(config, {"timesteps": timesteps, "seed": seed}, regime_model=regime_model)
+    check_tracking(track)
     panel = load_prices(prices, min_history=cfg.env.history_needed + 2, ffill=ffill)
 
     def on_eval(point: dict) -> None:

@@ -20,20 +20,18 @@ import logging
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from autoport import data as data_mod
-from autoport import workspace
 from autoport.decision import Book, Decision, Fill, Strategy
 from autoport.engines import orders
 from autoport.engines.costs import CostModel
 from autoport.engines.simulator import REBALANCE_RULES
+from autoport.engines.zipline_bundle import (  # noqa: F401 (bundle names kept importable here)
+    BAR_VOLUME, bundle_name, ensure_bundle, environ as _environ,
+)
 from autoport.errors import DataError
-
-BAR_VOLUME = 1_000_000_000  # fits zipline's uint32 volume column
 
 
 @dataclass
@@ -43,16 +41,6 @@ class ZiplineResult:
     transactions: pd.DataFrame
     decisions: list[Decision]
     perf: pd.DataFrame
-
-
-def bundle_name(prices: pd.DataFrame) -> str:
-    return f"autoport-{data_mod.content_hash(prices)}"
-
-
-def _environ() -> dict[str, str]:
-    root = workspace.zipline_root()
-    root.mkdir(parents=True, exist_ok=True)
-    return {"ZIPLINE_ROOT": str(root)}
 
 
 def align_to_calendar(prices: pd.DataFrame) -> pd.DataFrame:
@@ -81,61 +69,6 @@ def align_to_calendar(prices: pd.DataFrame) -> pd.DataFrame:
             + ". Give one row per NYSE session, or use --ffill after reindexing to sessions."
         )
     return prices
-
-
-def _register(name: str, prices: pd.DataFrame) -> None:
-    from zipline.data import bundles
-
-    def ingest(environ, asset_db_writer, minute_bar_writer, daily_bar_writer,
-               adjustment_writer, calendar, start_session, end_session, cache,
-               show_progress, output_dir):
-        metadata = pd.DataFrame(
-            {
-                "symbol": prices.columns,
-                "asset_name": prices.columns,
-                "start_date": prices.index[0],
-                "end_date": prices.index[-1],
-                "auto_close_date": prices.index[-1] + pd.Timedelta(days=1),
-                "exchange": "NYSE",
-            }
-        )
-        asset_db_writer.write(
-            equities=metadata,
-            exchanges=pd.DataFrame({"exchange": ["NYSE"], "country_code": ["US"]}),
-        )
-
-        def bars():
-            for sid, ticker in enumerate(prices.columns):
-                close = prices[ticker].round(6)
-                yield sid, pd.DataFrame(
-                    {"open": close, "high": close, "low": close, "close": close,
-                     "volume": BAR_VOLUME},
-                    index=prices.index,
-                )
-
-        daily_bar_writer.write(bars(), show_progress=False)
-        adjustment_writer.write()
-
-    bundles.register(
-        name, ingest, calendar_name="XNYS",
-        start_session=prices.index[0], end_session=prices.index[-1],
-    )
-
-
-def ensure_bundle(prices: pd.DataFrame) -> str:
-    """Register and (only if needed) ingest the bundle for this exact panel."""
-    from zipline.data import bundles
-
-    name = bundle_name(prices)
-    environ = _environ()
-    if name not in bundles.bundles:
-        _register(name, prices)
-    data_dir = Path(environ["ZIPLINE_ROOT"]) / "data" / name
-    if not data_dir.exists() or not bundles.ingestions_for_bundle(name, environ):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            bundles.ingest(name, environ=environ, show_progress=False)
-    return name
 
 
 def run(

@@ -138,7 +138,7 @@ def load_gates(path: str | Path | None = None) -> GatesConfig:
     path = Path(path) if path is not None else default_gates_path()
     if not path.is_file():
         raise ConfigError(f"gates file {path} does not exist; pass --gates PATH")
-    raw = configfile.parse_mapping(path.read_text(), f"gates file {path}")
+    raw = configfile.parse_mapping(configfile.read_text(path), f"gates file {path}")
     try:
         return GatesConfig.model_validate(raw)
     except ValidationError as exc:

@@ -129,4 +129,4 @@ def load_config(path: str | Path | None = None) -> RegimeConfig:
     p = Path(path)
     if not p.exists():
         raise ConfigError(f"regime config {p} does not exist; pass an existing YAML file")
-    return parse_config(p.read_text(), str(p))
+    return parse_config(configfile.read_text(p), str(p))

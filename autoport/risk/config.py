@@ -28,7 +28,7 @@ class StressConfig(BaseModel):
     backtest_model: str = DEFAULT_MODEL
     backtest_window: int = Field(default=DEFAULT_WINDOW, ge=20)
     paths: int = Field(default=100_000, ge=1000, le=10_000_000)
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     sampler: str = "antithetic"
     decay: float = Field(default=0.99, gt=0.0, lt=1.0)  # age-weighted historical
     scenarios: Path | None = None  # stress YAML; None = bundled

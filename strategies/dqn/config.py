@@ -72,7 +72,7 @@ class Validation(BaseModel):
 class AgentConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     timesteps: int = Field(40_000, ge=1)  # chosen on validation: see configs/dqn.yaml
     env: EnvConfig = EnvConfig()
     dqn: DQNSettings = DQNSettings()
