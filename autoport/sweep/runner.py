@@ -217,6 +217,7 @@ def run_sweep(
             tune_config=tune.TuneConfig(
                 metric="score", mode="max", search_alg=searcher,
                 num_samples=1 if spec.search is SearchAlgorithm.GRID else spec.trials,
+                reuse_actors=True,  # a trial is a function call: no new worker process each
             ),
             run_config=tune.RunConfig(
                 name=name, storage_path=str(storage), verbose=0,
