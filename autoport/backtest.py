@@ -16,8 +16,9 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from autoport import configfile, metrics
-from autoport.engines import zipline_engine
+from autoport.engines import simulator, zipline_engine
 from autoport.engines.costs import CostModel
+from autoport.engines.orders import OrderSizing
 from autoport.errors import DataError
 from autoport.decision import Decision, Strategy
 
@@ -39,14 +40,23 @@ class BacktestConfig(BaseModel):
     rebalance: str = "month_start"
     capital: float = Field(10_000_000.0, gt=0)
     costs: CostModel = CostModel()
+    orders: OrderSizing = Field(
+        OrderSizing(), description="the engine's order sizing (lots, minimum trade value, "
+        "cash buffer); none by default: zipline's order_target_percent")
     seed: int = 0
     strategy_params: dict[str, Any] = Field(default_factory=dict)
+    selected_through: date | None = Field(
+        None, description="last date of the data these settings were chosen on (written by "
+        "`autoport sweep` into its chosen config); a backtest before it is in sample")
+    allow_in_sample: bool = Field(
+        False, description="run over dates a trained model or a selection already saw, "
+        "reporting the in-sample part apart; refused otherwise")
 
     @field_validator("rebalance")
     @classmethod
     def _known_rule(cls, value: str) -> str:
-        if value not in zipline_engine.REBALANCE_RULES:
-            raise ValueError(f"use one of {zipline_engine.REBALANCE_RULES}")
+        if value not in simulator.REBALANCE_RULES:
+            raise ValueError(f"use one of {simulator.REBALANCE_RULES}")
         return value
 
     def strategy_arguments(self) -> dict[str, Any]:
@@ -58,9 +68,6 @@ class BacktestConfig(BaseModel):
                 "max_weight": self.max_weight,
                 "risk_free_rate": self.risk_free,
             }
-        if self.strategy == "autopilot":
-            # Its shadow book must fill exactly as the engine does.
-            base = {"capital": self.capital, "costs": self.costs.model_dump()}
         return {**base, **self.strategy_params}
 
 
@@ -90,16 +97,53 @@ class BacktestOutcome:
     baseline: StrategyRun
     index_returns: pd.Series | None
     index_metrics: dict[str, float] | None
+    # the last session the strategy's model or selection saw, when the run reaches into it
+    # (only with allow_in_sample); figures are then also reported on each side of it
+    in_sample_end: pd.Timestamp | None = None
+
+    def split_metrics(self) -> dict[str, dict] | None:
+        """Strategy, 1/N and index figures on the in-sample and out-of-sample sessions apart."""
+        if self.in_sample_end is None:
+            return None
+        cut = self.in_sample_end
+        parts = {"in_sample": lambda r: r.loc[r.index <= cut],
+                 "out_of_sample": lambda r: r.loc[r.index > cut]}
+        out = {}
+        for label, part in parts.items():
+            strategy, baseline = part(self.strategy.returns), part(self.baseline.returns)
+            if len(strategy) < 2:
+                out[label] = None
+                continue
+            out[label] = {
+                "start": strategy.index[0], "end": strategy.index[-1],
+                "metrics": metrics.summary(strategy, risk_free=self.config.risk_free),
+                "baseline": metrics.summary(baseline, risk_free=self.config.risk_free),
+                "index": (metrics.summary(part(self.index_returns).fillna(0.0),
+                                          risk_free=self.config.risk_free)
+                          if self.index_returns is not None else None),
+            }
+        return out
+
+
+def seen_until(strategy: Strategy, config: BacktestConfig) -> pd.Timestamp | None:
+    """The last date a trained model inside ``strategy`` (its ``seen_until``: a DQN's validation
+    end, a logged regime model's training end) or the selection of ``config``'s settings saw."""
+    dates = [pd.Timestamp(d) for d in (getattr(strategy, "seen_until", None),
+                                       config.selected_through) if d is not None]
+    return max(dates) if dates else None
 
 
 def trading_window(
-    prices: pd.DataFrame, config: BacktestConfig, min_history: int = 0
+    prices: pd.DataFrame, config: BacktestConfig, min_history: int = 0,
+    seen: pd.Timestamp | None = None,
 ) -> tuple[pd.Timestamp, pd.Timestamp]:
     """First tradable session and the last one.
 
     Trading starts once ``window`` sessions of history exist and the strategy has the
     ``min_history`` it needs to decide (a regime detector needs years), not before ``start``:
     the strategy and 1/N are measured on the same sessions, none of them spent waiting in cash.
+    With ``seen`` (the last date a trained model or a selection saw), trading starts after it
+    by default, and an earlier ``start`` is refused unless ``allow_in_sample``.
     """
     skip = max(config.window, min_history - 1)
     if len(prices) <= skip + 1:
@@ -109,6 +153,17 @@ def trading_window(
             "smaller --window"
         )
     earliest = prices.index[skip]
+    if seen is not None:
+        if config.start is None:
+            earliest = max(earliest, seen + pd.Timedelta(days=1))
+        elif pd.Timestamp(config.start) <= seen and not config.allow_in_sample:
+            raise DataError(
+                f"the {config.strategy} strategy's model or settings were fitted or selected on "
+                f"data up to {seen.date()}; a backtest from {config.start} would score them on "
+                f"that data and call it out of sample. Start after {seen.date()} (drop --start "
+                "to start there), or pass --allow-in-sample to run anyway with the in-sample "
+                "part reported apart"
+            )
     start = max(earliest, pd.Timestamp(config.start)) if config.start else earliest
     end = min(pd.Timestamp(config.end), prices.index[-1]) if config.end else prices.index[-1]
     sessions = prices.loc[start:end].index
@@ -127,6 +182,7 @@ def _run_one(
     result = zipline_engine.run(
         strategy, prices, start=start, end=end, costs=config.costs, capital=config.capital,
         rebalance=config.rebalance, benchmark_returns=benchmark_returns, on_progress=on_progress,
+        sizing=config.orders,
     )
     figures = metrics.summary(
         result.returns, positions=result.positions, transactions=result.transactions,
@@ -170,7 +226,8 @@ def run_backtest(
     handed in because strategies live above the core.
     """
     strategy = make_strategy(config.strategy, **config.strategy_arguments())
-    start, end = trading_window(prices, config, strategy.min_history)
+    seen = seen_until(strategy, config)
+    start, end = trading_window(prices, config, strategy.min_history, seen)
     index_returns = None
     if index_levels is not None:
         index_returns = index_levels.pct_change().reindex(prices.loc[start:end].index)
@@ -185,4 +242,6 @@ def run_backtest(
     index_metrics = None
     if index_returns is not None:
         index_metrics = metrics.summary(index_returns.fillna(0.0), risk_free=config.risk_free)
-    return BacktestOutcome(config, start, end, main, base, index_returns, index_metrics)
+    in_sample_end = seen if seen is not None and seen >= start else None
+    return BacktestOutcome(config, start, end, main, base, index_returns, index_metrics,
+                           in_sample_end)

@@ -1,8 +1,13 @@
-"""The strategy contract: what a strategy returns and what an engine asks of it.
+"""The strategy contract: what an engine hands a strategy and what the strategy returns.
 
-It lives in the core because the engines (zipline, the simulator, the Gymnasium env) drive
-strategies through it; the strategies themselves live above the core (``autoport.strategies``)
-and the core never imports them: whoever runs a backtest hands the strategy in.
+It lives in the core because the engines (zipline, the simulator) drive strategies through
+it; the strategies themselves live above the core (``autoport.strategies``) and the core never
+imports them: whoever runs a backtest hands the strategy in.
+
+A decision is ``decide(history, book)``: the closes up to the decision session and the
+:class:`Book` the engine keeps (the shape of cvxportfolio's ``values_in_time(t,
+current_weights, current_portfolio_value, past_returns, ...)``). The engine owns the book, its
+fills, costs and order sizing; a strategy reads them and never rebuilds them.
 """
 
 from __future__ import annotations
@@ -13,7 +18,61 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from autoport.engines.costs import CostModel
+from autoport.engines.orders import OrderSizing
 from autoport.errors import OptimizationError
+
+
+@dataclass(frozen=True)
+class Fill:
+    """One executed trade: signed whole or fractional ``shares`` at the engine's fill price
+    (the close of the fill session moved by slippage), and its commission (currency)."""
+
+    date: pd.Timestamp
+    ticker: str
+    shares: float  # + bought, - sold
+    price: float
+    commission: float
+
+
+@dataclass(frozen=True)
+class Book:
+    """The engine's account at the decision close, in the engine's currency.
+
+    ``prices`` are the engine's own marks (zipline stores closes at 0.001) and ``value`` is
+    ``cash + shares @ prices`` at them; ``fills`` are the trades executed since the previous
+    call;
+    ``costs`` and ``sizing`` are the rules the engine will apply to the weights returned, so a
+    strategy can name the orders its target becomes (:func:`autoport.engines.orders.size`).
+    """
+
+    date: pd.Timestamp
+    cash: float
+    shares: pd.Series  # per ticker, 0.0 where nothing is held
+    prices: pd.Series  # per ticker, the engine's marks at the decision close
+    fills: tuple[Fill, ...] = ()
+    costs: CostModel = field(default_factory=CostModel)
+    sizing: OrderSizing = field(default_factory=OrderSizing)
+
+    @property
+    def value(self) -> float:
+        """Cash plus the holdings at ``prices`` (currency)."""
+        return float(self.cash + (self.shares * self.prices).sum())
+
+    @property
+    def weights(self) -> pd.Series:
+        """Value weights of the assets (cash is the rest); zeros for an empty account."""
+        held = self.shares * self.prices
+        total = self.cash + held.sum()
+        return held / total if total > 0 else held * 0.0
+
+    @classmethod
+    def all_cash(cls, prices: pd.Series, cash: float = 1.0, **rules) -> Book:
+        """A fresh account: for calling a strategy outside an engine (a served model, a
+        notebook); ``rules`` are ``costs`` and ``sizing``."""
+        prices = prices.astype(float)
+        return cls(prices.name if isinstance(prices.name, pd.Timestamp) else pd.NaT, float(cash),
+                   pd.Series(0.0, index=prices.index), prices, (), **rules)
 
 
 @dataclass(frozen=True)
@@ -28,12 +87,13 @@ class Decision:
 
 
 class Strategy(Protocol):
-    """``decide`` sees closes up to and including ``history.index[-1]`` and nothing later."""
+    """``decide`` sees closes up to and including ``history.index[-1]`` and nothing later,
+    and the engine's book at that close (``None``: a fresh all-cash account)."""
 
     name: str
     min_history: int
 
-    def decide(self, history: pd.DataFrame) -> Decision: ...
+    def decide(self, history: pd.DataFrame, book: Book | None = None) -> Decision: ...
 
 
 def check_weights(weights: pd.Series, tol: float = 1e-6) -> pd.Series:
@@ -55,13 +115,15 @@ def decide_schedule(
 ) -> pd.DataFrame:
     """Run ``strategy`` at each date on the history up to that date; one row of weights each.
 
-    This is the loop both engines follow; handing over ``prices.loc[:date]`` is what makes a
-    decision unable to use later data.
+    The fast simulator drives it (no costs, fractional shares), so a strategy that reads its
+    book is handed the book its own past decisions made; handing over ``prices.loc[:date]`` is
+    what makes a decision unable to use later data.
     """
-    rows = {}
-    for date in dates:
-        history = prices.loc[:date]
-        if len(history) < strategy.min_history:
-            continue
-        rows[date] = strategy.decide(history).weights
+    from autoport.engines import simulator
+
+    dates = pd.DatetimeIndex([d for d in dates if len(prices.loc[:d]) >= strategy.min_history])
+    if len(dates) == 0:
+        return pd.DataFrame(columns=prices.columns, dtype=float)
+    run = simulator.run(strategy, prices, dates=dates, end=prices.index[-1])
+    rows = {d.date: d.weights for d in run.decisions}
     return pd.DataFrame.from_dict(rows, orient="index", columns=prices.columns)

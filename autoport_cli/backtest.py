@@ -41,6 +41,10 @@ def backtest(
     model: Annotated[str | None, typer.Option(
         help="--strategy dqn: runs:/RUN_ID/model or models:/NAME@alias; --strategy regime: "
              "the run id of `autoport regime` (its model is used as is, no refits)")] = None,
+    allow_in_sample: Annotated[bool, typer.Option(
+        "--allow-in-sample", help="with a trained model (or settings chosen by a sweep), also "
+        "run over the dates it was trained or selected on; that part is reported apart. "
+        "Default: start after them")] = False,
 ) -> None:
     """Backtest a strategy monthly through zipline with 1/N and the S&P 500 beside it."""
     from autoport import data, tracking
@@ -48,7 +52,8 @@ def backtest(
     from autoport.strategies.registry import check_strategy_name
 
     cfg = load_config(config, {"strategy": strategy, "window": window, "seed": seed,
-                               "start": start, "end": end})
+                               "start": start, "end": end,
+                               "allow_in_sample": allow_in_sample or None})
     check_strategy_name(cfg.strategy)
     if model is not None:
         cfg = cfg.model_copy(update={"strategy_params": {**cfg.strategy_params,
@@ -88,6 +93,8 @@ def backtest(
         "metrics": outcome.strategy.metrics,
         "baseline": outcome.baseline.metrics,
         "index": outcome.index_metrics,
+        "in_sample_end": outcome.in_sample_end,
+        **({"split": outcome.split_metrics()} if outcome.in_sample_end is not None else {}),
         **({"after_tax": after_tax} if after_tax is not None else {}),
         "run_id": run_id,
         "artifacts_dir": final,
@@ -96,6 +103,8 @@ def backtest(
         emit_json(result)
         return
     _print_table(outcome)
+    if outcome.in_sample_end is not None:
+        _print_split(outcome)
     if after_tax is not None:
         _print_after_tax(after_tax)
     console.print(f"artifacts: [bold]{final}[/]")
@@ -156,7 +165,10 @@ def _write_artifacts(outcome: BacktestOutcome, folder: Path) -> None:
     if outcome.index_returns is not None:
         curves["S&P 500"] = outcome.index_returns
     title = f"{outcome.strategy.name} vs 1/N, {outcome.start.date()} to {outcome.end.date()}"
-    reporting.save_comparison(curves, folder / "comparison.png", title)
+    if outcome.in_sample_end is not None:
+        title += f" (in sample to {outcome.in_sample_end.date()}, shaded)"
+    reporting.save_comparison(curves, folder / "comparison.png", title,
+                              in_sample_end=outcome.in_sample_end)
     if not outcome.strategy.weights.empty:
         reporting.save_weights(outcome.strategy.weights, folder / "weights.png",
                                f"{outcome.strategy.name} target weights")
@@ -220,8 +232,10 @@ def _print_after_tax(after_tax: dict) -> None:
 def _print_table(outcome: BacktestOutcome) -> None:
     from autoport.metrics import METRIC_KEYS
 
+    sample = ("out of sample" if outcome.in_sample_end is None else
+              f"IN SAMPLE to {outcome.in_sample_end.date()}: see the split below")
     table = Table(title=f"{outcome.strategy.name}: {outcome.start.date()} to {outcome.end.date()}"
-                  " (out of sample, after costs)")
+                  f" ({sample}, after costs)")
     table.add_column("metric")
     columns = [(outcome.strategy.name, outcome.strategy.metrics),
                ("1/N", outcome.baseline.metrics)]
@@ -240,4 +254,30 @@ def _print_table(outcome: BacktestOutcome) -> None:
             else:
                 cells.append(f"{value:.3f}")
         table.add_row(key, *cells)
+    console.print(table)
+
+
+def _print_split(outcome: BacktestOutcome) -> None:
+    """The same figures on the sessions the model or selection saw, and on the rest."""
+    split = outcome.split_metrics()
+    table = Table(title=f"{outcome.strategy.name}: in sample (to {outcome.in_sample_end.date()},"
+                  " the model's own training/selection data) vs out of sample")
+    table.add_column("part")
+    table.add_column("sessions")
+    for key in ("annual_return", "sharpe", "max_drawdown"):
+        table.add_column(key, justify="right")
+        table.add_column(f"1/N {key}", justify="right")
+    for label in ("in_sample", "out_of_sample"):
+        part = split[label]
+        if part is None:
+            table.add_row(label.replace("_", " "), "none")
+            continue
+        cells = []
+        for key in ("annual_return", "sharpe", "max_drawdown"):
+            for figures in (part["metrics"], part["baseline"]):
+                value = figures.get(key, float("nan"))
+                cells.append("n/a" if value != value else
+                             f"{value:.2%}" if key in PERCENT_KEYS else f"{value:.3f}")
+        table.add_row(label.replace("_", " "),
+                      f"{part['start'].date()}..{part['end'].date()}", *cells)
     console.print(table)

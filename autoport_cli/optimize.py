@@ -1,21 +1,21 @@
 """``autoport optimize``: one objective under a constraint set, plus the efficient frontier.
 
-A shell: merges ``--config``/``--constraints`` YAML with the options, estimates μ and Σ on the
-window, calls :mod:`autoport.optimize`, renders rich tables, writes ``--json``, saves the
-frontier (CSV + PNG) and weights into the output folder and logs the run to MLflow.
+A shell: merges ``--config``/``--constraints`` YAML with the options, loads the prices, calls
+:func:`autoport.optimize.report.optimize_report` (estimates, the objective, the frontier and the
+Pareto set), renders rich tables, writes ``--json``, saves the frontier (CSV +
+:func:`autoport.reporting.plot_frontier`) and weights into the output folder and logs the run.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from autoport.errors import ConfigError, OptimizationError
+from autoport.errors import ConfigError
 from autoport_cli.choices import OBJECTIVES, RETURN_MODELS, RISK_MODELS
 from autoport_cli.common import (
     JsonOption, NoTrackOption, OutOption, PricesOption,
@@ -26,9 +26,6 @@ from autoport_cli.common import (
     to_jsonable,
     user_errors,
 )
-
-if TYPE_CHECKING:  # cvxpy, scikit-learn and PyPortfolioOpt load when the command runs
-    import pandas as pd
 
 EXPERIMENT = "optimize"
 
@@ -99,13 +96,10 @@ def optimize(
     no_track: NoTrackOption = False,
 ) -> None:
     """Optimal weights for one objective and the efficient frontier, on annualised estimates."""
-    from autoport import data, estimators, tracking
-    from autoport.optimize import (
-        Objective, add_cash, efficient_frontier, pareto_front,
-    )
+    from autoport import data, tracking
+    from autoport.optimize import Objective
     from autoport.optimize import config as cfgmod
-    from autoport.optimize import optimize as run_optimize
-    from autoport.optimize.insample import path_statistics
+    from autoport.optimize.report import optimize_report, sessions_needed
 
     overrides = {
         "objective": objective, "frontier_points": frontier_points,
@@ -116,118 +110,37 @@ def optimize(
         "pareto": [p.strip() for p in pareto.split(",")] if pareto else None,
     }
     cfg = cfgmod.load_config(config, constraints, overrides)
-    obj = Objective.parse(cfg.objective)
-    need = 31 if cfg.window == "all" else cfg.window + 1
-    panel = load_prices(prices, end=cfg.as_of, min_history=need)
-    if cfg.window != "all":
-        panel = panel.iloc[-(cfg.window + 1):]
-    tickers = list(panel.columns)
-    rf = cfg.risk_free_rate
+    Objective.parse(cfg.objective)  # an unknown name fails before the prices load
+    panel = load_prices(prices, end=cfg.as_of, min_history=sessions_needed(cfg))
+    report = optimize_report(panel, cfg, sectors=data.sector_map() if prices is None else None)
+    result, frontier = report.result, report.frontier
 
-    cov = estimators.risk_matrix(panel, cfg.risk_model)
-    mu = estimators.expected_returns(
-        panel, cfg.returns_model, risk_free_rate=rf, views=cfgmod.views(cfg),
-        market_caps=cfg.market_caps, cov=cov,
-    )
-    sectors = data.sector_map() if prices is None else None
-    cons = cfgmod.to_constraints(cfg.constraints, tickers, sector_map=sectors)
-    returns = data.simple_returns(panel)
-    scenarios = returns
-    if cfg.constraints.cash:
-        mu, cov = add_cash(mu, cov, rf)
-        scenarios = returns.assign(CASH=rf / 252)
-
-    if obj == Objective.RISK_PARITY:
-        from autoport.optimize import risk_budgeting
-
-        classes = None
-        if cfg.risk_budget_by == "sector":
-            classes = cons.groups or data.sector_map()
-        # the sector map may define the classes; any other constraint is refused there
-        result = risk_budgeting(cov, cfg.risk_budget, asset_classes=classes, mu=mu,
-                                risk_free_rate=rf, constraints=replace(cons, groups=None))
-    else:
-        result = run_optimize(
-            mu, cov, obj, cons, risk_free_rate=rf, target_return=cfg.target_return,
-            target_volatility=cfg.target_volatility, risk_aversion=cfg.risk_aversion,
-            risk_tolerance=cfg.risk_tolerance, scenarios=scenarios, beta=cfg.beta,
-            max_drawdown=cfg.max_drawdown, kelly_fraction=cfg.kelly_fraction,
-            objective_weights=cfg.objective_weights,
-        )
-    notes = list(result.notes)
-    frontier = None
-    if cfg.frontier_points:
-        try:
-            frontier = efficient_frontier(mu, cov, cons, n_points=max(cfg.frontier_points, 2),
-                                          risk_free_rate=rf)
-            notes += [f"frontier: {n}" for n in frontier.notes]
-        except OptimizationError as exc:
-            notes.append(f"frontier not drawn: {exc}")
-    stats = path_statistics(result.weights, returns, rf)
-    pareto_frame = None
-    if cfg.pareto:
-        if len(cfg.pareto) != 2:
-            raise ConfigError(f"--pareto needs two measures separated by a comma, got {cfg.pareto}")
-        pareto_frame = pareto_front(mu, cov, (cfg.pareto[0], cfg.pareto[1]), cons,
-                                    scenarios=scenarios, n_points=cfg.pareto_points,
-                                    beta=cfg.beta)
-
-    payload = {
-        "objective": result.objective,
-        "weights": result.weights.to_dict(),
-        "expected_return": result.expected_return,
-        "expected_volatility": result.volatility,
-        "sharpe_ratio": result.sharpe_ratio,
-        "in_sample": stats,
-        "solver": result.solver,
-        "solver_attempts": list(result.attempts),
-        "notes": notes,
-        "extra": result.extra,
-        "estimation": {
-            "returns_model": cfg.returns_model, "risk_model": cfg.risk_model,
-            "window": cfg.window, "start": panel.index[0], "end": panel.index[-1],
-            "risk_free_rate": rf, "data_hash": data.content_hash(panel),
-        },
-        "efficient_frontier": frontier.records() if frontier is not None else [],
-    }
-    if pareto_frame is not None:
-        payload["pareto_front"] = pareto_frame.to_dict(orient="records")
+    payload = report.to_json()
     with output_dir(out, "optimize") as (staging, final):
         result.weights.rename("weight").to_csv(staging / "weights.csv", index_label="ticker")
         (staging / "result.json").write_text(json.dumps(to_jsonable(payload), indent=2))
         (staging / "config.json").write_text(cfg.model_dump_json(indent=2))
         if frontier is not None:
+            from autoport.reporting import plot_frontier
+
             frontier.to_frame().to_csv(staging / "frontier.csv", index=False)
-            plot_frontier(frontier, mu, cov, result, staging / "frontier.png")
-        if pareto_frame is not None:
-            pareto_frame.to_csv(staging / "pareto.csv", index=False)
+            plot_frontier(report, staging / "frontier.png")
+        if report.pareto is not None:
+            report.pareto.to_csv(staging / "pareto.csv", index=False)
     payload["output_dir"] = str(final)
     if not no_track:
         payload["mlflow_run_id"] = tracking.log_run(
             EXPERIMENT,
             run_name=f"optimize-{result.objective}",
-            params={
-                "objective": result.objective, "returns_model": cfg.returns_model,
-                "risk_model": cfg.risk_model, "window": cfg.window, "as_of": cfg.as_of,
-                "risk_free_rate": rf, "frontier_points": cfg.frontier_points,
-                "solver": result.solver, "n_assets": len(result.weights),
-                "data_hash": payload["estimation"]["data_hash"],
-                "prices": str(prices) if prices else "bundled",
-            },
-            metrics={
-                "expected_return": result.expected_return,
-                "expected_volatility": result.volatility,
-                "sharpe_ratio": result.sharpe_ratio,
-                "in_sample_sortino": stats["sortino_ratio"],
-                "in_sample_max_drawdown": stats["max_drawdown"],
-            },
+            params={**report.mlflow_params(), "prices": str(prices) if prices else "bundled"},
+            metrics=report.mlflow_metrics(),
             artifacts_dir=final,
             config=cfg.model_dump(),
         )
     if as_json:
         emit_json(payload)
         return
-    _render(result, stats, notes, final, frontier)
+    _render(result, report.in_sample, list(report.notes), final, frontier)
 
 
 def _render(result, stats, notes, final, frontier) -> None:
@@ -257,41 +170,3 @@ def _render(result, stats, notes, final, frontier) -> None:
     for note in notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
     console.print(f"outputs: {final}", highlight=False, soft_wrap=True)
-
-
-def plot_frontier(frontier, mu: pd.Series, cov: pd.DataFrame, result, path: Path) -> None:
-    """Frontier, the assets, min-variance and tangency points, and the capital market line."""
-    import matplotlib
-    import numpy as np
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 5.5))
-    ax.plot(frontier.volatilities, frontier.returns, color="tab:blue", lw=2,
-            label="efficient frontier")
-    vols = np.sqrt(np.clip(np.diag(np.asarray(cov)), 0, None))
-    ax.scatter(vols, np.asarray(mu), s=18, color="tab:gray", label="assets")
-    for name, x, y in zip(mu.index, vols, np.asarray(mu), strict=True):
-        ax.annotate(str(name), (x, y), fontsize=7, xytext=(3, 2), textcoords="offset points")
-    mv = frontier.min_variance
-    ax.scatter([mv.volatility], [mv.expected_return], marker="D", color="tab:green", s=50,
-               label="min variance", zorder=3)
-    rf = frontier.risk_free_rate
-    if frontier.tangency is not None:
-        tg = frontier.tangency
-        ax.scatter([tg.volatility], [tg.expected_return], marker="*", color="tab:red", s=140,
-                   label=f"tangency (Sharpe {tg.sharpe_ratio:.2f})", zorder=3)
-        x_end = max(frontier.volatilities.max(), tg.volatility) * 1.1
-        ax.plot([0, x_end], [rf, rf + tg.sharpe_ratio * x_end], ls="--", color="tab:red",
-                lw=1, label="capital market line")
-    ax.scatter([result.volatility], [result.expected_return], marker="o", facecolor="none",
-               edgecolor="black", s=90, label=f"chosen: {result.objective}", zorder=4)
-    ax.set_xlabel("volatility (annualised)")
-    ax.set_ylabel("expected return (annualised)")
-    ax.set_xlim(left=0)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)

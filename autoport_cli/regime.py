@@ -1,10 +1,11 @@
 """``autoport regime``: the current market regime, its online history and how well it scores.
 
-A shell: loads prices and ``configs/regime.yaml``, runs the online HMM detector
-(:func:`autoport.regime.detector.detect`), scores it against the peak-to-trough bull/bear
-dating (the S&P 500 index for the bundled data, the panel's equal-weight index for a user file)
-and against true labels when the file has a ``regime`` column, writes report.json, the fitted
-model and a timeline plot, and logs the run (model included) to MLflow.
+A shell: loads prices and ``configs/regime.yaml``, calls
+:func:`autoport.regime.report.regime_report` (the online HMM detector, hysteresis, scores
+against the peak-to-trough bull/bear dating of the S&P 500 index for the bundled data or the
+panel's equal-weight index for a user file, and against true labels when the file has a
+``regime`` column), writes report.json, the fitted model and
+:func:`autoport.reporting.plot_regimes`, and logs the run (model included) to MLflow.
 
 Extra columns in ``--prices`` that are not prices: ``regime`` (true labels, scored only) and
 ``volume`` / ``sentiment`` (added to the HMM features, standardized like the others).
@@ -27,7 +28,6 @@ from autoport_cli.common import (
 
 LABEL_COLUMN = "regime"
 EXTRA_COLUMNS = ("volume", "sentiment")
-COLORS = {"bull": "tab:green", "sideways": "tab:olive", "bear": "tab:red"}
 
 
 def _load(path: Path | None, as_of: str | None, min_history: int):
@@ -65,107 +65,36 @@ def regime(
 ) -> None:
     """Current regime (bull / bear / sideways) with probabilities, history and accuracy."""
     from autoport import data, tracking
-    from autoport.regime import evaluation as ev
     from autoport.regime.config import load_config
-    from autoport.regime.dating import bear_markets, bull_bear_labels
-    from autoport.regime.detector import detect
-    from autoport.regime.features import build_features
     from autoport.regime.hmm import fit_to_dict
-    from autoport.regime.hysteresis import hysteresis
+    from autoport.regime.report import regime_report
 
     cfg = load_config(config)
     det = cfg.detector
     panel, truth, extra = _load(prices, as_of, det.min_train + det.vol_window + 2)
-    feats = build_features(panel, extra=extra, **det.feature_kwargs())
-    result = detect(panel, det, extra=extra)
-    s = cfg.strategy
-    active = hysteresis(
-        result.probabilities, threshold=s.threshold, hold_days=s.hold_days, min_hold=s.min_hold
+    report = regime_report(
+        panel, cfg, truth=truth, extra=extra,
+        benchmark=data.bundled_benchmark() if prices is None else None,
+        benchmark_name="S&P 500 index (bundled)" if prices is None else None,
     )
-    if prices is None:
-        index = data.bundled_benchmark().loc[: panel.index[-1]]
-        ref_name = "S&P 500 index (bundled)"
-    else:
-        index = (1 + panel.pct_change().fillna(0.0).mean(axis=1)).cumprod()
-        ref_name = "equal-weight index of the given prices"
-    reference = bull_bear_labels(index, decline=cfg.reference.decline,
-                                 recovery=cfg.reference.recovery)
-    accuracy = {
-        "reference": ref_name,
-        "rule": f"bear = decline of {cfg.reference.decline:.0%} from a peak, ends at a trough "
-                f"followed by a {cfg.reference.recovery:.0%} rise (sideways counts as bull)",
-        "bear_markets": bear_markets(index, decline=cfg.reference.decline,
-                                     recovery=cfg.reference.recovery).to_dict(orient="records"),
-        "online": ev.score(result.labels, reference, collapse=ev.BEAR_VS_REST),
-        "with_hysteresis": ev.score(active, reference, collapse=ev.BEAR_VS_REST),
-    }
-    if truth is not None:
-        accuracy["true_labels"] = ev.score(result.labels, truth)
-    api = result.to_api()
-    last = result.last_fit
-    payload = {
-        **api,
-        "acted_regime": active.iloc[-1],
-        "accuracy": accuracy,
-        "stability": {
-            "online_switches_per_year": ev.switches_per_year(result.labels),
-            "online_median_duration_sessions": ev.median_duration(result.labels),
-            "hysteresis_switches_per_year": ev.switches_per_year(active),
-            "hysteresis_median_duration_sessions": ev.median_duration(active),
-        },
-        "model": last.describe(),
-        "fits": [
-            {"train_end": f.train_end, "n_train": f.n_train, "log_likelihood": f.log_likelihood,
-             "converged": f.converged, "n_iter": f.n_iter}
-            for f in result.fits
-        ],
-        "unconverged_fits": result.unconverged(),
-        "labels_are": "online: filtered P(regime_t | data up to t), model fitted before t",
-        "config": cfg.model_dump(),
-    }
+    payload = report.to_json()
     with output_dir(out, "regime") as (staging, final):
+        from autoport.reporting import plot_regimes
+
         (staging / "report.json").write_text(json.dumps(to_jsonable(payload), indent=2))
-        (staging / "model.json").write_text(json.dumps(to_jsonable(fit_to_dict(last)), indent=2))
+        (staging / "model.json").write_text(
+            json.dumps(to_jsonable(fit_to_dict(report.last_fit)), indent=2))
         with open(staging / "model.pkl", "wb") as fh:
-            pickle.dump(last, fh)
-        # smoothed labels use later data: in-sample description only, named so
-        smoothed = last.smoothed(feats).idxmax(axis=1).reindex(result.labels.index)
-        frame = result.probabilities.assign(
-            regime=result.labels, acted=active, reference=reference.reindex(result.labels.index),
-            in_sample_smoothed_last_model=smoothed,
-        )
-        frame.to_csv(staging / "regimes.csv", index_label="date")
-        _plot(index, result.probabilities, result.labels, active, reference, ref_name,
-              staging / "regime_timeline.png")
+            pickle.dump(report.last_fit, fh)
+        report.frame().to_csv(staging / "regimes.csv", index_label="date")
+        plot_regimes(report, staging / "regime_timeline.png")
     run_id = None
     if not no_track:
-        online, hyst = accuracy["online"], accuracy["with_hysteresis"]
-        metrics = {
-            "confidence": api["confidence"],
-            "agreement_online": online["agreement"],
-            "agreement_hysteresis": hyst["agreement"],
-            "balanced_agreement_online": online["balanced_agreement"]["balanced"],
-            "median_lag_online": online["median_lag_sessions"],
-            "switches_per_year_online": online["switches_per_year"],
-            "switches_per_year_hysteresis": hyst["switches_per_year"],
-            "median_duration_online": online["median_duration_sessions"],
-            "unconverged_fits": len(result.unconverged()),
-            **{f"p_{k}": v for k, v in api["regime_probabilities"].items()},
-        }
-        if truth is not None:
-            metrics["accuracy_true_labels"] = accuracy["true_labels"]["agreement"]
         run_id = tracking.log_run(
             "regime",
-            run_name=f"regime-{api['as_of'].date()}",
-            params={
-                "prices": str(prices) if prices else "bundled",
-                "prices_hash": data.content_hash(panel),
-                "as_of": str(api["as_of"].date()),
-                "reference": ref_name,
-                "current_regime": api["current_regime"],
-                **{f"detector.{k}": v for k, v in det.model_dump().items()},
-            },
-            metrics=metrics,
+            run_name=f"regime-{payload['as_of'].date()}",
+            params={"prices": str(prices) if prices else "bundled", **report.mlflow_params()},
+            metrics=report.mlflow_metrics(),
             artifacts_dir=final,
             tags={"model_artifact": "model.json"},
             config=cfg.model_dump(),
@@ -175,7 +104,7 @@ def regime(
         payload["mlflow_run_id"] = run_id
         emit_json(payload)
         return
-    _render(payload, result, active, recent, final, run_id)
+    _render(payload, report.detection, report.acted, recent, final, run_id)
 
 
 def _render(payload, result, active, recent: int, final: Path, run_id: str | None) -> None:
@@ -234,39 +163,3 @@ def _render(payload, result, active, recent: int, final: Path, run_id: str | Non
             "fits did not converge (listed in report.json)"
         )
     console.print(f"Output: {final}" + (f"; MLflow run {run_id}" if run_id else ""))
-
-
-def _plot(index, probs, labels, active, reference, ref_name, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from autoport.regime.evaluation import runs
-
-    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True,
-                                  gridspec_kw={"height_ratios": [3, 1]})
-    shown = index.loc[labels.index[0] :]
-    ax.plot(shown.index, shown.to_numpy(), color="black", lw=0.8, label=ref_name)
-    ax.set_yscale("log")
-    for r in runs(labels).itertuples():
-        ax.axvspan(r.start, r.end, color=COLORS[r.label], alpha=0.25, lw=0)
-    for r in runs(reference.loc[labels.index[0] :]).itertuples():
-        if r.label == "bear":
-            ax.axvspan(r.start, r.end, ymin=0.97, ymax=1.0, color="black", lw=0)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c, alpha=0.4) for c in COLORS.values()]
-    handles.append(plt.Rectangle((0, 0), 1, 1, color="black"))
-    ax.legend(handles, [*COLORS, "bear market (20% rule, top band)"], loc="upper left",
-              fontsize=8)
-    ax.set_title("Online regimes (filtered, no look-ahead) over the index")
-    ax2.stackplot(probs.index, *(probs[c].to_numpy() for c in COLORS),
-                  colors=list(COLORS.values()), alpha=0.6)
-    code = active.map({"bull": 1.0, "sideways": 0.5, "bear": 0.0})
-    ax2.plot(code.index, code.to_numpy(), color="black", lw=0.8)
-    ax2.set_ylabel("probability")
-    ax2.set_title("Filtered probabilities; line: regime acted on (1 bull, .5 sideways, 0 bear)",
-                  fontsize=9)
-    ax2.set_ylim(0, 1)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)

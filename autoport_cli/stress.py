@@ -1,7 +1,8 @@
 """``autoport stress``: VaR/ES by method, stress scenarios, attribution, VaR backtest, alerts.
 
 A shell: parses options, loads prices/weights/configs, calls :func:`autoport.risk.report.
-risk_report`, renders rich tables and plots, writes ``--json`` and logs to MLflow.
+risk_report`, renders rich tables, draws :func:`autoport.reporting.save_risk_plots`, writes
+``--json`` and logs to MLflow.
 """
 
 from __future__ import annotations
@@ -161,20 +162,11 @@ def stress(
     with output_dir(out, "stress") as (staging, final):
         (staging / "report.json").write_text(json.dumps(to_jsonable(payload), indent=2))
         (staging / "config.json").write_text(cfg.model_dump_json(indent=2))
-        _plots(report, staging, cfg.confidence)
+        from autoport.reporting import save_risk_plots
+
+        save_risk_plots(report, staging, cfg.confidence)
     run_id = None
     if not no_track:
-        headline = report.var_results.get("parametric") or next(iter(report.var_results.values()))
-        metrics = {f"var_{k}": v.var for k, v in report.var_results.items()}
-        metrics.update({f"es_{k}": v.expected_shortfall for k, v in report.var_results.items()})
-        summary = report.backtest.summary()
-        metrics.update(
-            backtest_breach_rate=summary["breach_rate"],
-            backtest_kupiec_pvalue=summary["kupiec_pvalue"],
-            backtest_christoffersen_pvalue=summary["christoffersen_pvalue"],
-            worst_scenario_pnl=report.worst_case.get("pnl", float("nan")),
-            headline_var=headline.var,
-        )
         run_id = tracking.log_run(
             "stress",
             run_name=f"stress-{cfg.method}-{cfg.confidence:g}-{cfg.horizon}d",
@@ -186,7 +178,7 @@ def stress(
                 "prices": str(prices) if prices else "bundled",
                 "prices_hash": data.content_hash(panel),
             },
-            metrics=metrics,
+            metrics=report.mlflow_metrics(),
             artifacts_dir=final,
             config=cfg.model_dump(mode="json"),
         )
@@ -348,66 +340,3 @@ def _render(report: rr.RiskReport, source: str, final: Path, run_id: str | None)
         for rec in report.recommendations:
             console.print(f"  - {rec['message']}", highlight=False)
     console.print(f"Output: {final}" + (f"; MLflow run {run_id}" if run_id else ""))
-
-
-def _plots(report: rr.RiskReport, folder: Path, confidence: float) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    # loss distribution with VaR / ES of the methods that have scenarios
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    shown = False
-    for name in ("historical", "monte_carlo", "monte_carlo_copula"):
-        r = report.var_results.get(name)
-        if r is None or r.scenarios is None:
-            continue
-        ax.hist(r.scenarios, bins=120, density=True, alpha=0.4, label=f"{name} scenarios")
-        shown = True
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, (name, r) in enumerate(report.var_results.items()):
-        c = colors[i % len(colors)]
-        ax.axvline(r.var, color=c, ls="-", lw=1, label=f"VaR {name} {r.var:.2%}")
-        ax.axvline(r.expected_shortfall, color=c, ls="--", lw=1)
-    ax.set_xlabel(f"portfolio return over {next(iter(report.var_results.values())).horizon} day(s)")
-    if shown:  # the central 99.8% and every VaR/ES line; far outliers would squash the rest
-        lines = [v for r in report.var_results.values() for v in (r.var, r.expected_shortfall)]
-        pool = np.concatenate(
-            [r.scenarios for r in report.var_results.values() if r.scenarios is not None]
-        )
-        lo, hi = np.quantile(pool, [0.001, 0.999])
-        ax.set_xlim(min(lo, *lines) * 1.1, hi * 1.1)
-    ax.set_title(f"Loss distribution, {confidence:.0%} VaR (solid) and ES (dashed)")
-    ax.legend(fontsize=6, loc="upper left")
-    if not shown:
-        ax.set_yticks([])
-    fig.tight_layout()
-    fig.savefig(folder / "loss_distribution.png", dpi=110)
-    plt.close(fig)
-
-    done = [r for r in report.stress if not r.skipped]
-    fig, ax = plt.subplots(figsize=(8, max(4, 0.28 * len(done))))
-    ax.barh(
-        [r.scenario for r in done],
-        [r.pnl for r in done],
-        color=["tab:red" if r.var_breach else "tab:gray" for r in done],
-    )
-    ax.invert_yaxis()
-    ax.set_xlabel("portfolio P&L (return); red = beyond VaR")
-    ax.set_title("Stress scenarios")
-    fig.tight_layout()
-    fig.savefig(folder / "stress_scenarios.png", dpi=110)
-    plt.close(fig)
-
-    corr = report.correlation
-    fig, ax = plt.subplots(figsize=(7, 6))
-    im = ax.imshow(corr.to_numpy(), vmin=-1, vmax=1, cmap="RdBu_r")
-    ax.set_xticks(np.arange(len(corr)), corr.columns, rotation=90, fontsize=7)
-    ax.set_yticks(np.arange(len(corr)), corr.index, fontsize=7)
-    fig.colorbar(im, ax=ax)
-    ax.set_title(f"Correlation (estimation window); average pairwise {report.avg_correlation:.2f}")
-    fig.tight_layout()
-    fig.savefig(folder / "correlation_heatmap.png", dpi=110)
-    plt.close(fig)

@@ -7,17 +7,13 @@ a zipline backtest as in training.
 Regime features (``regime_features: true``) are the detector's filtered probabilities on the
 decision date. The env computes them once per panel with :func:`autoport.regime.detector.detect`
 (:func:`regime_matrix`, cached per process); a strategy only ever holds the history up to the
-decision, so :class:`OnlineRegimes` reproduces ``detect``'s numbers for the last session of a
-growing history, caching the fits of the refit grid. The grid (``min_train``,
-``min_train + refit_every``, ... counted from the first feature row) is the same for a history
-cut at ``t`` as for the whole panel, and every fit reads rows before its grid point only, so
-both give the same probability on every date up to ``t`` (``tests/test_env.py`` checks it).
+decision, so :class:`OnlineRegimes` runs the same filter
+(:class:`autoport.regime.online.OnlineRegimeFilter`) incrementally over the growing history.
+Its refit grid is counted from the first feature row, so a history cut at ``t`` gets the same
+probability on every date up to ``t`` as the whole panel (``tests/test_env.py`` checks it).
 """
 
 from __future__ import annotations
-
-import hashlib
-import json
 
 import numpy as np
 import pandas as pd
@@ -214,49 +210,32 @@ class OnlineRegimes:
     """``detect``'s filtered probability on the last session of a growing history.
 
     Calling ``detect`` on every history a backtest hands a strategy would refit the whole grid
-    at each decision. This keeps the grid's fits (each keyed by a digest of the feature rows
-    it was fitted on, so a different history never reuses them) and runs the same steps as
-    :func:`autoport.regime.hmm.online_regimes`: the fit at grid point ``i`` reads rows
-    ``[lo, i)`` warm-started from the previous fit; the last grid point before the decision
-    filters from ``lo`` through the decision row.
+    at each decision. This holds one :class:`~autoport.regime.online.OnlineRegimeFilter` (the
+    filter behind ``detect``) and hands it each history: only the sessions since the previous
+    call are filtered, and a grid point is fitted once.
     """
 
     def __init__(self, detector: DetectorConfig, regime_model: str | None = None) -> None:
+        from autoport.regime.online import OnlineRegimeFilter
+
         self.detector = detector
         self.regime_model = regime_model  # a logged model is used as is: no grid, no refits
-        self._fits: list[tuple[str, object]] = []  # (digest of rows [0, i), HMMFit) per point
-        self.fitted = 0  # HMM fits run (the cache's effect)
+        self._online = OnlineRegimeFilter.from_detector(detector)
+
+    @property
+    def fitted(self) -> int:
+        """HMM fits run (the incremental filter's effect)."""
+        return self._online.n_fits
 
     def at(self, history: pd.DataFrame) -> np.ndarray:
         """(bull, bear, sideways) on ``history.index[-1]``; NaN before the first fit."""
         from autoport.regime.features import build_features
-        from autoport.regime.hmm import fit_hmm
 
         if self.regime_model is not None:
             logged = logged_regime_model(self.regime_model)
             logged.check_out_of_sample(history.index[-1])
             return logged_probabilities(history, logged).iloc[-1].to_numpy(dtype=float)
-        det = self.detector
-        feats = build_features(history, **det.feature_kwargs())
-        m = len(feats)
-        if m <= det.min_train:
+        feats = build_features(history, **self.detector.feature_kwargs())
+        if len(feats) <= self.detector.min_train:
             return np.full(N_REGIMES, np.nan)
-        values = np.ascontiguousarray(feats.to_numpy(dtype=float))
-        digest = hashlib.sha1(json.dumps([str(feats.index[0]), list(map(str, feats.columns))])
-                              .encode())
-        previous, done = None, 0
-        fit = lo = None
-        for k, i in enumerate(range(det.min_train, m, det.refit_every)):
-            digest.update(values[done:i].tobytes())
-            done = i
-            key = digest.hexdigest()
-            lo = 0 if det.train_window is None else max(0, i - det.train_window)
-            if k < len(self._fits) and self._fits[k][0] == key:
-                fit = self._fits[k][1]
-            else:
-                del self._fits[k:]
-                fit = fit_hmm(feats.iloc[lo:i], init=previous, **det.fit_kwargs())
-                self._fits.append((key, fit))
-                self.fitted += 1
-            previous = fit
-        return fit.filter(feats.iloc[lo:m]).iloc[-1].to_numpy(dtype=float)
+        return self._online.sync(feats).iloc[-1].to_numpy(dtype=float)

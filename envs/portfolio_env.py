@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from autoport import configfile
 from autoport import data as data_mod
+from autoport.decision import Book
 from autoport.engines import simulator
 from autoport.envs import features
 from autoport.envs.config import EnvConfig
@@ -166,8 +167,8 @@ class PortfolioEnv(gym.Env):
             nxt = self._next_decision(self._end - 1)
             if nxt <= self._hi:
                 self._end = nxt
-        self._book = simulator.Book.all_cash(n)
-        self._ew_book = simulator.Book.all_cash(n)
+        self._book = simulator.Account.all_cash(n)
+        self._ew_book = simulator.Account.all_cash(n)
         self._value = 1.0
         self._ew_value = 1.0
         self._peak = 1.0
@@ -184,13 +185,23 @@ class PortfolioEnv(gym.Env):
         return features.observation(rets, weights, drawdown, self.menu_at(t), self.config,
                                     regime)
 
+    def book(self) -> Book:
+        """The agent's account at the current decision close, per unit of starting capital,
+        as the strategy contract hands it (no fills are kept), so a strategy can be driven
+        beside the env on the same book."""
+        t = self._t
+        marks = pd.Series(self._p[t], index=self.tickers)
+        return Book(self.prices.index[t], float(self._book.cash),
+                    pd.Series(self._book.shares.copy(), index=self.tickers), marks,
+                    costs=self.config.costs)
+
     def _next_decision(self, t: int) -> int:
         if self.config.schedule == "month_start":
             i = int(np.searchsorted(self._month_rows, t, side="right"))
             return int(self._month_rows[i]) if i < len(self._month_rows) else len(self._p) - 1
         return t + self.config.rebalance_every
 
-    def _advance(self, book: simulator.Book, weights: np.ndarray, t: int, nt: int):
+    def _advance(self, book: simulator.Account, weights: np.ndarray, t: int, nt: int):
         target = simulator.target_shares(book, weights, self._p[t])
         cost = simulator.fill(book, target, self._p[t + 1], self.config.costs)
         return simulator.hold_values(book, self._p[t + 1 : nt + 1]), cost

@@ -1,12 +1,13 @@
 """The autonomous manager: regime-adaptive targets, triggers, risk checks and override, tax
 lots and harvesting, share orders, and one explanation record per decision.
 
-Each call to :meth:`Autopilot.decide` is handed closes up to the decision date only. The
-strategy keeps a shadow book (cash, shares, tax lots) that follows the reference engine's
-fills (next session's close, the engine's cost model and price precision), so its drifted
-weights, drawdown and realised gains are the engine's own; the weights it returns make the
-engine execute exactly the share orders in the record. ``settings.capital`` and
-``settings.costs`` must therefore equal the backtest's ``capital`` and ``costs``.
+Each call to :meth:`Autopilot.decide` is handed closes up to the decision date only and the
+engine's book (cash, shares, the fills since the last call, value, the engine's costs and
+order sizing), so its drifted weights, drawdown and realised gains are the engine's own. It
+keeps only what the engine does not: tax lots (from the book's fills) and its daily values.
+The record's orders are the ones the engine's order sizing
+(:func:`autoport.engines.orders.size`) makes of its target, and the weights it returns are the
+holdings after them, so the engine executes exactly those orders.
 
 Decision flow: settle the previous orders → tax year-end → regime (configs/regime.yaml's
 detector, filtered, then the regime map's hysteresis: :mod:`autoport.autopilot.regimes`) →
@@ -43,7 +44,8 @@ from autoport.autopilot.settings import AutopilotSettings, EsgSettings, merged_s
 from autoport.errors import ConfigError, OptimizationError
 from autoport.optimize import Constraints, Objective, risk_aversion_from_tolerance
 from autoport.risk import load_alert_rules
-from autoport.strategies.base import Decision
+from autoport.decision import Book, Decision
+from autoport.engines import orders as sizing
 
 UTILITY_OBJECTIVES = ("max_utility", "mean_cvar")
 
@@ -83,8 +85,9 @@ class _Today:
 
     today: pd.Timestamp
     tickers: pd.Index
-    closes: pd.DataFrame  # since the last decision, at the engine's price precision
-    prices: pd.Series  # today's close, at the engine's price precision
+    book: Book  # the engine's account at today's close
+    closes: pd.DataFrame  # since the last decision; today's row is the engine's marks
+    prices: pd.Series  # today's close, as the engine marks it
     elapsed: int  # sessions since the last decision (0 on the first)
     value: float  # the book's value (currency)
     current: pd.Series  # the book's drifted weights
@@ -134,7 +137,7 @@ class _Execution:
     action: str  # hold, refused, initial, rebalance, harvest, override_enter, override_restore
     orders: list[trades.Order]
     check: risk_checks.CheckResult | None
-    weights: pd.Series  # what the engine is given
+    weights: pd.Series  # what the engine is given: the holdings after the orders
     notes: list[str]
 
 
@@ -177,17 +180,18 @@ class Autopilot:
     # ------------------------------------------------------------------ state
     def reset(self) -> None:
         s = self.settings
-        self.book = trades.ShadowBook(cash=s.capital, costs=s.costs)
+        self.capital: float | None = None  # the book's value at the first decision
+        self.ordered: dict[str, float] = {}  # decision price of each pending order
         self.taxbook = tax.TaxBook(wash_days=s.tax.wash_days, lot_method=s.tax.lot_method)
         self.target: pd.Series | None = None
         self.last_review: pd.Timestamp | None = None
         self.last_date: pd.Timestamp | None = None
         self.override = ov.OverrideState()
-        self.peak = s.capital
+        self.peak = 0.0
         self.prev_regime: str | None = None
         self.peaks: list[float] = []
         if self.detector is not None:
-            self.detector._probs = None  # the fits are kept: keyed by their training data
+            self.detector.reset()
         self.tax_year: int | None = None
         self.carryforward = 0.0
         self.taxes_paid: list[tuple[pd.Timestamp, float]] = []
@@ -339,14 +343,15 @@ class Autopilot:
                 f"stricter cap wins: {cap:.0%} ({cap_from})"),
         }
 
-    def _override_days(self, history, closes, normal, view, n) -> list[ov.OverrideInputs]:
+    def _override_days(self, history, closes, held, normal, view, n
+                       ) -> list[ov.OverrideInputs]:
         """The override's inputs on each of the last ``n`` sessions (oldest first): VaR of
         the current holdings and of today's normal target on the window ending that
         session, the drawdown then, and the regime then."""
         s = self.settings
         n = min(n, len(self.values))
         tail = history.iloc[-(s.window + n + 1):].pct_change().iloc[1:]
-        held = self.book.shares.reindex(history.columns, fill_value=0.0)
+        held = held.reindex(history.columns, fill_value=0.0)
         lookback = max(s.override.min_defensive_sessions, 5)
         vals = [v for _, v in self.values]
         out = []
@@ -372,29 +377,35 @@ class Autopilot:
             out.append(ov.OverrideInputs(var_book, var_norm, dd, recent, regime, conf))
         return out
 
-    def _sync_values(self, closes: pd.DataFrame) -> None:
-        """Daily book values since the last decision; peaks for the drawdown rules."""
+    def _sync_values(self, closes: pd.DataFrame, book: Book) -> None:
+        """Daily book values since the last decision (the book changed only by the fills on
+        the session after it); peaks for the drawdown rules."""
         start = self.last_date
         seg = closes.loc[closes.index > start] if start is not None else closes.iloc[-1:]
-        held = self.book.shares.reindex(closes.columns, fill_value=0.0)
+        held = book.shares.reindex(closes.columns, fill_value=0.0)
         for day, row in seg.iterrows():
-            v = float(self.book.cash + (held * row).sum())
+            v = float(book.cash + (held * row).sum())
             self.values.append((day, v))
             self.peak = max(self.peak, v)
             self.peaks.append(self.peak)
 
     # ------------------------------------------------------------------ the decision
-    def decide(self, history: pd.DataFrame) -> Decision:
-        """One decision on closes up to today, in the order of the module's decision flow."""
+    def decide(self, history: pd.DataFrame, book: Book | None = None) -> Decision:
+        """One decision on closes up to today and the engine's book (None: a fresh account
+        of 1.0 in cash), in the order of the module's decision flow."""
         today = history.index[-1]
         if self.last_date is not None and today <= self.last_date:
             self.reset()  # a new run from the start
+        if book is None:
+            book = Book.all_cash(history.iloc[-1])
+        if self.capital is None:
+            self.capital = self.peak = book.value
         record: dict[str, Any] = {}
-        closes, elapsed = self._closes_since_last(history)
-        _put(record, "previous_execution", self._settle(closes))
-        self._sync_values(closes)
+        closes, elapsed = self._closes_since_last(history, book)
+        _put(record, "previous_execution", self._settle(book))
+        self._sync_values(closes, book)
         _put(record, "tax_year_end", self._close_tax_year(today))
-        now = self._today(history, closes, elapsed)
+        now = self._today(history, closes, elapsed, book)
         normal = self._normal_target(history, now)
         risk = self._risk_state(now, normal)
         event, override = self._step_override(history, now, normal)
@@ -410,26 +421,31 @@ class Autopilot:
                             harvests=harvests)
         return Decision(today, done.weights.reindex(now.tickers, fill_value=0.0), reason, record)
 
-    def _closes_since_last(self, history: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-        """The closes since the last decision at the engine's price precision (today's alone
-        on the first decision), and how many sessions have passed (0 on the first)."""
-        s = self.settings
+    def _closes_since_last(self, history: pd.DataFrame, book: Book
+                           ) -> tuple[pd.DataFrame, int]:
+        """The closes since the last decision, today's as the engine marks them (today's
+        alone on the first decision), and how many sessions have passed (0 on the first)."""
         recent = history.loc[history.index > self.last_date] if self.last_date is not None \
             else history.iloc[-1:]
-        closes = recent.apply(lambda c: trades.engine_prices(c, s.price_tick))
+        closes = recent.astype(float)
+        closes.iloc[-1] = book.prices.reindex(closes.columns)
         return closes, (len(recent) if self.last_date is not None else 0)
 
-    def _settle(self, closes: pd.DataFrame) -> dict | None:
-        """1. The previous decision's orders filled at the next close, into the tax lots; the
+    def _settle(self, book: Book) -> dict | None:
+        """1. The fills the engine reports since the last decision, into the tax lots; the
         record's ``previous_execution`` (None when nothing filled)."""
-        fill_day, fills = self.book.settle(closes)
-        for f in fills:
-            if f.shares > 0:
-                self.taxbook.buy(f.ticker, f.shares, f.fill_price, fill_day)
-            else:
-                self.taxbook.sell(f.ticker, -f.shares, f.fill_price, fill_day)
+        fills = [trades.Fill(f.ticker, trades.whole(f.shares),
+                             self.ordered.get(f.ticker, f.price), f.price, f.commission)
+                 for f in book.fills]
+        self.ordered = {}
         if not fills:
             return None
+        fill_day = book.fills[0].date
+        for f, raw in zip(fills, book.fills, strict=True):
+            if f.shares > 0:
+                self.taxbook.buy(f.ticker, f.shares, f.fill_price, raw.date)
+            else:
+                self.taxbook.sell(f.ticker, -f.shares, f.fill_price, raw.date)
         return {"filled": fill_day, **trades.shortfall_summary(fills)}
 
     def _close_tax_year(self, today: pd.Timestamp) -> dict | None:
@@ -453,15 +469,17 @@ class Autopilot:
         self.tax_year = today.year
         return entry
 
-    def _today(self, history: pd.DataFrame, closes: pd.DataFrame, elapsed: int) -> _Today:
+    def _today(self, history: pd.DataFrame, closes: pd.DataFrame, elapsed: int, book: Book
+               ) -> _Today:
         """3a. The book at today's close and the estimates on the trailing window."""
         s = self.settings
         today, tickers = history.index[-1], history.columns
         prices = closes.iloc[-1]
         window = history.iloc[-(s.window + 1):]
         return _Today(
-            today=today, tickers=tickers, closes=closes, prices=prices, elapsed=elapsed,
-            value=self.book.value(prices), current=self.book.weights(prices),
+            today=today, tickers=tickers, book=book, closes=closes, prices=prices,
+            elapsed=elapsed, value=book.value,
+            current=book.weights.reindex(tickers, fill_value=0.0),
             window=window, rets=window.pct_change().iloc[1:],
             mu=estimators.mean_return(window), cov=estimators.ledoit_wolf_cov(window),
             blocked=sorted(t for t in tickers if self.taxbook.loss_sold_within(t, today)),
@@ -477,13 +495,13 @@ class Autopilot:
                                                                        policy.max_weight)
         cons, notes = self._constraints(now.tickers, now.blocked, cap)
         tol = self._tolerance(regime)
-        weights, objective, more = self._solve_normal(history, policy, cons, tol)
+        weights, objective, more = self._solve_normal(history, policy, cons, tol, now.book)
         return _Normal(regime=regime, confidence=confidence, probabilities=probs, view=view,
                        policy=policy, cap=cap, cons=cons, tol=tol, objective=objective,
                        weights=weights, notes=notes + more)
 
     def _solve_normal(self, history: pd.DataFrame, policy: regimes.Policy, cons: Constraints,
-                      tol: float) -> tuple[pd.Series, str, list[str]]:
+                      tol: float, book: Book) -> tuple[pd.Series, str, list[str]]:
         """The normal weights (the DQN policy's proposal when one is set, else the policy's
         objective on its window, less its cash), the objective used, and notes. When solving
         fails, the previous target (1/N at first) is kept."""
@@ -495,7 +513,7 @@ class Autopilot:
         try:
             if self.dqn is not None:
                 # the promoted policy proposes; the user's limits still apply (risk checks)
-                proposal = self.dqn.decide(history)
+                proposal = self.dqn.decide(history, book)
                 normal = proposal.weights.reindex(tickers, fill_value=0.0).clip(lower=0.0)
                 objective = f"dqn policy {s.dqn_model_uri}"
                 notes.append(f"DQN policy: {proposal.reason}")
@@ -527,7 +545,8 @@ class Autopilot:
         s = self.settings
         if not (s.override.enabled and self.target is not None):
             return None, None
-        days = self._override_days(history, now.closes, normal.weights, normal.view,
+        days = self._override_days(history, now.closes, now.book.shares, normal.weights,
+                                   normal.view,
                                    max(now.elapsed, 1))
         self.override, event, why = ov.step(self.override, days, self.rules, today=now.today,
                                             elapsed=now.elapsed)
@@ -608,7 +627,7 @@ class Autopilot:
         if fired and not mandatory:
             est_tax = self._estimated_tax(now.current, target, now.prices, now.value, now.today)
             cb = triggers.worth_trading(now.current, target, now.mu, now.cov, risk_aversion=delta,
-                                        cost_rate=s.costs.total_rate,
+                                        cost_rate=now.book.costs.total_rate,
                                         horizon_sessions=s.benefit_horizon,
                                         extra_cost=est_tax)
             trade = cb.worth_it
@@ -647,9 +666,11 @@ class Autopilot:
 
     def _execute(self, now: _Today, normal: _Normal, base: pd.Series, target: pd.Series,
                  trade: bool, harvests: list[tax.Harvest], event: str | None) -> _Execution:
-        """7. Pre-trade risk checks on ``base`` (resize or refuse), then share orders, handed
-        to the shadow book to fill at the next close; the weights the engine is given."""
+        """7. Pre-trade risk checks on ``base`` (resize or refuse), then the share orders the
+        engine's order sizing makes of them (they fill at the next close); the engine is given
+        the holdings after those orders as weights, which its sizing leaves as they are."""
         s = self.settings
+        book = now.book
         action = "hold"
         orders: list[trades.Order] = []
         check = None
@@ -669,22 +690,23 @@ class Autopilot:
                     for t in now.blocked:
                         allowed[t] = min(allowed.get(t, 0.0), now.current.get(t, 0.0))
                     check = replace(check, weights=allowed)
-                orders, new_shares, notes = trades.plan_orders(
-                    check.weights, self.book.shares, now.prices, self.book.cash, costs=s.costs,
-                    min_trade_value=s.min_trade_value, lot_size=s.lot_size,
-                    cash_buffer=s.cash_buffer)
+                new_shares, notes = sizing.size(
+                    check.weights, book.shares, now.prices, book.cash, costs=book.costs,
+                    sizing=book.sizing)
+                orders = trades.orders_between(book.shares, new_shares, now.prices, now.value,
+                                               book.costs)
                 if orders:
                     action = ("initial" if self.target is None else
                               f"override_{event}" if event else
                               "rebalance" if trade else "harvest")
                 if trade:
                     self.target = target.reindex(now.tickers, fill_value=0.0)
-        if action in ("hold", "refused"):
-            new_shares = self.book.shares.reindex(now.tickers, fill_value=0.0)
+        if action in ("hold", "refused") or not orders:
+            new_shares = book.shares.reindex(now.tickers, fill_value=0.0)
             orders = []
-        weights = (trades.engine_weights(new_shares, now.prices, now.value) if now.value > 0
+        weights = (trades.holding_weights(new_shares, now.prices, now.value) if now.value > 0
                    else now.current)
-        self.book.submit(now.today, orders)
+        self.ordered = {o.ticker: o.price for o in orders}
         return _Execution(action=action, orders=orders, check=check, weights=weights,
                           notes=list(notes))
 
@@ -778,9 +800,9 @@ class Autopilot:
             taxes.iloc[-1] += owed
         rets = vals.pct_change().fillna(0.0)
         at = aftertax.after_tax_returns(rets, taxes, float(vals.iloc[0]))
-        start = float(vals.iloc[0]) / s.capital
+        start = float(vals.iloc[0]) / self.capital
         return {
-            "pre_tax_return": float(vals.iloc[-1] / s.capital - 1.0),
+            "pre_tax_return": float(vals.iloc[-1] / self.capital - 1.0),
             "after_tax_return": float((1.0 + at).prod() * start - 1.0),
             "taxes_paid": float(taxes.sum() - owed),
             "tax_owed_this_year": float(owed),

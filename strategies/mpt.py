@@ -15,7 +15,7 @@ import pandas as pd
 from autoport import portfolio
 from autoport.configfile import validate
 from autoport.optimize.config import ConstraintsConfig, to_constraints
-from autoport.strategies.base import Decision, check_weights
+from autoport.decision import Book, Decision, check_weights
 
 
 class MeanVariance:
@@ -56,7 +56,7 @@ class MeanVariance:
             self._resolved[key] = to_constraints(cfg, list(tickers))
         return self._resolved[key]
 
-    def decide(self, history: pd.DataFrame) -> Decision:
+    def decide(self, history: pd.DataFrame, book: Book | None = None) -> Decision:
         trailing = history.iloc[-(self.window + 1) :]
         result = portfolio.solve(
             trailing,

@@ -3,14 +3,15 @@
 At each decision the strategy is handed the history up to the decision date. It
 
 1. builds the detector's features from that history;
-2. uses an HMM fitted on the first ``anchor`` feature rows, where ``anchor`` is the last point
-   of a fixed grid (``min_train``, ``min_train + refit_every``, ...) not after the decision
-   date. The grid depends on the history only, so the fit is the same whatever the call
-   sequence; the strategy caches it and refits only when the anchor moves (every
-   ``refit_every`` sessions), which keeps a 30-year monthly backtest to a few dozen fits;
-3. filters the regime probabilities causally through the decision date and applies hysteresis
-   (a switch needs ``threshold`` held ``hold_days`` sessions and ``min_hold`` sessions since
-   the previous switch) so the portfolio does not churn;
+2. runs the online regime filter (:class:`autoport.regime.online.OnlineRegimeFilter`, the
+   one behind ``autoport regime``, with ``strategy.refit_every``) over it: each session's
+   filtered probability comes from the fit of the last refit-grid point before it, trained on
+   earlier rows only. The grid depends on the history only, so the probabilities are the same
+   whatever the call sequence; the filter keeps its fits and filters only the sessions added
+   since the previous decision;
+3. applies hysteresis to those online probabilities (a switch needs ``threshold`` held
+   ``hold_days`` sessions and ``min_hold`` sessions since the previous switch) so the
+   portfolio does not churn;
 4. solves the active regime's objective (``configs/regime.yaml``: bull → max Sharpe,
    sideways → risk parity, bear → min CVaR on a recent window with a cash sleeve);
 
@@ -36,13 +37,13 @@ from pydantic import ValidationError
 
 from autoport import configfile, portfolio
 from autoport.errors import DataError
-from autoport.regime.anchored import AnchoredFit
 from autoport.regime.config import DetectorConfig, RegimeConfig, load_config
 from autoport.regime.features import build_features
 from autoport.regime.hmm import HMMFit
 from autoport.regime.hysteresis import hysteresis
 from autoport.regime.logged import LoggedModel, load_logged_model
-from autoport.strategies.base import Decision, check_weights
+from autoport.regime.online import OnlineRegimeFilter
+from autoport.decision import Book, Decision, check_weights
 
 
 class RegimeSwitching:
@@ -74,12 +75,14 @@ class RegimeSwitching:
                                          exc) from None
             cfg = cfg.model_copy(update={"detector": det})
         self.config = cfg
+        # a logged model was fitted on data to its train_end: backtests start after it
+        self.seen_until = self.logged.fit.train_end if self.logged else None
         det = cfg.detector
         warmup = (det.vol_window if det.realized_vol else 1) + 1
         longest = max(p.window for p in cfg.strategy.regimes.values())
         fit_history = warmup + 60 if self.logged else det.min_train + warmup
         self.min_history = max(fit_history, longest + 1)
-        self._anchored = AnchoredFit(det, cfg.strategy.refit_every)
+        self._online = OnlineRegimeFilter.from_detector(det, cfg.strategy.refit_every)
         # the regime held at the last decision: a switch is made only when it pays (see decide)
         self._held: tuple[pd.Timestamp, str] | None = None
 
@@ -87,18 +90,27 @@ class RegimeSwitching:
 
     @property
     def fits(self) -> int:
-        """How many HMM fits this object ran (the cache's effect)."""
-        return self._anchored.fits
+        """How many HMM fits this object ran (the incremental filter's effect)."""
+        return self._online.n_fits
 
     def regimes(self, history: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series, HMMFit]:
-        """Filtered probabilities and the hysteresis regime path, from ``history`` only."""
+        """Filtered probabilities (online: each session's from the fit of its refit-grid point;
+        a logged model's over the whole history) and the hysteresis regime path, from
+        ``history`` only."""
         feats = build_features(history, **self.config.detector.feature_kwargs())
         if self.logged is not None:
             self.logged.check_out_of_sample(history.index[-1])
-            fit, lo = self.logged.fit, 0
+            fit = self.logged.fit
+            probs = fit.filter(feats)
         else:
-            fit, lo, _ = self._anchored.fit_for(feats)
-        probs = fit.filter(feats.iloc[lo:])
+            if len(feats) <= self.config.detector.min_train:
+                raise DataError(
+                    f"the regime model needs {self.config.detector.min_train} feature rows "
+                    f"before the first session it labels, got {len(feats)}; start later or "
+                    "lower detector.min_train"
+                )
+            probs = self._online.sync(feats)
+            fit = self._online.last_fit
         s = self.config.strategy
         active = hysteresis(
             probs, threshold=s.threshold, hold_days=s.hold_days, min_hold=s.min_hold
@@ -117,7 +129,7 @@ class RegimeSwitching:
         cash = self.config.strategy.regimes[regime].cash
         return check_weights(result.weights) * (1.0 - cash), result
 
-    def decide(self, history: pd.DataFrame) -> Decision:
+    def decide(self, history: pd.DataFrame, book: Book | None = None) -> Decision:
         if len(history) < self.min_history:
             raise DataError(
                 f"the regime strategy needs {self.min_history} sessions of history, got "

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from autoport.errors import ConfigError
 from autoport.strategies.autopilot import Autopilot
-from autoport.strategies.base import Strategy
+from autoport.decision import Strategy
 from autoport.strategies.dqn import DQNPolicy
 from autoport.strategies.equal_weight import EqualWeight
 from autoport.strategies.mpt import MeanVariance

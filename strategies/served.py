@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from autoport.decision import Book
 from autoport.errors import DataError
 
 
@@ -56,5 +57,8 @@ class ConfigStrategyModel(_python_model_base()):
                 f"the {cfg.strategy} model needs {strategy.min_history} sessions of prices; "
                 f"got {len(prices)}"
             )
-        decision = strategy.decide(prices)
+        # a fresh account of the configured capital, costs and order sizing
+        book = Book.all_cash(prices.iloc[-1], cash=cfg.capital, costs=cfg.costs,
+                             sizing=cfg.orders)
+        decision = strategy.decide(prices, book)
         return pd.DataFrame([decision.weights], index=pd.DatetimeIndex([decision.date]))

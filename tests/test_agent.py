@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -173,13 +174,13 @@ def test_logged_model_round_trip_and_dqn_strategy(prices, config, trained, tmp_p
                 "max_sharpe_sharpe"):
         assert again[key] == trained.test[key]
     assert again["episodes"] == trained.test["episodes"]
-    # the strategy rebuilds its book and sees the env's observations on the env's dates
+    # handed the env's book, the strategy sees the env's observations on the env's dates
     strategy = make_strategy("dqn", model_uri=uri)
     starts = episode_starts(prices.index, pd.Timestamp("2002-07-01"), None, 20)
     env = PortfolioEnv(prices, config.env, episode_starts=starts[:1], episode_length=20)
     obs, _ = env.reset()
     for _ in range(4):
-        decision = strategy.decide(prices.loc[: prices.index[env._t]])
+        decision = strategy.decide(prices.loc[: prices.index[env._t]], env.book())
         assert decision.details["action"] == env.action_names[trained.mapper.action(obs)]
         assert decision.weights.sum() + decision.details["cash"] == pytest.approx(1.0)
         assert (decision.weights >= 0).all()
@@ -187,6 +188,38 @@ def test_logged_model_round_trip_and_dqn_strategy(prices, config, trained, tmp_p
     with pytest.raises(ConfigError, match="needs a model"):
         make_strategy("dqn")
     assert features.obs_size(5, config.env) == env.observation_space.shape[0]
+
+
+@pytest.mark.slow
+def test_a_trained_model_is_never_scored_on_its_own_training_data(prices, trained):
+    """The agent trained to 2001-12-31 and was selected on 2002-01-01..2002-06-30."""
+    from autoport import metrics
+    from autoport.backtest import BacktestConfig, run_backtest
+    from autoport.errors import DataError
+    from autoport.strategies import make_strategy
+
+    assert trained.mapper.seen_until == date(2002, 6, 30)
+    cfg = BacktestConfig(strategy="dqn", window=60, strategy_params={"mapper": trained.mapper})
+    with pytest.raises(DataError, match=r"up to 2002-06-30; a backtest from 2000-06-01 would "
+                                        r"score them on that data.*--allow-in-sample"):
+        run_backtest(cfg.model_copy(update={"start": date(2000, 6, 1)}), prices,
+                     make_strategy=make_strategy)
+    fresh = run_backtest(cfg, prices, make_strategy=make_strategy)  # default: after it
+    assert fresh.start > pd.Timestamp("2002-06-30") and fresh.in_sample_end is None
+    assert fresh.split_metrics() is None
+    mixed = run_backtest(cfg.model_copy(update={"start": date(2002, 3, 1),
+                                                "allow_in_sample": True}),
+                         prices, make_strategy=make_strategy)
+    assert mixed.in_sample_end == pd.Timestamp("2002-06-30")
+    split = mixed.split_metrics()
+    inside, outside = split["in_sample"], split["out_of_sample"]
+    assert inside["start"] == mixed.start and inside["end"] <= pd.Timestamp("2002-06-30")
+    assert outside["start"] > pd.Timestamp("2002-06-30") and outside["end"] == mixed.end
+    # each part's figures are the metrics of that part's daily returns alone
+    own = metrics.summary(mixed.strategy.returns.loc[outside["start"]:])
+    assert outside["metrics"]["sharpe"] == pytest.approx(own["sharpe"], rel=1e-12)
+    own_1n = metrics.summary(mixed.baseline.returns.loc[:inside["end"]])
+    assert inside["baseline"]["sharpe"] == pytest.approx(own_1n["sharpe"], rel=1e-12)
 
 
 @pytest.mark.slow
@@ -247,7 +280,7 @@ def _regime_mapper(prices, config):
     env = PortfolioEnv(prices, env_cfg, episode_starts=[prices.index[600]], episode_length=130)
     model = DQN("MlpPolicy", env, seed=0, device="cpu", learning_starts=10,
                 policy_kwargs={"net_arch": [8]})
-    return PolicyMapper(model, env_cfg, list(prices.columns))
+    return PolicyMapper(model, env_cfg, list(prices.columns), seen_until=date(2001, 12, 31))
 
 
 @pytest.mark.slow
@@ -310,10 +343,10 @@ def test_dqn_strategy_builds_the_env_observation_with_regime_features(prices, co
     done, decisions = False, 0
     while not done:
         history = prices.loc[: prices.index[env._t]]
-        seen, menu, _, regime = strategy.observe(history)
+        seen, menu, _, regime = strategy.observe(history, env.book())
         np.testing.assert_array_equal(seen, obs)
         np.testing.assert_array_equal(regime, env._regime[env._t])
-        decision = strategy.decide(history)
+        decision = strategy.decide(history, env.book())
         action = mapper.action(obs)
         assert decision.details["action"] == env.action_names[action]
         assert sum(decision.details["regime_probabilities"].values()) == pytest.approx(1.0)

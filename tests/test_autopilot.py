@@ -9,7 +9,9 @@ import pytest
 from autoport import synthetic
 from autoport.autopilot import attribution, explain, risk_checks, tax, trades, triggers
 from autoport.autopilot.settings import load_settings
+from autoport.engines import orders, simulator
 from autoport.engines.costs import CostModel
+from autoport.engines.orders import OrderSizing
 from autoport.errors import ConfigError
 from autoport.strategies import make_strategy
 from autoport.strategies.autopilot import Autopilot
@@ -120,31 +122,28 @@ def test_orders_round_skip_small_and_never_overdraw():
     shares = pd.Series({"A": 100.0, "B": 0.0, "C": 1.0})
     target = pd.Series({"A": 0.2, "B": 0.8, "C": 0.0})
     costs = CostModel(commission_bps=10, slippage_bps=10)
-    orders, new, notes = trades.plan_orders(target, shares, prices, 9_000.0, costs=costs,
-                                            min_trade_value=50.0, lot_size=1)
+    rules = OrderSizing(lot_size=1, min_trade_value=50.0)
+    new, notes = orders.size(target, shares, prices, 9_000.0, costs=costs, sizing=rules)
+    listed = trades.orders_between(shares, new, prices, 10_007.0, costs)
     value = 9_000 + 1000 + 7
     assert new["A"] == 200 and new["C"] == 0  # closing order kept though under the minimum
-    assert all(o.shares == int(o.shares) for o in orders)
-    cash_after = 9_000 - sum(o.value for o in orders) - sum(o.est_cost for o in orders)
+    assert all(o.shares == int(o.shares) for o in listed)
+    cash_after = 9_000 - sum(o.value for o in listed) - sum(o.est_cost for o in listed)
     assert cash_after >= 0 and "trimmed" in " ".join(notes)
     assert (new * prices).sum() <= value
-    orders, new, notes = trades.plan_orders(pd.Series({"A": 0.1005, "B": 0, "C": 0}),
-                                            pd.Series({"A": 100.0}), prices, 9_007.0,
-                                            costs=costs, min_trade_value=50.0)
-    assert any("below the minimum" in n for n in notes) or not orders
+    new, notes = orders.size(pd.Series({"A": 0.1005, "B": 0, "C": 0}), pd.Series({"A": 100.0}),
+                             prices, 9_007.0, costs=costs,
+                             sizing=OrderSizing(min_trade_value=50.0))
+    assert any("below the minimum" in n for n in notes) or (new == 0).all()
 
 
-def test_shadow_book_fills_like_the_engine_and_measures_shortfall():
-    book = trades.ShadowBook(cash=10_000.0, costs=CostModel(commission_bps=1, slippage_bps=5))
-    o = trades.Order("A", 10, 100.0, 1000.0, 0.0, 0.1, 0.6)
-    book.submit(D("2020-01-02"), [o])
-    closes = pd.DataFrame({"A": [100.0, 101.0]}, index=[D("2020-01-02"), D("2020-01-03")])
-    day, fills = book.settle(closes)
-    fill = 101.0 + 101.0 * 0.0005
-    assert day == D("2020-01-03") and fills[0].fill_price == pytest.approx(fill)
-    assert book.cash == pytest.approx(10_000 - 10 * fill - 10 * fill * 1e-4)
-    assert fills[0].shortfall == pytest.approx((fill - 100.0) * 10 + 10 * fill * 1e-4)
-    assert trades.engine_prices(pd.Series([0.1234567]), 0.001).iloc[0] == pytest.approx(0.123)
+def test_shortfall_of_an_engine_fill_against_the_decision_price():
+    fill = 101.0 + 101.0 * 0.0005  # bought at the next close, 5 bp slippage
+    f = trades.Fill("A", 10, 100.0, fill, 10 * fill * 1e-4)
+    assert f.shortfall == pytest.approx((fill - 100.0) * 10 + 10 * fill * 1e-4)
+    summary = trades.shortfall_summary([f])
+    assert summary["traded_value"] == 1000.0
+    assert summary["implementation_shortfall_bps"] == pytest.approx(1e4 * f.shortfall / 1000.0)
 
 
 # ----------------------------------------------------------------------------- tax
@@ -273,11 +272,18 @@ def crash_prices(seed: int = 0) -> tuple[pd.DataFrame, pd.Timestamp, pd.Timestam
     return prices, index[500], index[560]
 
 
-def run_loop(strategy, prices, every=5):
-    out = []
-    for i in range(strategy.min_history, len(prices), every):
-        out.append(strategy.decide(prices.iloc[: i + 1]))
-    return out
+# the account the autopilot's tests run on: 10 million, default costs, whole shares, no order
+# under 5,000 (the engine's order sizing)
+ACCOUNT = {"capital": 1e7, "costs": CostModel(),
+           "sizing": OrderSizing(lot_size=1, min_trade_value=5_000.0)}
+
+
+def run_loop(strategy, prices, every=5, first=None):
+    """Decisions every ``every`` sessions from row ``first`` (default: the first the strategy
+    can take), driven by the fast engine, which hands the strategy its book."""
+    first = strategy.min_history if first is None else first
+    dates = prices.index[first::every]
+    return simulator.run(strategy, prices, dates=dates, **ACCOUNT).decisions
 
 
 SYNTH = {"window": 126, "regime": {"enabled": False}, "max_position": 0.4, "max_sector": None,
@@ -351,8 +357,9 @@ def test_after_tax_below_pre_tax_when_gains_are_realised():
     calm = prices.iloc[:500]  # the bull segment only: rebalancing realises gains
     strat = Autopilot(settings={**SYNTH, "rebalance_threshold": 0.02, "window": 63,
                                 "calendar": "monthly"})
-    run_loop(strat, calm.iloc[:-1], every=5)
-    strat.decide(calm)  # the year-end of the last full year has been taxed
+    # every 5 sessions, then the last one: the year-end of the last full year has been taxed
+    dates = calm.index[strat.min_history:-1:5].append(calm.index[-1:])
+    simulator.run(strat, calm, dates=dates, **ACCOUNT)
     summary = strat.tax_summary()
     res = strat.after_tax()
     assert summary["realized_short_term"] + summary["realized_long_term"] > 0
@@ -423,7 +430,7 @@ def test_substitutes_follow_the_user_map_then_correlation():
 
 def test_promoted_dqn_policy_proposes_the_normal_target(monkeypatch):
     import autoport.strategies.dqn as dqn_mod
-    from autoport.strategies.base import Decision
+    from autoport.decision import Book, Decision
 
     class FakePolicy:  # stands in for a registered model: all in the first asset
         min_history = 10
@@ -431,7 +438,8 @@ def test_promoted_dqn_policy_proposes_the_normal_target(monkeypatch):
         def __init__(self, *, model_uri):
             self.model_uri = model_uri
 
-        def decide(self, history):
+        def decide(self, history, book=None):
+            assert book is not None and book.value == 1e7  # the autopilot's own book
             w = pd.Series(0.0, index=history.columns)
             w.iloc[0] = 1.0
             return Decision(history.index[-1], w, "all in the first asset")
@@ -440,7 +448,7 @@ def test_promoted_dqn_policy_proposes_the_normal_target(monkeypatch):
     prices, _, _ = crash_prices()
     strat = Autopilot(settings={**SYNTH, "dqn_model_uri": "models:/dqn@champion",
                                 "max_position": 0.4})
-    d = strat.decide(prices.iloc[:200])
+    d = strat.decide(prices.iloc[:200], Book.all_cash(prices.iloc[199], cash=1e7))
     assert d.details["objective"] == "dqn policy models:/dqn@champion"
     # the policy's 100 % proposal is cut to the 40 % position limit by the pre-trade check
     assert d.weights["A0"] == pytest.approx(0.4, abs=0.01)

@@ -41,7 +41,7 @@ def esg_runs():
 
     def run(esg):
         strat = Autopilot(settings={**BASE, "esg_constraints": esg})
-        return [strat.decide(prices.iloc[: i + 1]) for i in range(first, len(prices), 10)]
+        return run_loop(strat, prices, every=10, first=first)
 
     return run(False), run(ESG)
 

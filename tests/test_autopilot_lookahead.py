@@ -12,8 +12,11 @@ from autoport_cli.common import to_jsonable
 from autoport.strategies.autopilot import Autopilot
 from test_autopilot import SYNTH, crash_prices, run_loop
 
+# seed 6: on this panel its online probabilities (the one filter's, each session from the fit
+# before it) give the past decisions bull, bear and sideways regimes to keep fixed; seed 3 did
+# so only with the old strategy-side path (the current fit re-filtered over its training rows)
 REGIME_ON = {**SYNTH, "regime": {"enabled": True, "refit_every": 42, "detector": {"min_train": 120,
-                                 "n_iter": 25, "n_restarts": 1, "seed": 3}},
+                                 "n_iter": 25, "n_restarts": 1, "seed": 6}},
              "tax_optimization": True}
 
 

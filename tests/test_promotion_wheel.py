@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import site
 import subprocess
 import sys
 from importlib import metadata
@@ -26,19 +27,25 @@ gates:
 """
 
 
-def _setuptools_dir() -> str:
-    """The site-packages holding the newest setuptools (pyproject asks for >= 77)."""
+def _build_options() -> tuple[list[str], dict[str, str]]:
+    """Build without isolation against an installed setuptools >= 77 (pyproject's floor), found
+    anywhere on the path; without one (a fresh CI venv seeds an older one), let pip isolate the
+    build and fetch it."""
     found = sorted(
         (tuple(int(p) for p in d.version.split(".")[:2]), str(d.locate_file("")))
         for d in metadata.distributions() if d.metadata["Name"] == "setuptools"
     )
-    return found[-1][1]
+    if found and found[-1][0] >= (77, 0):
+        return ["--no-build-isolation"], {"PYTHONPATH": found[-1][1]}
+    return [], {}
 
 
-def _site_dirs_without_autoport() -> list[str]:
-    """The running interpreter's dependency folders, minus the one with the editable autoport."""
-    dirs = [p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()]
-    return [p for p in dirs if not list(Path(p).glob("autoport-*.dist-info"))]
+def _dependency_dirs() -> list[str]:
+    """The running interpreter's site-packages: the temporary venv reads its dependencies there
+    (``.pth`` files included, e.g. a link to a base environment). An autoport installed there
+    (editable or not) comes later on ``sys.path`` than the venv's own wheel, which the test
+    checks."""
+    return [d for d in site.getsitepackages() if Path(d).is_dir()]
 
 
 def _run(args, cwd, env, check=True):
@@ -57,9 +64,9 @@ def test_wheel_outside_the_checkout_promotes_and_still_refuses_other_code(tmp_pa
     extra.write_text(f"[build]\nbuild_base = {tmp_path / 'build'}\n"
                      f"[bdist_wheel]\nbdist_dir = {tmp_path / 'bdist'}\n")
     wheels = tmp_path / "wheels"
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-          "-w", str(wheels), str(ROOT)], cwd=tmp_path,
-         env={**base_env, "DIST_EXTRA_CONFIG": str(extra), "PYTHONPATH": _setuptools_dir()})
+    options, build_env = _build_options()
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", *options, "-q", "-w", str(wheels),
+          str(ROOT)], cwd=tmp_path, env={**base_env, "DIST_EXTRA_CONFIG": str(extra), **build_env})
     (wheel,) = wheels.glob("autoport-*.whl")
 
     # 2. a venv whose dependencies are this interpreter's, with autoport from the wheel only
@@ -68,7 +75,7 @@ def test_wheel_outside_the_checkout_promotes_and_still_refuses_other_code(tmp_pa
     python = venv / "bin" / "python"
     (site,) = (venv / "lib").glob("python3*/site-packages")
     (site / "deps.pth").write_text("".join(
-        f"import site; site.addsitedir({d!r})\n" for d in _site_dirs_without_autoport()))
+        f"import site; site.addsitedir({d!r})\n" for d in _dependency_dirs()))
     _run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q",
           str(wheel)], cwd=tmp_path, env=base_env)
 

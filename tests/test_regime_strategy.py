@@ -13,7 +13,10 @@ from autoport.strategies import decide_schedule, make_strategy
 from autoport.strategies.regime_switching import RegimeSwitching
 from autoport.synthetic import regime_switching_prices
 
-FAST = dict(min_train=400, n_restarts=2)
+# refit_restarts=2: seeded restarts beside each warm-started refit; with the warm start alone
+# the detector stays in one hysteresis regime over most of this panel, and the tests below need
+# regime changes to be able to fail
+FAST = dict(min_train=400, n_restarts=2, refit_restarts=2)
 
 
 @pytest.fixture(scope="module")

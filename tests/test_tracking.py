@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import mlflow
 
@@ -32,9 +33,10 @@ def test_commit_comes_from_the_project_root_the_user_runs_in(tmp_path):
 
 
 def test_outside_git_the_build_commit_stands_in(tmp_path):
-    # this checkout is an editable install: its own HEAD is the build commit
+    # an editable install reads its checkout's HEAD, an installed wheel the commit baked in at
+    # build time: either way the tests' own checkout
     code = tracking.code_version(tmp_path)
-    checkout = _git(tracking.Path(tracking.__file__).parent.parent, "rev-parse", "HEAD")
+    checkout = _git(Path(__file__).resolve().parent.parent, "rev-parse", "HEAD")
     assert (code["commit"], code["commit_source"]) == (checkout, "build")
     assert code["version"] == "0.1.0"
 

@@ -1,16 +1,16 @@
 """The regime detector and regime map the autopilot shares with ``--strategy regime``.
 
-Detector: configs/regime.yaml's ``detector`` (features, training window, restarts, seed) with
-the regime strategy's refit grid (``min_train``, ``min_train + refit_every``, ...; the fit at
-the last grid point not after the decision is trained on the features before it), its filtered
-probabilities through the decision date, and the same hysteresis
-(:func:`autoport.regime.hysteresis.hysteresis`: ``threshold`` on ``hold_days`` sessions,
-``min_hold`` between switches). So the regime the autopilot acts on is the regime strategy's.
+Detector: configs/regime.yaml's ``detector`` (features, training window, restarts, seed) run
+through the online regime filter every consumer uses
+(:class:`autoport.regime.online.OnlineRegimeFilter`, with the regime strategy's
+``refit_every``), and the same hysteresis (:func:`autoport.regime.hysteresis.hysteresis`:
+``threshold`` on ``hold_days`` sessions, ``min_hold`` between switches) over its online
+probabilities. So the regime the autopilot acts on is the regime strategy's, and on the same
+settings ``autoport regime`` reports the same probabilities.
 
-Each decision only adds the sessions since the previous one: the fit is cached per grid
-point and the forward filter continues from the last filtered row (the same recursion
-:func:`autoport.regime.hmm.forward_filter` runs, so the values are those of one filter over the
-whole stretch). Nothing here looks past the last row of the history it is handed.
+Each decision only adds the sessions since the previous one: the filter keeps its fits and
+continues the forward recursion. Nothing here looks past the last row of the history it is
+handed.
 
 Map: configs/regime.yaml's ``strategy.regimes`` (objective, cap per asset, estimation window,
 cash share per regime), with the user's changes (``regime.policies``, ``regime.objectives``).
@@ -19,18 +19,16 @@ cash share per regime), with the user's changes (``regime.policies``, ``regime.o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import SimpleNamespace
 
-import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
 from autoport.errors import ConfigError
-from autoport.regime.anchored import AnchoredFit
 from autoport.regime.config import DetectorConfig, RegimeConfig, load_config
 from autoport.regime.features import build_features
-from autoport.regime.hmm import REGIMES, HMMFit, forward_filter
+from autoport.regime.hmm import REGIMES
 from autoport.regime.hysteresis import hysteresis
+from autoport.regime.online import OnlineRegimeFilter
 
 FALLBACK_MAP = {
     "bull": {"objective": "max_sharpe", "max_weight": 0.25, "window": 252, "cash": 0.0},
@@ -96,7 +94,7 @@ class RegimeView:
     raw: str  # argmax of today's filtered probabilities
     confidence: float
     acted: str  # after hysteresis
-    path: pd.DataFrame  # daily filtered probabilities since the fit's window start
+    path: pd.DataFrame  # daily online filtered probabilities since the first fit
     acted_path: pd.Series
     fit_end: pd.Timestamp
     n_train: int
@@ -123,49 +121,31 @@ class OnlineRegimes:
         self.min_hold = pick(settings.min_hold, "min_hold", 21)
         warmup = (self.detector.vol_window if self.detector.realized_vol else 1) + 1
         self.min_history = self.detector.min_train + warmup
-        self._anchored = AnchoredFit(self.detector, self.refit_every)
-        self._probs: pd.DataFrame | None = None
+        self._online = OnlineRegimeFilter.from_detector(self.detector, self.refit_every)
 
     @property
     def fits(self) -> int:
         """HMM fits run so far (one per grid point reached)."""
-        return self._anchored.fits
+        return self._online.n_fits
+
+    def reset(self) -> None:
+        """Start afresh: forget the rows, fits and probabilities of earlier histories."""
+        self._online.reset()
 
     def describe(self) -> dict:
         return {**self.detector.model_dump(), "refit_every": self.refit_every,
                 "threshold": self.threshold, "hold_days": self.hold_days,
                 "min_hold": self.min_hold}
 
-    def _filter(self, fit: HMMFit, feats: pd.DataFrame, fresh: bool) -> pd.DataFrame:
-        """Filtered probabilities of ``feats`` (rows from the fit's window start), continued
-        from the cached rows when the fit is the same and the cached rows are a prefix."""
-        cached = self._probs
-        if (not fresh and cached is not None and len(cached) <= len(feats)
-                and feats.index[len(cached) - 1] == cached.index[-1]):
-            new = feats.iloc[len(cached):]
-            if new.empty:
-                return cached
-            m = fit.model
-            last = cached.iloc[-1].to_numpy()[np.argsort(fit.order())]  # back to state order
-            shim = SimpleNamespace(n_components=m.n_components, means_=m.means_,
-                                   covars_=m.covars_, transmat_=m.transmat_,
-                                   startprob_=last @ m.transmat_)
-            more = forward_filter(shim, fit.scaler.transform(new))
-            more = pd.DataFrame(more[:, fit.order()], index=new.index, columns=list(REGIMES))
-            self._probs = pd.concat([cached, more])
-        else:
-            self._probs = fit.filter(feats)
-        return self._probs
-
     def view(self, history: pd.DataFrame) -> RegimeView | None:
         """The regime at ``history``'s last date, or None before the first fit."""
         if len(history) < self.min_history:
             return None
         feats = build_features(history, **self.detector.feature_kwargs())
-        if len(feats) < self.detector.min_train:
+        if len(feats) <= self.detector.min_train:
             return None
-        fit, lo, fresh = self._anchored.fit_for(feats)
-        probs = self._filter(fit, feats.iloc[lo:], fresh)
+        probs = self._online.sync(feats)
+        fit = self._online.last_fit
         acted = hysteresis(probs, threshold=self.threshold, hold_days=self.hold_days,
                            min_hold=self.min_hold)
         today = probs.iloc[-1]

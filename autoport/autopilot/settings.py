@@ -1,5 +1,8 @@
 """The user's settings for the autonomous manager: one validated pydantic model.
 
+The engine's capital, costs and order sizing (lots, minimum trade value, cash buffer) are not
+settings of the autopilot: the backtest config states them and the engine's book carries them.
+
 Units: weights and limits are fractions of the portfolio; ``var_limit`` and
 ``max_drawdown_limit`` are *returns* (negative numbers are losses, as everywhere in autoport):
 ``var_limit = -0.03`` means "the one-day VaR at ``var_confidence`` must not be a loss worse
@@ -19,7 +22,6 @@ from typing import Any, Literal
 from autoport import configfile
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from autoport.engines.costs import CostModel
 from autoport.errors import ConfigError
 
 REGIMES = ("bull", "bear", "sideways")
@@ -159,20 +161,12 @@ class AutopilotSettings(_Strict):
     max_drawdown_limit: float | None = Field(None, lt=0, gt=-1, description="None: alert rule")
     var_limit: float = Field(-0.03, lt=0, gt=-1, description="one-day VaR (a return)")
     var_confidence: float | None = Field(None, gt=0.5, lt=1, description="None: alert rule")
-    costs: CostModel = CostModel()
     tax: TaxSettings = TaxSettings()
     regime: RegimeSettings = RegimeSettings()
     override: OverrideSettings = OverrideSettings()
     benchmark: Literal["equal_weight"] | dict[str, float] = "equal_weight"
-    capital: float = Field(10_000_000.0, gt=0, description="must equal the engine's capital")
-    cash_buffer: float = Field(0.0, ge=0, lt=0.5, description="fraction kept in cash")
-    min_trade_value: float = Field(5_000.0, ge=0, description="skip smaller orders (currency)")
-    lot_size: int = Field(1, ge=1, description="orders are multiples of this many shares")
     benefit_horizon: int = Field(
         63, ge=1, description="sessions over which a rebalance's expected benefit accrues"
-    )
-    price_tick: float | None = Field(
-        0.001, gt=0, description="price precision of the engine (zipline stores 0.001)"
     )
     alerts: str | None = Field(None, description="alert rules YAML; None: bundled")
     dqn_model_uri: str | None = Field(
@@ -214,8 +208,7 @@ def load_settings(
 
 def merged_settings(source: Any = None, **fields: Any) -> AutopilotSettings:
     """Settings from ``source`` (as :func:`load_settings` takes it) with top-level ``fields``
-    on top: how a backtest hands the autopilot its settings file plus the engine's
-    ``capital`` and ``costs``."""
+    on top (``Autopilot(settings="configs/autopilot.yaml", risk_tolerance=0.3)``)."""
     if not fields:
         return load_settings(source)
     base = source if isinstance(source, dict) else {}

@@ -1,6 +1,7 @@
 """The fast engine: zipline's bookkeeping in share space, vectorised between decisions.
 
-Shared by the Gymnasium env (``autoport.envs``), the DQN strategy and fast sweeps. It follows
+Shared by the Gymnasium env (``autoport.envs``), :func:`autoport.decision.decide_schedule` and
+fast sweeps; :func:`run` drives a strategy, handing it the book at each decision. It follows
 :mod:`autoport.engines.zipline_engine` exactly, apart from integer shares:
 
 - a decision on session ``t`` sees closes up to ``t``; ``order_target_percent`` turns target
@@ -18,20 +19,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
+from autoport.decision import Book, Decision, Fill, Strategy
+from autoport.engines import orders
 from autoport.engines.costs import CostModel
 from autoport.errors import DataError
 
+REBALANCE_RULES = ("month_start", "week_start", "every_day")
+
 
 @dataclass
-class Book:
-    """Holdings in shares per unit of starting capital, plus cash; mutable engine state."""
+class Account:
+    """Holdings in shares plus cash (per unit of starting capital unless told otherwise);
+    the engine's mutable state, shown to a strategy as a frozen :class:`Book`."""
 
     shares: np.ndarray  # (n_assets,)
     cash: float = 1.0
 
     @classmethod
-    def all_cash(cls, n_assets: int, cash: float = 1.0) -> Book:
+    def all_cash(cls, n_assets: int, cash: float = 1.0) -> Account:
         return cls(np.zeros(n_assets), cash)
 
     def value(self, prices: np.ndarray) -> float:
@@ -44,12 +51,12 @@ class Book:
         return held / total if total > 0 else np.zeros_like(held)
 
 
-def target_shares(book: Book, weights: np.ndarray, prices: np.ndarray) -> np.ndarray:
+def target_shares(book: Account, weights: np.ndarray, prices: np.ndarray) -> np.ndarray:
     """Shares ``order_target_percent`` aims for, priced at the decision close."""
     return np.asarray(weights, dtype=float) * book.value(prices) / prices
 
 
-def fill(book: Book, target: np.ndarray, prices: np.ndarray, costs: CostModel) -> float:
+def fill(book: Account, target: np.ndarray, prices: np.ndarray, costs: CostModel) -> float:
     """Trade ``book`` to ``target`` shares at ``prices`` (the fill close); return the cost paid.
 
     The cost is measured against trading at the close itself: slippage plus commission.
@@ -64,7 +71,7 @@ def fill(book: Book, target: np.ndarray, prices: np.ndarray, costs: CostModel) -
     return float(np.abs(delta) @ prices * slip + commission)
 
 
-def hold_values(book: Book, prices: np.ndarray) -> np.ndarray:
+def hold_values(book: Account, prices: np.ndarray) -> np.ndarray:
     """Closing values of an unchanged book over rows of ``prices`` (n_days, n_assets)."""
     return book.cash + prices @ book.shares
 
@@ -94,7 +101,7 @@ def simulate(
         raise DataError("simulate needs finite, strictly positive prices")
     costs = costs or CostModel(commission_bps=0.0, slippage_bps=0.0)
     n_days, n_assets = prices.shape
-    book = Book.all_cash(n_assets)
+    book = Account.all_cash(n_assets)
     values = np.empty(n_days)
     paid = np.zeros(n_days)
     weights = np.zeros((n_days, n_assets))
@@ -112,3 +119,114 @@ def simulate(
             pending = target_shares(book, w, prices[t])
     returns = np.concatenate([[0.0], values[1:] / values[:-1] - 1.0])
     return SimulationResult(values, returns, paid, weights)
+
+
+def schedule(index: pd.DatetimeIndex, start: pd.Timestamp, end: pd.Timestamp,
+             rule: str) -> pd.DatetimeIndex:
+    """The decision sessions of ``rule`` within ``start..end``, as zipline's date rules pick
+    them: the first session of each month (week) of the calendar ``index``, so a window
+    starting mid-month first decides at the next month's start."""
+    if rule not in REBALANCE_RULES:
+        raise DataError(f"unknown rebalance rule {rule!r}; use one of {REBALANCE_RULES}")
+    if rule == "every_day":
+        chosen = index
+    else:
+        period = index.to_period("M" if rule == "month_start" else "W")
+        first = np.r_[True, period[1:] != period[:-1]]
+        chosen = index[first]
+    return chosen[(chosen >= start) & (chosen <= end)]
+
+
+@dataclass(frozen=True)
+class StrategyRun:
+    """A strategy driven through the fast engine, in the engine's currency."""
+
+    returns: pd.Series  # daily; 0 on the first session (it only decides)
+    values: pd.Series  # closing value per session
+    costs: pd.Series  # slippage + commission paid per session
+    positions: pd.DataFrame  # value per ticker plus 'cash' at each close
+    fills: list[Fill]
+    decisions: list[Decision]
+
+
+def run(
+    strategy: Strategy,
+    prices: pd.DataFrame,
+    *,
+    start: pd.Timestamp | None = None,
+    end: pd.Timestamp | None = None,
+    dates: pd.DatetimeIndex | None = None,
+    rebalance: str = "month_start",
+    costs: CostModel | None = None,
+    capital: float = 1.0,
+    sizing: orders.OrderSizing | None = None,
+) -> StrategyRun:
+    """Drive ``strategy`` over ``start..end`` of ``prices``: at each decision session it gets
+    the closes up to that session and the :class:`Book`; its target fills at the next close.
+
+    Decision sessions are ``dates`` when given, else those of ``rebalance``; a session with
+    under ``strategy.min_history`` rows of history is skipped, as in the zipline engine.
+    Without sizing rules the targets are fractional shares ``w * V / P``.
+    """
+    costs = costs or CostModel(commission_bps=0.0, slippage_bps=0.0)
+    sizing = sizing or orders.OrderSizing()
+    start = prices.index[0] if start is None and dates is None else (
+        start if start is not None else dates[0])
+    end = prices.index[-1] if end is None else end
+    sessions = prices.loc[start:end].index
+    if dates is None:
+        dates = schedule(prices.index, start, end, rebalance)
+    decide_on = set(pd.DatetimeIndex(dates))
+    segment = prices.loc[sessions]
+    # row-major, so each session's dot products run alike whatever layout ``prices`` has
+    px = np.ascontiguousarray(segment.to_numpy(dtype=float))
+    if not np.isfinite(px).all() or (px <= 0).any():
+        raise DataError("the simulator needs finite, strictly positive prices in its window")
+    tickers = prices.columns
+    first_row = prices.index.get_loc(sessions[0])
+    n_days, n_assets = px.shape
+    account = Account.all_cash(n_assets, float(capital))
+    values = np.empty(n_days)
+    paid = np.zeros(n_days)
+    held = np.zeros((n_days, n_assets))
+    cash = np.empty(n_days)
+    fills: list[Fill] = []
+    since_last: list[Fill] = []
+    decisions: list[Decision] = []
+    pending: np.ndarray | None = None
+    slip, comm = costs.slippage_bps / 1e4, costs.commission_bps / 1e4
+    for t in range(n_days):
+        day = sessions[t]
+        if pending is not None:
+            delta = pending - account.shares
+            for i in np.flatnonzero(delta):
+                price = px[t, i] * (1.0 + slip * np.sign(delta[i]))
+                done = Fill(day, tickers[i], float(delta[i]), float(price),
+                            float(comm * abs(delta[i]) * price))
+                fills.append(done)
+                since_last.append(done)
+            paid[t] = fill(account, pending, px[t], costs)
+            pending = None
+        values[t] = account.value(px[t])
+        held[t] = account.shares
+        cash[t] = account.cash
+        if day in decide_on and first_row + t + 1 >= strategy.min_history:
+            marks = segment.iloc[t]
+            book = Book(day, account.cash, pd.Series(account.shares.copy(), index=tickers),
+                        marks, tuple(since_last), costs, sizing)
+            since_last = []
+            decision = strategy.decide(prices.iloc[: first_row + t + 1], book)
+            decisions.append(decision)
+            w = decision.weights.reindex(tickers, fill_value=0.0)
+            if sizing.active:
+                target, _ = orders.size(w, book.shares, marks, account.cash, costs=costs,
+                                        sizing=sizing)
+                pending = target.to_numpy(dtype=float)
+            else:
+                pending = target_shares(account, w.to_numpy(dtype=float), px[t])
+    returns = np.concatenate([[0.0], values[1:] / values[:-1] - 1.0])
+    positions = pd.DataFrame(held * px, index=sessions, columns=tickers)
+    positions["cash"] = cash
+    return StrategyRun(pd.Series(returns, index=sessions, name="strategy"),
+                       pd.Series(values, index=sessions), pd.Series(paid, index=sessions),
+                       positions, fills, decisions)

@@ -6,10 +6,12 @@ and a changed file gets a bundle of its own. Everything lives under ``workspace.
 Prices are adjusted closes, so open = high = low = close and a large constant volume keeps
 zipline's volume limits from binding; costs come from :class:`CostModel`.
 
-Timing: on each rebalance session ``t`` the strategy sees closes up to ``t`` and zipline fills
-the orders at the close of ``t+1`` (its daily fill model), so no decision sees its own fill
-price. Share counts are sized at the decision close ``t`` (``order_target_percent``); the
-difference to the fill value stays in (or is borrowed from) cash.
+Timing: on each rebalance session ``t`` the strategy sees closes up to ``t`` and the book
+(:class:`autoport.decision.Book`, read from ``context.portfolio`` and the ledger's
+transactions), and zipline fills the orders at the close of ``t+1`` (its daily fill model), so
+no decision sees its own fill price. Share counts are sized at the decision close ``t``: by
+``order_target_percent`` without order rules, else by :func:`autoport.engines.orders.size`;
+the difference to the fill value stays in (or is borrowed from) cash.
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ import pandas as pd
 
 from autoport import data as data_mod
 from autoport import workspace
+from autoport.decision import Book, Decision, Fill, Strategy
+from autoport.engines import orders
 from autoport.engines.costs import CostModel
+from autoport.engines.simulator import REBALANCE_RULES
 from autoport.errors import DataError
-from autoport.decision import Decision, Strategy
 
 BAR_VOLUME = 1_000_000_000  # fits zipline's uint32 volume column
-REBALANCE_RULES = ("month_start", "week_start", "every_day")
 
 
 @dataclass
@@ -146,6 +149,7 @@ def run(
     rebalance: str = "month_start",
     benchmark_returns: pd.Series | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    sizing: orders.OrderSizing | None = None,
 ) -> ZiplineResult:
     """Backtest ``strategy`` from ``start`` to ``end`` on the whole validated ``prices`` panel.
 
@@ -153,8 +157,8 @@ def run(
     """
     from zipline import run_algorithm
     from zipline.api import (
-        date_rules, order_target_percent, schedule_function, set_commission, set_slippage,
-        symbol, time_rules,
+        date_rules, get_datetime, get_order, order_target, order_target_percent,
+        schedule_function, set_commission, set_slippage, symbol, time_rules,
     )
     from zipline.finance import commission, slippage
 
@@ -167,10 +171,13 @@ def run(
         raise DataError(f"the backtest window {start.date()}..{end.date()} holds under 2 sessions")
     decisions: list[Decision] = []
     total = len(sessions)
+    sizing = sizing or orders.OrderSizing()
 
     def initialize(context):
         context.assets = {t: symbol(t) for t in prices.columns}
         context.done = 0
+        context.fills = []  # since the last decision
+        context.seen = None  # the last bar whose transactions are in context.fills
         set_commission(commission.PerDollar(cost=costs.commission_bps / 1e4))
         set_slippage(slippage.FixedBasisPointsSlippage(basis_points=costs.slippage_bps,
                                                         volume_limit=1.0))
@@ -181,17 +188,52 @@ def run(
         }[rebalance]
         schedule_function(rebalance_now, rule, time_rules.market_open())
 
+    def collect_fills(context):
+        """This bar's executed transactions into ``context.fills`` (once per bar)."""
+        now = get_datetime()
+        if context.seen == now:
+            return
+        context.seen = now
+        # the ledger's public ``transactions(dt)``; the tracker exposes no other path to it
+        for txn in context.metrics_tracker._ledger.transactions(now):
+            context.fills.append(Fill(
+                bar_data_session(now), txn["sid"].symbol, float(txn["amount"]),
+                float(txn["price"]), float(get_order(txn["order_id"]).commission or 0.0)))
+
+    def book_now(context, bar_data, today) -> Book:
+        portfolio = context.portfolio
+        assets = list(context.assets.values())
+        marks = bar_data.current(assets, "price")
+        shares = pd.Series(0.0, index=prices.columns)
+        for asset, position in portfolio.positions.items():
+            shares[asset.symbol] = float(position.amount)
+        book = Book(today, float(portfolio.cash), shares,
+                    pd.Series(marks.to_numpy(dtype=float), index=prices.columns),
+                    tuple(context.fills), costs, sizing)
+        context.fills = []
+        return book
+
     def rebalance_now(context, bar_data):
         today = bar_data.current_session
         history = prices.loc[:today]
         if len(history) < strategy.min_history:
             return
-        decision = strategy.decide(history)
+        collect_fills(context)
+        book = book_now(context, bar_data, today)
+        decision = strategy.decide(history, book)
         decisions.append(decision)
-        for ticker, weight in decision.weights.items():
-            order_target_percent(context.assets[ticker], float(weight))
+        if not sizing.active:
+            for ticker, weight in decision.weights.items():
+                order_target_percent(context.assets[ticker], float(weight))
+            return
+        target, _ = orders.size(decision.weights, book.shares, book.prices, book.cash,
+                                costs=costs, sizing=sizing)
+        for ticker, amount in target.items():
+            if amount != book.shares[ticker]:
+                order_target(context.assets[ticker], float(amount))
 
     def handle_data(context, bar_data):
+        collect_fills(context)
         context.done += 1
         if on_progress is not None:
             on_progress(context.done, total)
@@ -210,6 +252,12 @@ def run(
             bundle=name, benchmark_returns=bench, environ=_environ(),
         )
     return _collect(perf, decisions)
+
+
+def bar_data_session(dt: pd.Timestamp) -> pd.Timestamp:
+    """The session (tz-naive midnight) of a bar's timestamp."""
+    return pd.Timestamp(dt).tz_localize(None).normalize() if pd.Timestamp(dt).tzinfo else (
+        pd.Timestamp(dt).normalize())
 
 
 def _collect(perf: pd.DataFrame, decisions: list[Decision]) -> ZiplineResult:

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from autoport import configfile
 from autoport import data as data_mod
 from autoport import metrics as metrics_mod
+from autoport.benchmarks import equal_weight_index
 from autoport.decision import Strategy
 from autoport.errors import AutoportError, ConfigError, DataError
 from autoport.promotion.gates import GatesConfig
@@ -234,10 +235,6 @@ def _reference_arguments(cfg) -> dict[str, Any]:
             "risk_free_rate": cfg.risk_free}
 
 
-def _equal_weight_levels(prices: pd.DataFrame) -> pd.Series:
-    return (1.0 + prices.pct_change().fillna(0.0).mean(axis=1)).cumprod()
-
-
 def _reference_settings(strategy_params: dict[str, Any]) -> dict[str, float]:
     """The dating thresholds of the regime config the strategy ran with (its ``config``
     parameter, else the bundled ``configs/regime.yaml``); an unreadable one is an error, never
@@ -306,7 +303,7 @@ def evaluate_backtest(
     figures.update(var_figures)
     if var_note:
         notes.append(var_note)
-    market = index_levels if index_levels is not None else _equal_weight_levels(full)
+    market = index_levels if index_levels is not None else equal_weight_index(full)
     accuracy = None
     if any("regime" in r for r in outcome.strategy.records):
         accuracy = regime_accuracy(outcome.strategy.records, market,

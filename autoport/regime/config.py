@@ -23,6 +23,7 @@ class DetectorConfig(BaseModel):
     refit_every: int = Field(252, ge=1)
     train_window: int | None = Field(None, ge=60)
     n_restarts: int = Field(5, ge=1)
+    refit_restarts: int = Field(0, ge=0)
     seed: int = 0
     n_iter: int = Field(200, ge=1)
     tol: float = Field(1e-2, gt=0)

@@ -24,11 +24,12 @@ def detect(
     """Online regimes of ``prices`` under ``detector`` (default: the bundled ``configs/regime.yaml``).
 
     The probability on date ``t`` uses prices up to ``t`` only, from a model fitted on sessions
-    before ``t``'s refit segment; see :func:`autoport.regime.hmm.online_regimes`.
+    before ``t``'s refit segment: the batch run of
+    :class:`~autoport.regime.online.OnlineRegimeFilter` (``detector.refit_every``), the filter
+    the environment, the regime strategy and the autopilot run incrementally.
     """
     det = detector if detector is not None else load_config().detector
     feats = build_features(prices, extra=extra, **det.feature_kwargs())
-    return online_regimes(
-        feats, min_train=det.min_train, refit_every=det.refit_every,
-        train_window=det.train_window, **det.fit_kwargs(),
-    )
+    return online_regimes(feats, min_train=det.min_train, refit_every=det.refit_every,
+                          train_window=det.train_window, refit_restarts=det.refit_restarts,
+                          **det.fit_kwargs())

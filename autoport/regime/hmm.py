@@ -10,8 +10,10 @@ mean and volatility read from the fitted emission parameters (``ret`` column, un
 Online labels (no look-ahead): the label on date ``t`` is the argmax of the *filtered*
 probabilities P(state_t | features up to t), from a model fitted only on sessions strictly
 before the segment it labels. The model is refitted every ``refit_every`` sessions on an
-expanding (or rolling ``train_window``) window. Smoothed posteriors (forward-backward) use
-later data and are offered by :func:`in_sample_probabilities` for description only.
+expanding (or rolling ``train_window``) window; the refit grid is stated once, in
+:mod:`autoport.regime.online`, whose filter every consumer uses. Smoothed posteriors
+(forward-backward) use later data and are offered by :func:`in_sample_probabilities` for
+description only.
 """
 
 from __future__ import annotations
@@ -99,33 +101,92 @@ class HMMFit:
         }
 
 
-def forward_filter(model, x: np.ndarray) -> np.ndarray:
-    """P(state_t | x_0..x_t) for every t by the scaled forward recursion.
+def forward_filter(model, x: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
+    """P(state_t | x_0..x_t) for every t by the scaled forward recursion (hidden-state order).
 
-    Written out here (emission densities from the model's means and covariances, not from
-    hmmlearn internals) so it can be checked against ``predict_proba`` at the last row, where
-    filtered and smoothed probabilities coincide.
+    ``start`` is the state distribution before the first row's emission (default: the model's
+    ``startprob_``); passing :func:`predict` of the last filtered row continues an earlier run
+    bit for bit, which is how :class:`autoport.regime.online.OnlineRegimeFilter` adds rows.
+
+    hmmlearn's compiled scaled forward pass does the recursion (its ``forward_scaling``
+    normalises each row, so its forward variables are the filtered probabilities, never the
+    smoothed ones); each row's emission densities are divided by their largest value first, which
+    leaves the normalised rows unchanged and keeps the pass from underflowing on outliers.
+    ``tests/test_regime_online.py`` checks it against the written-out recursion to 1e-12.
     """
-    from scipy.stats import multivariate_normal
+    from hmmlearn import _hmmc
 
     x = np.asarray(x, dtype=float)
     k = model.n_components
-    log_b = np.column_stack(
-        [multivariate_normal(model.means_[i], model.covars_[i]).logpdf(x).reshape(-1)
-         for i in range(k)]
-    )
+    if len(x) == 0:
+        return np.empty((0, k))
+    log_b = log_densities(model, x)
     b = np.exp(log_b - log_b.max(axis=1, keepdims=True))
-    a = model.transmat_
+    prior = np.asarray(model.startprob_ if start is None else start, dtype=float)
+    a = np.ascontiguousarray(model.transmat_, dtype=float)
+    try:
+        return _hmmc.forward_scaling(prior, a, b)[1]
+    except ValueError:  # a row no reachable state explains: the recursion below handles it
+        return _forward_rows(prior, a, b)
+
+
+def log_densities(model, x: np.ndarray) -> np.ndarray:
+    """Each row's Gaussian log density under each state, shape (n_rows, n_states).
+
+    Computed row by row in numpy without BLAS (``einsum`` against each state's inverse Cholesky
+    factor), so a row's value never depends on how many rows come with it: a history cut at
+    ``t`` and the whole panel give bit-identical probabilities up to ``t``. (hmmlearn's own
+    densities solve all rows at once through LAPACK, whose result can change in the last bits
+    with the number of rows.)
+    """
+    covs = np.asarray(model.covars_, dtype=float)  # full matrices whatever the type
+    n, d = x.shape
+    out = np.empty((n, model.n_components))
+    for i in range(model.n_components):
+        chol = _cholesky(covs[i])
+        inv = np.linalg.inv(chol)
+        z = np.einsum("nj,ij->ni", x - model.means_[i], inv)
+        out[:, i] = -0.5 * (d * np.log(2 * np.pi) + (z * z).sum(axis=1)) - np.log(
+            np.diag(chol)).sum()
+    return out
+
+
+def _cholesky(cov: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factor; a state stuck on too few rows (a singular covariance) gets the
+    same 1e-7 ridge hmmlearn's own densities add in that case."""
+    try:
+        return np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        try:
+            return np.linalg.cholesky(cov + 1e-7 * np.eye(len(cov)))
+        except np.linalg.LinAlgError:
+            raise DataError(
+                "a fitted regime state has a covariance that is not positive definite; use "
+                "more training rows (min_train) or fewer feature columns"
+            ) from None
+
+
+def predict(filtered: np.ndarray, transmat: np.ndarray) -> np.ndarray:
+    """``filtered @ transmat``, summed over states in order from 0 as hmmlearn's compiled pass
+    sums them, so a run continued from ``predict(row)`` equals one pass bit for bit."""
+    out = np.zeros(transmat.shape[1])
+    for i, p in enumerate(filtered):
+        out = out + p * transmat[i]
+    return out
+
+
+def _forward_rows(prior: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The forward recursion row by row, for the rare row whose every reachable state has zero
+    density: that row falls back to the predicted prior instead of dividing by zero."""
     out = np.empty_like(b)
-    alpha = model.startprob_ * b[0]
-    out[0] = alpha / alpha.sum()
-    for t in range(1, len(b)):
-        alpha = (out[t - 1] @ a) * b[t]
+    predicted = prior
+    for t in range(len(b)):
+        alpha = predicted * b[t]
         total = alpha.sum()
         if total <= 0 or not np.isfinite(total):
-            # every state gives the row ~zero density: fall back to the predicted prior
-            alpha, total = out[t - 1] @ a, 1.0
+            alpha, total = predicted, predicted.sum()
         out[t] = alpha / total
+        predicted = predict(out[t], a)
     return out
 
 
@@ -172,13 +233,15 @@ def fit_hmm(
     """Fit a 3-state GaussianHMM ``n_restarts`` times (seeds ``seed``, ``seed+1``, ...).
 
     The restart with the highest log-likelihood wins. ``init`` (a previous fit) adds one more
-    candidate started from its parameters, which keeps refits stable and cheap. The winner's
-    ``converged`` flag is reported, never hidden. ``transmat_prior`` > 1 is a Dirichlet prior
-    on the diagonal of the transition matrix (more persistent regimes).
+    candidate started from its parameters, which keeps refits stable and cheap; with ``init``,
+    ``n_restarts`` may be 0 (the warm start alone). The winner's ``converged`` flag is
+    reported, never hidden. ``transmat_prior`` > 1 is a Dirichlet prior on the diagonal of the
+    transition matrix (more persistent regimes).
     """
     from hmmlearn.hmm import GaussianHMM
 
-    if n_restarts < 1:
+    warm = init is not None and init.columns == tuple(features.columns)
+    if n_restarts < (0 if warm else 1):
         raise ConfigError(f"n_restarts {n_restarts} must be at least 1")
     market = market_weights(tuple(features.columns))
     if len(features) < 60:
@@ -198,7 +261,7 @@ def fit_hmm(
 
     candidates: list[tuple[GaussianHMM, Restart]] = []
     seeds: list[int | None] = [seed + i for i in range(n_restarts)]
-    if init is not None and init.columns == tuple(features.columns):
+    if warm:
         seeds.append(None)
     for rs in seeds:
         if rs is None:
@@ -347,41 +410,19 @@ def online_regimes(
     warm_start: bool = True,
     **fit_kwargs,
 ) -> RegimeResult:
-    """Label every session after the first ``min_train`` with filtered probabilities.
+    """Label every session after the first ``min_train`` with filtered probabilities: the batch
+    run of :class:`autoport.regime.online.OnlineRegimeFilter` (its docstring states the refit
+    grid). The label on any date depends on rows up to that date only."""
+    from autoport.regime.online import OnlineRegimeFilter
 
-    At each refit position ``i`` (``min_train``, ``min_train + refit_every``, ...) a model is
-    fitted on rows ``[i - train_window, i)`` (all rows before ``i`` when ``train_window`` is
-    None), then the forward filter runs from the start of that window through the segment
-    ``[i, i + refit_every)``; only the segment's probabilities are kept. So the label on any
-    date depends on rows up to that date only. ``warm_start`` adds the previous fit's
-    parameters as one extra restart candidate.
-    """
-    n = len(features)
-    if min_train < 60:
-        raise ConfigError(f"min_train {min_train} is too short; use at least 60 sessions")
-    if refit_every < 1:
-        raise ConfigError(f"refit_every {refit_every} must be at least 1 session")
-    if train_window is not None and train_window < min_train:
-        raise ConfigError(
-            f"train_window {train_window} is shorter than min_train {min_train}; raise it"
-        )
-    if n <= min_train:
+    online = OnlineRegimeFilter(min_train=min_train, refit_every=refit_every,
+                                train_window=train_window, warm_start=warm_start, **fit_kwargs)
+    if len(features) <= min_train:
         raise DataError(
-            f"{n} sessions of features leave nothing to label after min_train {min_train}; "
-            "pass a longer history or lower min_train"
+            f"{len(features)} sessions of features leave nothing to label after min_train "
+            f"{min_train}; pass a longer history or lower min_train"
         )
-    parts, fits, segments = [], [], []
-    previous = None
-    for i in range(min_train, n, refit_every):
-        lo = 0 if train_window is None else max(0, i - train_window)
-        fit = fit_hmm(features.iloc[lo:i], init=previous if warm_start else None, **fit_kwargs)
-        hi = min(i + refit_every, n)
-        probs = fit.filter(features.iloc[lo:hi]).iloc[i - lo :]
-        parts.append(probs)
-        fits.append(fit)
-        segments.append((probs.index[0], probs.index[-1]))
-        previous = fit
-    return RegimeResult(pd.concat(parts), tuple(fits), tuple(segments))
+    return online.run(features)
 
 
 def in_sample_probabilities(features: pd.DataFrame, **fit_kwargs) -> pd.DataFrame:

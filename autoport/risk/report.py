@@ -106,6 +106,22 @@ class RiskReport:
             "estimation": self.estimation,
         }
 
+    def mlflow_metrics(self) -> dict[str, float]:
+        """VaR and ES by method, the VaR backtest's figures, the worst scenario, the headline
+        VaR (parametric when computed, else the first method)."""
+        headline = self.var_results.get("parametric") or next(iter(self.var_results.values()))
+        metrics = {f"var_{k}": v.var for k, v in self.var_results.items()}
+        metrics.update({f"es_{k}": v.expected_shortfall for k, v in self.var_results.items()})
+        summary = self.backtest.summary()
+        metrics.update(
+            backtest_breach_rate=summary["breach_rate"],
+            backtest_kupiec_pvalue=summary["kupiec_pvalue"],
+            backtest_christoffersen_pvalue=summary["christoffersen_pvalue"],
+            worst_scenario_pnl=self.worst_case.get("pnl", float("nan")),
+            headline_var=headline.var,
+        )
+        return metrics
+
 
 def risk_report(
     prices: pd.DataFrame,

@@ -8,6 +8,7 @@ nothing else to supply. :mod:`autoport.strategies.dqn.pyfunc` wraps this class a
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -24,10 +25,14 @@ SPEC_FILE = "spec.json"
 class PolicyMapper:
     """``action(obs)`` for the env loop, ``predict(obs_batch)`` for the MLflow signature."""
 
-    def __init__(self, model, env_config: EnvConfig, tickers: list[str]) -> None:
+    def __init__(self, model, env_config: EnvConfig, tickers: list[str],
+                 seen_until: date | None = None) -> None:
+        """``seen_until``: the last date of the data the model was trained or selected on (the
+        end of its validation period); a backtest before it would score the model in sample."""
         self.model = model
         self.env_config = env_config
         self.tickers = list(tickers)
+        self.seen_until = seen_until
 
     @property
     def action_names(self) -> list[str]:
@@ -67,7 +72,8 @@ class PolicyMapper:
         """Write the SB3 policy and the spec; return MLflow ``artifacts`` paths."""
         folder.mkdir(parents=True, exist_ok=True)
         self.model.save(folder / POLICY_FILE)
-        spec = {"tickers": self.tickers, "env": self.env_config.model_dump(mode="json")}
+        spec = {"tickers": self.tickers, "env": self.env_config.model_dump(mode="json"),
+                "seen_until": self.seen_until.isoformat() if self.seen_until else None}
         (folder / SPEC_FILE).write_text(json.dumps(spec, indent=2))
         return {"policy": str(folder / POLICY_FILE), "spec": str(folder / SPEC_FILE)}
 
@@ -77,7 +83,9 @@ class PolicyMapper:
 
         spec = json.loads(Path(spec_path).read_text())
         model = DQN.load(policy_path, device="cpu")
-        return cls(model, EnvConfig.model_validate(spec["env"]), spec["tickers"])
+        seen = spec.get("seen_until")
+        return cls(model, EnvConfig.model_validate(spec["env"]), spec["tickers"],
+                   date.fromisoformat(seen) if seen else None)
 
 
 def load_policy(model_uri: str) -> PolicyMapper:
@@ -86,8 +94,26 @@ def load_policy(model_uri: str) -> PolicyMapper:
 
     loaded = tracking.load_pyfunc(model_uri)
     try:
-        return loaded.unwrap_python_model().mapper
+        mapper = loaded.unwrap_python_model().mapper
     except AttributeError:
         raise TrackingError(
             f"{model_uri} is not an autoport DQN policy model; log one with autoport train-agent"
+        ) from None
+    if mapper.seen_until is None:  # logged before models recorded it: the run's protocol says
+        mapper.seen_until = _validation_end_of(loaded.metadata.run_id, model_uri)
+    return mapper
+
+
+def _validation_end_of(run_id: str | None, model_uri: str) -> date:
+    """The end of the validation period in the training run's logged config."""
+    from autoport import tracking
+
+    try:
+        config = tracking.load_json_artifact(run_id, "config.json", "autoport train-agent")
+        return date.fromisoformat(str(config["protocol"]["validation_end"]))
+    except (TrackingError, KeyError, TypeError, ValueError):
+        raise TrackingError(
+            f"cannot tell which dates {model_uri} was trained and selected on (no seen_until in "
+            "its spec and no protocol in its run's config.json); retrain it with "
+            "`autoport train-agent`, which records them"
         ) from None

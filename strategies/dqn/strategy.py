@@ -1,10 +1,10 @@
 """A trained DQN allocator as a strategy: same observation and menu as in training.
 
 The policy observes its own book (value weights and drawdown over at most a training
-episode's length). A
-strategy is only handed prices, so it rebuilds that book from its past decisions with the fast
-simulator, whose bookkeeping matches zipline's (see ``tests/test_env_simulator.py``); costs are
-the ones the model was trained with.
+episode's length). The engine hands the book at each decision; the strategy only keeps the
+daily values since its first decision (the book's cash and shares marked at each close since
+the previous call, which the engine did not change in between), so a backtest costs time
+linear in its length.
 
 With ``regime_features`` the observation also holds the detector's filtered regime
 probabilities on the decision date, from the history alone
@@ -14,12 +14,13 @@ probabilities on the decision date, from the history alone
 
 from __future__ import annotations
 
+from collections import deque
+
 import numpy as np
 import pandas as pd
 
-from autoport.engines import simulator
+from autoport.decision import Book, Decision
 from autoport.errors import ConfigError
-from autoport.strategies.base import Decision
 
 
 class DQNPolicy:
@@ -39,32 +40,54 @@ class DQNPolicy:
         self.model_uri = model_uri
         self.policy = mapper
         self.config = self.policy.env_config
+        # the last date the model was trained or selected on: backtests start after it
+        seen = getattr(self.policy, "seen_until", None)
+        self.seen_until = pd.Timestamp(seen) if seen is not None else None
         self.min_history = self.config.history_needed
-        self._decided: dict[pd.Timestamp, np.ndarray] = {}
         self._regimes = None
+        self._last: pd.Timestamp | None = None  # the close of the last call
+        self._state: tuple[np.ndarray, float] = (np.zeros(0), 0.0)  # its book state
+        self._values: deque[float] = deque(maxlen=self.config.episode_length + 1)
 
-    def _book_state(self, history: pd.DataFrame) -> tuple[np.ndarray, float]:
-        """Value weights and drawdown of this strategy's own book at the last close."""
+    def _book_state(self, history: pd.DataFrame, book: Book | None
+                    ) -> tuple[np.ndarray, float]:
+        """Value weights of the book and its drawdown at the last close.
+
+        Training episodes measure drawdown from their start, at most ``episode_length``
+        sessions back; a long backtest would otherwise feed drawdowns never seen in training.
+        The values between two calls are the book's cash plus its shares at each close: the
+        book changed only by fills, which land on the session after a decision.
+        """
         today = history.index[-1]
-        past = {d: w for d, w in self._decided.items() if d < today}
-        if not past:
+        if book is None:  # outside an engine: a fresh all-cash account
+            self._last = None
             return np.zeros(history.shape[1]), 0.0
-        window = history.loc[min(past):]
-        rows = {window.index.get_loc(d): w for d, w in past.items()}
-        run = simulator.simulate(window.to_numpy(), rows, self.config.costs)
-        # training episodes measure drawdown from their start, at most episode_length
-        # sessions back; a long backtest would otherwise feed drawdowns never seen in training
-        recent = run.values[-(self.config.episode_length + 1):]
-        return run.weights[-1], float(1.0 - recent[-1] / recent.max())
+        if self._last is not None and today == self._last:
+            return self._state  # asked again on the same close (observe, then decide)
+        if self._last is not None and today < self._last:
+            self._last = None  # a new run from the start
+        if self._last is None:
+            self._values.clear()
+        shares = book.shares.reindex(history.columns, fill_value=0.0).to_numpy(dtype=float)
+        first = history.index.searchsorted(self._last, side="right") if self._last is not None \
+            else len(history) - 1
+        # the sessions since the last call, today's included, valued in one product
+        self._values.extend(book.cash + np.ascontiguousarray(history.iloc[first:], dtype=float)
+                            @ shares)
+        self._last = today
+        weights = book.weights.reindex(history.columns, fill_value=0.0).to_numpy(dtype=float)
+        values = np.fromiter(self._values, float)
+        self._state = weights, float(1.0 - values[-1] / values.max())
+        return self._state
 
-    def observe(self, history: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, float,
-                                                      np.ndarray | None]:
-        """The policy's observation at ``history``'s last close, from ``history`` only:
-        ``(obs, menu, drawdown, regime probabilities or None)``."""
+    def observe(self, history: pd.DataFrame, book: Book | None = None
+                ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray | None]:
+        """The policy's observation at ``history``'s last close, from ``history`` and the
+        engine's ``book`` only: ``(obs, menu, drawdown, regime probabilities or None)``."""
         from autoport.envs import features
 
         self.policy.check_tickers(list(history.columns))
-        weights_now, drawdown = self._book_state(history)
+        weights_now, drawdown = self._book_state(history, book)
         menu = features.menu_weights(history, self.config)
         rets = features.log_returns(history.to_numpy(), self.config)
         regime = None
@@ -76,12 +99,11 @@ class DQNPolicy:
         obs = features.observation(rets, weights_now, drawdown, menu, self.config, regime)
         return obs, menu, drawdown, regime
 
-    def decide(self, history: pd.DataFrame) -> Decision:
-        obs, menu, drawdown, regime = self.observe(history)
+    def decide(self, history: pd.DataFrame, book: Book | None = None) -> Decision:
+        obs, menu, drawdown, regime = self.observe(history, book)
         action = self.policy.action(obs)
         weights = menu[action]
         today = history.index[-1]
-        self._decided[today] = weights
         name = self.policy.action_names[action]
         return Decision(
             today,

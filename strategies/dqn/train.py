@@ -132,7 +132,8 @@ def train(
         exploration_final_eps=d.exploration_final_eps, max_grad_norm=d.max_grad_norm,
         seed=config.seed, device="cpu", verbose=0,
     )
-    mapper = PolicyMapper(model, config.env, list(prices.columns))
+    mapper = PolicyMapper(model, config.env, list(prices.columns),
+                          seen_until=config.protocol.validation_end)
     validation, curve = _callbacks(prices, config, mapper, on_eval)
     started = time.perf_counter()
     model.learn(total_timesteps=config.timesteps, callback=[validation, curve],

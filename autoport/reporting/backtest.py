@@ -1,4 +1,4 @@
-"""Figures a person would rather look at than read: the pyfolio tear sheet and a comparison.
+"""Backtest figures: the pyfolio tear sheet, growth and drawdown beside 1/N, weights, regimes.
 
 This is an edge module: it writes image files into the folder it is given.
 """
@@ -30,11 +30,18 @@ def save_tear_sheet(returns: pd.Series, benchmark: pd.Series | None, path: Path)
     return path
 
 
-def save_comparison(curves: dict[str, pd.Series], path: Path, title: str) -> Path:
-    """Growth of $1 and drawdown for the strategy beside 1/N and the index."""
+def save_comparison(curves: dict[str, pd.Series], path: Path, title: str,
+                    in_sample_end: pd.Timestamp | None = None) -> Path:
+    """Growth of $1 and drawdown for the strategy beside 1/N and the index; the sessions a
+    trained model or a selection already saw (up to ``in_sample_end``) are shaded."""
     fig, (top, bottom) = plt.subplots(
         2, 1, figsize=(11, 7), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
     )
+    if in_sample_end is not None:
+        first = min(r.index[0] for r in curves.values())
+        for ax in (top, bottom):
+            ax.axvspan(first, in_sample_end, color="0.85", zorder=0,
+                       label="in sample (model's training/selection data)" if ax is top else None)
     for name, returns in curves.items():
         wealth = (1.0 + returns.fillna(0.0)).cumprod()
         top.plot(wealth.index, wealth.to_numpy(), label=name, lw=1.2)

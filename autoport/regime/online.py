@@ -1,0 +1,249 @@
+"""The one online regime filter: filtered HMM probabilities of a growing history.
+
+``autoport regime`` (through :func:`autoport.regime.detector.detect`), the DQN environment's
+regime features, the regime strategy and the autopilot all use :class:`OnlineRegimeFilter`, so
+they report and act on the same probability on every date.
+
+**The refit grid** (the only rule). Number the feature rows 0, 1, ... from the first row of the
+history. The grid points are ``a_k = min_train + k * refit_every``. The fit of grid point ``a``
+is trained on rows ``[lo, a)`` (``lo = 0``, or ``max(0, a - train_window)`` for a rolling
+window) and labels rows ``a .. a + refit_every - 1``: the probability on row ``r`` is the
+filtered ``P(state_r | rows lo..r)`` under the fit of the last grid point ``a <= r``, by the
+forward recursion from row ``lo``. Rows before ``min_train`` get none. So the probability on a
+date reads rows up to that date only, and a fit never reads the rows it labels. The grid depends
+on the history's first row only, so a history cut at any date gets the same probabilities as
+the whole one up to that date.
+
+**Warm starts.** The first fit runs ``n_restarts`` seeded restarts; every later fit starts EM
+from the previous fit's parameters (re-expressed in the new window's standardization) plus
+``refit_restarts`` seeded restarts (default 0) and keeps the candidate with the highest
+likelihood (:func:`autoport.regime.hmm.fit_hmm`). A refit so starts where the model was and
+converges in a few EM steps, and the states keep their meaning from one refit to the next. If
+the warm start alone fails, that refit falls back to the seeded restarts.
+
+**Batch and incremental give the same numbers, bit for bit.** :meth:`run` is :meth:`update`
+over all rows; :meth:`update` adds rows (refitting at each grid point it passes) and continues
+the forward recursion exactly where it stopped; :meth:`sync` takes the whole history a strategy
+is handed and only processes what is new.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from autoport.errors import ConfigError, DataError
+from autoport.regime.config import DetectorConfig
+from autoport.regime.hmm import REGIMES, HMMFit, RegimeResult, fit_hmm, forward_filter, predict
+
+
+class OnlineRegimeFilter:
+    """Online regime probabilities under the refit grid of the module docstring.
+
+    ``fit_kwargs`` go to :func:`autoport.regime.hmm.fit_hmm` (restarts, seed, EM settings).
+    State: the feature rows seen, the fits of the grid points passed, the probabilities of the
+    labelled rows and the last filtered distribution (to continue the recursion).
+    """
+
+    def __init__(
+        self,
+        *,
+        min_train: int = 504,
+        refit_every: int = 63,
+        train_window: int | None = None,
+        warm_start: bool = True,
+        refit_restarts: int = 0,
+        **fit_kwargs,
+    ) -> None:
+        if min_train < 60:
+            raise ConfigError(f"min_train {min_train} is too short; use at least 60 sessions")
+        if refit_every < 1:
+            raise ConfigError(f"refit_every {refit_every} must be at least 1 session")
+        if train_window is not None and train_window < min_train:
+            raise ConfigError(
+                f"train_window {train_window} is shorter than min_train {min_train}; raise it"
+            )
+        self.min_train = min_train
+        self.refit_every = refit_every
+        self.train_window = train_window
+        if refit_restarts < 0:
+            raise ConfigError(f"refit_restarts {refit_restarts} must be 0 or more")
+        self.warm_start = warm_start
+        self.refit_restarts = refit_restarts
+        self.fit_kwargs = fit_kwargs
+        self.n_fits = 0  # HMM fits run by this object (what the incremental path saves)
+        self.reset()
+
+    @classmethod
+    def from_detector(
+        cls, detector: DetectorConfig, refit_every: int | None = None
+    ) -> OnlineRegimeFilter:
+        """The filter of a detector config; ``refit_every`` overrides the detector's (the
+        regime strategy and the autopilot take theirs from ``strategy.refit_every``)."""
+        return cls(
+            min_train=detector.min_train,
+            refit_every=detector.refit_every if refit_every is None else refit_every,
+            train_window=detector.train_window,
+            refit_restarts=detector.refit_restarts,
+            **detector.fit_kwargs(),
+        )
+
+    # ------------------------------------------------------------------ state
+    def reset(self) -> None:
+        """Forget every row, fit and probability (the next rows start a new history)."""
+        self._columns: tuple[str, ...] | None = None
+        self._dates = pd.Index([])
+        self._rows = np.empty((0, 0))
+        self._probs = np.empty((0, len(REGIMES)))  # labelled rows, REGIMES order
+        self._fits: list[HMMFit] = []
+        self._state: np.ndarray | None = None  # last filtered row, hidden-state order
+        self._frame: pd.DataFrame | None = None
+
+    def __len__(self) -> int:
+        """Feature rows seen."""
+        return len(self._rows)
+
+    @property
+    def fits(self) -> tuple[HMMFit, ...]:
+        """The fits of the grid points passed, in order."""
+        return tuple(self._fits)
+
+    @property
+    def last_fit(self) -> HMMFit:
+        """The fit that labels the last row seen."""
+        if not self._fits:
+            raise DataError(
+                f"no regime fit yet: the first fit needs {self.min_train} feature rows before "
+                f"the row it labels, {len(self)} seen"
+            )
+        return self._fits[-1]
+
+    @property
+    def probabilities(self) -> pd.DataFrame:
+        """Filtered probabilities of every labelled row (bull, bear, sideways columns)."""
+        if self._frame is None:
+            self._frame = pd.DataFrame(
+                self._probs, index=self._dates[self.min_train:len(self._rows)],
+                columns=list(REGIMES),
+            )
+        return self._frame
+
+    def result(self) -> RegimeResult:
+        """The probabilities with the fits that made them and the dates each fit labelled."""
+        if not self._fits:
+            raise DataError(
+                f"{len(self)} sessions of features leave nothing to label after min_train "
+                f"{self.min_train}; pass a longer history or lower min_train"
+            )
+        n = len(self._rows)
+        segments = []
+        for k in range(len(self._fits)):
+            a = self.min_train + k * self.refit_every
+            segments.append((self._dates[a], self._dates[min(a + self.refit_every, n) - 1]))
+        return RegimeResult(self.probabilities, self.fits, tuple(segments))
+
+    # ------------------------------------------------------------------ runs
+    def run(self, features: pd.DataFrame) -> RegimeResult:
+        """The batch run: forget any state, then :meth:`update` with every row."""
+        self.reset()
+        self.update(features)
+        return self.result()
+
+    def sync(self, features: pd.DataFrame) -> pd.DataFrame:
+        """Bring the state to ``features`` (a whole history) and return :attr:`probabilities`.
+
+        When the rows seen are a prefix of ``features`` (the next decision of a backtest) only
+        the new rows are processed; when ``features`` is a prefix of the rows seen (a new run
+        over the same data) the state is cut back to it; anything else starts afresh.
+        """
+        n, m = len(self._rows), len(features)
+        if n and tuple(features.columns) == self._columns:
+            k = min(n, m)
+            if features.index[:k].equals(self._dates[:k]) and np.array_equal(
+                features.to_numpy(dtype=float)[:k], self._rows[:k]
+            ):
+                if m >= n:
+                    self.update(features.iloc[n:])
+                else:
+                    self._truncate(m)
+                return self.probabilities
+        self.reset()
+        self.update(features)
+        return self.probabilities
+
+    def update(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """Add ``rows`` (dated after every row seen) and return the new rows' probabilities
+        (rows before ``min_train`` get none); fits every grid point the rows reach."""
+        if rows.empty:
+            return pd.DataFrame(columns=list(REGIMES), dtype=float)
+        if self._columns is None:
+            self._columns = tuple(rows.columns)
+            self._rows = np.empty((0, len(self._columns)))
+        elif tuple(rows.columns) != self._columns:
+            raise DataError(
+                f"new feature rows have columns {list(rows.columns)} but the filter holds "
+                f"{list(self._columns)}; reset it or build the features with the same settings"
+            )
+        if len(self._dates) and rows.index[0] <= self._dates[-1]:
+            raise DataError(
+                f"new feature rows start on {rows.index[0]}, not after the last row seen "
+                f"({self._dates[-1]}); use sync() for a history that is not a continuation"
+            )
+        start = len(self._rows)
+        self._rows = np.concatenate([self._rows, rows.to_numpy(dtype=float)])
+        self._dates = rows.index.copy() if start == 0 else self._dates.append(rows.index)
+        self._frame = None
+        n, first_new = len(self._rows), len(self._probs)
+        parts = [self._probs]
+        r = max(start, self.min_train)
+        while r < n:
+            a = self.min_train + (r - self.min_train) // self.refit_every * self.refit_every
+            end = min(a + self.refit_every, n)
+            if r == a:
+                fit, prior = self._refit(a)
+            else:
+                fit = self._fits[-1]
+                prior = predict(self._state, fit.model.transmat_)
+            hidden = forward_filter(fit.model, fit.scaler.transform(self._rows[r:end]), prior)
+            self._state = hidden[-1]
+            parts.append(hidden[:, fit.order()])
+            r = end
+        self._probs = np.concatenate(parts)
+        new = self._probs[first_new:]
+        return pd.DataFrame(new, index=self._dates[len(self._rows) - len(new):],
+                            columns=list(REGIMES))
+
+    # ------------------------------------------------------------------ internals
+    def _refit(self, a: int) -> tuple[HMMFit, np.ndarray]:
+        """Fit grid point ``a`` on rows ``[lo, a)`` and return it with the predicted state
+        distribution of row ``a`` (the filter run over the training rows with the new fit)."""
+        lo = 0 if self.train_window is None else max(0, a - self.train_window)
+        train = pd.DataFrame(self._rows[lo:a], index=self._dates[lo:a], columns=self._columns)
+        previous = self._fits[-1] if (self.warm_start and self._fits) else None
+        fit = None
+        if previous is not None:
+            kwargs = {**self.fit_kwargs, "n_restarts": self.refit_restarts}
+            try:
+                fit = fit_hmm(train, init=previous, **kwargs)
+            except DataError:  # the warm start failed: fall back to the seeded restarts
+                fit = None
+        if fit is None:
+            fit = fit_hmm(train, init=previous, **self.fit_kwargs)
+        self.n_fits += 1
+        self._fits.append(fit)
+        before = forward_filter(fit.model, fit.scaler.transform(self._rows[lo:a]))
+        return fit, predict(before[-1], fit.model.transmat_)
+
+    def _truncate(self, m: int) -> None:
+        """Cut the state back to the first ``m`` rows (each row's value stays as it was)."""
+        labelled = max(0, m - self.min_train)
+        self._rows, self._dates = self._rows[:m], self._dates[:m]
+        self._frame = None
+        self._probs = self._probs[:labelled]
+        self._fits = self._fits[: 0 if not labelled else (m - 1 - self.min_train)
+                                // self.refit_every + 1]
+        if labelled:
+            fit = self._fits[-1]
+            self._state = self._probs[-1][np.argsort(fit.order())]  # back to hidden order
+        else:
+            self._state = None

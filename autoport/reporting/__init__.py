@@ -1,0 +1,30 @@
+"""Figures a person would rather look at than read, one module per workflow.
+
+Each ``plot_*`` draws from a result object of the core (:class:`~autoport.optimize.report.
+OptimizeReport`, :class:`~autoport.regime.report.RegimeReport`, :class:`~autoport.risk.report.
+RiskReport`) and returns the matplotlib figure; given a ``path`` it also writes the PNG and
+closes the figure. Importing this package loads matplotlib (Agg backend): import it where a
+figure is drawn, not at a command's start.
+"""
+
+from autoport.reporting.backtest import (
+    REGIME_COLOURS,
+    save_comparison,
+    save_regime_timeline,
+    save_tear_sheet,
+    save_weights,
+)
+from autoport.reporting.optimize import plot_frontier
+from autoport.reporting.regime import plot_regimes
+from autoport.reporting.risk import (
+    plot_correlation,
+    plot_loss_distribution,
+    plot_stress_scenarios,
+    save_risk_plots,
+)
+
+__all__ = [
+    "REGIME_COLOURS", "plot_correlation", "plot_frontier", "plot_loss_distribution",
+    "plot_regimes", "plot_stress_scenarios", "save_comparison", "save_regime_timeline",
+    "save_risk_plots", "save_tear_sheet", "save_weights",
+]
