@@ -1,5 +1,9 @@
-"""A backtest as the product runs it: a strategy and the 1/N baseline through zipline, plus
+"""A backtest as the product runs it: a strategy and the 1/N baseline through one engine, plus
 the index, on the same out-of-sample sessions, summarised with the same metrics.
+
+The engine is zipline (the reference, and what promotion re-runs) or ``sim``, the fast
+simulator (:func:`autoport.engines.simulator.run`): the same timing, costs, order sizing and
+whole shares, so the two agree within 1e-8 a day (``tests/test_backtest_engines.py``).
 
 The first ``window`` sessions of the panel only feed estimates; trading starts after them for
 both the strategy and the baseline, so every figure is out of sample.
@@ -19,10 +23,11 @@ from autoport import configfile, metrics
 from autoport.engines import simulator, zipline_engine
 from autoport.engines.costs import CostModel
 from autoport.engines.orders import OrderSizing
-from autoport.errors import DataError
+from autoport.errors import ConfigError, DataError
 from autoport.decision import Decision, Strategy
 
 BASELINE = "equal_weight"
+ENGINES = ("zipline", "sim")
 
 
 class BacktestConfig(BaseModel):
@@ -97,6 +102,7 @@ class BacktestOutcome:
     baseline: StrategyRun
     index_returns: pd.Series | None
     index_metrics: dict[str, float] | None
+    engine: str = "zipline"
     # the last session the strategy's model or selection saw, when the run reaches into it
     # (only with allow_in_sample); figures are then also reported on each side of it
     in_sample_end: pd.Timestamp | None = None
@@ -177,22 +183,34 @@ def trading_window(
 
 def _run_one(
     strategy: Strategy, prices: pd.DataFrame, config: BacktestConfig, start, end,
-    benchmark_returns, on_progress,
+    benchmark_returns, on_progress, engine: str,
 ) -> StrategyRun:
-    result = zipline_engine.run(
-        strategy, prices, start=start, end=end, costs=config.costs, capital=config.capital,
-        rebalance=config.rebalance, benchmark_returns=benchmark_returns, on_progress=on_progress,
-        sizing=config.orders,
-    )
+    if engine == "sim":
+        run = simulator.run(
+            strategy, prices, start=start, end=end, rebalance=config.rebalance,
+            costs=config.costs, capital=config.capital, sizing=config.orders,
+            whole_shares=True,
+        )
+        returns, positions, decisions = run.returns, run.positions, run.decisions
+        transactions = simulator.transactions_frame(run.fills)
+        if on_progress is not None:
+            on_progress(len(returns), len(returns))
+    else:
+        result = zipline_engine.run(
+            strategy, prices, start=start, end=end, costs=config.costs, capital=config.capital,
+            rebalance=config.rebalance, benchmark_returns=benchmark_returns,
+            on_progress=on_progress, sizing=config.orders,
+        )
+        returns, positions, decisions = result.returns, result.positions, result.decisions
+        transactions = result.transactions
     figures = metrics.summary(
-        result.returns, positions=result.positions, transactions=result.transactions,
-        risk_free=config.risk_free,
+        returns, positions=positions, transactions=transactions, risk_free=config.risk_free,
     )
     return StrategyRun(
-        strategy.name, result.returns, figures, _weights_table(result.decisions),
-        [f"{d.date.date()}: {d.reason}" for d in result.decisions],
-        [_record(d) for d in result.decisions],
-        result.positions, result.transactions,
+        strategy.name, returns, figures, _weights_table(decisions),
+        [f"{d.date.date()}: {d.reason}" for d in decisions],
+        [_record(d) for d in decisions],
+        positions, transactions,
     )
 
 
@@ -219,12 +237,16 @@ def run_backtest(
     make_strategy: Callable[..., Strategy],
     index_levels: pd.Series | None = None,
     on_progress: Callable[[str, int, int], None] | None = None,
+    engine: str = "zipline",
 ) -> BacktestOutcome:
-    """Run the configured strategy and the 1/N baseline on the same sessions.
+    """Run the configured strategy and the 1/N baseline on the same sessions, through
+    ``engine`` (``zipline``, the default and the reference, or ``sim``).
 
     ``make_strategy(name, **params)`` builds them (``autoport.strategies.make_strategy``); it is
     handed in because strategies live above the core.
     """
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
     strategy = make_strategy(config.strategy, **config.strategy_arguments())
     seen = seen_until(strategy, config)
     start, end = trading_window(prices, config, strategy.min_history, seen)
@@ -236,12 +258,12 @@ def run_backtest(
         return (lambda done, total: on_progress(label, done, total)) if on_progress else None
 
     main = _run_one(strategy, prices, config, start, end, index_returns,
-                    progress(config.strategy))
+                    progress(config.strategy), engine)
     base = _run_one(make_strategy(BASELINE), prices, config, start, end, index_returns,
-                    progress(BASELINE))
+                    progress(BASELINE), engine)
     index_metrics = None
     if index_returns is not None:
         index_metrics = metrics.summary(index_returns.fillna(0.0), risk_free=config.risk_free)
     in_sample_end = seen if seen is not None and seen >= start else None
-    return BacktestOutcome(config, start, end, main, base, index_returns, index_metrics,
+    return BacktestOutcome(config, start, end, main, base, index_returns, index_metrics, engine,
                            in_sample_end)

@@ -41,6 +41,9 @@ def backtest(
     model: Annotated[str | None, typer.Option(
         help="--strategy dqn: runs:/RUN_ID/model or models:/NAME@alias; --strategy regime: "
              "the run id of `autoport regime` (its model is used as is, no refits)")] = None,
+    engine: Annotated[str, typer.Option(
+        help="zipline (the reference) or sim (the fast simulator: the same fills, costs "
+             "and whole shares)")] = "zipline",
     allow_in_sample: Annotated[bool, typer.Option(
         "--allow-in-sample", help="with a trained model (or settings chosen by a sweep), also "
         "run over the dates it was trained or selected on; that part is reported apart. "
@@ -60,7 +63,7 @@ def backtest(
                                                          "model_uri": model}})
     panel = load_prices(prices, end=end, min_history=cfg.window + 2, ffill=ffill)
     index_levels = data.bundled_benchmark() if prices is None else None
-    outcome = _run_with_progress(cfg, panel, index_levels, quiet=json_output)
+    outcome = _run_with_progress(cfg, panel, index_levels, quiet=json_output, engine=engine)
     after_tax = None
     with output_dir(out, f"backtest-{cfg.strategy}") as (staging, final):
         _write_artifacts(outcome, staging)
@@ -74,6 +77,7 @@ def backtest(
                 params={**cfg.model_dump(mode="json", exclude={"costs", "strategy_params"}),
                         **{f"costs.{k}": v for k, v in cfg.costs.model_dump().items()},
                         "strategy_params": cfg.strategy_params,
+                        "engine": outcome.engine,
                         "data_hash": data.content_hash(panel),
                         "data_source": str(prices) if prices else "bundled:sp500_dataset",
                         "start_effective": str(outcome.start.date()),
@@ -83,11 +87,13 @@ def backtest(
                          **{f"index_{k}": v for k, v in (outcome.index_metrics or {}).items()},
                          **_after_tax_metrics(after_tax)},
                 artifacts_dir=staging,
-                tags={"command": "backtest", "strategy": cfg.strategy},
+                tags={"command": "backtest", "strategy": cfg.strategy,
+                      "engine": outcome.engine},
                 config=cfg.model_dump(mode="json"),
             )
     result = {
         "strategy": cfg.strategy,
+        "engine": outcome.engine,
         "start": outcome.start,
         "end": outcome.end,
         "metrics": outcome.strategy.metrics,
@@ -112,7 +118,8 @@ def backtest(
         console.print(f"MLflow run: [bold]{run_id}[/] (store: {tracking.tracking_uri()})")
 
 
-def _run_with_progress(cfg, panel, index_levels, *, quiet: bool) -> BacktestOutcome:
+def _run_with_progress(cfg, panel, index_levels, *, quiet: bool,
+                       engine: str = "zipline") -> BacktestOutcome:
     from rich.progress import (
         BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
     )
@@ -129,12 +136,12 @@ def _run_with_progress(cfg, panel, index_levels, *, quiet: bool) -> BacktestOutc
 
     def on_progress(label: str, done: int, total: int) -> None:
         if label not in tasks:
-            tasks[label] = progress.add_task(f"zipline {label}", total=total)
+            tasks[label] = progress.add_task(f"{engine} {label}", total=total)
         progress.update(tasks[label], completed=done)
 
     with progress:
         return run_backtest(cfg, panel, make_strategy=make_strategy, index_levels=index_levels,
-                            on_progress=on_progress)
+                            on_progress=on_progress, engine=engine)
 
 
 def _write_artifacts(outcome: BacktestOutcome, folder: Path) -> None:

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
+from autoport.engines import orders
 from autoport.engines.costs import CostModel
 
 
@@ -56,9 +56,7 @@ def orders_between(before: pd.Series, after: pd.Series, prices: pd.Series, value
     after = after.reindex(tickers, fill_value=0.0).astype(float)
     delta = after - before
     rate = costs.total_rate
-    # an amount within 1e-4 of a whole number is that number, else truncated toward zero
-    near = delta.round()
-    delta = near.where((delta - near).abs() < 1e-4, np.trunc(delta))
+    delta = orders.whole_shares(delta)
     after = before + delta
     return [
         Order(t, int(delta[t]), float(prices[t]), float(delta[t] * prices[t]),

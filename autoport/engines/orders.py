@@ -2,7 +2,8 @@
 ``MarketSimulator`` owns its trade rounding rather than the policy.
 
 With no rules (the default) an engine trades to ``w * V / P`` shares: zipline's
-``order_target_percent`` truncates that to whole shares, the fast simulator keeps fractions.
+``order_target_percent`` truncates the change to whole shares (:func:`whole_shares`), the fast
+simulator keeps fractions unless asked for whole shares, as the backtest's ``sim`` engine does.
 With rules, :func:`size` rounds to lots, skips small orders, keeps a cash buffer and trims
 buys that would overdraw cash after costs; both engines then execute exactly those counts, and
 a strategy may call :func:`size` on its book to name the orders its target becomes.
@@ -33,6 +34,14 @@ class OrderSizing(BaseModel):
     @property
     def active(self) -> bool:
         return self.lot_size is not None or self.min_trade_value > 0 or self.cash_buffer > 0
+
+
+def whole_shares(delta: np.ndarray | pd.Series) -> np.ndarray | pd.Series:
+    """Share changes as an engine that trades whole shares places them (zipline's order
+    amounts): within 1e-4 of a whole number, that number; else truncated toward zero."""
+    near = np.round(delta)
+    return np.where(np.abs(delta - near) < 1e-4, near, np.trunc(delta)) if isinstance(
+        delta, np.ndarray) else near.where((delta - near).abs() < 1e-4, np.trunc(delta))
 
 
 def size(

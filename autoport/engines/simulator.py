@@ -160,13 +160,15 @@ def run(
     costs: CostModel | None = None,
     capital: float = 1.0,
     sizing: orders.OrderSizing | None = None,
+    whole_shares: bool = False,
 ) -> StrategyRun:
     """Drive ``strategy`` over ``start..end`` of ``prices``: at each decision session it gets
     the closes up to that session and the :class:`Book`; its target fills at the next close.
 
     Decision sessions are ``dates`` when given, else those of ``rebalance``; a session with
     under ``strategy.min_history`` rows of history is skipped, as in the zipline engine.
-    Without sizing rules the targets are fractional shares ``w * V / P``.
+    Without sizing rules the targets are fractional shares ``w * V / P``; ``whole_shares``
+    places every change in whole shares as zipline does (:func:`orders.whole_shares`).
     """
     costs = costs or CostModel(commission_bps=0.0, slippage_bps=0.0)
     sizing = sizing or orders.OrderSizing()
@@ -176,7 +178,6 @@ def run(
     sessions = prices.loc[start:end].index
     if dates is None:
         dates = schedule(prices.index, start, end, rebalance)
-    decide_on = set(pd.DatetimeIndex(dates))
     segment = prices.loc[sessions]
     # row-major, so each session's dot products run alike whatever layout ``prices`` has
     px = np.ascontiguousarray(segment.to_numpy(dtype=float))
@@ -185,6 +186,9 @@ def run(
     tickers = prices.columns
     first_row = prices.index.get_loc(sessions[0])
     n_days, n_assets = px.shape
+    # decision rows: scheduled and with min_history rows of history behind them
+    decide_on = sessions.isin(pd.DatetimeIndex(dates)) & (
+        first_row + np.arange(n_days) + 1 >= strategy.min_history)
     account = Account.all_cash(n_assets, float(capital))
     values = np.empty(n_days)
     paid = np.zeros(n_days)
@@ -196,8 +200,8 @@ def run(
     pending: np.ndarray | None = None
     slip, comm = costs.slippage_bps / 1e4, costs.commission_bps / 1e4
     for t in range(n_days):
-        day = sessions[t]
         if pending is not None:
+            day = sessions[t]
             delta = pending - account.shares
             for i in np.flatnonzero(delta):
                 price = px[t, i] * (1.0 + slip * np.sign(delta[i]))
@@ -210,8 +214,9 @@ def run(
         values[t] = account.value(px[t])
         held[t] = account.shares
         cash[t] = account.cash
-        if day in decide_on and first_row + t + 1 >= strategy.min_history:
-            marks = segment.iloc[t]
+        if decide_on[t]:
+            day = sessions[t]
+            marks = pd.Series(px[t].copy(), index=tickers, name=day)
             book = Book(day, account.cash, pd.Series(account.shares.copy(), index=tickers),
                         marks, tuple(since_last), costs, sizing)
             since_last = []
@@ -224,9 +229,21 @@ def run(
                 pending = target.to_numpy(dtype=float)
             else:
                 pending = target_shares(account, w.to_numpy(dtype=float), px[t])
+            if whole_shares:
+                pending = account.shares + orders.whole_shares(pending - account.shares)
     returns = np.concatenate([[0.0], values[1:] / values[:-1] - 1.0])
     positions = pd.DataFrame(held * px, index=sessions, columns=tickers)
     positions["cash"] = cash
     return StrategyRun(pd.Series(returns, index=sessions, name="strategy"),
                        pd.Series(values, index=sessions), pd.Series(paid, index=sessions),
                        positions, fills, decisions)
+
+
+def transactions_frame(fills: list[Fill]) -> pd.DataFrame:
+    """Fills in the shape of the zipline engine's transactions (date index; symbol, amount,
+    price), for pyfolio's turnover and the after-tax replay."""
+    if not fills:
+        return pd.DataFrame(columns=["symbol", "amount", "price"], index=pd.DatetimeIndex([]))
+    frame = pd.DataFrame({"date": [f.date for f in fills], "symbol": [f.ticker for f in fills],
+                          "amount": [f.shares for f in fills], "price": [f.price for f in fills]})
+    return frame.set_index("date")

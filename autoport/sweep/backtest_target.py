@@ -83,9 +83,9 @@ def backtest_trial(
     """One setting on one seed, on the validation period, on the fast engine."""
     cfg = configfile.validate(
         BacktestConfig, {**config, "strategy": strategy, "seed": seed, "start": period.start,
-                         "end": period.end, "engine": SEARCH_ENGINE}, "trial settings")
+                         "end": period.end}, "trial settings")
     outcome = run_backtest(cfg, prices.loc[: pd.Timestamp(period.end)],
-                           make_strategy=make_strategy)
+                           make_strategy=make_strategy, engine=SEARCH_ENGINE)
     return TrialOutcome(outcome.strategy.metrics, outcome.strategy.returns)
 
 
@@ -114,9 +114,8 @@ def sweep_backtest(
                          "selected_through": spec.validation.end},
         "chosen settings")
     test_prices = prices.loc[: pd.Timestamp(spec.test.end)]
-    test = run_backtest(chosen.model_copy(update={"engine": REFERENCE_ENGINE}), test_prices,
-                        make_strategy=make_strategy, index_levels=index_levels,
-                        on_progress=on_progress)
-    fast = run_backtest(chosen.model_copy(update={"engine": SEARCH_ENGINE}), test_prices,
-                        make_strategy=make_strategy)
+    test = run_backtest(chosen, test_prices, make_strategy=make_strategy,
+                        index_levels=index_levels, on_progress=on_progress,
+                        engine=REFERENCE_ENGINE)
+    fast = run_backtest(chosen, test_prices, make_strategy=make_strategy, engine=SEARCH_ENGINE)
     return BacktestSweep(result, chosen, test, fast.strategy.metrics)
