@@ -405,7 +405,8 @@ def log_sweep(
                       {**(tags or {}), "sweep.role": "parent"}, config, dataset) as parent:
         for trial in trials:
             with contextlib.redirect_stdout(sys.stderr):
-                child = mlflow.start_run(run_name=str(trial["name"]), nested=True)
+                child = mlflow.start_run(run_name=str(trial["name"]), nested=True,
+                                         experiment_id=parent.info.experiment_id)
                 try:
                     mlflow.set_tags({"sweep.role": "trial", "sweep.parent": parent.info.run_id,
                                      "status": str(trial["status"]),

@@ -19,7 +19,9 @@ trials on other nodes never need to reach the tracking store.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -224,7 +226,8 @@ def run_sweep(
                 failure_config=tune.FailureConfig(max_failures=0),
             ),
         )
-    grid = tuner.fit()
+    with contextlib.redirect_stdout(sys.stderr):  # Tune's tables must not mix with --json
+        grid = tuner.fit()
     trials = [_result(r, spec) for r in grid]
     ok = sorted((t for t in trials if t.status == OK),
                 key=lambda t: (-t.score, repr(sorted(t.params.items()))))
