@@ -481,3 +481,46 @@ def recent_runs(experiment: str | None = None, limit: int = 20) -> list[dict[str
         }
         for run in runs
     ]
+
+
+def log_sweep(
+    experiment: str,
+    *,
+    run_name: str,
+    params: Mapping[str, object],
+    metrics: Mapping[str, float],
+    trials: list[Mapping[str, object]],
+    artifacts_dir: Path | None = None,
+    tags: Mapping[str, str] | None = None,
+    config: Mapping[str, object] | None = None,
+    dataset: object | None = None,
+) -> str:
+    """A sweep as one parent run with a child run per trial; returns the parent's id.
+
+    Each trial is ``{"name", "params", "metrics", "status": "ok"|"failed", "error", "node"}``;
+    a failed trial's child run ends FAILED with its error as a tag. The driver logs every run
+    after the search, so trials on other Ray nodes never reach the tracking store themselves.
+    """
+    mlflow = _client()
+    with recorded_run(experiment, run_name, params, metrics, artifacts_dir,
+                      {**(tags or {}), "sweep.role": "parent"}, config, dataset) as parent:
+        for trial in trials:
+            with contextlib.redirect_stdout(sys.stderr):
+                child = mlflow.start_run(run_name=str(trial["name"]), nested=True,
+                                         experiment_id=parent.info.experiment_id)
+                try:
+                    mlflow.set_tags({"sweep.role": "trial", "sweep.parent": parent.info.run_id,
+                                     "status": str(trial["status"]),
+                                     **({"error": str(trial["error"])[:5000]}
+                                        if trial.get("error") else {}),
+                                     **({"node": str(trial["node"])} if trial.get("node") else {})})
+                    flat = {k: str(v)[:6000] for k, v in dict(trial["params"]).items()}
+                    if flat:
+                        mlflow.log_params(flat)
+                    finite = {k: float(v) for k, v in dict(trial["metrics"]).items()
+                              if v is not None and v == v}
+                    if finite:
+                        mlflow.log_metrics(finite)
+                finally:
+                    mlflow.end_run(status="FAILED" if trial["status"] != "ok" else "FINISHED")
+        return parent.info.run_id

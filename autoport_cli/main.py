@@ -23,6 +23,7 @@ from autoport_cli.promote import promote  # noqa: E402
 from autoport_cli.regime import regime  # noqa: E402
 from autoport_cli.runs import runs  # noqa: E402
 from autoport_cli.stress import stress  # noqa: E402
+from autoport_cli.sweep import sweep  # noqa: E402
 from autoport_cli.train_agent import train_agent  # noqa: E402
 
 app = typer.Typer(
@@ -40,6 +41,7 @@ app.command("train-agent")(train_agent)
 app.command("promote")(promote)
 app.command("runs")(runs)
 app.command("regime")(regime)
+app.command("sweep")(sweep)
 
 
 if __name__ == "__main__":

@@ -27,3 +27,13 @@ def shared_zipline_root(tmp_path_factory):
         os.environ.pop("ZIPLINE_ROOT", None)
     else:
         os.environ["ZIPLINE_ROOT"] = previous
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    """One local 2-CPU Ray for every sweep test (starting Ray costs seconds each time)."""
+    ray = pytest.importorskip("ray")
+    from autoport.sweep.runner import ray_session
+
+    with ray_session(num_cpus=2):
+        yield ray

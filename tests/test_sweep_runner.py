@@ -21,6 +21,10 @@ from autoport.sweep.spec import SweepSpec
 
 pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray")
+from ray import cloudpickle  # noqa: E402
+
+# the synthetic trial below reaches Ray's workers by value: they cannot import tests/
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 DATES = pd.bdate_range("2010-01-04", periods=400)
 
@@ -33,15 +37,6 @@ def synthetic_trial(config: dict, seed: int) -> TrialOutcome:
     r = pd.Series(0.0005 - 0.01 * (x - 0.3) ** 2 + noise, index=DATES)
     return TrialOutcome({"sharpe": float(r.mean() / r.std() * np.sqrt(252)),
                          "annual_return": float(r.mean() * 252)}, r)
-
-
-@pytest.fixture(scope="module")
-def local_ray():
-    from ray import cloudpickle
-
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests/
-    with ray_session(num_cpus=2):
-        yield
 
 
 def spec(**changes) -> SweepSpec:

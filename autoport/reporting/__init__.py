@@ -16,6 +16,7 @@ from autoport.reporting.backtest import (
 )
 from autoport.reporting.optimize import plot_frontier
 from autoport.reporting.regime import plot_regimes
+from autoport.reporting.sweep import save_sweep_plot
 from autoport.reporting.risk import (
     plot_correlation,
     plot_loss_distribution,
@@ -26,5 +27,5 @@ from autoport.reporting.risk import (
 __all__ = [
     "REGIME_COLOURS", "plot_correlation", "plot_frontier", "plot_loss_distribution",
     "plot_regimes", "plot_stress_scenarios", "save_comparison", "save_regime_timeline",
-    "save_risk_plots", "save_tear_sheet", "save_weights",
+    "save_risk_plots", "save_sweep_plot", "save_tear_sheet", "save_weights",
 ]

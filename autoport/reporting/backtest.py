@@ -102,3 +102,4 @@ def save_regime_timeline(
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+

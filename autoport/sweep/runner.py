@@ -19,7 +19,9 @@ trials on other nodes never need to reach the tracking store.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -217,13 +219,15 @@ def run_sweep(
             tune_config=tune.TuneConfig(
                 metric="score", mode="max", search_alg=searcher,
                 num_samples=1 if spec.search is SearchAlgorithm.GRID else spec.trials,
+                reuse_actors=True,  # a trial is a function call: no new worker process each
             ),
             run_config=tune.RunConfig(
                 name=name, storage_path=str(storage), verbose=0,
                 failure_config=tune.FailureConfig(max_failures=0),
             ),
         )
-    grid = tuner.fit()
+    with contextlib.redirect_stdout(sys.stderr):  # Tune's tables must not mix with --json
+        grid = tuner.fit()
     trials = [_result(r, spec) for r in grid]
     ok = sorted((t for t in trials if t.status == OK),
                 key=lambda t: (-t.score, repr(sorted(t.params.items()))))

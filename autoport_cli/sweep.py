@@ -1,0 +1,157 @@
+"""``autoport sweep SPEC.yaml``: search settings on Ray, score on validation, test the winner once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from autoport_cli.common import (
+    FfillOption, JsonOption, OutOption, PricesOption,
+    console, emit_json, err_console, load_prices, output_dir, user_errors,
+)
+
+EXPERIMENT = "sweeps"
+
+
+@user_errors
+def sweep(
+    spec_file: Annotated[Path, typer.Argument(help="sweep spec (YAML), e.g. experiments/sweeps/mpt.yaml")],
+    address: Annotated[str | None, typer.Option(
+        help="Ray cluster: auto, HOST:PORT or ray://HOST:PORT (default: RAY_ADDRESS, else a "
+             "local Ray started here)")] = None,
+    num_cpus: Annotated[int | None, typer.Option(
+        help="CPUs of the local Ray (default: all cores)")] = None,
+    seed: Annotated[int, typer.Option(help="seed of the search itself (which settings are drawn)")] = 0,
+    resume: Annotated[bool, typer.Option("--resume", help="continue an interrupted sweep of "
+                                         "the same spec from Ray Tune's saved state")] = False,
+    prices: PricesOption = None,
+    ffill: FfillOption = False,
+    out: OutOption = None,
+    json_output: JsonOption = False,
+    track: Annotated[bool, typer.Option(help="log the sweep to MLflow (a parent run, a "
+                                        "child run per trial)")] = True,
+) -> None:
+    """Search a strategy's settings on the validation period (Ray Tune), then test the winner
+    once through zipline, with its deflated Sharpe ratio and the probability of overfitting."""
+    import yaml
+
+    from autoport import configfile, data, reporting, tracking, workspace
+    from autoport.errors import ConfigError
+    from autoport.strategies import make_strategy
+    from autoport.sweep.backtest_target import check_backtest_spec, sweep_backtest
+    from autoport.sweep.runner import ray_session
+    from autoport.sweep.spec import Target, load_spec
+
+    spec = load_spec(spec_file)
+    if spec.target is not Target.BACKTEST:
+        raise ConfigError("autoport sweep runs backtest specs for now (target: backtest); "
+                          "train-agent sweeps are not built yet")
+    base, _ = configfile.read_mapping(_base_path(spec.base_config, spec_file))
+    panel = load_prices(prices, end=str(spec.test.end), min_history=60, ffill=ffill)
+    index_levels = data.bundled_benchmark() if prices is None else None
+    check_backtest_spec(spec, base, panel)
+    name = f"{spec_file.stem}-{data.content_hash(panel)[:8]}-seed{seed}"
+    storage = workspace.home() / "ray_results"
+    with ray_session(address, num_cpus):
+        if not json_output:
+            err_console.print(f"[bold]sweep[/] {spec.trials} trial(s) x {len(spec.seeds)} "
+                              f"seed(s) on {spec.validation.start}..{spec.validation.end} "
+                              f"({spec.search.value} search, Ray Tune state in {storage / name})")
+        report = sweep_backtest(spec, base, panel, make_strategy=make_strategy,
+                                index_levels=index_levels, storage=storage, name=name, seed=seed,
+                                resume=resume)
+    board = report.result.leaderboard()
+    chosen = {**base, **_nested(report.result.winner.params)}
+    with output_dir(out, f"sweep-{spec_file.stem}") as (staging, final):
+        board.to_csv(staging / "leaderboard.csv", index=False)
+        (staging / "chosen_config.yaml").write_text(
+            "# settings chosen on validation by `autoport sweep`: `autoport backtest --config "
+            "this file`\n# (selected_through: backtests start after it unless --allow-in-sample)\n"
+            + yaml.safe_dump({**chosen, "strategy": spec.strategy,
+                              "selected_through": spec.validation.end}, sort_keys=False))
+        reporting.save_sweep_plot(board, spec.metric, staging / "sweep.png",
+                                  f"{spec.strategy}: validation {spec.metric} by setting "
+                                  f"({len(report.result.succeeded)} trials)")
+        run_id = None
+        if track:
+            run_id = tracking.log_sweep(
+                EXPERIMENT, run_name=f"sweep-{spec_file.stem}",
+                params={**report.params(), "data_hash": data.content_hash(panel),
+                        "data_source": str(prices) if prices else "bundled:sp500_dataset"},
+                metrics=report.metrics(), trials=_trials_for_tracking(report.result),
+                artifacts_dir=staging, tags={"command": "sweep", "strategy": spec.strategy},
+                config=spec.model_dump(mode="json"), dataset=panel)
+    result = {"winner": report.result.winner.params, "metrics": report.metrics(),
+              "leaderboard": board.drop(columns=["error"]).head(10).to_dict(orient="records"),
+              "run_id": run_id, "artifacts_dir": final}
+    if json_output:
+        emit_json(result)
+        return
+    _print(report, board)
+    console.print(f"artifacts: [bold]{final}[/]")
+    if run_id:
+        console.print(f"MLflow run: [bold]{run_id}[/] (store: {tracking.tracking_uri()})")
+
+
+def _base_path(base_config: str | None, spec_file: Path) -> Path | None:
+    """The spec's base config, relative to the spec file when not found as given."""
+    if base_config is None:
+        return None
+    path = Path(base_config)
+    if not path.exists() and (spec_file.parent / path).exists():
+        return spec_file.parent / path
+    return path
+
+
+def _nested(point: dict) -> dict:
+    from autoport.sweep.spec import apply
+
+    return apply({}, point)
+
+
+def _trials_for_tracking(result) -> list[dict]:
+    return [{"name": t.trial_id, "params": t.params, "status": t.status, "error": t.error,
+             "node": t.node,
+             "metrics": {**{f"validation_{k}": v for k, v in t.metrics.items()},
+                         "score": t.score}} for t in result.trials]
+
+
+def _print(report, board) -> None:
+    spec = report.result.spec
+    table = Table(title=f"sweep of {spec.strategy}: validation {spec.metric}, best first")
+    params = [c for c in board.columns if c.startswith("param.")]
+    for col in ["rank", *[p.removeprefix("param.") for p in params], spec.metric, "status"]:
+        table.add_column(col, justify="right")
+    for _, row in board.head(10).iterrows():
+        rank = "" if row["rank"] != row["rank"] or row["rank"] is None else str(int(row["rank"]))
+        table.add_row(rank, *[_fmt(row[p]) for p in params], _fmt(row[spec.metric]),
+                      row["status"])
+    console.print(table)
+    m = report.metrics()
+    test = Table(title=f"chosen settings on the untouched test period "
+                       f"{spec.test.start}..{spec.test.end} (run once)")
+    test.add_column("metric")
+    for col in ("strategy (zipline)", "strategy (fast engine)", "1/N", "S&P 500"):
+        test.add_column(col, justify="right")
+    for key in ("annual_return", "sharpe", "max_drawdown"):
+        test.add_row(key, *[_fmt(m.get(f"{prefix}{key}")) for prefix in
+                            ("test_", "test_fast_", "test_baseline_", "test_index_")])
+    console.print(test)
+    pbo = m.get("pbo")
+    console.print(
+        f"deflated Sharpe ratio {m['deflated_sharpe']:.3f} (probability that the winner's "
+        f"validation Sharpe is above zero after {int(m['n_trials_ok'])} trials); PBO "
+        + (f"{pbo:.2f}" if pbo is not None else "n/a (fewer than 2 trials)")
+        + (f"; {int(m['n_trials_failed'])} trial(s) failed (see leaderboard.csv)"
+           if m["n_trials_failed"] else ""))
+
+
+def _fmt(value) -> str:
+    if value is None or value != value:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
