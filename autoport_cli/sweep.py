@@ -10,7 +10,7 @@ from rich.table import Table
 
 from autoport_cli.common import (
     FfillOption, JsonOption, OutOption, PricesOption,
-    console, emit_json, err_console, load_prices, output_dir, user_errors,
+    check_tracking, console, emit_json, err_console, load_prices, output_dir, user_errors,
 )
 
 EXPERIMENT = "sweeps"
@@ -45,6 +45,7 @@ def sweep(
     from autoport.sweep.runner import ray_session
     from autoport.sweep.spec import Target, load_spec
 
+    check_tracking(track)
     spec = load_spec(spec_file)
     if spec.target is not Target.BACKTEST:
         raise ConfigError("autoport sweep runs backtest specs for now (target: backtest); "
