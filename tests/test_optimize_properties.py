@@ -202,7 +202,9 @@ def test_exact_path_agrees_with_conic_points(problem, floor, with_esg):
                                       conic.returns[inner])
     vol_exact = np.sqrt(np.einsum("ij,jk,ik->i", at_conic, p.cov, at_conic))
     np.testing.assert_allclose(vol_exact, conic.volatilities[inner], rtol=1e-6)
-    assert np.all(vol_exact <= conic.volatilities[inner] * (1 + 1e-9))  # exact is optimal
+    # exact is optimal: the conic points meet the constraints only to the solver's tolerance
+    # (~1e-8), which can buy them a volatility a few parts in 1e8 below the exact optimum
+    assert np.all(vol_exact <= conic.volatilities[inner] * (1 + 1e-7))
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])

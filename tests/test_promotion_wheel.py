@@ -76,8 +76,10 @@ def test_wheel_outside_the_checkout_promotes_and_still_refuses_other_code(tmp_pa
     (site,) = (venv / "lib").glob("python3*/site-packages")
     (site / "deps.pth").write_text("".join(
         f"import site; site.addsitedir({d!r})\n" for d in _dependency_dirs()))
-    _run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q",
-          str(wheel)], cwd=tmp_path, env=base_env)
+    # --ignore-installed: the autoport visible through deps.pth (CI's own install) would make pip
+    # skip the wheel as "already satisfied"; this installs it beside, without touching that one
+    _run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
+          "--ignore-installed", "-q", str(wheel)], cwd=tmp_path, env=base_env)
 
     # 3. run from a folder outside any git work tree
     work = tmp_path / "work"
