@@ -209,3 +209,35 @@ def test_agent_figures(tmp_path, drawn):
     _png(tmp_path / "training_curve.png", (1100, 650))
     labels = _legend_labels(drawn["training_curve.png"])
     assert "target 75%" in labels[0] and "kept model (step 25,000)" in labels[0]
+
+
+def test_promotion_figures_say_what_they_draw(tmp_path, drawn):
+    """A DQN run's evaluation has the agent's chained test episodes only: the title says so
+    instead of promising references; a backtest's names the references it draws."""
+    from autoport.promotion import evaluate as ev
+    from autoport.promotion.report import write_report
+
+    idx = pd.bdate_range("2021-01-01", periods=126)
+    episodes = pd.DataFrame({"start": [idx[0], idx[63]], "sharpe": [1.2, -0.3],
+                             "equal_weight_sharpe": [0.8, 0.1], "success": [True, False]})
+    agent = ev.Evaluation("train-agent", idx[0], idx[-1], {"success_rate": 0.5},
+                          curves={"agent": pd.Series(0.001, idx)}, episodes=episodes)
+    record = ev.RunRecord("r1", "agents", "dqn-x", {"command": "train-agent", "strategy": "dqn"},
+                          {}, {}, None)
+    write_report(tmp_path, record=record, evaluation=agent, results=[], promoted=False,
+                 outcome={})
+    title = drawn["test_period.png"].axes[0].get_title()
+    assert "dqn agent alone" in title and "vs" not in title
+    _png(tmp_path / "test_period.png", (1100, 700))
+    _png(tmp_path / "episodes.png", (1100, 450))
+    assert "1 of 2 episodes succeed" in drawn["episodes.png"].axes[0].get_title()
+
+    backtest = ev.Evaluation("backtest", idx[0], idx[-1], {}, curves={
+        "mpt": pd.Series(0.001, idx), "1/N": pd.Series(0.0005, idx),
+        "S&P 500": pd.Series(0.0004, idx)})
+    record = ev.RunRecord("r2", "backtests", "mpt-x", {"command": "backtest", "strategy": "mpt"},
+                          {}, {}, None)
+    (tmp_path / "backtest").mkdir()
+    write_report(tmp_path / "backtest", record=record, evaluation=backtest, results=[],
+                 promoted=False, outcome={})
+    assert drawn["test_period.png"].axes[0].get_title() == "test period: mpt vs 1/N, S&P 500"

@@ -76,12 +76,14 @@ def write_report(
     folder = Path(folder)
     figures: list[tuple[str, str]] = []
     if evaluation.curves:
-        name = record.tags.get("strategy", record.command)
-        others = [k for k in evaluation.curves if k not in (name, "agent")]
-        title = (f"test period: {name} vs {', '.join(others)}" if others else
-                 f"test period: {name} alone over its test episodes, chained (the references "
-                 "are compared per episode in episodes.png)" if evaluation.episodes is not None
-                 else f"test period: {name} (no reference series)")
+        # the candidate's series comes first (a DQN run's is called "agent"), its references after
+        candidate, *others = sorted(evaluation.curves, key=lambda k: k != "agent")
+        if candidate == "agent":
+            candidate = f"{record.tags.get('strategy', 'agent')} agent"
+        title = (f"test period: {candidate} vs {', '.join(others)}" if others else
+                 f"test period: {candidate} alone, its test episodes chained "
+                 "(1/N per episode: episodes.png)"
+                 if evaluation.episodes is not None else f"test period: {candidate} alone")
         reporting.save_comparison(dict(evaluation.curves), folder / "test_period.png", title)
         figures.append(("Growth of $1 and drawdown on the test period", "test_period.png"))
     if evaluation.weights is not None and not evaluation.weights.empty:

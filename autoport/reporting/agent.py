@@ -17,7 +17,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
-from matplotlib.ticker import PercentFormatter  # noqa: E402
+
+from autoport.reporting.backtest import percent_axis  # noqa: E402
 
 DPI = 100  # 11 inches wide: 1100 px
 
@@ -49,7 +50,7 @@ def save_training_curve(
         top.axhline(target_success_rate, color="black", ls="--", lw=0.9,
                     label=f"target {target_success_rate:.0%}")
     top.set_ylim(0, 1.02)
-    top.yaxis.set_major_formatter(PercentFormatter(1.0))
+    percent_axis(top.yaxis)
     top.set_ylabel("share of validation episodes")
     top.set_title(f"{title}: validation after each evaluation (success = beats 1/N's Sharpe "
                   "within the drawdown limit)", fontsize=10)

@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import (  # noqa: E402
-    FuncFormatter, Locator, MaxNLocator, NullFormatter, PercentFormatter,
+    FuncFormatter, Locator, MaxNLocator, NullFormatter,
 )
 
 DPI = 100  # the figures below are 11-12 inches wide: 1100-1200 px
@@ -87,7 +87,7 @@ def _tidy_tear_sheet(fig, returns: pd.Series, name: str, baseline: pd.Series | N
             plain_log_axis(ax)
         if renamed and ax.get_legend() is not None:
             handles, labels = ax.get_legend_handles_labels()
-            ax.legend(handles, labels, loc="upper left", frameon=True, framealpha=0.6)
+            ax.legend(handles, labels, loc="upper left", frameon=True, framealpha=0.6, fontsize=11)
     yearly = [ax for ax in fig.axes if ax.get_title() == "Monthly returns (%)"]
     if yearly:
         _grow_row(fig, yearly[0], 0.3 * years + 0.6)
@@ -114,6 +114,20 @@ def _grow_row(fig, anchor, height_in: float) -> None:
         ax.set_position([b.x0, y0 / new_height, b.width, h / new_height])
 
 
+def percent_axis(axis) -> None:
+    """Ticks at round percentages (steps of 1, 2 or 5 x 10^k), written with just the decimals
+    the step needs: 0%, -10%, -20% or 0.5%, 1.0%, 1.5%."""
+    axis.set_major_locator(MaxNLocator(6, steps=[1, 2, 2.5, 5, 10]))
+
+    def fmt(value, _pos):
+        ticks = axis.get_majorticklocs()
+        step = float(np.min(np.diff(ticks))) if len(ticks) > 1 else 1.0
+        decimals = max(0, int(-np.floor(np.log10(step * 100 + 1e-12))))
+        return f"{value * 100:.{decimals}f}%"
+
+    axis.set_major_formatter(FuncFormatter(fmt))
+
+
 class _PlainLogLocator(Locator):
     """Ticks at 1, 1.5, 2, 3, 5, 7 x 10^k inside the view; evenly spaced ones when the view
     spans too little of a decade for three of those."""
@@ -130,7 +144,8 @@ class _PlainLogLocator(Locator):
             if len(ticks) <= 9:
                 break
         if len(ticks) < 3:
-            ticks = [t for t in MaxNLocator(5).tick_values(vmin, vmax) if vmin <= t <= vmax]
+            ticks = [t for t in MaxNLocator(5, steps=[1, 2, 2.5, 5, 10]).tick_values(vmin, vmax)
+                     if vmin <= t <= vmax]
         return np.asarray(ticks)
 
 
@@ -164,7 +179,7 @@ def save_comparison(curves: dict[str, pd.Series], path: Path, title: str,
     top.legend(loc="upper left")
     top.grid(alpha=0.3)
     bottom.set_ylabel("drawdown")
-    bottom.yaxis.set_major_formatter(PercentFormatter(1.0))
+    percent_axis(bottom.yaxis)
     bottom.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
@@ -210,7 +225,7 @@ def save_weights(weights: pd.DataFrame, path: Path, title: str) -> Path:
     ax.stackplot(w.index, *series, labels=labels, colors=colours, lw=0, step="post")
     ax.set_ylim(0, max(1.0, float((assets.sum(axis=1) + cash).max())))
     ax.set_xlim(w.index[0], w.index[-1])
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    percent_axis(ax.yaxis)
     ax.set_ylabel("target weight (share of portfolio value)")
     ax.set_title(title)
     handles, names = ax.get_legend_handles_labels()  # top band first, as stacked
@@ -249,7 +264,7 @@ def save_regime_timeline(
     top.set_title(title)
     bottom.fill_between(exposure.index, exposure.to_numpy(), step="post", alpha=0.6)
     bottom.set_ylim(0, 1.05)
-    bottom.yaxis.set_major_formatter(PercentFormatter(1.0))
+    percent_axis(bottom.yaxis)
     bottom.set_ylabel("invested share")
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)

@@ -11,13 +11,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.ticker import PercentFormatter  # noqa: E402
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from autoport.optimize.report import OptimizeReport
 
+
+from autoport.reporting.backtest import percent_axis  # noqa: E402
 
 DPI = 120  # 8 x 5.5 inches: 960 x 660 px
 
@@ -56,8 +57,8 @@ def plot_frontier(report: OptimizeReport, path: Path | None = None) -> Figure:
     x_pad, y_pad = 0.06 * max(xs), 0.06 * (max(ys) - min(ys))
     ax.set_xlim(0, max(xs) + x_pad)
     ax.set_ylim(min(ys) - y_pad, max(ys) + y_pad)
-    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    percent_axis(ax.xaxis)
+    percent_axis(ax.yaxis)
     _label_points(ax, [(str(t), vols[t], mu[t]) for t in held])
     if excluded:
         ax.annotate(f"excluded (not drawn): {', '.join(map(str, excluded))}", (0.99, 0.01),
