@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from autoport.regime.report import RegimeReport
 
 DPI = 110  # 11 x 7 inches: 1210 x 770 px
-COLORS = {"bull": "tab:green", "sideways": "tab:olive", "bear": "tab:red"}
+COLORS = {"bull": "tab:green", "sideways": "0.6", "bear": "tab:red"}  # as the backtest's timeline
 
 
 def plot_regimes(report: RegimeReport, path: Path | None = None) -> Figure:
