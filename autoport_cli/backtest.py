@@ -173,7 +173,9 @@ def _write_artifacts(outcome: BacktestOutcome, folder: Path) -> None:
     curves = {outcome.strategy.name: outcome.strategy.returns, "1/N": outcome.baseline.returns}
     if outcome.index_returns is not None:
         curves["S&P 500"] = outcome.index_returns
-    title = f"{outcome.strategy.name} vs 1/N, {outcome.start.date()} to {outcome.end.date()}"
+    references = " and ".join(name for name in curves if name != outcome.strategy.name)
+    title = (f"{outcome.strategy.name} vs {references}, {outcome.start.date()} to "
+             f"{outcome.end.date()}")
     if outcome.in_sample_end is not None:
         title += f" (in sample to {outcome.in_sample_end.date()}, shaded)"
     reporting.save_comparison(curves, folder / "comparison.png", title,
@@ -182,7 +184,8 @@ def _write_artifacts(outcome: BacktestOutcome, folder: Path) -> None:
         reporting.save_weights(outcome.strategy.weights, folder / "weights.png",
                                f"{outcome.strategy.name} target weights")
     reporting.save_tear_sheet(outcome.strategy.returns, outcome.index_returns,
-                              folder / "tear_sheet.png")
+                              folder / "tear_sheet.png", name=outcome.strategy.name,
+                              baseline=outcome.baseline.returns)
     regimes = {r["date"]: r["regime"] for r in outcome.strategy.records if "regime" in r}
     if regimes:
         positions = outcome.strategy.positions

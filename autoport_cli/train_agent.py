@@ -164,6 +164,12 @@ def _write_artifacts(result: TrainingResult, folder: Path) -> None:
     pd.DataFrame(result.validation_curve).to_csv(folder / "validation_curve.csv", index=False)
     pd.DataFrame(result.train_curve, columns=["step", "episode_reward"]).to_csv(
         folder / "train_curve.csv", index=False)
+    from autoport import reporting
+
+    reporting.save_training_curve(
+        result.validation_curve, result.train_curve, folder / "training_curve.png",
+        best_step=result.best_step,
+        target_success_rate=result.config.protocol.target_success_rate)
     summary = {k: v for k, v in result.test.items() if k not in ("episodes", "returns")}
     result.test["returns"].to_csv(folder / "test_returns.csv", index_label="date")
     (folder / "test_evaluation.json").write_text(json.dumps(to_jsonable(summary), indent=2))

@@ -255,6 +255,7 @@ def test_train_agent_cli_json(prices, tmp_path, monkeypatch):
     assert payload["most_common_share"] == pytest.approx(top)
     assert (payload["dominant_action"] is not None) == (top > 0.8)
     assert (tmp_path / "out" / "test_episodes.csv").exists()
+    assert (tmp_path / "out" / "training_curve.png").stat().st_size > 15_000
     bad = CliRunner().invoke(app, ["train-agent", "--config", str(tmp_path / "nope.yaml")])
     assert bad.exit_code == 1 and "does not exist" in bad.output
 

@@ -138,4 +138,5 @@ def test_plot_regimes_saves(report, tmp_path):
     from autoport.reporting import plot_regimes
 
     fig = plot_regimes(report, tmp_path / "r.png")
-    assert (tmp_path / "r.png").stat().st_size > 10_000 and len(fig.axes) == 2
+    # the index, the filtered probabilities, the strip of the regime acted on
+    assert (tmp_path / "r.png").stat().st_size > 10_000 and len(fig.axes) == 3

@@ -76,7 +76,14 @@ def write_report(
     folder = Path(folder)
     figures: list[tuple[str, str]] = []
     if evaluation.curves:
-        title = f"test period: {record.tags.get('strategy', record.command)} vs references"
+        # the candidate's series comes first (a DQN run's is called "agent"), its references after
+        candidate, *others = sorted(evaluation.curves, key=lambda k: k != "agent")
+        if candidate == "agent":
+            candidate = f"{record.tags.get('strategy', 'agent')} agent"
+        title = (f"test period: {candidate} vs {', '.join(others)}" if others else
+                 f"test period: {candidate} alone, its test episodes chained "
+                 "(1/N per episode: episodes.png)"
+                 if evaluation.episodes is not None else f"test period: {candidate} alone")
         reporting.save_comparison(dict(evaluation.curves), folder / "test_period.png", title)
         figures.append(("Growth of $1 and drawdown on the test period", "test_period.png"))
     if evaluation.weights is not None and not evaluation.weights.empty:
@@ -86,8 +93,10 @@ def write_report(
 
     if evaluation.episodes is not None and {"sharpe", "equal_weight_sharpe"} <= set(
             evaluation.episodes.columns):
-        _episode_figure(evaluation.episodes, folder / "episodes.png")
-        figures.append(("Sharpe per test episode beside 1/N", "episodes.png"))
+        reporting.save_episodes(evaluation.episodes, folder / "episodes.png",
+                                name=record.tags.get("strategy", "agent"))
+        figures.append(("Sharpe per test episode beside 1/N (green: a success)",
+                        "episodes.png"))
 
     gates_json = [
         {"name": r.name, "metric": r.metric, "comparison": r.comparison, "value": r.value,
@@ -152,24 +161,6 @@ def write_report(
     return [folder / n for n in ("report.md", "report.html", "gates.json", "evaluation.json")] + [
         folder / name for _, name in figures
     ]
-
-
-def _episode_figure(episodes, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(11, 4))
-    x = range(len(episodes))
-    ax.bar([i - 0.2 for i in x], episodes["sharpe"], width=0.4, label="candidate")
-    ax.bar([i + 0.2 for i in x], episodes["equal_weight_sharpe"], width=0.4, label="1/N")
-    labels = [str(s)[:10] for s in episodes.get("start", list(x))]
-    ax.set_xticks(list(x), labels, rotation=60, fontsize=7)
-    ax.axhline(0, color="black", lw=0.6)
-    ax.set_ylabel("annualised Sharpe")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
 
 
 def _html(markdown: str, run_id: str) -> str:

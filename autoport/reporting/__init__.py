@@ -3,12 +3,16 @@
 Each ``plot_*`` draws from a result object of the core (:class:`~autoport.optimize.report.
 OptimizeReport`, :class:`~autoport.regime.report.RegimeReport`, :class:`~autoport.risk.report.
 RiskReport`) and returns the matplotlib figure; given a ``path`` it also writes the PNG and
-closes the figure. Importing this package loads matplotlib (Agg backend): import it where a
-figure is drawn, not at a command's start.
+closes the figure. Each ``save_*`` draws from plain series and tables (returns, weights, an
+agent's episodes and training curves) and writes the PNG. Every figure a command writes comes
+from here; ``tests/test_plots.py`` renders each one. Importing this package loads matplotlib
+(Agg backend): import it where a figure is drawn, not at a command's start.
 """
 
+from autoport.reporting.agent import save_episodes, save_training_curve
 from autoport.reporting.backtest import (
     REGIME_COLOURS,
+    distinct_colours,
     save_comparison,
     save_regime_timeline,
     save_tear_sheet,
@@ -25,7 +29,9 @@ from autoport.reporting.risk import (
 )
 
 __all__ = [
-    "REGIME_COLOURS", "plot_correlation", "plot_frontier", "plot_loss_distribution",
-    "plot_regimes", "plot_stress_scenarios", "save_comparison", "save_regime_timeline",
-    "save_risk_plots", "save_sweep_plot", "save_tear_sheet", "save_weights",
+    "REGIME_COLOURS", "distinct_colours", "plot_correlation", "plot_frontier",
+    "plot_loss_distribution", "plot_regimes", "plot_stress_scenarios", "save_comparison",
+    "save_episodes", "save_regime_timeline", "save_risk_plots", "save_sweep_plot",
+    "save_tear_sheet",
+    "save_training_curve", "save_weights",
 ]

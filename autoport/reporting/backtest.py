@@ -15,19 +15,146 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.ticker import (  # noqa: E402
+    FuncFormatter, Locator, MaxNLocator, NullFormatter,
+)
+
+DPI = 100  # the figures below are 11-12 inches wide: 1100-1200 px
 
 
-def save_tear_sheet(returns: pd.Series, benchmark: pd.Series | None, path: Path) -> Path:
-    """pyfolio-reloaded's returns tear sheet as a PNG (its tables go to a silenced stdout)."""
+TEAR_SHEET_DPI = 100  # pyfolio draws 14 inches wide: 1400 px, heatmap digits legible
+
+
+def save_tear_sheet(returns: pd.Series, benchmark: pd.Series | None, path: Path, *,
+                    name: str = "strategy", baseline: pd.Series | None = None,
+                    benchmark_name: str = "S&P 500", baseline_name: str = "1/N") -> Path:
+    """pyfolio-reloaded's returns tear sheet as a PNG (its tables go to a silenced stdout).
+
+    pyfolio calls the strategy "Backtest" and knows one benchmark: the lines are renamed to
+    ``name`` and ``benchmark_name``, and ``baseline`` (1/N) is drawn beside them on the
+    cumulative-return panels, so the sheet compares the same three series as comparison.png.
+    """
     import pyfolio as pf
 
-    bench = benchmark.reindex(returns.index).fillna(0.0) if benchmark is not None else None
+    bench = None
+    if benchmark is not None:
+        bench = benchmark.reindex(returns.index).fillna(0.0).rename(benchmark_name)
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         fig = pf.create_returns_tear_sheet(returns, benchmark_rets=bench, return_fig=True)
-    fig.savefig(path, dpi=60, bbox_inches="tight")
+    _tidy_tear_sheet(fig, returns, name, baseline, baseline_name)
+    fig.savefig(path, dpi=TEAR_SHEET_DPI, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def _tidy_tear_sheet(fig, returns: pd.Series, name: str, baseline: pd.Series | None,
+                     baseline_name: str) -> None:
+    """Rename pyfolio's "Backtest", add 1/N, and keep long histories legible: the row of
+    per-year panels grows with the years so each year keeps a readable line."""
+    years = returns.index.year.nunique()
+    title_size = fig.axes[0].title.get_fontsize()
+    for ax in fig.axes:
+        title = ax.get_title()
+        renamed = False
+        for line in ax.get_lines():
+            if line.get_label() in ("Backtest", "Portfolio"):
+                line.set_label(name)
+                renamed = True
+        if title.startswith("Cumulative returns") and "volatility matched" not in title \
+                and baseline is not None:
+            wealth = (1.0 + baseline.reindex(returns.index).fillna(0.0)).cumprod()
+            with warnings.catch_warnings():  # pyfolio drew with pandas' date converter;
+                warnings.simplefilter("ignore")  # matplotlib's places the same dates
+                ax.plot(wealth.index, wealth.to_numpy(), lw=1.5, color="tab:blue", alpha=0.7,
+                        label=baseline_name)
+            renamed = True
+        if title == "Monthly returns (%)":
+            for text in ax.texts:
+                text.set_fontsize(7)  # pyfolio's 9 pt runs neighbouring cells together
+            labels = [str(y) for y in sorted(returns.index.year.unique())]
+            if len(labels) == len(ax.get_yticks()) or years > 12:  # seaborn shows every 3rd
+                ax.set_yticks([i + 0.5 for i in range(len(labels))], labels, rotation=0)
+        if title in ("Monthly returns (%)", "Annual returns"):
+            ax.tick_params(axis="y", labelsize=9)
+        if title == "Annual returns":
+            ax.xaxis.set_major_locator(MaxNLocator(4))
+        if title == "Distribution of monthly returns":
+            ax.set_title("Return per month", fontsize=title_size)
+            ax.xaxis.set_major_locator(MaxNLocator(4))
+        if ax.get_yscale() == "log":
+            plain_log_axis(ax)
+        if renamed and ax.get_legend() is not None:
+            handles, labels = ax.get_legend_handles_labels()
+            ax.legend(handles, labels, loc="upper left", frameon=True, framealpha=0.6, fontsize=11)
+    yearly = [ax for ax in fig.axes if ax.get_title() == "Monthly returns (%)"]
+    if yearly:
+        _grow_row(fig, yearly[0], 0.3 * years + 0.6)
+
+
+def _grow_row(fig, anchor, height_in: float) -> None:
+    """Make the row of axes level with ``anchor`` ``height_in`` inches tall, moving the rows
+    above it up and lengthening the figure by as much."""
+    width, height = fig.get_size_inches()
+    box = anchor.get_position()
+    extra = height_in - box.height * height
+    if extra <= 0:
+        return
+    new_height = height + extra
+    row_bottom, row_top = box.y0 * height, box.y1 * height
+    fig.set_size_inches(width, new_height)
+    for ax in fig.axes:
+        b = ax.get_position()
+        y0, h = b.y0 * height, b.height * height
+        if abs(y0 - row_bottom) < 1e-6 and abs(y0 + h - row_top) < 1e-6:
+            h = height_in  # the row itself
+        elif y0 >= row_top - 1e-6:
+            y0 += extra  # above the row
+        ax.set_position([b.x0, y0 / new_height, b.width, h / new_height])
+
+
+def percent_axis(axis) -> None:
+    """Ticks at round percentages (steps of 1, 2 or 5 x 10^k), written with just the decimals
+    the step needs: 0%, -10%, -20% or 0.5%, 1.0%, 1.5%."""
+    axis.set_major_locator(MaxNLocator(6, steps=[1, 2, 2.5, 5, 10]))
+
+    def fmt(value, _pos):
+        ticks = axis.get_majorticklocs()
+        step = float(np.min(np.diff(ticks))) if len(ticks) > 1 else 1.0
+        decimals = max(0, int(-np.floor(np.log10(step * 100 + 1e-12))))
+        return f"{value * 100:.{decimals}f}%"
+
+    axis.set_major_formatter(FuncFormatter(fmt))
+
+
+class _PlainLogLocator(Locator):
+    """Ticks at 1, 1.5, 2, 3, 5, 7 x 10^k inside the view; evenly spaced ones when the view
+    spans too little of a decade for three of those."""
+
+    def __call__(self):
+        return self.tick_values(*self.axis.get_view_interval())
+
+    def tick_values(self, vmin, vmax):
+        vmin, vmax = sorted((max(vmin, 1e-12), max(vmax, 1e-12)))
+        for mantissas in ((1, 1.5, 2, 3, 5, 7), (1, 2, 5), (1,)):
+            ticks = [m * 10.0**k for k in range(int(np.floor(np.log10(vmin))),
+                                                 int(np.ceil(np.log10(vmax))) + 1)
+                     for m in mantissas if vmin <= m * 10.0**k <= vmax]
+            if len(ticks) <= 9:
+                break
+        if len(ticks) < 3:
+            ticks = [t for t in MaxNLocator(5, steps=[1, 2, 2.5, 5, 10]).tick_values(vmin, vmax)
+                     if vmin <= t <= vmax]
+        return np.asarray(ticks)
+
+
+def plain_log_axis(ax) -> None:
+    """Log scale with ticks written 1.5, 2, 3 rather than 2x10^0."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(_PlainLogLocator())
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.4g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def save_comparison(curves: dict[str, pd.Series], path: Path, title: str,
@@ -46,28 +173,66 @@ def save_comparison(curves: dict[str, pd.Series], path: Path, title: str,
         wealth = (1.0 + returns.fillna(0.0)).cumprod()
         top.plot(wealth.index, wealth.to_numpy(), label=name, lw=1.2)
         bottom.plot(wealth.index, (wealth / wealth.cummax() - 1.0).to_numpy(), lw=0.9)
-    top.set_yscale("log")
-    top.set_ylabel("growth of $1 (log)")
+    plain_log_axis(top)
+    top.set_ylabel("growth of $1 (log scale)")
     top.set_title(title)
     top.legend(loc="upper left")
     top.grid(alpha=0.3)
     bottom.set_ylabel("drawdown")
+    percent_axis(bottom.yaxis)
     bottom.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path
 
 
+CASH_COLOUR = "#d9d9d9"
+
+
+def distinct_colours(n: int) -> list:
+    """``n`` colours no two of which repeat (up to 60; beyond, hues spaced evenly).
+
+    tab20's dark shades first, then its light ones, so bands stacked next to each other differ
+    in hue, not only in lightness; then tab20b and tab20c."""
+    from matplotlib import colormaps
+
+    tab20 = list(colormaps["tab20"].colors)
+    pool = tab20[0::2] + tab20[1::2] + list(colormaps["tab20b"].colors) + list(
+        colormaps["tab20c"].colors)
+    pool = [c for c in pool if len(set(c[:3])) > 1]  # the greys are cash's
+    if n <= len(pool):
+        return pool[:n]
+    return [colormaps["hsv"](i / n) for i in range(n)]
+
+
 def save_weights(weights: pd.DataFrame, path: Path, title: str) -> Path:
-    """Stacked area of target weights at each rebalance."""
-    fig, ax = plt.subplots(figsize=(11, 4.5))
-    ax.stackplot(weights.index, weights.fillna(0).T.to_numpy(), labels=weights.columns, lw=0)
-    ax.set_ylim(0, 1)
+    """Stacked target weights held from each rebalance to the next, one distinct colour per
+    asset, the uninvested rest (or a ``cash`` column) as a grey cash band on top."""
+    w = weights.fillna(0.0).clip(lower=0.0)
+    cash_cols = [c for c in w.columns if str(c).lower() == "cash"]
+    cash = w[cash_cols].sum(axis=1) if cash_cols else (1.0 - w.sum(axis=1)).clip(lower=0.0)
+    assets = w.drop(columns=cash_cols)
+    assets = assets.loc[:, assets.abs().sum() > 0]  # never-held assets add legend noise only
+    colours = distinct_colours(assets.shape[1])
+    series = [assets[c].to_numpy() for c in assets.columns]
+    labels = [str(c) for c in assets.columns]
+    if (cash > 1e-9).any():
+        series.append(cash.to_numpy())
+        labels.append("cash")
+        colours = [*colours, CASH_COLOUR]
+    fig, ax = plt.subplots(figsize=(12, 5))
+    ax.stackplot(w.index, *series, labels=labels, colors=colours, lw=0, step="post")
+    ax.set_ylim(0, max(1.0, float((assets.sum(axis=1) + cash).max())))
+    ax.set_xlim(w.index[0], w.index[-1])
+    percent_axis(ax.yaxis)
+    ax.set_ylabel("target weight (share of portfolio value)")
     ax.set_title(title)
-    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, ncol=1)
+    handles, names = ax.get_legend_handles_labels()  # top band first, as stacked
+    ax.legend(handles[::-1], names[::-1], loc="center left", bbox_to_anchor=(1.0, 0.5),
+              fontsize=8, ncol=1 if len(names) <= 24 else 2, frameon=False)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path
 
@@ -83,23 +248,26 @@ def save_regime_timeline(
         2, 1, figsize=(11, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
     )
     top.plot(wealth.index, wealth.to_numpy(), color="black", lw=1.0)
-    top.set_yscale("log")
+    plain_log_axis(top)
     daily = regimes.reindex(wealth.index, method="ffill")
     change = daily.ne(daily.shift()).cumsum()
-    for _, block in daily.groupby(change):
+    blocks = [block for _, block in daily.groupby(change)]
+    for block, after in zip(blocks, [*blocks[1:], None], strict=True):
         label = block.iloc[0]
+        end = block.index[-1] if after is None else after.index[0]  # no gap to the next
         if isinstance(label, str):
-            top.axvspan(block.index[0], block.index[-1], color=REGIME_COLOURS.get(label, "white"),
+            top.axvspan(block.index[0], end, color=REGIME_COLOURS.get(label, "white"),
                         alpha=0.25, lw=0)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c, alpha=0.35) for c in REGIME_COLOURS.values()]
     top.legend(handles, list(REGIME_COLOURS), loc="upper left")
-    top.set_ylabel("strategy growth of $1 (log)")
+    top.set_ylabel("strategy growth of $1 (log scale)")
     top.set_title(title)
     bottom.fill_between(exposure.index, exposure.to_numpy(), step="post", alpha=0.6)
     bottom.set_ylim(0, 1.05)
+    percent_axis(bottom.yaxis)
     bottom.set_ylabel("invested share")
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path
 

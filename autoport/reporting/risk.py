@@ -10,6 +10,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib import colormaps  # noqa: E402
+from matplotlib.ticker import PercentFormatter  # noqa: E402
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -27,52 +29,75 @@ def _done(fig: Figure, path: Path | None) -> Figure:
 
 
 def plot_loss_distribution(report: RiskReport, confidence: float | None = None,
-                           path: Path | None = None) -> Figure:
-    """Scenario histograms of the methods that have scenarios, each method's VaR (solid) and
-    ES (dashed). ``confidence`` labels the title (default: the first method's level)."""
+                           path: Path | None = None, *, method: str | None = None) -> Figure:
+    """One method's scenario histogram with its VaR and ES, the tail beyond VaR shaded.
+
+    ``method``: a key of ``report.var_results`` (default: ``historical`` when computed, else the
+    first); the other methods' figures are in the stress table and JSON. When the method has no
+    scenarios (the parametric ones) the first method that has some is drawn beneath its lines.
+    ``confidence`` labels the title (default: the method's level)."""
+    results = report.var_results
+    name = method or ("historical" if "historical" in results else next(iter(results)))
+    if name not in results:
+        raise ValueError(f"no VaR method {name!r} in the report; it has {', '.join(results)}")
+    chosen = results[name]
     if confidence is None:
-        confidence = next(iter(report.var_results.values())).confidence_level
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    shown = False
-    for name in ("historical", "monte_carlo", "monte_carlo_copula"):
-        r = report.var_results.get(name)
-        if r is None or r.scenarios is None:
-            continue
-        ax.hist(r.scenarios, bins=120, density=True, alpha=0.4, label=f"{name} scenarios")
-        shown = True
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, (name, r) in enumerate(report.var_results.items()):
-        c = colors[i % len(colors)]
-        ax.axvline(r.var, color=c, ls="-", lw=1, label=f"VaR {name} {r.var:.2%}")
-        ax.axvline(r.expected_shortfall, color=c, ls="--", lw=1)
-    ax.set_xlabel(f"portfolio return over {next(iter(report.var_results.values())).horizon} day(s)")
-    if shown:  # the central 99.8% and every VaR/ES line; far outliers would squash the rest
-        lines = [v for r in report.var_results.values() for v in (r.var, r.expected_shortfall)]
-        pool = np.concatenate(
-            [r.scenarios for r in report.var_results.values() if r.scenarios is not None]
-        )
-        lo, hi = np.quantile(pool, [0.001, 0.999])
-        ax.set_xlim(min(lo, *lines) * 1.1, hi * 1.1)
-    ax.set_title(f"Loss distribution, {confidence:.0%} VaR (solid) and ES (dashed)")
-    ax.legend(fontsize=6, loc="upper left")
-    if not shown:
+        confidence = chosen.confidence_level
+    source = name if chosen.scenarios is not None else next(
+        (k for k, r in results.items() if r.scenarios is not None), None)
+    fig, ax = plt.subplots(figsize=(9, 5))
+    if source is not None:
+        scenarios = np.asarray(results[source].scenarios)
+        lo, hi = np.quantile(scenarios, [0.001, 0.999])  # far outliers would squash the rest
+        lo = min(lo, chosen.var, chosen.expected_shortfall) * 1.15
+        bins = np.linspace(lo, hi * 1.1, 100)
+        ax.hist(np.clip(scenarios, lo, None), bins=bins, density=True, color="tab:blue",
+                alpha=0.5, label=f"{source.replace('_', ' ')} scenarios")
+        ax.axvspan(lo, chosen.var, color="tab:red", alpha=0.08, lw=0,
+                   label=f"worst {1 - confidence:.0%} (the tail ES averages)")
+        ax.set_xlim(lo, hi * 1.1)
+        ax.set_ylabel("density")
+    else:
         ax.set_yticks([])
+    ax.axvline(chosen.var, color="tab:red", lw=1.6,
+               label=f"VaR {chosen.var:.2%}")
+    ax.axvline(chosen.expected_shortfall, color="darkred", ls="--", lw=1.6,
+               label=f"ES {chosen.expected_shortfall:.2%}")
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel(f"portfolio return over {chosen.horizon} day(s)")
+    ax.set_title(f"Loss distribution: {confidence:.0%} VaR and ES, {name.replace('_', ' ')} "
+                 f"method ({len(results)} methods in the table)")
+    ax.legend(fontsize=9, loc="upper right")
+    ax.grid(alpha=0.3)
     fig.tight_layout()
     return _done(fig, path)
 
 
 def plot_stress_scenarios(report: RiskReport, path: Path | None = None) -> Figure:
-    """P&L of each scenario that ran, worst first; red where it goes beyond VaR."""
-    done = [r for r in report.stress if not r.skipped]
-    fig, ax = plt.subplots(figsize=(8, max(4, 0.28 * len(done))))
-    ax.barh(
-        [r.scenario for r in done],
-        [r.pnl for r in done],
-        color=["tab:red" if r.var_breach else "tab:gray" for r in done],
-    )
+    """P&L of each scenario that ran, worst first: losses red, deeper for worse, gains green,
+    each bar labelled with its value."""
+    done = sorted((r for r in report.stress if not r.skipped), key=lambda r: r.pnl)
+    pnl = np.array([r.pnl for r in done], dtype=float)
+    worst = max(float(np.abs(pnl).max()) if len(pnl) else 0.0, 1e-12)
+    reds, greens = colormaps["Reds"], colormaps["Greens"]
+    colours = [reds(0.35 + 0.6 * abs(v) / worst) if v < 0 else greens(0.35 + 0.6 * v / worst)
+               for v in pnl]
+    fig, ax = plt.subplots(figsize=(9, max(4, 0.3 * len(done) + 1)))
+    ax.barh([r.scenario for r in done], pnl, color=colours)
+    for i, v in enumerate(pnl):
+        ax.annotate(f"{v:+.1%}", (v, i), xytext=(-3 if v < 0 else 3, 0),
+                    textcoords="offset points", va="center", ha="right" if v < 0 else "left",
+                    fontsize=8)
+    ax.axvline(0, color="black", lw=0.8)
+    left = min(0.0, float(pnl.min()) if len(pnl) else 0.0)
+    right = max(0.0, float(pnl.max()) if len(pnl) else 0.0)
+    span = max(right - left, 1e-6)
+    ax.set_xlim(left - 0.15 * span, right + (0.15 if right > 0 else 0.02) * span)  # labels
     ax.invert_yaxis()
-    ax.set_xlabel("portfolio P&L (return); red = beyond VaR")
-    ax.set_title("Stress scenarios")
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel("portfolio P&L under the scenario (share of portfolio value)")
+    ax.set_title("Stress scenarios, worst first")
+    ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return _done(fig, path)
 
