@@ -43,7 +43,7 @@ def sweep(
     from autoport.strategies import make_strategy
     from autoport.sweep.backtest_target import check_backtest_spec, sweep_backtest
     from autoport.sweep.runner import ray_session
-    from autoport.sweep.spec import Target, load_spec
+    from autoport.sweep.spec import Target, load_spec, trial_count
 
     check_tracking(track)
     spec = load_spec(spec_file)
@@ -58,7 +58,7 @@ def sweep(
     storage = workspace.home() / "ray_results"
     with ray_session(address, num_cpus):
         if not json_output:
-            err_console.print(f"[bold]sweep[/] {spec.trials} trial(s) x {len(spec.seeds)} "
+            err_console.print(f"[bold]sweep[/] {trial_count(spec)} trial(s) x {len(spec.seeds)} "
                               f"seed(s) on {spec.validation.start}..{spec.validation.end} "
                               f"({spec.search.value} search, Ray Tune state in {storage / name})")
         report = sweep_backtest(spec, base, panel, make_strategy=make_strategy,
@@ -137,9 +137,10 @@ def _print(report, board) -> None:
     test.add_column("metric")
     for col in ("strategy (zipline)", "strategy (fast engine)", "1/N", "S&P 500"):
         test.add_column(col, justify="right")
-    for key in ("annual_return", "sharpe", "max_drawdown"):
-        test.add_row(key, *[_fmt(m.get(f"{prefix}{key}")) for prefix in
-                            ("test_", "test_fast_", "test_baseline_", "test_index_")])
+    for key in ("annual_return", "annual_volatility", "sharpe", "max_drawdown"):
+        test.add_row(key, *[_fmt(m.get(f"{prefix}{key}"), percent=key != "sharpe")
+                            for prefix in ("test_", "test_fast_", "test_baseline_",
+                                           "test_index_")])
     console.print(test)
     pbo = m.get("pbo")
     console.print(
@@ -150,9 +151,11 @@ def _print(report, board) -> None:
            if m["n_trials_failed"] else ""))
 
 
-def _fmt(value) -> str:
+def _fmt(value, percent: bool = False) -> str:
     if value is None or value != value:
         return "n/a"
+    if percent:
+        return f"{value:.2%}"
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)

@@ -9,7 +9,7 @@ import pytest
 from autoport import configfile
 from autoport.backtest import BacktestConfig
 from autoport.errors import ConfigError
-from autoport.sweep.spec import SweepSpec, apply, check_space, load_spec
+from autoport.sweep.spec import SweepSpec, apply, check_space, load_spec, trial_count
 
 BASE = {"target": "backtest", "strategy": "mpt", "metric": "sharpe",
         "space": {"window": {"grid": [126, 252]}}}
@@ -96,3 +96,10 @@ def test_load_spec_names_the_file(tmp_path):
         load_spec(path)
     with pytest.raises(ConfigError, match="does not exist"):
         load_spec(tmp_path / "missing.yaml")
+
+
+def test_trial_count_crosses_grids_with_draws():
+    assert trial_count(spec()) == 2 * 16  # a grid of 2 crossed with the default 16 draws
+    assert trial_count(spec(search="grid", space={"window": {"grid": [1, 2, 3]},
+                                                  "max_weight": {"grid": [0.1, 0.2]}})) == 6
+    assert trial_count(spec(trials=5, space={"max_weight": {"uniform": [0.1, 0.3]}})) == 5

@@ -19,6 +19,7 @@ trials on other nodes never need to reach the tracking store.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import sys
@@ -248,8 +249,9 @@ def _trial(params: dict[str, Any], *, base, seeds, metric, evaluate) -> None:
         "score": float(np.mean(scores)),
         "seed_scores": scores,
         "metrics": {k: float(np.mean([o.metrics[k] for o in outcomes])) for k in sorted(keys)},
-        "returns": [float(x) for x in returns.to_numpy()],
-        "dates": [d.isoformat() for d in returns.index],
+        # one string each (base64 of the raw arrays): Tune's loggers keep strings as they are
+        "returns": _pack(returns.to_numpy(dtype=float)),
+        "dates": _pack(returns.index.asi8),
         "node": ray.util.get_node_ip_address(),
     })
 
@@ -262,9 +264,18 @@ def _result(r, spec: SweepSpec) -> TrialResult:
         message = str(r.error).strip().splitlines()[-1] if r.error else "no result reported"
         return TrialResult(trial_id, params, FAILED, float("nan"), error=message[:300],
                            node=m.get("node"))
-    returns = pd.Series(m["returns"], index=pd.DatetimeIndex(m["dates"]), name=trial_id)
+    returns = pd.Series(_unpack(m["returns"], np.float64),
+                        index=pd.DatetimeIndex(_unpack(m["dates"], np.int64)), name=trial_id)
     return TrialResult(trial_id, params, OK, float(m["score"]), tuple(m["seed_scores"]),
                        dict(m["metrics"]), returns, None, m.get("node"))
+
+
+def _pack(values: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(values).tobytes()).decode("ascii")
+
+
+def _unpack(text: str, dtype) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype=dtype)
 
 
 def _plain(value):

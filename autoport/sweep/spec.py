@@ -170,6 +170,15 @@ class SweepSpec(BaseModel):
         return self
 
 
+def trial_count(spec: SweepSpec) -> int:
+    """How many trials Ray Tune runs: every grid crossed with each draw (one draw for grid)."""
+    grid = 1
+    for dim in spec.space.values():
+        if dim.kind == "grid":
+            grid *= len(dim.grid)
+    return grid * (1 if spec.search is SearchAlgorithm.GRID else spec.trials)
+
+
 def load_spec(path) -> SweepSpec:
     """The spec file, validated; one ``ConfigError`` naming the file and the bad keys."""
     raw, source = configfile.read_mapping(path)
