@@ -7,7 +7,7 @@ a zipline backtest as in training.
 Regime features (``regime_features: true``) are the detector's filtered probabilities on the
 decision date. The env computes them once per panel with :func:`autoport.regime.detector.detect`
 (:func:`regime_matrix`, cached per process); a strategy only ever holds the history up to the
-decision, so :class:`OnlineRegimes` runs the same filter
+decision, so :class:`RegimeObservations` runs the same filter
 (:class:`autoport.regime.online.OnlineRegimeFilter`) incrementally over the growing history.
 Its refit grid is counted from the first feature row, so a history cut at ``t`` gets the same
 probability on every date up to ``t`` as the whole panel (``tests/test_env.py`` checks it).
@@ -145,7 +145,7 @@ def logged_probabilities(prices: pd.DataFrame, logged) -> pd.DataFrame:
     return probs.loc[probs.index > logged.fit.train_end]
 
 
-class OnlineRegimes:
+class RegimeObservations:
     """``detect``'s filtered probability on the last session of a growing history.
 
     Calling ``detect`` on every history a backtest hands a strategy would refit the whole grid

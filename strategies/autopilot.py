@@ -167,7 +167,7 @@ class Autopilot:
         self.esg_scores = (self.esg.scores or _esg_scores()) if self.esg else None
         self._sectors = s.sectors
         self.regime_map = regimes.regime_map(s.regime)
-        self.detector = regimes.OnlineRegimes(s.regime) if s.regime.enabled else None
+        self.detector = regimes.AutopilotRegimes(s.regime) if s.regime.enabled else None
         self.min_history = s.window + 1
         self.dqn = None
         if s.dqn_model_uri:

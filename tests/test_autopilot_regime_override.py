@@ -95,7 +95,7 @@ def test_online_regimes_match_the_regime_strategy_and_one_filter_over_the_histor
     prices, _, _ = crash_prices(seed=3)
     prices = prices.iloc[:400]
     settings = RegimeSettings.model_validate(FAST)
-    det = regimes.OnlineRegimes(settings)
+    det = regimes.AutopilotRegimes(settings)
     cfg = load_config()
     cfg = cfg.model_copy(update={"strategy": cfg.strategy.model_copy(
         update={"refit_every": 60})})
@@ -115,7 +115,7 @@ def test_online_regimes_match_the_regime_strategy_and_one_filter_over_the_histor
 
 
 def test_default_detector_is_configs_regime_yaml():
-    det = regimes.OnlineRegimes(RegimeSettings())
+    det = regimes.AutopilotRegimes(RegimeSettings())
     cfg = load_config()
     assert det.detector == cfg.detector
     assert (det.refit_every, det.threshold, det.hold_days, det.min_hold) == (

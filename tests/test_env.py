@@ -225,14 +225,14 @@ def test_regime_features_are_off_by_default_and_resolve_the_bundled_detector():
 def test_regime_probabilities_of_a_cut_history_equal_the_full_panel(prices):
     """detect() refits on a grid counted from the first feature row: cut at t or not, the
     same fits label every date up to t, so the probabilities agree exactly; the strategy's
-    incremental OnlineRegimes gives the same numbers."""
+    incremental RegimeObservations gives the same numbers."""
     from autoport.regime.detector import detect
 
     full = features.regime_matrix(prices, REGIME)
     first = REGIME.history_needed - 1  # price row of the first probability
     assert np.isnan(full[:first]).all() and np.isfinite(full[first:]).all()
     np.testing.assert_allclose(full[first:].sum(axis=1), 1.0, atol=1e-9)
-    online = features.OnlineRegimes(FAST_DETECTOR)
+    online = features.RegimeObservations(FAST_DETECTOR)
     grid = [first + k * 40 for k in range(8)]  # refit points 100, 140, ... in feature rows
     for t in (first, grid[1] - 1, grid[1], grid[1] + 1, grid[4], 271, 399):
         cut = detect(prices.iloc[: t + 1], FAST_DETECTOR).probabilities.to_numpy()

@@ -38,7 +38,7 @@ def logged_run(home, tmp_path):
 
 
 def test_env_and_strategy_observe_the_logged_model_only_after_its_training_end(logged_run):
-    from autoport.envs.features import OnlineRegimes, logged_regime_model
+    from autoport.envs.features import RegimeObservations, logged_regime_model
     from autoport.envs.portfolio_env import PortfolioEnv
     from autoport.regime.features import build_features
     from autoport.strategies.dqn.config import load_config
@@ -60,7 +60,7 @@ def test_env_and_strategy_observe_the_logged_model_only_after_its_training_end(l
     expected = logged.fit.filter(build_features(history, returns="market")).iloc[-1]
     np.testing.assert_allclose(obs[-3:], expected.to_numpy(), atol=1e-6)
     # the DQN strategy rebuilds the same numbers from the history, and refuses older dates
-    online = OnlineRegimes(cfg.regime_detector, cfg.regime_model)
+    online = RegimeObservations(cfg.regime_detector, cfg.regime_model)
     np.testing.assert_allclose(online.at(history), expected.to_numpy(), atol=1e-12)
     with pytest.raises(DataError, match="would look ahead"):
         online.at(prices.loc[:trained_to])

@@ -158,7 +158,7 @@ def test_the_four_consumers_report_the_same_probabilities_on_the_same_settings()
     from autoport.autopilot import regimes as ap
     from autoport.autopilot.settings import RegimeSettings
     from autoport.envs.config import EnvConfig
-    from autoport.envs.features import OnlineRegimes, regime_matrix
+    from autoport.envs.features import RegimeObservations, regime_matrix
     from autoport.regime.config import load_config
     from autoport.regime.detector import detect
     from autoport.strategies.regime_switching import RegimeSwitching
@@ -172,8 +172,8 @@ def test_the_four_consumers_report_the_same_probabilities_on_the_same_settings()
     np.testing.assert_array_equal(regime_matrix(prices, env_cfg)[-len(ref):], ref.to_numpy())
     strat = RegimeSwitching(config=cfg.model_copy(update={
         "detector": det, "strategy": cfg.strategy.model_copy(update={"refit_every": 100})}))
-    env = OnlineRegimes(det)
-    pilot = ap.OnlineRegimes(RegimeSettings.model_validate(
+    env = RegimeObservations(det)
+    pilot = ap.AutopilotRegimes(RegimeSettings.model_validate(
         {"detector": det.model_dump(), "refit_every": 100}))
     ends = list(range(strat.min_history, len(prices), 11)) + [len(prices)]
     worst = 0.0

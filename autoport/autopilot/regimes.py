@@ -100,7 +100,7 @@ class RegimeView:
     n_train: int
 
 
-class OnlineRegimes:
+class AutopilotRegimes:
     """Online regimes from histories handed in one decision at a time (see the module doc)."""
 
     def __init__(self, settings) -> None:

@@ -8,7 +8,7 @@ linear in its length.
 
 With ``regime_features`` the observation also holds the detector's filtered regime
 probabilities on the decision date, from the history alone
-(:class:`autoport.envs.features.OnlineRegimes`: the same numbers as the env's
+(:class:`autoport.envs.features.RegimeObservations`: the same numbers as the env's
 ``detect`` run over the whole panel, fits cached across decisions).
 """
 
@@ -93,7 +93,7 @@ class DQNPolicy:
         regime = None
         if self.config.regime_features:
             if self._regimes is None:
-                self._regimes = features.OnlineRegimes(self.config.regime_detector,
+                self._regimes = features.RegimeObservations(self.config.regime_detector,
                                                        self.config.regime_model)
             regime = self._regimes.at(history)
         obs = features.observation(rets, weights_now, drawdown, menu, self.config, regime)
