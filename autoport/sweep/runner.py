@@ -23,6 +23,7 @@ import base64
 import contextlib
 import os
 import sys
+import tempfile
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -142,6 +143,11 @@ def ray_session(address: str | None = None, num_cpus: int | None = None):
     if ray.is_initialized():  # someone (a notebook, a test) already chose the cluster
         yield
         return
+    # Ray puts the driver's current folder first on every worker's sys.path: started from a
+    # checkout, workers would import the source tree's `autoport` (where the strategies are not
+    # mapped in) instead of the installed one. Start it from an empty folder instead.
+    here = os.getcwd()
+    os.chdir(tempfile.mkdtemp(prefix="autoport-ray-"))
     try:
         if address:
             ray.init(address=address, log_to_driver=False, configure_logging=False,
@@ -156,6 +162,8 @@ def ray_session(address: str | None = None, num_cpus: int | None = None):
             f"cannot start or reach Ray at {where} ({str(exc).splitlines()[0][:200]}); "
             "check --address / RAY_ADDRESS, or drop it to run on this machine"
         ) from None
+    finally:
+        os.chdir(here)
     try:
         yield
     finally:
