@@ -94,20 +94,9 @@ def efficient_frontier(
     mv = O.optimize(mu, cov, O.Objective.MIN_VARIANCE, constraints,
                     risk_free_rate=risk_free_rate, solver_chain=solver_chain)
     r_max = O.best_excess_return(p, 0.0, solver_chain)
-    if not np.isfinite(r_max):
-        raise OptimizationError(
-            "the constraints allow unbounded expected return (shorts without limits); "
-            "add bounds or max_leverage to draw a frontier"
-        )
     w_mv = mv.weights.to_numpy()
     r_min = float(p.mu @ w_mv - (p.r.cost @ np.abs(w_mv - p.r.w0) if p.r.has_costs else 0.0))
-    notes: list[str] = []
-    if r_max - r_min < 1e-9 * max(1.0, abs(r_max)):
-        notes.append("the minimum-variance portfolio already has the highest expected return: "
-                     "the frontier is one point")
-    # stop a hair inside the top: at exactly r_max the feasible set is a single face
-    targets = np.linspace(r_min, r_max - 1e-9 * max(1.0, abs(r_max)), n_points)
-    targets[0] = r_min
+    targets, notes = _targets(r_min, r_max, n_points)
 
     weights = None
     used: set[str] = set()
@@ -136,6 +125,23 @@ def efficient_frontier(
     return _assemble(p, weights, risk_free_rate, used, mv, tangency, notes)
 
 
+def _targets(r_min: float, r_max: float, n_points: int) -> tuple[np.ndarray, list[str]]:
+    """Equally spaced target returns from the minimum-variance return to the highest one."""
+    if not np.isfinite(r_max):
+        raise OptimizationError(
+            "the constraints allow unbounded expected return (shorts without limits); "
+            "add bounds or max_leverage to draw a frontier"
+        )
+    notes: list[str] = []
+    if r_max - r_min < 1e-9 * max(1.0, abs(r_max)):
+        notes.append("the minimum-variance portfolio already has the highest expected return: "
+                     "the frontier is one point")
+    # stop a hair inside the top: at exactly r_max the feasible set is a single face
+    targets = np.linspace(r_min, r_max - 1e-9 * max(1.0, abs(r_max)), n_points)
+    targets[0] = r_min
+    return targets, notes
+
+
 def _whole_path(p: O.Problem, mu, cov, constraints, n_points: int, risk_free_rate: float,
                 solver_chain) -> Frontier | None:
     """The frontier, its minimum-variance and tangency points from one walk of the exact path.
@@ -150,17 +156,7 @@ def _whole_path(p: O.Problem, mu, cov, constraints, n_points: int, risk_free_rat
             w_mv, _ = _homotopy.min_variance(p.mu, p.cov, p.r, segments=segments)
             r_min = float(p.mu @ w_mv)
             r_max = _homotopy._end_return(p.mu, segments[-1])
-            if not np.isfinite(r_max):
-                raise OptimizationError(
-                    "the constraints allow unbounded expected return (shorts without limits); "
-                    "add bounds or max_leverage to draw a frontier"
-                )
-            notes: list[str] = []
-            if r_max - r_min < 1e-9 * max(1.0, abs(r_max)):
-                notes.append("the minimum-variance portfolio already has the highest expected "
-                             "return: the frontier is one point")
-            targets = np.linspace(r_min, r_max - 1e-9 * max(1.0, abs(r_max)), n_points)
-            targets[0] = r_min
+            targets, notes = _targets(r_min, r_max, n_points)
             weights = _homotopy.read_targets(p.mu, p.r, segments, targets)
             found = None
             if abs(p.r.budget - 1.0) < 1e-12 and r_max - risk_free_rate > 1e-12:
