@@ -260,7 +260,8 @@ def _trial(params: dict[str, Any], *, base, seeds, metric, evaluate) -> None:
         # one string each (base64 of the raw arrays): Tune's loggers keep strings as they are
         "returns": _pack(returns.to_numpy(dtype=float)),
         "dates": _pack(returns.index.asi8),
-        "node": ray.util.get_node_ip_address(),
+        # IP and node id: several nodes of one cluster may share a machine
+        "node": f"{ray.util.get_node_ip_address()}/{ray.get_runtime_context().get_node_id()[:8]}",
     })
 
 
