@@ -116,13 +116,19 @@ def efficient_frontier(
             notes.append(f"exact path unavailable ({exc}); solved point by point")
     if weights is None:
         weights = _pointwise(p, targets, w_mv, solver_chain, notes, used)
-    try:
-        tangency = O.optimize(mu, cov, O.Objective.MAX_SHARPE, constraints,
-                              risk_free_rate=risk_free_rate, solver_chain=solver_chain)
-    except OptimizationError as exc:
-        tangency = None
-        notes.append(str(exc))
+    tangency = _conic_tangency(mu, cov, constraints, risk_free_rate, solver_chain, notes)
     return _assemble(p, weights, risk_free_rate, used, mv, tangency, notes)
+
+
+def _conic_tangency(mu, cov, constraints, risk_free_rate: float, solver_chain,
+                    notes: list[str]) -> O.OptimizationResult | None:
+    """The max-Sharpe portfolio by a conic solve; None (and why, in ``notes``) when undefined."""
+    try:
+        return O.optimize(mu, cov, O.Objective.MAX_SHARPE, constraints,
+                          risk_free_rate=risk_free_rate, solver_chain=solver_chain)
+    except OptimizationError as exc:
+        notes.append(str(exc))
+        return None
 
 
 def _targets(r_min: float, r_max: float, n_points: int) -> tuple[np.ndarray, list[str]]:
@@ -171,12 +177,7 @@ def _whole_path(p: O.Problem, mu, cov, constraints, n_points: int, risk_free_rat
         tangency = O._result(O.Objective.MAX_SHARPE.value, w_tan, p, risk_free_rate, report,
                              [], 0.95)
     else:  # nothing beats the risk-free rate (or a budget other than 1): the conic answer
-        try:
-            tangency = O.optimize(mu, cov, O.Objective.MAX_SHARPE, constraints,
-                                  risk_free_rate=risk_free_rate, solver_chain=solver_chain)
-        except OptimizationError as exc:
-            tangency = None
-            notes.append(str(exc))
+        tangency = _conic_tangency(mu, cov, constraints, risk_free_rate, solver_chain, notes)
     return _assemble(p, weights, risk_free_rate, {_PATH}, mv, tangency, notes)
 
 
