@@ -3,7 +3,7 @@ the index, on the same out-of-sample sessions, summarised with the same metrics.
 
 The engine is zipline (the reference, and what promotion re-runs) or ``sim``, the fast
 simulator (:func:`autoport.engines.simulator.run`): the same timing, costs, order sizing and
-whole shares, so the two agree within 1e-8 a day (``tests/test_backtest_engines.py``).
+whole shares, so the two agree within 1e-8 a day (``tests/engines/test_backtest_engines.py``).
 
 The first ``window`` sessions of the panel only feed estimates; trading starts after them for
 both the strategy and the baseline, so every figure is out of sample.

@@ -3,7 +3,7 @@
 Typer builds every option's help when the command module is imported, and ``autoport --help``
 imports every command module: reading these from :mod:`autoport.strategies`,
 :mod:`autoport.optimize` or :mod:`autoport.risk` would load pandas, cvxpy, scikit-learn and
-torch just to print a help page. They are copied here; ``tests/test_cli_start.py`` checks each
+torch just to print a help page. They are copied here; ``tests/cli/test_cli_start.py`` checks each
 against the core's own list, so the copies cannot drift apart silently.
 """
 

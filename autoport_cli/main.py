@@ -2,7 +2,7 @@
 
 Importing this module must stay cheap (``autoport --help`` in a fraction of a second): command
 modules import typer, rich and light option lists only, and load numpy, pandas, cvxpy, zipline,
-torch, matplotlib and MLflow inside the code that uses them. ``tests/test_cli_start.py`` checks it.
+torch, matplotlib and MLflow inside the code that uses them. ``tests/cli/test_cli_start.py`` checks it.
 """
 
 from __future__ import annotations

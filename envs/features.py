@@ -10,7 +10,7 @@ decision date. The env computes them once per panel with :func:`autoport.regime.
 decision, so :class:`RegimeObservations` runs the same filter
 (:class:`autoport.regime.online.OnlineRegimeFilter`) incrementally over the growing history.
 Its refit grid is counted from the first feature row, so a history cut at ``t`` gets the same
-probability on every date up to ``t`` as the whole panel (``tests/test_env.py`` checks it).
+probability on every date up to ``t`` as the whole panel (``tests/envs/test_env.py`` checks it).
 """
 
 from __future__ import annotations

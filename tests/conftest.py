@@ -1,6 +1,16 @@
-"""Shared fixtures: an isolated working area per test, so no test writes outside tmp_path."""
+"""Shared fixtures: an isolated working area per test, so no test writes outside tmp_path; one
+zipline root and one local Ray per session; a real MLflow tracking server on loopback."""
 
 from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -37,3 +47,48 @@ def local_ray():
 
     with ray_session(num_cpus=2):
         yield ray
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A tracking server started for this test only, stopped (its process group) afterwards."""
+    port = free_port()
+    mlflow_bin = Path(sys.executable).parent / "mlflow"
+    log = open(tmp_path / "server.log", "w")
+    proc = subprocess.Popen(
+        [str(mlflow_bin), "server", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+         "--serve-artifacts", "--artifacts-destination", str(tmp_path / "served")],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"mlflow server exited: {(tmp_path / 'server.log').read_text()}")
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("mlflow server did not become healthy in 90 s")
+            time.sleep(0.5)
+        yield url, tmp_path / "served"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=5)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        log.close()

@@ -53,7 +53,7 @@ def build_features(
     """Raw (unstandardized) features, one row per session (from the first full vol window
     when ``realized_vol``).
 
-    Measured on the synthetic generator (see ``tests/test_regime_hmm.py``), per-asset returns
+    Measured on the synthetic generator (see ``tests/regime/test_regime_hmm.py``), per-asset returns
     without realized vol label best: the trailing vol window delays every switch by days.
 
     ``extra`` holds optional columns (for example ``volume`` or ``sentiment``) indexed by date;

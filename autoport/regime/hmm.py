@@ -112,7 +112,7 @@ def forward_filter(model, x: np.ndarray, start: np.ndarray | None = None) -> np.
     normalises each row, so its forward variables are the filtered probabilities, never the
     smoothed ones); each row's emission densities are divided by their largest value first, which
     leaves the normalised rows unchanged and keeps the pass from underflowing on outliers.
-    ``tests/test_regime_online.py`` checks it against the written-out recursion to 1e-12.
+    ``tests/regime/test_regime_online.py`` checks it against the written-out recursion to 1e-12.
     """
     from hmmlearn import _hmmc
 

@@ -5,7 +5,7 @@ OptimizeReport`, :class:`~autoport.regime.report.RegimeReport`, :class:`~autopor
 RiskReport`) and returns the matplotlib figure; given a ``path`` it also writes the PNG and
 closes the figure. Each ``save_*`` draws from plain series and tables (returns, weights, an
 agent's episodes and training curves) and writes the PNG. Every figure a command writes comes
-from here; ``tests/test_plots.py`` renders each one. Importing this package loads matplotlib
+from here; ``tests/reporting/test_plots.py`` renders each one. Importing this package loads matplotlib
 (Agg backend): import it where a figure is drawn, not at a command's start.
 """
 

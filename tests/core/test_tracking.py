@@ -36,7 +36,7 @@ def test_outside_git_the_build_commit_stands_in(tmp_path):
     # an editable install reads its checkout's HEAD, an installed wheel the commit baked in at
     # build time: either way the tests' own checkout
     code = tracking.code_version(tmp_path)
-    checkout = _git(Path(__file__).resolve().parent.parent, "rev-parse", "HEAD")
+    checkout = _git(Path(__file__).resolve().parents[2], "rev-parse", "HEAD")
     assert (code["commit"], code["commit_source"]) == (checkout, "build")
     assert code["version"] == "0.1.0"
 

@@ -16,7 +16,7 @@ from autoport import estimators as E
 from autoport.data import bundled_prices
 from autoport_cli import optimize as cli
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture()

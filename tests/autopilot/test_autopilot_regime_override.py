@@ -15,7 +15,7 @@ from autoport.autopilot.settings import RegimeSettings
 from autoport.regime.config import load_config
 from autoport.regime.hysteresis import hysteresis
 from autoport.strategies.autopilot import Autopilot
-from test_autopilot import crash_prices
+from autoport.testing import crash_prices
 
 D = pd.Timestamp
 RULES = ov.OverrideRules(var_limit=-0.03, drawdown_limit=-0.10, restore_drawdown=-0.05,

@@ -17,7 +17,6 @@ import pytest
 import yaml
 
 from autoport import data
-from test_promotion_server import server  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow
 pytest.importorskip("ray")

@@ -16,7 +16,7 @@ import pytest
 
 from autoport import data, tracking
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GATES = """
 test_period: {start: 2021-07-01, end: 2021-12-31}
 var: {window: 60}

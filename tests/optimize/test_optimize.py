@@ -25,7 +25,7 @@ from autoport.optimize import (
     risk_aversion_from_tolerance,
 )
 
-PEER = Path(__file__).parent / "data" / "pypfopt_stock_prices.csv"
+PEER = Path(__file__).parents[1] / "data" / "pypfopt_stock_prices.csv"
 FREE = Constraints(lower=None, upper=None)
 
 

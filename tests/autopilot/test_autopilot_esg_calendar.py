@@ -13,7 +13,7 @@ from autoport.backtest import load_config, run_backtest
 from autoport.strategies import make_strategy
 from autoport.errors import ConfigError
 from autoport.strategies.autopilot import Autopilot, _esg_scores
-from test_autopilot import SYNTH, crash_prices, run_loop
+from autoport.testing import SYNTH, crash_prices, run_loop
 
 D = pd.Timestamp
 BASE = {"regime": {"enabled": False}, "tax_optimization": True, "calendar": "monthly"}

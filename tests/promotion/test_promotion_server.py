@@ -4,14 +4,6 @@ artifacts) works unchanged: backtest, runs, promote and loading the champion."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -28,51 +20,6 @@ gates:
   - {name: drawdown_within_mandate, metric: max_drawdown, comparison: ">=", threshold: -0.35}
   - {name: data_hash_matches, metric: data_hash_match, comparison: "==", threshold: 1}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def server(tmp_path):
-    """A tracking server started for this test only, stopped (its process group) afterwards."""
-    port = free_port()
-    mlflow_bin = Path(sys.executable).parent / "mlflow"
-    log = open(tmp_path / "server.log", "w")
-    proc = subprocess.Popen(
-        [str(mlflow_bin), "server", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-         "--serve-artifacts", "--artifacts-destination", str(tmp_path / "served")],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"mlflow server exited: {(tmp_path / 'server.log').read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("mlflow server did not become healthy in 90 s")
-            time.sleep(0.5)
-        yield url, tmp_path / "served"
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=5)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        log.close()
 
 
 @pytest.mark.slow

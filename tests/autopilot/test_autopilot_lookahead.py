@@ -10,7 +10,7 @@ import pandas as pd
 
 from autoport_cli.common import to_jsonable
 from autoport.strategies.autopilot import Autopilot
-from test_autopilot import SYNTH, crash_prices, run_loop
+from autoport.testing import SYNTH, crash_prices, run_loop
 
 # seed 6: on this panel its online probabilities (the one filter's, each session from the fit
 # before it) give the past decisions bull, bear and sideways regimes to keep fixed; seed 3 did

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ABOVE_CORE = ("autoport.strategies", "autoport.envs", "autoport_cli")
 ABOVE_STRATEGIES = ("autoport_cli",)
 

@@ -1,0 +1,56 @@
+"""Synthetic cases shared by tests and benchmarks: a crash between two calm bull markets, and a
+decision loop driven by the fast engine. Kept in the package (not in a test file) so tests and
+experiments import it the same way; it uses only the core (synthetic generator, simulator)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from autoport import synthetic
+from autoport.engines import simulator
+from autoport.engines.costs import CostModel
+from autoport.engines.orders import OrderSizing
+
+
+def _segment(model, days, seed, start_level=None):
+    prices, _ = synthetic.regime_switching_prices(days, model, seed=seed)
+    if start_level is not None:
+        prices = prices / prices.iloc[0] * start_level
+    return prices
+
+
+def crash_prices(seed: int = 0) -> tuple[pd.DataFrame, pd.Timestamp, pd.Timestamp]:
+    """Calm bull, a 60-session crash, calm bull again (autoport.synthetic, one regime each)."""
+    base = synthetic.default_model(5)
+    stay = np.eye(3)
+    bull = synthetic.RegimeModel(base.means, base.vols, base.correlations, stay)
+    crash_means = np.vstack([np.full(5, -0.004), base.means[0], base.means[2]])
+    crash_vols = np.vstack([np.full(5, 0.03), base.vols[0], base.vols[2]])
+    crash = synthetic.RegimeModel(crash_means, crash_vols, base.correlations[[1, 0, 2]], stay,
+                                  names=("bear", "bull", "sideways"))
+    a = _segment(bull, 500, seed)
+    b = _segment(crash, 60, seed + 1, a.iloc[-1])
+    c = _segment(bull, 400, seed + 2, b.iloc[-1])
+    levels = pd.concat([a, b.iloc[1:], c.iloc[1:]]).to_numpy()
+    index = pd.bdate_range("2001-01-02", periods=len(levels), name="date")
+    prices = pd.DataFrame(levels, index=index, columns=a.columns)
+    return prices, index[500], index[560]
+
+
+# the account the autopilot's tests run on: 10 million, default costs, whole shares, no order
+# under 5,000 (the engine's order sizing)
+ACCOUNT = {"capital": 1e7, "costs": CostModel(),
+           "sizing": OrderSizing(lot_size=1, min_trade_value=5_000.0)}
+
+
+def run_loop(strategy, prices, every=5, first=None):
+    """Decisions every ``every`` sessions from row ``first`` (default: the first the strategy
+    can take), driven by the fast engine, which hands the strategy its book."""
+    first = strategy.min_history if first is None else first
+    dates = prices.index[first::every]
+    return simulator.run(strategy, prices, dates=dates, **ACCOUNT).decisions
+
+
+SYNTH = {"window": 126, "regime": {"enabled": False}, "max_position": 0.4, "max_sector": None,
+         "var_limit": -0.02, "calendar": "monthly"}
