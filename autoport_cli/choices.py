@@ -20,6 +20,9 @@ OBJECTIVES = (  # autoport.optimize.Objective, in its order
     "min_variance", "max_sharpe", "max_utility", "efficient_return", "efficient_risk",
     "min_cvar", "mean_cvar", "min_cdar", "multi_objective", "kelly", "risk_parity",
 )
+# PyPortfolioOpt's names, which autoport.optimize.Objective.parse also takes
+OBJECTIVE_ALIASES = ("min_volatility", "quadratic_utility", "max_quadratic_utility",
+                     "risk_budgeting", "erc")
 RETURN_MODELS = ("mean", "ewma", "capm", "shrunk", "black_litterman")  # autoport.estimators
 RISK_MODELS = ("sample", "ledoit_wolf", "oas", "ewma", "factor")  # autoport.estimators
 VAR_BACKTEST_MODELS = (  # autoport.risk.var_backtest.BACKTEST_MODELS
@@ -36,7 +39,7 @@ def _choice(name: str, values: tuple[str, ...]) -> type[StrEnum]:
 
 
 Strategy = _choice("Strategy", STRATEGIES)
-ObjectiveName = _choice("ObjectiveName", OBJECTIVES)
+ObjectiveName = _choice("ObjectiveName", OBJECTIVES + OBJECTIVE_ALIASES)
 ReturnsModel = _choice("ReturnsModel", RETURN_MODELS)
 RiskModel = _choice("RiskModel", RISK_MODELS)
 VarBacktestModel = _choice("VarBacktestModel", VAR_BACKTEST_MODELS)

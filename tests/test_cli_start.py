@@ -53,6 +53,7 @@ def test_option_choices_equal_the_cores_lists():
 
     assert choices.STRATEGIES == tuple(sorted(STRATEGIES))
     assert choices.OBJECTIVES == tuple(o.value for o in Objective)
+    assert all(Objective.parse(a).value in choices.OBJECTIVES for a in choices.OBJECTIVE_ALIASES)
     assert choices.RETURN_MODELS == tuple(estimators.RETURN_MODELS)
     assert choices.RISK_MODELS == tuple(estimators.RISK_MODELS)
     assert choices.VAR_BACKTEST_MODELS == tuple(var_backtest.BACKTEST_MODELS)
