@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from autoport_cli.choices import STRATEGIES
+from autoport_cli.choices import BACKTEST, Engine, Strategy, value
 from autoport_cli.common import (
-    FfillOption, JsonOption, OutOption, PricesOption,
-    console, emit_json, err_console, load_prices, output_dir, to_jsonable, user_errors,
+    FfillOption, JsonOption, OutOption, PricesOption, TrackOption,
+    bundled_config, console, emit_json, err_console, load_prices, output_dir, to_jsonable, user_errors,
 )
 from autoport_cli.common import check_tracking
 
@@ -22,29 +22,37 @@ if TYPE_CHECKING:  # zipline, pyfolio and the strategies load when a backtest ru
     from autoport.backtest import BacktestOutcome
 
 EXPERIMENT = "backtests"
-STRATEGY_NAMES = ", ".join(sorted(STRATEGIES))
 PERCENT_KEYS = {"annual_return", "annual_volatility", "max_drawdown"}
 
 
 @user_errors
 def backtest(
-    strategy: Annotated[str | None, typer.Option(help=f"one of: {STRATEGY_NAMES}")] = None,
-    config: Annotated[Path | None, typer.Option(help="YAML config, e.g. configs/backtest.yaml")] = None,
-    start: Annotated[str | None, typer.Option(help="first trading date (YYYY-MM-DD)")] = None,
-    end: Annotated[str | None, typer.Option(help="last trading date (YYYY-MM-DD)")] = None,
+    strategy: Annotated[Strategy | None, typer.Option(
+        help="the strategy to backtest", show_default=BACKTEST["strategy"])] = None,
+    config: Annotated[Path | None, typer.Option(
+        help="YAML config, e.g. configs/backtest.yaml; options override it",
+        show_default="none")] = None,
+    start: Annotated[str | None, typer.Option(
+        help="first trading date (YYYY-MM-DD)",
+        show_default="after the first estimation window (and a model's training data)")] = None,
+    end: Annotated[str | None, typer.Option(
+        help="last trading date (YYYY-MM-DD)", show_default="the last date of the prices")] = None,
     prices: PricesOption = None,
     ffill: FfillOption = False,
-    window: Annotated[int | None, typer.Option(help="estimation window in sessions")] = None,
-    seed: Annotated[int | None, typer.Option(help="random seed (recorded with the run)")] = None,
+    window: Annotated[int | None, typer.Option(
+        help="estimation window in sessions", show_default=str(BACKTEST["window"]))] = None,
+    seed: Annotated[int | None, typer.Option(
+        help="random seed (recorded with the run)", show_default=str(BACKTEST["seed"]))] = None,
     out: OutOption = None,
     json_output: JsonOption = False,
-    track: Annotated[bool, typer.Option(help="log the run to MLflow")] = True,
+    track: TrackOption = True,
     model: Annotated[str | None, typer.Option(
         help="--strategy dqn: runs:/RUN_ID/model or models:/NAME@alias; --strategy regime: "
-             "the run id of `autoport regime` (its model is used as is, no refits)")] = None,
-    engine: Annotated[str, typer.Option(
+             "the run id of `autoport regime` (its model is used as is, no refits)",
+        show_default="none")] = None,
+    engine: Annotated[Engine, typer.Option(
         help="zipline (the reference) or sim (the fast simulator: the same fills, costs "
-             "and whole shares)")] = "zipline",
+             "and whole shares)")] = Engine.zipline,
     allow_in_sample: Annotated[bool, typer.Option(
         "--allow-in-sample", help="with a trained model (or settings chosen by a sweep), also "
         "run over the dates it was trained or selected on; that part is reported apart. "
@@ -55,7 +63,8 @@ def backtest(
     from autoport.backtest import load_config
     from autoport.strategies.registry import check_strategy_name
 
-    cfg = load_config(config, {"strategy": strategy, "window": window, "seed": seed,
+    engine = value(engine)
+    cfg = load_config(bundled_config(config), {"strategy": value(strategy), "window": window, "seed": seed,
                                "start": start, "end": end,
                                "allow_in_sample": allow_in_sample or None})
     check_strategy_name(cfg.strategy)

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperCommand, TyperGroup
 
 from autoport import workspace
 from autoport.errors import AutoportError
@@ -31,14 +33,69 @@ if TYPE_CHECKING:
 # Options every command shares, declared once.
 PricesOption = Annotated[
     Path | None,
-    typer.Option("--prices", help="wide CSV/Parquet of prices (default: the bundled data)"),
+    typer.Option("--prices", help="wide CSV/Parquet of prices",
+                 show_default="the bundled data"),
 ]
 FfillOption = Annotated[bool, typer.Option("--ffill", help="forward-fill NaN gaps in --prices")]
 OutOption = Annotated[
-    Path | None, typer.Option("--out", help="output folder (default: autoport_home/runs/...)")
+    Path | None,
+    typer.Option("--out", help="output folder", show_default="autoport_home/runs/COMMAND-TIME"),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")]
-NoTrackOption = Annotated[bool, typer.Option("--no-track", help="do not log the run to MLflow")]
+TrackOption = Annotated[
+    bool, typer.Option("--track/--no-track", help="log the run to MLflow")
+]
+
+
+def tidy_help(params) -> None:
+    """What ``--help`` shows for each option: no ``<bool>`` type for a flag (it takes no value),
+    and a described default (``show_default="..."``, for options that default to None so a
+    ``--config`` file can set them) as ``[default: 756]`` rather than click's ``(756)``."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+        shown = getattr(param, "show_default", None)
+        if isinstance(shown, str):
+            # rich markup would read "[default: ...]" as a tag: escape it
+            param.help = f"{param.help or ''} {escape(f'[default: {shown}]')}".strip()
+            param.show_default = False
+
+
+class Command(TyperCommand):
+    """Typer's command with :func:`tidy_help` applied to its options."""
+
+    def format_help(self, ctx, formatter) -> None:
+        tidy_help(self.get_params(ctx))
+        super().format_help(ctx, formatter)
+
+
+class Group(TyperGroup):
+    """Typer's group (the ``autoport`` app itself) with :func:`tidy_help` applied."""
+
+    def format_help(self, ctx, formatter) -> None:
+        tidy_help(self.get_params(ctx))
+        super().format_help(ctx, formatter)
+
+
+def bundled_config(path: Path | None, err=None) -> Path | None:
+    """``configs/NAME.yaml`` as written in the README, from any folder.
+
+    When the given path does not exist, is relative, sits in a ``configs`` folder and the
+    installed package bundles a file of that name (``autoport.configs``), that copy is used and
+    a note on stderr says so. Anything else is returned unchanged (the loader then says it is
+    missing).
+    """
+    if path is None or path.exists() or path.is_absolute() or path.parent.name != "configs":
+        return path
+    from importlib import resources
+
+    bundled = resources.files("autoport.configs").joinpath(path.name)
+    if not bundled.is_file():
+        return path
+    found = Path(str(bundled))
+    (err or err_console).print(f"[yellow]note:[/] {path} is not in {Path.cwd()}; using the "
+                               f"bundled copy {found}", highlight=False, soft_wrap=True)
+    return found
 
 console = Console()
 err_console = Console(stderr=True)

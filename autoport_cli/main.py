@@ -15,6 +15,8 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+from typing import Annotated  # noqa: E402
+
 import typer  # noqa: E402
 
 from autoport_cli.backtest import backtest  # noqa: E402
@@ -24,24 +26,39 @@ from autoport_cli.regime import regime  # noqa: E402
 from autoport_cli.runs import runs  # noqa: E402
 from autoport_cli.stress import stress  # noqa: E402
 from autoport_cli.sweep import sweep  # noqa: E402
+from autoport_cli.common import Command, Group  # noqa: E402
 from autoport_cli.train_agent import train_agent  # noqa: E402
 
 app = typer.Typer(
     name="autoport",
     help="Portfolio research workbench: optimize, backtest, stress, detect regimes, train, promote.",
     no_args_is_help=True,
+    cls=Group,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion; choices complete
 )
 
-app.command("backtest")(backtest)
-app.command("stress")(stress)
-app.command("optimize")(optimize)
-app.command("train-agent")(train_agent)
-app.command("promote")(promote)
-app.command("runs")(runs)
-app.command("regime")(regime)
-app.command("sweep")(sweep)
+
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import version
+
+        typer.echo(f"autoport {version('autoport')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="print the version and exit")] = False,
+) -> None:
+    """Portfolio research workbench: optimize, backtest, stress, detect regimes, train, promote."""
+
+
+for _name, _fn in (("backtest", backtest), ("stress", stress), ("optimize", optimize),
+                   ("train-agent", train_agent), ("promote", promote), ("runs", runs),
+                   ("regime", regime), ("sweep", sweep)):
+    app.command(_name, cls=Command)(_fn)
 
 
 if __name__ == "__main__":

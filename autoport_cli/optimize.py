@@ -16,9 +16,10 @@ import typer
 from rich.table import Table
 
 from autoport.errors import ConfigError
-from autoport_cli.choices import OBJECTIVES, RETURN_MODELS, RISK_MODELS
+from autoport_cli.choices import OPTIMIZE, ObjectiveName, ReturnsModel, RiskModel, value
 from autoport_cli.common import (
-    JsonOption, NoTrackOption, OutOption, PricesOption,
+    JsonOption, OutOption, PricesOption, TrackOption,
+    bundled_config,
     console,
     emit_json,
     load_prices,
@@ -50,51 +51,70 @@ def _window(value: str | None) -> int | str | None:
 @user_errors
 def optimize(
     objective: Annotated[
-        str | None, typer.Option("--objective", help=" | ".join(OBJECTIVES))
+        ObjectiveName | None,
+        typer.Option("--objective", help="what to optimise",
+                     show_default=OPTIMIZE["objective"]),
     ] = None,
     constraints: Annotated[
-        Path | None, typer.Option("--constraints", help="constraints YAML (see configs/)")
+        Path | None,
+        typer.Option("--constraints", help="constraints YAML, e.g. "
+                     "configs/constraints.example.yaml", show_default="long only, fully invested"),
     ] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="optimize settings YAML")] = None,
+    config: Annotated[Path | None, typer.Option(
+        "--config", help="optimize settings YAML; options override it",
+        show_default="none")] = None,
     frontier_points: Annotated[
-        int | None, typer.Option("--frontier-points", help="frontier points (0 = none, ≤1000)")
+        int | None,
+        typer.Option("--frontier-points", help="frontier points (0 = none, ≤1000)",
+                     show_default=str(OPTIMIZE["frontier_points"])),
     ] = None,
     returns_model: Annotated[
-        str | None, typer.Option("--returns-model", help=" | ".join(RETURN_MODELS))
+        ReturnsModel | None,
+        typer.Option("--returns-model", help="expected returns estimator",
+                     show_default=OPTIMIZE["returns_model"]),
     ] = None,
     risk_model: Annotated[
-        str | None, typer.Option("--risk-model", help=" | ".join(RISK_MODELS))
+        RiskModel | None,
+        typer.Option("--risk-model", help="covariance estimator",
+                     show_default=OPTIMIZE["risk_model"]),
     ] = None,
     prices: PricesOption = None,
     window: Annotated[
-        str | None, typer.Option("--window", help="sessions before --as-of, or 'all' (756)")
+        str | None, typer.Option("--window", help="sessions before --as-of, or 'all'",
+                                 show_default=str(OPTIMIZE["window"]))
     ] = None,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="last date of the estimation window")
+        str | None, typer.Option("--as-of", help="last date of the estimation window",
+                                 show_default="the last date of the prices")
     ] = None,
     risk_free: Annotated[
-        float | None, typer.Option("--risk-free", help="annual risk-free rate, e.g. 0.02")
+        float | None, typer.Option("--risk-free", help="annual risk-free rate, e.g. 0.02",
+                                   show_default=str(OPTIMIZE["risk_free_rate"]))
     ] = None,
     target_return: Annotated[
-        float | None, typer.Option("--target-return", help="annual, for efficient_return")
+        float | None, typer.Option("--target-return", help="annual, for efficient_return",
+                                   show_default="none")
     ] = None,
     target_volatility: Annotated[
-        float | None, typer.Option("--target-volatility", help="annual, for efficient_risk")
+        float | None, typer.Option("--target-volatility", help="annual, for efficient_risk",
+                                   show_default="none")
     ] = None,
     risk_tolerance: Annotated[
-        float | None, typer.Option("--risk-tolerance", help="0..1, for max_utility/mean_cvar")
+        float | None, typer.Option("--risk-tolerance", help="0..1, for max_utility/mean_cvar",
+                                   show_default="none")
     ] = None,
     kelly_fraction: Annotated[
-        float | None, typer.Option("--kelly-fraction", help="0..1, for kelly")
+        float | None, typer.Option("--kelly-fraction", help="0..1, for kelly",
+                                   show_default=str(OPTIMIZE["kelly_fraction"]))
     ] = None,
     pareto: Annotated[
         str | None,
         typer.Option("--pareto", help="Pareto set of two measures, e.g. return,cdar "
-                     "(return | variance | cvar | cdar)"),
+                     "(return | variance | cvar | cdar)", show_default="none"),
     ] = None,
     as_json: JsonOption = False,
     out: OutOption = None,
-    no_track: NoTrackOption = False,
+    track: TrackOption = True,
 ) -> None:
     """Optimal weights for one objective and the efficient frontier, on annualised estimates."""
     from autoport import data, tracking
@@ -103,15 +123,16 @@ def optimize(
     from autoport.optimize.report import optimize_report, sessions_needed
 
     overrides = {
-        "objective": objective, "frontier_points": frontier_points,
-        "returns_model": returns_model, "risk_model": risk_model, "window": _window(window),
+        "objective": value(objective), "frontier_points": frontier_points,
+        "returns_model": value(returns_model), "risk_model": value(risk_model),
+        "window": _window(window),
         "as_of": as_of, "risk_free_rate": risk_free, "target_return": target_return,
         "target_volatility": target_volatility, "risk_tolerance": risk_tolerance,
         "kelly_fraction": kelly_fraction,
         "pareto": [p.strip() for p in pareto.split(",")] if pareto else None,
     }
-    cfg = cfgmod.load_config(config, constraints, overrides)
-    check_tracking(not no_track)
+    cfg = cfgmod.load_config(bundled_config(config), bundled_config(constraints), overrides)
+    check_tracking(track)
     Objective.parse(cfg.objective)  # an unknown name fails before the prices load
     panel = load_prices(prices, end=cfg.as_of, min_history=sessions_needed(cfg))
     report = optimize_report(panel, cfg, sectors=data.sector_map() if prices is None else None)
@@ -129,9 +150,10 @@ def optimize(
             plot_frontier(report, staging / "frontier.png")
         if report.pareto is not None:
             report.pareto.to_csv(staging / "pareto.csv", index=False)
-    payload["output_dir"] = str(final)
-    if not no_track:
-        payload["mlflow_run_id"] = tracking.log_run(
+    payload["run_id"] = None
+    payload["artifacts_dir"] = str(final)
+    if track:
+        payload["run_id"] = tracking.log_run(
             EXPERIMENT,
             run_name=f"optimize-{result.objective}",
             params={**report.mlflow_params(), "prices": str(prices) if prices else "bundled"},

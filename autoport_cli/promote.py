@@ -11,7 +11,7 @@ from rich.table import Table
 
 from autoport.errors import ConfigError
 from autoport_cli.common import (
-    JsonOption, console, emit_json, err_console, output_dir, user_errors,
+    JsonOption, OutOption, bundled_config, console, emit_json, err_console, output_dir, user_errors,
 )
 from autoport_cli.common import check_tracking
 
@@ -19,12 +19,19 @@ from autoport_cli.common import check_tracking
 @user_errors
 def promote(
     run_id: Annotated[str | None, typer.Argument(help="MLflow run id (see `autoport runs`)")] = None,
-    gates: Annotated[Path | None, typer.Option(help="gates YAML; default configs/gates.yaml")] = None,
-    name: Annotated[str | None, typer.Option(help="registered model name; default autoport-<strategy>")] = None,
-    test_start: Annotated[str | None, typer.Option(help="override test_period.start (YYYY-MM-DD)")] = None,
-    test_end: Annotated[str | None, typer.Option(help="override test_period.end (YYYY-MM-DD)")] = None,
-    list_versions: Annotated[bool, typer.Option("--list", help="show registered versions, aliases and gates")] = False,
-    out: Annotated[Path | None, typer.Option(help="report folder; default autoport_home/runs/...")] = None,
+    gates: Annotated[Path | None, typer.Option(
+        help="gates YAML", show_default="the bundled configs/gates.yaml")] = None,
+    name: Annotated[str | None, typer.Option(
+        help="registered model name", show_default="autoport-STRATEGY")] = None,
+    test_start: Annotated[str | None, typer.Option(
+        help="override test_period.start (YYYY-MM-DD)",
+        show_default="test_period.start of the gates")] = None,
+    test_end: Annotated[str | None, typer.Option(
+        help="override test_period.end (YYYY-MM-DD)",
+        show_default="test_period.end of the gates")] = None,
+    list_versions: Annotated[bool, typer.Option(
+        "--list", help="show registered versions, aliases and gates")] = False,
+    out: OutOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Promote RUN_ID to the model registry (alias champion) if every gate passes.
@@ -39,7 +46,7 @@ def promote(
         raise ConfigError("give a RUN_ID to promote, or --list to show registered versions")
     from autoport.promotion.gates import load_gates
 
-    config = load_gates(gates)
+    config = load_gates(bundled_config(gates))
     period = config.test_period.model_dump()
     period.update({k: _date(v, flag) for k, v, flag in
                    (("start", test_start, "--test-start"), ("end", test_end, "--test-end"))
@@ -53,7 +60,7 @@ def promote(
     with output_dir(out, f"promote-{run_id[:8]}") as (staging, final):
         result = promote_run(run_id, config, staging, toolkit=_toolkit(), name=name)
     if json_output:
-        emit_json({**result.as_dict(), "report": final / "report.md"})
+        emit_json({**result.as_dict(), "artifacts_dir": final, "report": final / "report.md"})
     else:
         _print(result, final)
     if not result.promoted:
@@ -114,7 +121,7 @@ def _list(name: str | None, json_output: bool) -> None:
 
     rows = registry.list_versions(name)
     if json_output:
-        emit_json({"versions": rows})
+        emit_json({"run_id": None, "artifacts_dir": None, "versions": rows})
         return
     if not rows:
         console.print("no registered models yet; promote a run with `autoport promote RUN_ID`")

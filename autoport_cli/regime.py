@@ -22,8 +22,8 @@ import typer
 from rich.table import Table
 
 from autoport_cli.common import (
-    JsonOption, NoTrackOption, OutOption, PricesOption,
-    console, emit_json, err_console, output_dir, to_jsonable, user_errors,
+    JsonOption, OutOption, PricesOption, TrackOption,
+    bundled_config, console, emit_json, err_console, output_dir, to_jsonable, user_errors,
 )
 from autoport_cli.common import check_tracking
 
@@ -54,15 +54,17 @@ def _load(path: Path | None, as_of: str | None, min_history: int):
 def regime(
     prices: PricesOption = None,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="last date used (YYYY-MM-DD); default: all")
+        str | None, typer.Option("--as-of", help="last date used (YYYY-MM-DD)",
+                                 show_default="the last date of the prices")
     ] = None,
     config: Annotated[
-        Path | None, typer.Option("--config", help="regime YAML (default: bundled)")
+        Path | None, typer.Option("--config", help="regime settings YAML",
+                                  show_default="the bundled configs/regime.yaml")
     ] = None,
     recent: Annotated[int, typer.Option("--recent", help="recent dates shown")] = 10,
     as_json: JsonOption = False,
     out: OutOption = None,
-    no_track: NoTrackOption = False,
+    track: TrackOption = True,
 ) -> None:
     """Current regime (bull / bear / sideways) with probabilities, history and accuracy."""
     from autoport import data, tracking
@@ -70,8 +72,8 @@ def regime(
     from autoport.regime.hmm import fit_to_dict
     from autoport.regime.report import regime_report
 
-    cfg = load_config(config)
-    check_tracking(not no_track)
+    cfg = load_config(bundled_config(config))
+    check_tracking(track)
     det = cfg.detector
     panel, truth, extra = _load(prices, as_of, det.min_train + det.vol_window + 2)
     report = regime_report(
@@ -91,7 +93,7 @@ def regime(
         report.frame().to_csv(staging / "regimes.csv", index_label="date")
         plot_regimes(report, staging / "regime_timeline.png")
     run_id = None
-    if not no_track:
+    if track:
         run_id = tracking.log_run(
             "regime",
             run_name=f"regime-{payload['as_of'].date()}",
@@ -102,8 +104,8 @@ def regime(
             config=cfg.model_dump(),
         )
     if as_json:
-        payload["output_dir"] = str(final)
-        payload["mlflow_run_id"] = run_id
+        payload["run_id"] = run_id
+        payload["artifacts_dir"] = str(final)
         emit_json(payload)
         return
     _render(payload, report.detection, report.acted, recent, final, run_id)

@@ -18,7 +18,8 @@ HEADERS = {"sharpe": "Sharpe", "annual_return": "return", "max_drawdown": "max D
 
 @user_errors
 def runs(
-    experiment: Annotated[str | None, typer.Option(help="only this experiment, e.g. backtests")] = None,
+    experiment: Annotated[str | None, typer.Option(
+        help="only this experiment, e.g. backtests", show_default="all")] = None,
     limit: Annotated[int, typer.Option(min=1, help="how many runs, newest first")] = 20,
     json_output: JsonOption = False,
 ) -> None:
@@ -28,7 +29,9 @@ def runs(
 
     rows = tracking.recent_runs(experiment, limit)
     if json_output:
-        emit_json({"tracking_uri": tracking.tracking_uri(), "runs": rows})
+        # the envelope every command prints; this one starts no run and writes no folder
+        emit_json({"run_id": None, "artifacts_dir": None,
+                   "tracking_uri": tracking.tracking_uri(), "runs": rows})
         return
     where = f"experiment {experiment!r}" if experiment else "all experiments"
     if not rows:

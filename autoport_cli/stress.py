@@ -15,9 +15,10 @@ import typer
 from rich.table import Table
 
 from autoport.errors import ConfigError, DataError
-from autoport_cli.choices import VAR_BACKTEST_MODELS, VAR_BACKTEST_WINDOW
+from autoport_cli.choices import STRESS, SamplerName, Strategy, VarBacktestModel, VarMethod, value
 from autoport_cli.common import (
-    JsonOption, NoTrackOption, OutOption, PricesOption,
+    JsonOption, OutOption, PricesOption, TrackOption,
+    bundled_config,
     console,
     emit_json,
     err_console,
@@ -54,48 +55,64 @@ def read_weights(path: Path) -> dict[str, float]:
 @user_errors
 def stress(
     weights: Annotated[
-        Path | None, typer.Option("--weights", help="JSON file {ticker: weight}, summing to 1")
+        Path | None, typer.Option("--weights", help="JSON file {ticker: weight}, summing to 1",
+                                  show_default="equal weight")
     ] = None,
     strategy: Annotated[
-        str | None, typer.Option("--strategy", help="take today's weights from this strategy")
+        Strategy | None, typer.Option("--strategy", help="take today's weights from this "
+                                      "strategy instead of --weights", show_default="none")
     ] = None,
     method: Annotated[
-        str | None, typer.Option("--method", help="parametric | historical | monte_carlo | all")
+        VarMethod | None, typer.Option("--method", help="VaR/ES method family",
+                                       show_default=STRESS["method"])
     ] = None,
     confidence: Annotated[
-        float | None, typer.Option("--confidence", help="VaR confidence [0.95]")
+        float | None, typer.Option("--confidence", help="VaR confidence",
+                                   show_default=str(STRESS["confidence"]))
     ] = None,
-    horizon: Annotated[int | None, typer.Option("--horizon", help="days (1, 5, 10) [1]")] = None,
+    horizon: Annotated[int | None, typer.Option(
+        "--horizon", help="VaR horizon in sessions, e.g. 1, 5, 10",
+        show_default=str(STRESS["horizon"]))] = None,
     scenarios: Annotated[
-        Path | None, typer.Option("--scenarios", help="stress YAML (default: bundled)")
+        Path | None, typer.Option("--scenarios", help="stress scenarios YAML",
+                                  show_default="the bundled configs/stress.yaml")
     ] = None,
     alerts: Annotated[
-        Path | None, typer.Option("--alerts", help="alert rules YAML (default: bundled)")
+        Path | None, typer.Option("--alerts", help="alert rules YAML",
+                                  show_default="the bundled configs/alerts.yaml")
     ] = None,
     prices: PricesOption = None,
     config: Annotated[
-        Path | None, typer.Option("--config", help="stress settings YAML; options override it")
+        Path | None, typer.Option("--config", help="stress settings YAML; options override it",
+                                  show_default="none")
     ] = None,
     window: Annotated[
-        int | None, typer.Option("--window", help="estimation window in sessions [1000]")
+        int | None, typer.Option("--window", help="estimation window in sessions",
+                                 show_default=str(STRESS["window"]))
     ] = None,
     backtest_window: Annotated[
         int | None,
         typer.Option(
-            "--backtest-window", help=f"VaR backtest rolling window [{VAR_BACKTEST_WINDOW}]"
+            "--backtest-window", help="VaR backtest rolling window in sessions",
+            show_default=str(STRESS["backtest_window"]),
         ),
     ] = None,
     backtest_model: Annotated[
-        str | None, typer.Option("--backtest-model", help=" | ".join(VAR_BACKTEST_MODELS))
+        VarBacktestModel | None,
+        typer.Option("--backtest-model", help="the VaR model the backtest checks",
+                     show_default=STRESS["backtest_model"]),
     ] = None,
-    paths: Annotated[int | None, typer.Option("--paths", help="Monte Carlo paths [100000]")] = None,
+    paths: Annotated[int | None, typer.Option(
+        "--paths", help="Monte Carlo paths", show_default=str(STRESS["paths"]))] = None,
     sampler: Annotated[
-        str | None, typer.Option("--sampler", help="antithetic | sobol | plain")
+        SamplerName | None, typer.Option("--sampler", help="Monte Carlo normal draws",
+                                         show_default=STRESS["sampler"])
     ] = None,
-    seed: Annotated[int | None, typer.Option("--seed", min=0, help="Monte Carlo seed [0]")] = None,
+    seed: Annotated[int | None, typer.Option(
+        "--seed", min=0, help="Monte Carlo seed", show_default=str(STRESS["seed"]))] = None,
     as_json: JsonOption = False,
     out: OutOption = None,
-    no_track: NoTrackOption = False,
+    track: TrackOption = True,
 ) -> None:
     """Value at Risk and Expected Shortfall, stress scenarios, attribution and a VaR backtest."""
     from autoport import data, tracking
@@ -105,15 +122,16 @@ def stress(
     from autoport.risk.config import load_stress_config
 
     cfg = load_stress_config(
-        config,
+        bundled_config(config),
         {
-            "method": method, "confidence": confidence, "horizon": horizon, "window": window,
-            "backtest_window": backtest_window, "backtest_model": backtest_model,
-            "paths": paths, "sampler": sampler, "seed": seed, "scenarios": scenarios,
-            "alerts": alerts,
+            "method": value(method), "confidence": confidence, "horizon": horizon,
+            "window": window, "backtest_window": backtest_window,
+            "backtest_model": value(backtest_model), "paths": paths,
+            "sampler": value(sampler), "seed": seed, "scenarios": bundled_config(scenarios),
+            "alerts": bundled_config(alerts),
         },
     )  # fmt: skip
-    check_tracking(not no_track)
+    check_tracking(track)
     if weights is not None and strategy is not None:
         raise ConfigError("give either --weights or --strategy, not both")
     scenario_set = st.load_scenarios(cfg.scenarios)
@@ -132,9 +150,9 @@ def stress(
     elif strategy is not None:
         from autoport.strategies import make_strategy
 
-        decision = make_strategy(strategy).decide(panel)
+        decision = make_strategy(value(strategy)).decide(panel)
         w = rr.check_portfolio(decision.weights.to_dict(), tickers)
-        source = f"strategy {strategy}: {decision.reason}"
+        source = f"strategy {value(strategy)}: {decision.reason}"
     else:
         w = rr.check_portfolio({t: 1.0 / len(tickers) for t in tickers}, tickers)
         source = "equal weight (default)"
@@ -168,7 +186,7 @@ def stress(
 
         save_risk_plots(report, staging, cfg.confidence)
     run_id = None
-    if not no_track:
+    if track:
         run_id = tracking.log_run(
             "stress",
             run_name=f"stress-{cfg.method}-{cfg.confidence:g}-{cfg.horizon}d",
@@ -185,8 +203,8 @@ def stress(
             config=cfg.model_dump(mode="json"),
         )
     if as_json:
-        payload["output_dir"] = str(final)
-        payload["mlflow_run_id"] = run_id
+        payload["run_id"] = run_id
+        payload["artifacts_dir"] = str(final)
         emit_json(payload)
         return
     _render(report, source, final, run_id)

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from autoport_cli.common import (
     FfillOption, JsonOption, OutOption, PricesOption,
-    check_tracking, console, emit_json, err_console, load_prices, output_dir, user_errors,
+    bundled_config, check_tracking, console, emit_json, err_console, load_prices, output_dir, user_errors,
 )
 
 EXPERIMENT = "sweeps"
@@ -20,10 +20,10 @@ EXPERIMENT = "sweeps"
 def sweep(
     spec_file: Annotated[Path, typer.Argument(help="sweep spec (YAML), e.g. experiments/sweeps/mpt.yaml")],
     address: Annotated[str | None, typer.Option(
-        help="Ray cluster: auto, HOST:PORT or ray://HOST:PORT (default: RAY_ADDRESS, else a "
-             "local Ray started here)")] = None,
+        help="Ray cluster: auto, HOST:PORT or ray://HOST:PORT",
+        show_default="RAY_ADDRESS, else a local Ray started here")] = None,
     num_cpus: Annotated[int | None, typer.Option(
-        help="CPUs of the local Ray (default: all cores)")] = None,
+        help="CPUs of the local Ray", show_default="all cores")] = None,
     seed: Annotated[int, typer.Option(help="seed of the search itself (which settings are drawn)")] = 0,
     resume: Annotated[bool, typer.Option("--resume", help="continue an interrupted sweep of "
                                          "the same spec from Ray Tune's saved state")] = False,
@@ -31,8 +31,9 @@ def sweep(
     ffill: FfillOption = False,
     out: OutOption = None,
     json_output: JsonOption = False,
-    track: Annotated[bool, typer.Option(help="log the sweep to MLflow (a parent run, a "
-                                        "child run per trial)")] = True,
+    track: Annotated[bool, typer.Option(
+        "--track/--no-track",
+        help="log the sweep to MLflow (a parent run, a child run per trial)")] = True,
 ) -> None:
     """Search a strategy's settings on the validation period (Ray Tune), then test the winner
     once through zipline, with its deflated Sharpe ratio and the probability of overfitting."""

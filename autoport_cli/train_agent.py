@@ -11,9 +11,10 @@ import typer
 from rich.table import Table
 
 from autoport_cli.common import (
-    FfillOption, JsonOption, OutOption, PricesOption,
-    console, emit_json, err_console, load_prices, output_dir, to_jsonable, user_errors,
+    FfillOption, JsonOption, OutOption, PricesOption, TrackOption,
+    bundled_config, console, emit_json, err_console, load_prices, output_dir, to_jsonable, user_errors,
 )
+from autoport_cli.choices import AGENT
 from autoport_cli.common import check_tracking
 
 if TYPE_CHECKING:  # torch and stable-baselines3 load when training starts
@@ -26,24 +27,31 @@ SHORT = {"equal_weight": "EW", "min_variance": "MV", "max_sharpe": "MS", "risk_p
 
 @user_errors
 def train_agent(
-    config: Annotated[Path | None, typer.Option(help="YAML config, e.g. configs/dqn.yaml")] = None,
-    timesteps: Annotated[int | None, typer.Option(help="environment steps to train")] = None,
-    seed: Annotated[int | None, typer.Option(min=0, help="random seed (SB3, torch, episode starts)")] = None,
+    config: Annotated[Path | None, typer.Option(
+        help="YAML config, e.g. configs/dqn.yaml; options override it",
+        show_default="the built-in settings (those of configs/dqn.yaml)")] = None,
+    timesteps: Annotated[int | None, typer.Option(
+        help="environment steps to train", show_default=str(AGENT["timesteps"]))] = None,
+    seed: Annotated[int | None, typer.Option(
+        min=0, help="random seed (SB3, torch, episode starts)",
+        show_default=str(AGENT["seed"]))] = None,
     prices: PricesOption = None,
     ffill: FfillOption = False,
     out: OutOption = None,
     json_output: JsonOption = False,
-    track: Annotated[bool, typer.Option(help="log the run and the model to MLflow")] = True,
+    track: Annotated[bool, typer.Option(
+        "--track/--no-track", help="log the run and the model to MLflow")] = True,
     regime_model: Annotated[str | None, typer.Option(
         help="run id of `autoport regime`: its model adds regime probabilities to the "
-             "observation (sessions it was trained on are left out)")] = None,
+             "observation (sessions it was trained on are left out)",
+        show_default="none")] = None,
 ) -> None:
     """Train a DQN over a menu of allocations; report the test success rate beside baselines."""
     from autoport import data, tracking
     from autoport.strategies.dqn.config import load_config
     from autoport.strategies.dqn.train import train
 
-    cfg = load_config(config, {"timesteps": timesteps, "seed": seed}, regime_model=regime_model)
+    cfg = load_config(bundled_config(config), {"timesteps": timesteps, "seed": seed}, regime_model=regime_model)
     check_tracking(track)
     panel = load_prices(prices, min_history=cfg.env.history_needed + 2, ffill=ffill)
 

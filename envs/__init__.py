@@ -1,6 +1,6 @@
 """The Gymnasium portfolio environment, served as ``autoport.envs``.
 
-Importing this package registers ``autoport/Portfolio-v0``:
+``import autoport`` registers ``autoport/Portfolio-v0`` (:mod:`autoport._gym`):
 ``gymnasium.make("autoport/Portfolio-v0")`` runs on the bundled prices; ``prices=`` takes a panel.
 """
 
@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import gymnasium as gym
 
+from autoport._gym import ENV_ID, register
 from autoport.envs.config import ACTION_NAMES, EnvConfig
 
-ENV_ID = "autoport/Portfolio-v0"
-
-if ENV_ID not in gym.registry:
-    gym.register(id=ENV_ID, entry_point="autoport.envs.portfolio_env:PortfolioEnv")
+register(gym)  # `import autoport` already did, once Gymnasium was imported
 
 
 def __getattr__(name: str):

@@ -58,9 +58,11 @@ class PortfolioEnv(gym.Env):
         sessions before ``end`` (``train_starts: any_session``), or from the schedule's days
         only (``train_starts: schedule``). Decisions after the first follow ``schedule``.
     episode_length : sessions per episode; default ``config.episode_length``.
+    render_mode : None, or ``"ansi"``: :meth:`render` returns the book at the current decision
+        close as text (date, value, drawdown, cash and each holding's weight).
     """
 
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": ["ansi"], "render_fps": 1}  # fps: Gymnasium asks; one decision a frame
 
     def __init__(
         self,
@@ -71,8 +73,13 @@ class PortfolioEnv(gym.Env):
         end: str | pd.Timestamp | None = None,
         episode_starts: Sequence[str | pd.Timestamp] | None = None,
         episode_length: int | None = None,
+        render_mode: str | None = None,
     ) -> None:
         super().__init__()
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ConfigError(f"render_mode {render_mode!r} is not supported; use None or "
+                              f"{', '.join(map(repr, self.metadata['render_modes']))}")
+        self.render_mode = render_mode
         self.config = _as_config(config)
         cfg = self.config
         panel = data_mod.bundled_prices() if prices is None else prices
@@ -187,6 +194,20 @@ class PortfolioEnv(gym.Env):
         return Book(self.prices.index[t], float(self._book.cash),
                     pd.Series(self._book.shares.copy(), index=self.tickers), marks,
                     costs=self.config.costs)
+
+    def render(self) -> str | None:
+        """The book as text for ``render_mode="ansi"`` (Gymnasium's convention: returned, not
+        printed); None without a render mode."""
+        if self.render_mode != "ansi":
+            return None
+        book = self.book()
+        weights = book.weights
+        held = weights[weights.abs() > 1e-12].sort_values(ascending=False)
+        lines = [f"{book.date.date()}  value {self._value:.4f} (start 1)  drawdown "
+                 f"{1.0 - self._value / self._peak:.2%}  cash {1.0 - weights.sum():.2%}"]
+        lines += [f"  {ticker:<8} {w:7.2%}  {book.shares[ticker]:.6f} sh @ {book.prices[ticker]:.2f}"
+                  for ticker, w in held.items()]
+        return "\n".join(lines) + "\n"
 
     def _next_decision(self, t: int) -> int:
         if self.config.schedule == "month_start":

@@ -8,6 +8,7 @@ PY="${PYTHON:-python3.11}"
 command -v "$PY" >/dev/null || PY=python3
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q torch==2.13.0
+# The CPU build of torch first, so nothing pulls a CUDA build (AUTOPORT_TORCH_INDEX: another).
+bash scripts/install_torch.sh "$VENV/bin/python"
 "$VENV/bin/python" -m pip install -q -c constraints.txt -e .
 exec "$VENV/bin/autoport" backtest --strategy mpt "$@"

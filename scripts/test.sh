@@ -9,8 +9,8 @@ command -v "$PY" >/dev/null || PY=python3
 rm -rf "$VENV"
 "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
-# The CPU build of torch first, so nothing pulls a CUDA build.
-"$VENV/bin/python" -m pip install -q torch==2.13.0
+# The CPU build of torch first, so nothing pulls a CUDA build (AUTOPORT_TORCH_INDEX: another).
+bash scripts/install_torch.sh "$VENV/bin/python"
 "$VENV/bin/python" -m pip install -q -c constraints.txt ".[test]"
 # Two cores: one BLAS/OpenMP thread per process avoids oversubscription (numpy, scipy and scs
 # each bundle an OpenBLAS; hmmlearn and torch run faster single-threaded at these sizes).

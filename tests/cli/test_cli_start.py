@@ -53,23 +53,47 @@ def test_option_choices_equal_the_cores_lists():
 
     assert choices.STRATEGIES == tuple(sorted(STRATEGIES))
     assert choices.OBJECTIVES == tuple(o.value for o in Objective)
+    assert all(Objective.parse(a).value in choices.OBJECTIVES for a in choices.OBJECTIVE_ALIASES)
     assert choices.RETURN_MODELS == tuple(estimators.RETURN_MODELS)
     assert choices.RISK_MODELS == tuple(estimators.RISK_MODELS)
     assert choices.VAR_BACKTEST_MODELS == tuple(var_backtest.BACKTEST_MODELS)
     assert choices.VAR_BACKTEST_WINDOW == var_backtest.DEFAULT_WINDOW
+    from autoport.backtest import ENGINES
+    from autoport.risk.config import METHOD_CHOICES
+    from autoport.risk.var import SAMPLERS
+
+    assert choices.VAR_METHODS == METHOD_CHOICES
+    assert choices.SAMPLERS == tuple(SAMPLERS)
+    assert choices.ENGINES == tuple(ENGINES)
 
 
-@pytest.mark.parametrize("command", ["backtest", "optimize", "stress", "regime"])
-def test_unknown_option_values_still_get_the_cores_message(command, tmp_path, monkeypatch):
+@pytest.mark.parametrize("command", ["backtest", "optimize", "stress"])
+def test_unknown_choices_are_usage_errors_listing_the_values(command, tmp_path, monkeypatch):
+    """A value outside a fixed set: exit 2 (Typer's usage error), the values listed."""
+    from typer.testing import CliRunner
+
+    from autoport_cli import choices
+    from autoport_cli.main import app
+
+    monkeypatch.setenv("AUTOPORT_HOME", str(tmp_path))
+    args, allowed = {
+        "backtest": (["--strategy", "nope"], choices.STRATEGIES),
+        "optimize": (["--objective", "nope", "--no-track"], choices.OBJECTIVES),
+        "stress": (["--method", "nope", "--no-track"], choices.VAR_METHODS)}[command]
+    res = CliRunner().invoke(app, [command, *args])
+    assert res.exit_code == 2, res.output
+    assert all(f"'{v}'" in " ".join(res.output.split()) for v in allowed), res.output
+    assert "Traceback" not in res.output
+
+
+def test_a_missing_config_still_gets_the_cores_message(tmp_path, monkeypatch):
     """Lazy imports keep the one-line user error and exit code 1."""
     from typer.testing import CliRunner
 
     from autoport_cli.main import app
 
     monkeypatch.setenv("AUTOPORT_HOME", str(tmp_path))
-    args = {"backtest": ["--strategy", "nope"], "optimize": ["--objective", "nope", "--no-track"],
-            "stress": ["--method", "nope", "--no-track"],
-            "regime": ["--config", str(tmp_path / "missing.yaml"), "--no-track"]}[command]
-    res = CliRunner().invoke(app, [command, *args])
+    res = CliRunner().invoke(app, ["regime", "--config", str(tmp_path / "missing.yaml"),
+                                   "--no-track"])
     assert res.exit_code == 1, res.output
     assert "error:" in res.output and "Traceback" not in res.output

@@ -80,7 +80,7 @@ def test_constraints_file_and_mlflow_run(app, tmp_path):
     import mlflow
 
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    run_info = mlflow.get_run(payload["mlflow_run_id"])
+    run_info = mlflow.get_run(payload["run_id"])
     assert run_info.data.params["objective"] == "min_variance"
     assert run_info.data.metrics["expected_volatility"] == pytest.approx(
         payload["expected_volatility"])

@@ -87,7 +87,7 @@ def test_regime_json_files_and_mlflow_model(app, files, tmp_path, monkeypatch):
     from autoport import tracking
 
     mlflow.set_tracking_uri(tracking.tracking_uri())
-    run = mlflow.get_run(payload["mlflow_run_id"])
+    run = mlflow.get_run(payload["run_id"])
     assert run.data.params["current_regime"] == payload["current_regime"]
     assert run.data.metrics["accuracy_true_labels"] == pytest.approx(
         payload["accuracy"]["true_labels"]["agreement"]
@@ -119,7 +119,7 @@ def test_sentiment_column_becomes_a_feature_not_an_asset(app, files, tmp_path, m
     assert res.exit_code == 0, res.output
     payload = json.loads(res.stdout)
     assert payload["model"]["features"] == [f"ret:{c}" for c in prices.columns] + ["Sentiment"]
-    assert payload["mlflow_run_id"] is None
+    assert payload["run_id"] is None
 
 
 def test_a_backtest_reuses_the_logged_model_by_run_id_and_refuses_its_training_dates(
@@ -136,7 +136,7 @@ def test_a_backtest_reuses_the_logged_model_by_run_id_and_refuses_its_training_d
                                    "--as-of", "2002-06-28", "--json", "--out",
                                    str(tmp_path / "o")])
     assert res.exit_code == 0, res.output
-    run_id = json.loads(res.stdout)["mlflow_run_id"]
+    run_id = json.loads(res.stdout)["run_id"]
     logged = load_logged_model(f"runs:/{run_id}/model.json")
     assert logged.run_id == run_id and logged.detector.returns == "assets"
     strat = RegimeSwitching(config=cfg, model_uri=run_id)

@@ -34,7 +34,7 @@ def logged_run(home, tmp_path):
                                    "--as-of", "2001-12-31", "--json", "--out",
                                    str(tmp_path / "r")])
     assert res.exit_code == 0, res.output
-    return prices, json.loads(res.stdout)["mlflow_run_id"]
+    return prices, json.loads(res.stdout)["run_id"]
 
 
 def test_env_and_strategy_observe_the_logged_model_only_after_its_training_end(logged_run):

@@ -108,7 +108,8 @@ def test_cli_json_is_the_report(prices, tmp_path, monkeypatch):
                                    "--no-track", "--out", str(tmp_path / "o")])
     assert res.exit_code == 0, res.output
     payload = json.loads(res.stdout)
-    assert payload.pop("output_dir") == str(tmp_path / "o")
+    assert payload.pop("artifacts_dir") == str(tmp_path / "o")
+    assert payload.pop("run_id") is None
     report = optimize_report(bundled_prices(), _config(objective="max_sharpe"))
     assert payload == json.loads(json.dumps(to_jsonable(report.to_json())))
 
