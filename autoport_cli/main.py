@@ -18,6 +18,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import typer  # noqa: E402
 
 from autoport_cli.backtest import backtest  # noqa: E402
+from autoport_cli.monitor import monitor  # noqa: E402
 from autoport_cli.optimize import optimize  # noqa: E402
 from autoport_cli.promote import promote  # noqa: E402
 from autoport_cli.regime import regime  # noqa: E402
@@ -28,7 +29,8 @@ from autoport_cli.train_agent import train_agent  # noqa: E402
 
 app = typer.Typer(
     name="autoport",
-    help="Portfolio research workbench: optimize, backtest, stress, detect regimes, train, promote.",
+    help="Portfolio research workbench: optimize, backtest, stress, monitor, detect regimes, "
+    "train, promote.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -42,6 +44,7 @@ app.command("promote")(promote)
 app.command("runs")(runs)
 app.command("regime")(regime)
 app.command("sweep")(sweep)
+app.command("monitor")(monitor)
 
 
 if __name__ == "__main__":
