@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import signal
 import sys
 import time
@@ -118,11 +119,12 @@ def monitor(
     mon = Monitor(state, live, spike_sd=cfg.spike_sd)
     final = _run_folder(out)
     settings = {
+        **cfg.model_dump(mode="json"), "horizon_spec": cfg.horizon,
         "book": source, "weights": book.to_dict(), "assets": len(book),
         "history": {"start": panel.index[0], "end": panel.index[-1], "bars": len(panel),
                     "prices": str(prices) if prices else "bundled"},
         "feed": feed, "horizon": hz.text, "horizon_bars": hz.bars,
-        "bar_interval_seconds": hz.interval.total_seconds(), **cfg.model_dump(mode="json"),
+        "bar_interval_seconds": hz.interval.total_seconds(),
     }
     _write_atomic(final / "config.json", settings)
     out_ = _Output(final, as_json, cfg.confidence)
@@ -171,8 +173,10 @@ def monitor(
                 out_.event(event, notifier)
     except _Stop:
         pass
-    except AutoportError:
+    except AutoportError:  # e.g. a feed header without the book's tickers
         out_.close()
+        if not out_.latency:  # nothing monitored: leave no run folder behind
+            shutil.rmtree(final, ignore_errors=True)
         raise
     finally:
         for s, h in old.items():
@@ -315,13 +319,13 @@ class _Output:
 
     def start(self, settings: dict, folder: Path) -> None:
         head = {"event": "start", "book": settings["book"], "assets": settings["assets"],
-                "history_end": str(settings["history"]["end"]), "horizon": settings["horizon"],
+                "history_end": to_jsonable(settings["history"]["end"]), "horizon": settings["horizon"],
                 "output_dir": str(folder)}
         if self.as_json:
             self._json(head)
             return
         console.print(f"[bold]Monitoring[/] {settings['assets']} positions ({settings['book']}); "
-                      f"history to {settings['history']['end']}; {settings['horizon']}; "
+                      f"history to {head['history_end']}; {settings['horizon']}; "
                       f"VaR/ES at {self.confidence:.0%}; run folder {folder}", highlight=False)
         if self.live is not None:
             self.live.start()

@@ -58,6 +58,7 @@ def test_bad_rows_are_reported_and_skipped(market, feed_lines, tmp_path, home):
     res = CliRunner().invoke(app, _args(market, feed, out, "--no-follow"))
     assert res.exit_code == 0, res.output
     ev = _events(res.stdout)
+    assert "daily" in ev[0]["horizon"] and "horizon 1d = 1 session" in ev[0]["horizon"]
     bars = [e for e in ev if e["event"] == "bar"]
     assert [b["line"] for b in bars] == [2, 7, 9]
     skipped = [(e["line"], e["reason"]) for e in ev if e["event"] == "skipped"]
