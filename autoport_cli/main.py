@@ -20,6 +20,7 @@ from typing import Annotated  # noqa: E402
 import typer  # noqa: E402
 
 from autoport_cli.backtest import backtest  # noqa: E402
+from autoport_cli.monitor import monitor  # noqa: E402
 from autoport_cli.optimize import optimize  # noqa: E402
 from autoport_cli.promote import promote  # noqa: E402
 from autoport_cli.regime import regime  # noqa: E402
@@ -31,7 +32,8 @@ from autoport_cli.train_agent import train_agent  # noqa: E402
 
 app = typer.Typer(
     name="autoport",
-    help="Portfolio research workbench: optimize, backtest, stress, detect regimes, train, promote.",
+    help="Portfolio research workbench: optimize, backtest, stress, monitor, detect regimes, "
+    "train, promote.",
     no_args_is_help=True,
     cls=Group,
     pretty_exceptions_enable=False,
@@ -52,12 +54,13 @@ def _root(
     version: Annotated[bool, typer.Option(
         "--version", callback=_version, is_eager=True, help="print the version and exit")] = False,
 ) -> None:
-    """Portfolio research workbench: optimize, backtest, stress, detect regimes, train, promote."""
+    """Portfolio research workbench: optimize, backtest, stress, monitor, detect regimes,
+    train, promote."""
 
 
 for _name, _fn in (("backtest", backtest), ("stress", stress), ("optimize", optimize),
                    ("train-agent", train_agent), ("promote", promote), ("runs", runs),
-                   ("regime", regime), ("sweep", sweep)):
+                   ("regime", regime), ("sweep", sweep), ("monitor", monitor)):
     app.command(_name, cls=Command)(_fn)
 
 
