@@ -230,7 +230,8 @@ def _write_autopilot_report(outcome: BacktestOutcome, panel: pd.DataFrame, folde
 def _after_tax_metrics(after_tax: dict | None) -> dict:
     if not after_tax:
         return {}
-    keys = ("pre_tax_return", "after_tax_return", "after_tax_annual_return", "taxes_paid")
+    keys = ("pre_tax_return", "after_tax_return", "after_tax_annual_return", "taxes_paid",
+            "taxes_paid_share")
     return {f"{prefix}{k}": after_tax[side][k] for side, prefix in
             (("strategy", ""), ("baseline", "baseline_")) for k in keys}
 
@@ -239,13 +240,14 @@ def _print_after_tax(after_tax: dict) -> None:
     table = Table(title="pre-tax and after-tax (same tax-lot book and rates for both)")
     table.add_column("")
     for key in ("total pre-tax", "total after-tax", "annual pre-tax", "annual after-tax",
-                "taxes paid"):
+                "taxes paid", "of capital"):
         table.add_column(key, justify="right")
     for side, name in (("strategy", after_tax["strategy_name"]), ("baseline", "1/N")):
         f = after_tax[side]
         table.add_row(name, f"{f['pre_tax_return']:.2%}",
                       f"{f['after_tax_return']:.2%}", f"{f['pre_tax_annual_return']:.2%}",
-                      f"{f['after_tax_annual_return']:.2%}", f"{f['taxes_paid']:,.0f}")
+                      f"{f['after_tax_annual_return']:.2%}", f"{f['taxes_paid']:,.0f}",
+                      f"{f['taxes_paid_share']:.2%}")
     console.print(table)
     console.print(f"[dim]{after_tax['method']}[/]")
 
