@@ -12,7 +12,8 @@ from rich.table import Table
 from autoport_cli.choices import BACKTEST, Engine, Strategy, value
 from autoport_cli.common import (
     FfillOption, JsonOption, OutOption, PricesOption, TrackOption,
-    bundled_config, console, emit_json, err_console, load_prices, output_dir, to_jsonable, user_errors,
+    bundled_config, console, emit_json, err_console, load_prices, output_dir, to_jsonable,
+    user_errors,
 )
 from autoport_cli.common import check_tracking
 
@@ -64,9 +65,9 @@ def backtest(
     from autoport.strategies.registry import check_strategy_name
 
     engine = value(engine)
-    cfg = load_config(bundled_config(config), {"strategy": value(strategy), "window": window, "seed": seed,
-                               "start": start, "end": end,
-                               "allow_in_sample": allow_in_sample or None})
+    options = {"strategy": value(strategy), "window": window, "seed": seed, "start": start,
+               "end": end, "allow_in_sample": allow_in_sample or None}
+    cfg = load_config(bundled_config(config), options)
     check_strategy_name(cfg.strategy)
     check_tracking(track)
     if model is not None:

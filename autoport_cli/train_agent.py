@@ -12,7 +12,8 @@ from rich.table import Table
 
 from autoport_cli.common import (
     FfillOption, JsonOption, OutOption, PricesOption, TrackOption,
-    bundled_config, console, emit_json, err_console, load_prices, output_dir, to_jsonable, user_errors,
+    bundled_config, console, emit_json, err_console, load_prices, output_dir, to_jsonable,
+    user_errors,
 )
 from autoport_cli.choices import AGENT
 from autoport_cli.common import check_tracking
