@@ -8,7 +8,6 @@ imported yet, a one-shot import hook registers the env the moment it is.
 
 from __future__ import annotations
 
-import importlib.abc
 import importlib.util
 import sys
 from types import ModuleType
@@ -23,10 +22,11 @@ def register(gym: ModuleType) -> None:
         gym.register(id=ENV_ID, entry_point=ENTRY_POINT)
 
 
-class _Loader(importlib.abc.Loader):
-    """Gymnasium's own loader, followed by :func:`register`."""
+class _Loader:
+    """Gymnasium's own loader, followed by :func:`register` (a loader by duck typing: importing
+    ``importlib.abc`` would cost ``autoport --help`` more than this whole module)."""
 
-    def __init__(self, loader: importlib.abc.Loader) -> None:
+    def __init__(self, loader) -> None:
         self._loader = loader
 
     def create_module(self, spec):
@@ -37,7 +37,7 @@ class _Loader(importlib.abc.Loader):
         register(module)
 
 
-class _OnImport(importlib.abc.MetaPathFinder):
+class _OnImport:
     """Finds nothing itself: wraps the loader of ``gymnasium`` the first time it is imported."""
 
     def find_spec(self, name, path=None, target=None):

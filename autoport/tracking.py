@@ -256,6 +256,31 @@ def provenance_tags(cwd: str | Path | None = None) -> dict[str, str]:
     return tags
 
 
+def package_source(folder: Path) -> Path:
+    """A copy of the importable ``autoport`` package at ``folder/autoport``, the folders served
+    inside it (strategies, envs, datasets, configs) included, bytecode left out.
+
+    Logged as a model's ``code_paths``: a model whose code imports autoport then loads in an
+    environment without autoport (MLflow puts the model's code folder first on ``sys.path``).
+    Where autoport is already imported, the running package keeps serving every import.
+    """
+    import importlib.util
+    import shutil
+
+    import autoport
+
+    dest = Path(folder) / "autoport"
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for root in autoport.__path__:
+        shutil.copytree(root, dest, ignore=skip, dirs_exist_ok=True)
+    for sub in ("strategies", "envs", "datasets", "configs"):  # mapped folders (setup.py)
+        spec = importlib.util.find_spec(f"autoport.{sub}")  # finds without importing it
+        for root in (spec.submodule_search_locations or []) if spec else []:
+            if Path(root).resolve() != (dest / sub).resolve():
+                shutil.copytree(root, dest / sub, ignore=skip, dirs_exist_ok=True)
+    return dest
+
+
 def package_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for name in TRACKED_PACKAGES:
@@ -366,12 +391,16 @@ def log_model_run(
     python_model: object | None = None,
     model_artifacts: Mapping[str, str] | None = None,
     pip_requirements: list[str] | None = None,
+    code_paths: list[str] | None = None,
     artifacts_dir: Path | None = None,
     tags: Mapping[str, str] | None = None,
     config: Mapping[str, object] | None = None,
     dataset: object | None = None,
 ) -> tuple[str, str | None]:
     """Like :func:`log_run`, plus step-indexed curves and a pyfunc model under ``model``.
+
+    ``code_paths`` are copied into the model and put on ``sys.path`` when it loads (e.g.
+    :func:`package_source`, so the model loads where autoport is not installed).
 
     Returns ``(run_id, model_uri)`` with ``model_uri = runs:/<run_id>/model`` (None without a
     model).
@@ -391,6 +420,7 @@ def log_model_run(
                     name="model", python_model=python_model,
                     artifacts=dict(model_artifacts or {}),
                     pip_requirements=pip_requirements or [],
+                    code_paths=list(code_paths) if code_paths else None,
                 )
             except Exception as exc:
                 raise TrackingError(f"could not log the model to MLflow: {exc}") from exc

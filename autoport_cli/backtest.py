@@ -12,7 +12,8 @@ from rich.table import Table
 from autoport_cli.choices import BACKTEST, Engine, Strategy, value
 from autoport_cli.common import (
     FfillOption, JsonOption, OutOption, PricesOption, TrackOption,
-    bundled_config, console, emit_json, err_console, load_prices, output_dir, to_jsonable, user_errors,
+    bundled_config, console, emit_json, err_console, load_prices, output_dir, to_jsonable,
+    user_errors,
 )
 from autoport_cli.common import check_tracking
 
@@ -64,9 +65,9 @@ def backtest(
     from autoport.strategies.registry import check_strategy_name
 
     engine = value(engine)
-    cfg = load_config(bundled_config(config), {"strategy": value(strategy), "window": window, "seed": seed,
-                               "start": start, "end": end,
-                               "allow_in_sample": allow_in_sample or None})
+    options = {"strategy": value(strategy), "window": window, "seed": seed, "start": start,
+               "end": end, "allow_in_sample": allow_in_sample or None}
+    cfg = load_config(bundled_config(config), options)
     check_strategy_name(cfg.strategy)
     check_tracking(track)
     if model is not None:
@@ -230,7 +231,8 @@ def _write_autopilot_report(outcome: BacktestOutcome, panel: pd.DataFrame, folde
 def _after_tax_metrics(after_tax: dict | None) -> dict:
     if not after_tax:
         return {}
-    keys = ("pre_tax_return", "after_tax_return", "after_tax_annual_return", "taxes_paid")
+    keys = ("pre_tax_return", "after_tax_return", "after_tax_annual_return", "taxes_paid",
+            "taxes_paid_share")
     return {f"{prefix}{k}": after_tax[side][k] for side, prefix in
             (("strategy", ""), ("baseline", "baseline_")) for k in keys}
 
@@ -239,13 +241,14 @@ def _print_after_tax(after_tax: dict) -> None:
     table = Table(title="pre-tax and after-tax (same tax-lot book and rates for both)")
     table.add_column("")
     for key in ("total pre-tax", "total after-tax", "annual pre-tax", "annual after-tax",
-                "taxes paid"):
+                "taxes paid", "of capital"):
         table.add_column(key, justify="right")
     for side, name in (("strategy", after_tax["strategy_name"]), ("baseline", "1/N")):
         f = after_tax[side]
         table.add_row(name, f"{f['pre_tax_return']:.2%}",
                       f"{f['after_tax_return']:.2%}", f"{f['pre_tax_annual_return']:.2%}",
-                      f"{f['after_tax_annual_return']:.2%}", f"{f['taxes_paid']:,.0f}")
+                      f"{f['after_tax_annual_return']:.2%}", f"{f['taxes_paid']:,.0f}",
+                      f"{f['taxes_paid_share']:.2%}")
     console.print(table)
     console.print(f"[dim]{after_tax['method']}[/]")
 

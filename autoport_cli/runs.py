@@ -16,6 +16,12 @@ HEADERS = {"sharpe": "Sharpe", "annual_return": "return", "max_drawdown": "max D
            "success_rate": "success"}
 
 
+def _figure(metrics: dict, key: str) -> float | None:
+    """A run's figure: backtests log ``sharpe``; train-agent (and a sweep's winner) log their
+    held-out test figures as ``test_sharpe``, ``test_success_rate``."""
+    return metrics.get(key, metrics.get(f"test_{key}"))
+
+
 @user_errors
 def runs(
     experiment: Annotated[str | None, typer.Option(
@@ -37,7 +43,8 @@ def runs(
     if not rows:
         console.print(f"no runs yet in {where} (store: {tracking.tracking_uri()})")
         return
-    shown = [k for k in KEY_METRICS if any(k in row["metrics"] for row in rows)]
+    shown = [k for k in KEY_METRICS if any(_figure(row["metrics"], k) is not None
+                                           for row in rows)]
     table = Table(title=f"latest {len(rows)} runs, {where} (times UTC)")
     table.add_column("run id", no_wrap=True)
     table.add_column("kind: name", overflow="ellipsis", min_width=12)
@@ -48,7 +55,7 @@ def runs(
         figures = row["metrics"]
         cells = []
         for key in shown:
-            value = figures.get(key)
+            value = _figure(figures, key)
             cells.append("" if value is None else f"{value:.1%}" if key in PERCENT
                          else f"{value:.3f}")
         kind = row["tags"].get("command") or row["experiment"]

@@ -218,6 +218,12 @@ def _pct(x) -> str:
     return "-" if x is None or x != x else f"{x:+.2%}"
 
 
+def alert_figure(metric: str, value: float) -> str:
+    """Returns, drawdowns and weights in percent like every other table; a correlation stays
+    a correlation."""
+    return f"{value:+.2f}" if metric == "avg_correlation" else _pct(value)
+
+
 def _render(report: rr.RiskReport, source: str, final: Path, run_id: str | None) -> None:
     est = report.estimation
     console.print(
@@ -242,8 +248,9 @@ def _render(report: rr.RiskReport, source: str, final: Path, run_id: str | None)
         if "note" in r.details:
             err_console.print(f"[yellow]note[/] {name}: {r.details['note']}")
 
-    t = Table(title="Stress scenarios, worst first (P&L as return on capital)")
-    for col in ("scenario", "kind", "P&L", "breaches VaR", "worst positions", "note"):
+    t = Table(title="Stress scenarios, worst first (P&L as return on capital; a replayed "
+              "window is compared with the VaR scaled to its length, √time)")
+    for col in ("scenario", "kind", "P&L", "breaches VaR (over)", "worst positions", "note"):
         t.add_column(col)
     for r in report.stress:
         worst = ", ".join(f"{p['asset']} {p['pnl']:+.2%}" for p in r.worst_positions())
@@ -251,7 +258,9 @@ def _render(report: rr.RiskReport, source: str, final: Path, run_id: str | None)
             r.scenario,
             r.kind,
             _pct(r.pnl),
-            "-" if r.var_breach is None else ("yes" if r.var_breach else "no"),
+            "-" if r.var_breach is None else (
+                ("yes" if r.var_breach else "no")
+                + f" ({r.var_sessions}d {_pct(r.var_compared)})"),
             worst,
             r.note,
         )
@@ -346,7 +355,8 @@ def _render(report: rr.RiskReport, source: str, final: Path, run_id: str | None)
             t.add_column(col)
         for al in report.alerts[-8:]:
             t.add_row(
-                str(al.date.date()), al.rule, f"{al.value:+.4f}", f"{al.limit:+.4f}", al.action
+                str(al.date.date()), al.rule, alert_figure(al.metric, al.value),
+                alert_figure(al.metric, al.limit), al.action
             )
         console.print(t)
     if counts:

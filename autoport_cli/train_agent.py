@@ -12,7 +12,8 @@ from rich.table import Table
 
 from autoport_cli.common import (
     FfillOption, JsonOption, OutOption, PricesOption, TrackOption,
-    bundled_config, console, emit_json, err_console, load_prices, output_dir, to_jsonable, user_errors,
+    bundled_config, console, emit_json, err_console, load_prices, output_dir, to_jsonable,
+    user_errors,
 )
 from autoport_cli.choices import AGENT
 from autoport_cli.common import check_tracking
@@ -68,8 +69,8 @@ def train_agent(
         run_id = model_uri = None
         if track:
             with tempfile.TemporaryDirectory() as tmp:
-                model_artifacts = result.mapper.save(Path(tmp))
-                from autoport.strategies.dqn.pyfunc import MODEL_CODE
+                model_artifacts = result.mapper.save(Path(tmp) / "policy")
+                from autoport.strategies.dqn.pyfunc import model_log_kwargs
 
                 run_id, model_uri = tracking.log_model_run(
                     EXPERIMENT,
@@ -80,9 +81,8 @@ def train_agent(
                             "timesteps_done": result.timesteps, "best_step": result.best_step},
                     metrics=_metrics(result),
                     curves=_curves(result),
-                    python_model=str(MODEL_CODE),
                     model_artifacts=model_artifacts,
-                    pip_requirements=_requirements(),
+                    **model_log_kwargs(Path(tmp) / "code"),
                     artifacts_dir=staging,
                     tags={"command": "train-agent", "strategy": "dqn"},
                     config=cfg.model_dump(mode="json"),
@@ -152,14 +152,6 @@ def _curves(result: TrainingResult) -> dict[str, list[tuple[int, float]]]:
     for key in ("success_rate", "mean_excess_sharpe", "most_common_share"):
         curves[f"validation_curve_{key}"] = [(p["step"], p[key]) for p in result.validation_curve]
     return curves
-
-
-def _requirements() -> list[str]:
-    from autoport import tracking
-
-    versions = tracking.package_versions()
-    return [f"{name}=={versions[name]}" for name in ("stable-baselines3", "torch", "gymnasium")
-            if versions.get(name, "absent") != "absent"]
 
 
 def _write_artifacts(result: TrainingResult, folder: Path) -> None:

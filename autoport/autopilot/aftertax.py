@@ -139,7 +139,8 @@ def summarize(returns: pd.Series, transactions: pd.DataFrame, *, capital: float,
         "after_tax_return": post,
         "pre_tax_annual_return": _annual(pre, len(returns)),
         "after_tax_annual_return": _annual(post, len(returns)),
-        "taxes_paid": float(res.payments.sum()),
+        "taxes_paid": float(res.payments.sum()),  # currency
+        "taxes_paid_share": float(res.payments.sum()) / capital,  # of the starting capital
         "realized_short_term": float(sum(r.gain for r in realized if r.term == "short")),
         "realized_long_term": float(sum(r.gain for r in realized if r.term == "long")),
         "wash_sale_disallowed": float(sum(r.disallowed for r in realized)),
@@ -157,7 +158,7 @@ def compare(runs: dict[str, tuple[pd.Series, pd.DataFrame]], *, capital: float,
     out: dict = {"method": METHOD.format(lot=lot_method, wash=wash_days, st=short_rate,
                                          lt=long_rate),
                  "short_term_rate": short_rate, "long_term_rate": long_rate,
-                 "lot_method": lot_method, "wash_days": wash_days}
+                 "lot_method": lot_method, "wash_days": wash_days, "capital": capital}
     series = {}
     for name, (returns, transactions) in runs.items():
         out[name], series[name] = summarize(

@@ -77,11 +77,11 @@ def tax_section(taxes: dict) -> str:
     """Pre- and after-tax returns of the autopilot and 1/N, and how they were computed."""
     rows = ["## Pre-tax and after-tax returns", "",
             "| | total pre-tax | total after-tax | annual pre-tax | annual after-tax "
-            "| taxes paid |", "|---|---:|---:|---:|---:|---:|"]
+            "| taxes paid (share of starting capital) |", "|---|---:|---:|---:|---:|---:|"]
     for key, name in (("strategy", taxes["strategy_name"]), ("baseline", taxes["baseline_name"])):
         f = taxes[key]
         rows.append(f"| {name} | {f['pre_tax_return']:.2%} | {f['after_tax_return']:.2%} | "
                     f"{f['pre_tax_annual_return']:.2%} | {f['after_tax_annual_return']:.2%} | "
-                    f"{f['taxes_paid']:,.0f} |")
+                    f"{f['taxes_paid']:,.0f} ({f['taxes_paid_share']:.2%} of capital) |")
     rows += ["", f"How: {taxes['method']}."]
     return "\n".join(rows)

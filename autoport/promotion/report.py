@@ -26,10 +26,25 @@ REPORTED_AS = {"equal_weight_": "baseline_"}
 
 
 def reported_value(metrics: Mapping[str, float], key: str) -> float | None:
-    for ours, theirs in REPORTED_AS.items():
-        if key.startswith(ours):
-            return metrics.get(theirs + key.removeprefix(ours))
-    return metrics.get(key)
+    """The run's own figure for a re-evaluated ``key``: a backtest logs its 1/N figures as
+    ``baseline_*``, train-agent logs its test-period figures as ``test_*``."""
+    names = [theirs + key.removeprefix(ours) for ours, theirs in REPORTED_AS.items()
+             if key.startswith(ours)]
+    for name in (*names, key, f"test_{key}"):
+        if name in metrics:
+            return metrics[name]
+    return None
+
+
+def reported_period(params: Mapping[str, object], config: Mapping[str, object] | None) -> str:
+    """The period the run's own figures cover: a backtest's effective dates, train-agent's
+    test period from its protocol."""
+    if "start_effective" in params:
+        return f"{params['start_effective']} to {params.get('end_effective', '?')}"
+    protocol = (config or {}).get("protocol") or {}
+    if protocol.get("test_start"):
+        return f"{protocol['test_start']} to {protocol.get('test_end') or 'the end of its prices'}"
+    return "a period it did not record"
 
 
 def fmt(value: float | None, metric: str = "") -> str:
@@ -145,8 +160,7 @@ def write_report(
     for key, value in sorted(evaluation.metrics.items()):
         reported = reported_value(record.metrics, key)
         lines.append(f"| {key} | {fmt(value, key)} | {fmt(reported, key)} |")
-    own = (f"{record.params.get('start_effective', '?')} to "
-           f"{record.params.get('end_effective', '?')}")
+    own = reported_period(record.params, record.config)
     lines += ["", f"The run reported its figures for its own period ({own}); they are shown for "
               "context only. The gates use the re-evaluated column.", ""]
     if evaluation.notes:

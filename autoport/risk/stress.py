@@ -142,6 +142,10 @@ class ScenarioResult:
     pnl_to_var: float | None = None
     note: str = ""
     window: tuple[str, str] | None = None
+    # the VaR the breach flag compares with: a replayed window of k sessions is compared with
+    # the VaR scaled to k sessions (square root of time), not with a one-day VaR
+    var_sessions: int | None = None
+    var_compared: float | None = None
 
     @property
     def skipped(self) -> bool:
@@ -164,6 +168,8 @@ class ScenarioResult:
             "pnl": self.pnl,
             "var_breach": self.var_breach,
             "pnl_to_var": self.pnl_to_var,
+            "var_sessions": self.var_sessions,
+            "var_compared": self.var_compared,
             "worst_positions": self.worst_positions(),
             "skipped": self.skipped,
         }
@@ -202,6 +208,9 @@ def run_scenarios(
     betas). ``benchmark`` defaults to the equal-weighted average of the panel's assets.
     ``var`` is the portfolio's current VaR at ``horizon`` (a negative return) for the breach
     flag; the volatility and correlation scenarios report the stressed VaR at that horizon.
+    A historical window of k sessions is compared with that VaR scaled to k sessions by the
+    square root of time (``var * sqrt(k / horizon)``): a three-month crash against a one-day
+    VaR would breach it by construction.
     """
     missing = [t for t in weights.index if t not in prices.columns]
     if missing:
@@ -225,16 +234,22 @@ def run_scenarios(
             sc, prices, w, weights.index, beta, sectors, horizon * mu, horizon * cov, confidence
         )
         if res.pnl is not None:
+            sessions = horizon
+            if res.window is not None:
+                sessions = len(prices.loc[res.window[0]:res.window[1]])
+            compared = var * float(np.sqrt(sessions / horizon))
             res = ScenarioResult(
                 res.scenario,
                 res.kind,
                 res.pnl,
                 res.position_pnl,
                 res.asset_returns,
-                var_breach=bool(res.pnl < var),
-                pnl_to_var=float(res.pnl / var) if var else None,
+                var_breach=bool(res.pnl < compared),
+                pnl_to_var=float(res.pnl / compared) if compared else None,
                 note=res.note,
                 window=res.window,
+                var_sessions=sessions,
+                var_compared=compared,
             )
         out.append(res)
     return sorted(out, key=lambda r: (r.pnl is None, r.pnl if r.pnl is not None else 0.0))

@@ -91,7 +91,6 @@ def test_shell_completion_is_on_and_offers_the_choices():
            "COMP_WORDS": "autoport optimize --objective max_", "COMP_CWORD": "3"}
     done = subprocess.run([exe], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    # the objectives starting "max_", PyPortfolioOpt's alias max_quadratic_utility included
     assert done.stdout.split() == ["max_sharpe", "max_utility", "max_quadratic_utility"]
 
 

@@ -145,7 +145,7 @@ def test_logged_model_round_trip_and_dqn_strategy(prices, config, trained, tmp_p
                                                   monkeypatch):
     from autoport import tracking
     from autoport.strategies.dqn.evaluate import evaluate_model
-    from autoport.strategies.dqn.pyfunc import MODEL_CODE
+    from autoport.strategies.dqn.pyfunc import model_log_kwargs
     from autoport.envs import features
     from autoport.strategies import make_strategy
 
@@ -154,8 +154,9 @@ def test_logged_model_round_trip_and_dqn_strategy(prices, config, trained, tmp_p
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         run_id, uri = tracking.log_model_run(
-            "agents-test", run_name="t", params={}, metrics={}, python_model=str(MODEL_CODE),
+            "agents-test", run_name="t", params={}, metrics={},
             model_artifacts=trained.mapper.save(tmp_path / "m"), curves={"c": [(1, 0.5)]},
+            **model_log_kwargs(tmp_path / "code"),  # as train-agent logs it, autoport's code too
         )
     hints = [w for w in caught if "type hint" in str(w.message).lower()]
     assert not hints, [str(w.message) for w in hints]
