@@ -25,6 +25,7 @@ from autoport_cli.runs import runs  # noqa: E402
 from autoport_cli.stress import stress  # noqa: E402
 from autoport_cli.sweep import sweep  # noqa: E402
 from autoport_cli.train_agent import train_agent  # noqa: E402
+from autoport_cli.walk_forward import walk_forward  # noqa: E402
 
 app = typer.Typer(
     name="autoport",
@@ -42,6 +43,7 @@ app.command("promote")(promote)
 app.command("runs")(runs)
 app.command("regime")(regime)
 app.command("sweep")(sweep)
+app.command("walk-forward")(walk_forward)
 
 
 if __name__ == "__main__":
