@@ -513,6 +513,15 @@ def log_sweep(
         return parent.info.run_id
 
 
+def attach_artifact(run_id: str, path: Path) -> None:
+    """Add (or replace) one file among a finished run's artifacts."""
+    from mlflow import MlflowClient
+
+    _client()
+    with contextlib.redirect_stdout(sys.stderr):
+        MlflowClient(tracking_uri()).log_artifact(run_id, str(path))
+
+
 def log_walk_forward(
     experiment: str,
     *,
