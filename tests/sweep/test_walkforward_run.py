@@ -82,3 +82,16 @@ def test_a_fold_runs_the_strategy_and_one_over_n_on_the_same_sessions(prices, la
     expected = np.concatenate([prices.index[b[1:] + layout.warmup] for b in fold.blocks()])
     assert (result.returns.index == expected).all()
     assert np.isfinite(result.strategy["sharpe"]) and np.isfinite(result.baseline["sharpe"])
+
+
+def test_a_rolling_fold_estimates_on_its_window_only(prices):
+    settings = WalkForwardSettings(scheme="rolling", train=100, test=60, purge=5)
+    layout = plan(len(prices), settings, make_strategy("mpt", window=63).min_history)
+    fold = layout.folds[2]
+    assert layout.warmup == 0 and fold.train.tolist() == list(range(120, 220))
+    result = run_fold(prices, fold, 0, 5, CONFIG, make_strategy)
+    assert (result.returns.index == prices.index[226:285]).all()
+    # rows before the window and the purge gap are not seen: scrambling them changes nothing
+    hidden = np.r_[0:120, 220:225, 285:len(prices)]
+    again = run_fold(_scrambled(prices, hidden), fold, 0, 5, CONFIG, make_strategy)
+    pd.testing.assert_series_equal(result.returns, again.returns)
