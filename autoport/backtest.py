@@ -53,6 +53,10 @@ class BacktestConfig(BaseModel):
     selected_through: date | None = Field(
         None, description="last date of the data these settings were chosen on (written by "
         "`autoport sweep` into its chosen config); a backtest before it is in sample")
+    sweep_run_id: str | None = Field(
+        None, description="the `autoport sweep` parent run that chose these settings (written "
+        "into its chosen config); `autoport promote` reads that sweep's deflated Sharpe ratio "
+        "and PBO for the gates deflated_sharpe_min and pbo_max")
     allow_in_sample: bool = Field(
         False, description="run over dates a trained model or a selection already saw, "
         "reporting the in-sample part apart; refused otherwise")

@@ -531,26 +531,64 @@ def log_sweep(
     a failed trial's child run ends FAILED with its error as a tag. The driver logs every run
     after the search, so trials on other Ray nodes never reach the tracking store themselves.
     """
-    mlflow = _client()
     with recorded_run(experiment, run_name, params, metrics, artifacts_dir,
                       {**(tags or {}), "sweep.role": "parent"}, config, dataset) as parent:
         for trial in trials:
-            with contextlib.redirect_stdout(sys.stderr):
-                child = mlflow.start_run(run_name=str(trial["name"]), nested=True,
-                                         experiment_id=parent.info.experiment_id)
-                try:
-                    mlflow.set_tags({"sweep.role": "trial", "sweep.parent": parent.info.run_id,
-                                     "status": str(trial["status"]),
-                                     **({"error": str(trial["error"])[:5000]}
-                                        if trial.get("error") else {}),
-                                     **({"node": str(trial["node"])} if trial.get("node") else {})})
-                    flat = {k: str(v)[:6000] for k, v in dict(trial["params"]).items()}
-                    if flat:
-                        mlflow.log_params(flat)
-                    finite = {k: float(v) for k, v in dict(trial["metrics"]).items()
-                              if v is not None and v == v}
-                    if finite:
-                        mlflow.log_metrics(finite)
-                finally:
-                    mlflow.end_run(status="FAILED" if trial["status"] != "ok" else "FINISHED")
+            _child_run(parent, str(trial["name"]),
+                       {"sweep.role": "trial", "sweep.parent": parent.info.run_id,
+                        "status": str(trial["status"]),
+                        **({"error": str(trial["error"])[:5000]} if trial.get("error") else {}),
+                        **({"node": str(trial["node"])} if trial.get("node") else {})},
+                       trial["params"], trial["metrics"], failed=trial["status"] != "ok")
         return parent.info.run_id
+
+
+def attach_artifact(run_id: str, path: Path) -> None:
+    """Add (or replace) one file among a finished run's artifacts."""
+    from mlflow import MlflowClient
+
+    _client()
+    with contextlib.redirect_stdout(sys.stderr):
+        MlflowClient(tracking_uri()).log_artifact(run_id, str(path))
+
+
+def log_walk_forward(
+    experiment: str,
+    *,
+    run_name: str,
+    params: Mapping[str, object],
+    metrics: Mapping[str, float],
+    folds: list[Mapping[str, object]],
+    artifacts_dir: Path | None = None,
+    tags: Mapping[str, str] | None = None,
+    config: Mapping[str, object] | None = None,
+    dataset: object | None = None,
+) -> str:
+    """A walk-forward as one parent run (the fold Sharpe distribution) with a child run per
+    fold (``{"name", "params", "metrics"}``); returns the parent's id."""
+    with recorded_run(experiment, run_name, params, metrics, artifacts_dir,
+                      {**(tags or {}), "walkforward.role": "parent"}, config,
+                      dataset) as parent:
+        for fold in folds:
+            _child_run(parent, str(fold["name"]),
+                       {"walkforward.role": "fold", "walkforward.parent": parent.info.run_id},
+                       fold["params"], fold["metrics"])
+        return parent.info.run_id
+
+
+def _child_run(parent, name: str, tags: Mapping[str, str], params: Mapping[str, object],
+               metrics: Mapping[str, float], failed: bool = False) -> None:
+    """One nested run under ``parent``: tags, params, finite metrics, FAILED if ``failed``."""
+    mlflow = _client()
+    with contextlib.redirect_stdout(sys.stderr):
+        mlflow.start_run(run_name=name, nested=True, experiment_id=parent.info.experiment_id)
+        try:
+            mlflow.set_tags(dict(tags))
+            flat = {k: str(v)[:6000] for k, v in dict(params).items()}
+            if flat:
+                mlflow.log_params(flat)
+            finite = {k: float(v) for k, v in dict(metrics).items() if v is not None and v == v}
+            if finite:
+                mlflow.log_metrics(finite)
+        finally:
+            mlflow.end_run(status="FAILED" if failed else "FINISHED")

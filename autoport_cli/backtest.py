@@ -100,7 +100,8 @@ def backtest(
                          **_after_tax_metrics(after_tax)},
                 artifacts_dir=staging,
                 tags={"command": "backtest", "strategy": cfg.strategy,
-                      "engine": outcome.engine},
+                      "engine": outcome.engine,
+                      **({"sweep.parent": cfg.sweep_run_id} if cfg.sweep_run_id else {})},
                 config=cfg.model_dump(mode="json"),
             )
     result = {

@@ -33,6 +33,8 @@ VAR_METHODS = ("parametric", "historical", "monte_carlo", "all")  # autoport.ris
 SAMPLERS = ("antithetic", "sobol", "plain")  # autoport.risk.var_common.Sampler
 ENGINES = ("zipline", "sim")  # autoport.backtest.ENGINES
 
+WALK_FORWARD_SCHEMES = ("cpcv", "rolling", "expanding")  # autoport.walkforward.Scheme
+
 
 def _choice(name: str, values: tuple[str, ...]) -> type[StrEnum]:
     return StrEnum(name, [(v, v) for v in values])
@@ -46,6 +48,7 @@ VarBacktestModel = _choice("VarBacktestModel", VAR_BACKTEST_MODELS)
 VarMethod = _choice("VarMethod", VAR_METHODS)
 SamplerName = _choice("SamplerName", SAMPLERS)
 Engine = _choice("Engine", ENGINES)
+WalkForwardScheme = _choice("WalkForwardScheme", WALK_FORWARD_SCHEMES)
 
 
 def value(choice: StrEnum | None) -> str | None:

@@ -29,6 +29,7 @@ from autoport_cli.stress import stress  # noqa: E402
 from autoport_cli.sweep import sweep  # noqa: E402
 from autoport_cli.common import Command, Group  # noqa: E402
 from autoport_cli.train_agent import train_agent  # noqa: E402
+from autoport_cli.walk_forward import walk_forward  # noqa: E402
 
 app = typer.Typer(
     name="autoport",
@@ -60,7 +61,8 @@ def _root(
 
 for _name, _fn in (("backtest", backtest), ("stress", stress), ("optimize", optimize),
                    ("train-agent", train_agent), ("promote", promote), ("runs", runs),
-                   ("regime", regime), ("sweep", sweep), ("monitor", monitor)):
+                   ("regime", regime), ("sweep", sweep), ("monitor", monitor),
+                   ("walk-forward", walk_forward)):
     app.command(_name, cls=Command)(_fn)
 
 

@@ -69,11 +69,19 @@ def sweep(
     chosen = {**base, **_nested(report.result.winner.params)}
     with output_dir(out, f"sweep-{spec_file.stem}") as (staging, final):
         board.to_csv(staging / "leaderboard.csv", index=False)
-        (staging / "chosen_config.yaml").write_text(
-            "# settings chosen on validation by `autoport sweep`: `autoport backtest --config "
-            "this file`\n# (selected_through: backtests start after it unless --allow-in-sample)\n"
-            + yaml.safe_dump({**chosen, "strategy": spec.strategy,
-                              "selected_through": spec.validation.end}, sort_keys=False))
+        chosen_file = staging / "chosen_config.yaml"
+
+        def write_chosen(sweep_run_id: str | None = None) -> None:
+            link = {"sweep_run_id": sweep_run_id} if sweep_run_id else {}
+            chosen_file.write_text(
+                "# settings chosen on validation by `autoport sweep`: `autoport backtest "
+                "--config this file`\n# (selected_through: backtests start after it unless "
+                "--allow-in-sample; sweep_run_id: promote reads this sweep's DSR and PBO)\n"
+                + yaml.safe_dump({**chosen, "strategy": spec.strategy,
+                                  "selected_through": spec.validation.end, **link},
+                                 sort_keys=False))
+
+        write_chosen()
         reporting.save_sweep_plot(board, spec.metric, staging / "sweep.png",
                                   f"{spec.strategy}: validation {spec.metric} by setting "
                                   f"({len(report.result.succeeded)} trials)")
@@ -86,6 +94,8 @@ def sweep(
                 metrics=report.metrics(), trials=_trials_for_tracking(report.result),
                 artifacts_dir=staging, tags={"command": "sweep", "strategy": spec.strategy},
                 config=spec.model_dump(mode="json"), dataset=panel)
+            write_chosen(run_id)  # the link a backtest of it carries to this parent run
+            tracking.attach_artifact(run_id, chosen_file)
     result = {"winner": report.result.winner.params, "metrics": report.metrics(),
               "leaderboard": board.drop(columns=["error"]).head(10).to_dict(orient="records"),
               "run_id": run_id, "artifacts_dir": final}

@@ -6,6 +6,12 @@ the run kinds it ``applies_to`` (the run's ``command`` tag); a gate whose metric
 did not produce fails, unless it says ``required: false`` (then it is skipped and says so).
 A metric that is NaN never passes.
 
+Two optional top-level keys judge the selection rather than the test period: a run whose
+settings came out of ``autoport sweep`` must have a deflated Sharpe ratio of at least
+``deflated_sharpe_min`` and a probability of backtest overfitting of at most ``pbo_max``, both
+as the sweep's parent run logged them (they describe the search, which promotion cannot
+re-run). Runs not chosen by a sweep skip them.
+
 It reads the YAML file it is given and compares numbers; nothing else (no MLflow, no data).
 """
 
@@ -94,6 +100,12 @@ class GatesConfig(BaseModel):
 
     test_period: TestPeriod = TestPeriod()
     var: VaRCheck = VaRCheck()
+    deflated_sharpe_min: float | None = Field(
+        None, ge=0, le=1, description="sweep-chosen runs: the sweep's deflated Sharpe ratio "
+        "(a probability) must be at least this")
+    pbo_max: float | None = Field(
+        None, ge=0, le=1, description="sweep-chosen runs: the sweep's probability of backtest "
+        "overfitting must be at most this")
     gates: list[GateSpec] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -192,6 +204,42 @@ def check_gates(
             gate.name, gate.metric, gate.comparison, value, bound, gate.reference, passed,
             gate.description,
         ))
+    return results
+
+
+SELECTION_GATES = (  # (config key, metric the sweep's parent run logs, comparison)
+    ("deflated_sharpe_min", "deflated_sharpe", ">="),
+    ("pbo_max", "pbo", "<="),
+)
+
+
+def check_selection_gates(
+    config: GatesConfig, sweep_run_id: str | None, sweep_metrics: Mapping[str, float] | None,
+) -> list[GateResult]:
+    """The deflated-Sharpe and PBO gates for a run chosen by the sweep ``sweep_run_id``
+    (``sweep_metrics``: what that sweep's parent run logged; None if it could not be read).
+    Skipped for a run no sweep chose; a gate not set in the file is not listed."""
+    results = []
+    for key, metric, comparison in SELECTION_GATES:
+        bound = getattr(config, key)
+        if bound is None:
+            continue
+        if sweep_run_id is None:
+            results.append(GateResult(key, metric, comparison, None, bound, None, None,
+                                      "the run's settings were not chosen by a sweep"))
+            continue
+        value = _number((sweep_metrics or {}).get(metric))
+        if value is None or math.isnan(value):
+            results.append(GateResult(
+                key, metric, comparison, value, bound, None, False,
+                f"sweep run {sweep_run_id} has no {metric} logged"
+                + ("" if sweep_metrics is not None else " (the run could not be read)")))
+            continue
+        passed = bool(COMPARISONS[comparison](value, bound))
+        results.append(GateResult(
+            key, metric, comparison, value, bound, None, passed,
+            f"{key}: the {metric} of sweep run {sweep_run_id} that chose these settings is "
+            f"{value:.3f}, {'within' if passed else 'beyond'} the gate's {bound:g}"))
     return results
 
 

@@ -15,7 +15,10 @@ from autoport.promotion.evaluate import (
     Toolkit,
     evaluator_for,
 )
-from autoport.promotion.gates import GateResult, GatesConfig, all_passed, check_gates
+from autoport.errors import TrackingError
+from autoport.promotion.gates import (
+    GateResult, GatesConfig, all_passed, check_gates, check_selection_gates,
+)
 from autoport.promotion.report import write_report
 
 
@@ -60,6 +63,25 @@ def problem_gates(evaluation: Evaluation) -> list[GateResult]:
     ]
 
 
+def sweep_parent(record: RunRecord) -> str | None:
+    """The sweep parent run that chose this run's settings: the ``sweep.parent`` tag a
+    backtest of a sweep's ``chosen_config.yaml`` carries, else its config's ``sweep_run_id``."""
+    tag = record.tags.get("sweep.parent")
+    if tag:
+        return tag
+    logged = (record.config or {}).get("sweep_run_id")
+    return str(logged) if logged else None
+
+
+def _sweep_metrics(sweep_id: str | None, gates: GatesConfig) -> dict[str, float] | None:
+    if sweep_id is None or (gates.deflated_sharpe_min is None and gates.pbo_max is None):
+        return None
+    try:
+        return registry.fetch_run(sweep_id).metrics
+    except TrackingError:
+        return None
+
+
 def promote_run(
     run_id: str,
     gates: GatesConfig,
@@ -75,8 +97,10 @@ def promote_run(
     code = tracking.code_version()
     evaluation = evaluator(record, gates, CodeVersion(code.get("commit"), code["version"]),
                            toolkit)
-    results = problem_gates(evaluation) + check_gates(evaluation.metrics, gates.gates,
-                                                      record.command)
+    sweep_id = sweep_parent(record)
+    results = (problem_gates(evaluation)
+               + check_gates(evaluation.metrics, gates.gates, record.command)
+               + check_selection_gates(gates, sweep_id, _sweep_metrics(sweep_id, gates)))
     passed = all_passed(results)
     model_name = name or default_model_name(record)
     result = PromotionResult(run_id, passed, results, evaluation, model_name)

@@ -21,6 +21,7 @@ from autoport.reporting.backtest import (
 from autoport.reporting.optimize import plot_frontier
 from autoport.reporting.regime import plot_regimes
 from autoport.reporting.sweep import save_sweep_plot
+from autoport.reporting.walkforward import save_fold_sharpes
 from autoport.reporting.risk import (
     plot_correlation,
     plot_loss_distribution,
@@ -31,7 +32,8 @@ from autoport.reporting.risk import (
 __all__ = [
     "REGIME_COLOURS", "distinct_colours", "plot_correlation", "plot_frontier",
     "plot_loss_distribution", "plot_regimes", "plot_stress_scenarios", "save_comparison",
-    "save_episodes", "save_regime_timeline", "save_risk_plots", "save_sweep_plot",
+    "save_episodes", "save_fold_sharpes", "save_regime_timeline", "save_risk_plots",
+    "save_sweep_plot",
     "save_tear_sheet",
     "save_training_curve", "save_weights",
 ]

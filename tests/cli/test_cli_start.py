@@ -37,7 +37,7 @@ def test_the_check_sees_a_heavy_import():
 def test_help_of_every_command_runs_without_heavy_imports():
     code = ("from typer.testing import CliRunner\nfrom autoport_cli.main import app\n"
             "for c in ('backtest', 'stress', 'optimize', 'train-agent', 'promote', 'runs', "
-            "'regime', 'monitor'):\n"
+            "'regime', 'monitor', 'walk-forward', 'sweep'):\n"
             "    r = CliRunner().invoke(app, [c, '--help'])\n"
             "    assert r.exit_code == 0 and 'Usage' in r.output, (c, r.output)")
     assert _loaded_after(code) == []

@@ -102,6 +102,17 @@ def test_the_cli_writes_the_leaderboard_the_chosen_config_and_a_parent_run(
         filter_string=f"tags.`mlflow.parentRunId` = '{payload['run_id']}'")
     assert len(children) == 2
     assert {c.data.tags["status"] for c in children} == {"ok"}
+    # the chosen config links back to this sweep (in the folder and in the run's artifacts),
+    # and a backtest of it carries the link as a tag for `autoport promote`'s DSR/PBO gates
+    assert chosen["sweep_run_id"] == payload["run_id"]
+    logged = yaml.safe_load(open(client.download_artifacts(payload["run_id"],
+                                                           "chosen_config.yaml")))
+    assert logged["sweep_run_id"] == payload["run_id"]
+    res = CliRunner().invoke(app, ["backtest", "--config", str(out / "chosen_config.yaml"),
+                                   "--prices", str(prices_file), "--engine", "sim", "--json"])
+    assert res.exit_code == 0, res.output
+    run = client.get_run(json.loads(res.stdout)["run_id"])
+    assert run.data.tags["sweep.parent"] == payload["run_id"]
 
 
 def test_a_bad_spec_exits_1_with_one_message_and_writes_nothing(tmp_path):
