@@ -316,7 +316,8 @@ def _render(report: rr.RiskReport, source: str, final: Path, run_id: str | None)
     console.print(
         f"[bold]VaR backtest[/] ({s['method']}, {s['window']}-day rolling, causal): "
         f"{s['breaches']} breaches in {s['observations']} days = {s['breach_rate']:.2%} "
-        f"(expected {1 - s['confidence_level']:.0%}); Kupiec p = {s['kupiec_pvalue']:.3f}, "
+        f"(expected {1 - s['confidence_level']:.0%}); Kupiec LR p = {s['kupiec_pvalue']:.3f} "
+        f"(exact binomial p = {s['binomial_pvalue']:.3f}), "
         f"Christoffersen p = {s['christoffersen_pvalue']:.3f}"
     )
     counts: dict[str, int] = {}

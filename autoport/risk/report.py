@@ -116,6 +116,7 @@ class RiskReport:
         metrics.update(
             backtest_breach_rate=summary["breach_rate"],
             backtest_kupiec_pvalue=summary["kupiec_pvalue"],
+            backtest_binomial_pvalue=summary["binomial_pvalue"],
             backtest_christoffersen_pvalue=summary["christoffersen_pvalue"],
             worst_scenario_pnl=self.worst_case.get("pnl", float("nan")),
             headline_var=headline.var,
