@@ -14,7 +14,7 @@ OBJECTIVES = (  # autoport.optimize.Objective, in its order
     "min_variance", "max_sharpe", "max_utility", "efficient_return", "efficient_risk",
     "min_cvar", "mean_cvar", "min_cdar", "multi_objective", "kelly", "risk_parity",
 )
-RETURN_MODELS = ("mean", "ewma", "capm", "shrunk", "black_litterman")  # autoport.estimators
+RETURN_MODELS = ("mean", "arithmetic", "ewma", "capm", "shrunk", "black_litterman")  # autoport.estimators
 RISK_MODELS = ("sample", "ledoit_wolf", "oas", "ewma", "factor")  # autoport.estimators
 VAR_BACKTEST_MODELS = (  # autoport.risk.var_backtest.BACKTEST_MODELS
     "filtered_historical", "ewma_normal", "historical", "normal",

@@ -51,6 +51,16 @@ def read_weights(path: Path) -> dict[str, float]:
     return {str(k): float(v) for k, v in raw.items()}
 
 
+def _window(value: str | None) -> int | str | None:
+    """``--window``: a whole number of sessions or ``all``; the config checks the minimum."""
+    if value is None or value == "all":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"--window must be a number of sessions or 'all', got {value!r}") from None
+
+
 @user_errors
 def stress(
     weights: Annotated[
@@ -77,7 +87,8 @@ def stress(
         Path | None, typer.Option("--config", help="stress settings YAML; options override it")
     ] = None,
     window: Annotated[
-        int | None, typer.Option("--window", help="estimation window in sessions [1000]")
+        str | None,
+        typer.Option("--window", help="estimation window: sessions, or 'all' the history [1000]"),
     ] = None,
     backtest_window: Annotated[
         int | None,
@@ -107,7 +118,8 @@ def stress(
     cfg = load_stress_config(
         config,
         {
-            "method": method, "confidence": confidence, "horizon": horizon, "window": window,
+            "method": method, "confidence": confidence, "horizon": horizon,
+            "window": _window(window),
             "backtest_window": backtest_window, "backtest_model": backtest_model,
             "paths": paths, "sampler": sampler, "seed": seed, "scenarios": scenarios,
             "alerts": alerts,
