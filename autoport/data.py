@@ -117,13 +117,14 @@ def session_dates(index: pd.Index, where: str = "the date index") -> pd.Datetime
 
 
 def validate_prices(
-    prices: pd.DataFrame, *, min_history: int = 2, ffill: bool = False
+    prices: pd.DataFrame, *, min_history: int = 2, ffill: bool = False, allow_jumps: bool = True
 ) -> pd.DataFrame:
     """Return a clean float panel or raise one ``DataError`` naming the problem and the fix.
 
     ``min_history`` is the number of sessions the caller needs (for example the estimation
     window plus one). ``ffill`` forward-fills gaps *inside* a series only when the user asks;
-    leading empty cells (an asset not yet listed) are never invented.
+    leading empty cells (an asset not yet listed) are never invented. ``allow_jumps=False``
+    refuses one-day jumps that reverse (:func:`check_jumps`); the CLI passes it for user files.
     """
     if not isinstance(prices.index, pd.DatetimeIndex):
         raise DataError("prices need a date index; put dates in the first column")
@@ -176,6 +177,8 @@ def validate_prices(
             "the file for corrupted values)"
         )
     numeric = _check_gaps(numeric, ffill=ffill)
+    if not allow_jumps:
+        check_jumps(numeric)
     if len(numeric) < min_history:
         raise DataError(
             f"prices hold {len(numeric)} sessions but {min_history} are needed "
@@ -238,20 +241,93 @@ def parse_date(value: str | pd.Timestamp) -> pd.Timestamp:
 
 
 def slice_dates(
-    prices: pd.DataFrame, start: str | pd.Timestamp | None, end: str | pd.Timestamp | None
+    prices: pd.DataFrame,
+    start: str | pd.Timestamp | None,
+    end: str | pd.Timestamp | None,
+    *,
+    start_flag: str = "--start",
+    end_flag: str = "--end",
 ) -> pd.DataFrame:
-    """Restrict to ``[start, end]`` and refuse a window the data do not cover."""
-    start_ts = parse_date(start) if start is not None else prices.index[0]
-    end_ts = parse_date(end) if end is not None else prices.index[-1]
-    if start_ts > end_ts:
-        raise DataError(f"start {start_ts.date()} is after end {end_ts.date()}; swap them")
+    """Restrict to ``[start, end]`` and refuse a window the data do not cover.
+
+    Messages name the options the user typed (``end_flag`` is ``--as-of`` where that is the
+    option), and never a date the user did not give.
+    """
+    first, last = prices.index[0], prices.index[-1]
+    start_ts = parse_date(start) if start is not None else None
+    end_ts = parse_date(end) if end is not None else None
+    if start_ts is not None and end_ts is not None and start_ts > end_ts:
+        raise DataError(
+            f"{start_flag} {start_ts.date()} is after {end_flag} {end_ts.date()}; swap them"
+        )
+    cover = f"the data cover {first.date()} to {last.date()}"
+    if end_ts is not None and end_ts < first:
+        raise DataError(f"{end_flag} {end_ts.date()} is before the first date; {cover}")
+    if start_ts is not None and start_ts > last:
+        raise DataError(f"{start_flag} {start_ts.date()} is after the last date; {cover}")
     out = prices.loc[start_ts:end_ts]
     if out.empty:
         raise DataError(
-            f"no prices between {start_ts.date()} and {end_ts.date()}; the data cover "
-            f"{prices.index[0].date()} to {prices.index[-1].date()}"
+            f"no prices between {start_ts.date() if start_ts is not None else first.date()} "
+            f"and {end_ts.date() if end_ts is not None else last.date()}; {cover}"
         )
     return out
+
+
+def past_the_data(prices: pd.DataFrame, end: str | pd.Timestamp | None) -> pd.Timestamp | None:
+    """The last date when ``end`` lies after it (the run then ends there), else None."""
+    if end is None or parse_date(end) <= prices.index[-1]:
+        return None
+    return prices.index[-1]
+
+
+# A bad tick: a one-day move of at least this factor (up or down) that the next session undoes
+# to within REVERSAL of the price before. Adjusted closes of listed stocks do not do this; a
+# misplaced decimal point or a wrong unit for one day does (x100 for pence vs pounds).
+JUMP_FACTOR = 5.0
+REVERSAL = 1.5
+
+
+def find_jumps(prices: pd.DataFrame) -> list[tuple[str, pd.Timestamp, float]]:
+    """``(ticker, date, factor)`` of every one-day jump that reverses the next session."""
+    found = []
+    for ticker in prices.columns:
+        col = prices[ticker].dropna()
+        if len(col) < 3:
+            continue
+        p = col.to_numpy(dtype=float)
+        up = p[1:-1] / p[:-2]  # day t against t-1
+        back = p[2:] / p[:-2]  # day t+1 against t-1
+        big = (up >= JUMP_FACTOR) | (up <= 1.0 / JUMP_FACTOR)
+        undone = (back <= REVERSAL) & (back >= 1.0 / REVERSAL)
+        for i in np.flatnonzero(big & undone):
+            found.append((str(ticker), col.index[i + 1], float(up[i])))
+    return found
+
+
+def check_jumps(prices: pd.DataFrame) -> None:
+    """Refuse a panel holding bad ticks, naming each ticker and date (at most five)."""
+    jumps = find_jumps(prices)
+    if not jumps:
+        return
+    shown = "; ".join(f"{t} on {d.date()} (x{f:.4g})" for t, d, f in jumps[:5])
+    more = f" and {len(jumps) - 5} more" if len(jumps) > 5 else ""
+    raise DataError(
+        f"{len(jumps)} one-day price jump(s) of x{JUMP_FACTOR:g} or more that reverse the next "
+        f"session, likely bad ticks: {shown}{more}; fix those prices, or pass --allow-jumps "
+        "if they are real"
+    )
+
+
+def non_nyse_dates(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """Dates of ``index`` that are not NYSE (XNYS) sessions, by exchange-calendars."""
+    import exchange_calendars as xcals
+
+    first = min(index[0], pd.Timestamp("1990-01-01"))
+    calendar = xcals.get_calendar("XNYS", start=first)
+    if index[-1] > calendar.last_session:
+        calendar = xcals.get_calendar("XNYS", start=first, end=index[-1])
+    return index.difference(calendar.sessions_in_range(index[0], index[-1]))
 
 
 def content_hash(frame: pd.DataFrame | pd.Series) -> str:

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from autoport_cli.choices import STRATEGIES
 from autoport_cli.common import (
-    FfillOption, JsonOption, OutOption, PricesOption,
+    AllowJumpsOption, FfillOption, JsonOption, OutOption, PricesOption,
     console, emit_json, err_console, load_prices, output_dir, to_jsonable, user_errors,
 )
 from autoport_cli.common import check_tracking
@@ -34,6 +34,7 @@ def backtest(
     end: Annotated[str | None, typer.Option(help="last trading date (YYYY-MM-DD)")] = None,
     prices: PricesOption = None,
     ffill: FfillOption = False,
+    allow_jumps: AllowJumpsOption = False,
     window: Annotated[int | None, typer.Option(help="estimation window in sessions")] = None,
     seed: Annotated[int | None, typer.Option(help="random seed (recorded with the run)")] = None,
     out: OutOption = None,
@@ -63,7 +64,8 @@ def backtest(
     if model is not None:
         cfg = cfg.model_copy(update={"strategy_params": {**cfg.strategy_params,
                                                          "model_uri": model}})
-    panel = load_prices(prices, end=end, min_history=cfg.window + 2, ffill=ffill)
+    panel = load_prices(prices, end=end, min_history=cfg.window + 2, ffill=ffill,
+                        allow_jumps=allow_jumps)
     index_levels = data.bundled_benchmark() if prices is None else None
     outcome = _run_with_progress(cfg, panel, index_levels, quiet=json_output, engine=engine)
     after_tax = None

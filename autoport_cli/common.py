@@ -34,6 +34,17 @@ PricesOption = Annotated[
     typer.Option("--prices", help="wide CSV/Parquet of prices (default: the bundled data)"),
 ]
 FfillOption = Annotated[bool, typer.Option("--ffill", help="forward-fill NaN gaps in --prices")]
+StartOption = Annotated[
+    str | None, typer.Option("--start", help="first date of the prices used (YYYY-MM-DD)")
+]
+EndOption = Annotated[
+    str | None, typer.Option("--end", help="last date of the prices used (YYYY-MM-DD)")
+]
+AllowJumpsOption = Annotated[
+    bool,
+    typer.Option("--allow-jumps", help="accept one-day price jumps of x5 or more that reverse "
+                 "the next day (refused as bad ticks by default)"),
+]
 OutOption = Annotated[
     Path | None, typer.Option("--out", help="output folder (default: autoport_home/runs/...)")
 ]
@@ -73,13 +84,42 @@ def load_prices(
     end: str | None = None,
     min_history: int = 2,
     ffill: bool = False,
+    allow_jumps: bool = False,
+    end_flag: str = "--end",
+    raw: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """The user's file (validated) or the bundled panel, cut to ``[start, end]``."""
+    """The user's file (validated) or the bundled panel, cut to ``[start, end]``.
+
+    The period is applied before the checks, so an asset listed after the data's first date
+    is fine once ``--start`` is on or after its listing. An ``end`` past the data is said on
+    stderr (the run ends at the last date); dates that are not NYSE sessions in a user's file
+    are said too (every command takes the file's rows as its sessions; only the zipline engine
+    needs NYSE sessions).
+    """
     from autoport import data
 
-    raw = data.read_price_file(path) if path is not None else data.bundled_prices()
-    prices = data.slice_dates(raw, start, end) if (start or end) else raw
-    return data.validate_prices(prices, min_history=min_history, ffill=ffill)
+    if raw is None:
+        raw = data.read_price_file(path) if path is not None else data.bundled_prices()
+    prices = data.slice_dates(raw, start, end, end_flag=end_flag) if (start or end) else raw
+    last = data.past_the_data(raw, end)
+    if last is not None:
+        note(f"{end_flag} {end} lies past the data; using its last date, {last.date()}")
+    panel = data.validate_prices(
+        prices, min_history=min_history, ffill=ffill, allow_jumps=allow_jumps
+    )
+    if path is not None:
+        off = data.non_nyse_dates(panel.index)
+        if len(off):
+            shown = ", ".join(str(d.date()) for d in off[:3])
+            note(f"{len(off)} date(s) in {path} are not NYSE sessions (first: {shown}); every "
+                 "row is taken as a session (252 a year); the zipline engine needs NYSE "
+                 "sessions, --engine sim does not")
+    return panel
+
+
+def note(message: str) -> None:
+    """One yellow line on stderr: something the user should know, not an error."""
+    err_console.print(f"[yellow]note:[/] {message}", highlight=False, soft_wrap=True)
 
 
 def to_jsonable(obj):

@@ -18,7 +18,8 @@ from rich.table import Table
 from autoport.errors import ConfigError
 from autoport_cli.choices import OBJECTIVES, RETURN_MODELS, RISK_MODELS
 from autoport_cli.common import (
-    JsonOption, NoTrackOption, OutOption, PricesOption,
+    AllowJumpsOption, EndOption, FfillOption, JsonOption, NoTrackOption, OutOption,
+    PricesOption, StartOption,
     console,
     emit_json,
     load_prices,
@@ -72,6 +73,12 @@ def optimize(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="last date of the estimation window")
     ] = None,
+    start: StartOption = None,
+    end: Annotated[
+        str | None, typer.Option("--end", help="last date of the prices used (as --as-of)")
+    ] = None,
+    ffill: FfillOption = False,
+    allow_jumps: AllowJumpsOption = False,
     risk_free: Annotated[
         float | None, typer.Option("--risk-free", help="annual risk-free rate, e.g. 0.02")
     ] = None,
@@ -102,6 +109,9 @@ def optimize(
     from autoport.optimize import config as cfgmod
     from autoport.optimize.report import optimize_report, sessions_needed
 
+    if as_of is not None and end is not None and as_of != end:
+        raise ConfigError(f"--as-of {as_of} and --end {end} disagree; give one of them")
+    as_of = as_of if as_of is not None else end
     overrides = {
         "objective": objective, "frontier_points": frontier_points,
         "returns_model": returns_model, "risk_model": risk_model, "window": _window(window),
@@ -113,7 +123,11 @@ def optimize(
     cfg = cfgmod.load_config(config, constraints, overrides)
     check_tracking(not no_track)
     Objective.parse(cfg.objective)  # an unknown name fails before the prices load
-    panel = load_prices(prices, end=cfg.as_of, min_history=sessions_needed(cfg))
+    panel = load_prices(
+        prices, start=start, end=cfg.as_of, min_history=sessions_needed(cfg), ffill=ffill,
+        allow_jumps=allow_jumps, end_flag="--as-of" if as_of is not None or end is None
+        else "--end",
+    )
     report = optimize_report(panel, cfg, sectors=data.sector_map() if prices is None else None)
     result, frontier = report.result, report.frontier
 

@@ -22,17 +22,20 @@ import typer
 from rich.table import Table
 
 from autoport_cli.common import (
-    JsonOption, NoTrackOption, OutOption, PricesOption,
-    console, emit_json, err_console, output_dir, to_jsonable, user_errors,
+    AllowJumpsOption, FfillOption, JsonOption, NoTrackOption, OutOption, PricesOption,
+    StartOption,
+    console, emit_json, err_console, load_prices, output_dir, to_jsonable, user_errors,
 )
+from autoport.errors import ConfigError
 from autoport_cli.common import check_tracking
 
 LABEL_COLUMN = "regime"
 EXTRA_COLUMNS = ("volume", "sentiment")
 
 
-def _load(path: Path | None, as_of: str | None, min_history: int):
-    """Prices, optional true labels and optional extra feature columns, cut at ``as_of``."""
+def _load(path: Path | None, start: str | None, end: str | None, end_flag: str,
+          min_history: int, ffill: bool, allow_jumps: bool):
+    """Prices, optional true labels and optional extra feature columns, cut to the period."""
     import pandas as pd
 
     from autoport import data
@@ -43,10 +46,10 @@ def _load(path: Path | None, as_of: str | None, min_history: int):
     extra_cols = [c for c in raw.columns if lower[c] in EXTRA_COLUMNS]
     truth = raw[label_cols[0]].astype(str) if label_cols else None
     extra = raw[extra_cols].apply(pd.to_numeric, errors="coerce") if extra_cols else None
-    panel = raw.drop(columns=label_cols + extra_cols)
-    if as_of is not None:
-        panel = data.slice_dates(panel, None, as_of)
-    panel = data.validate_prices(panel, min_history=min_history)
+    panel = load_prices(
+        path, start=start, end=end, min_history=min_history, ffill=ffill,
+        allow_jumps=allow_jumps, end_flag=end_flag, raw=raw.drop(columns=label_cols + extra_cols),
+    )
     return panel, truth, extra
 
 
@@ -59,7 +62,13 @@ def regime(
     config: Annotated[
         Path | None, typer.Option("--config", help="regime YAML (default: bundled)")
     ] = None,
-    recent: Annotated[int, typer.Option("--recent", help="recent dates shown")] = 10,
+    recent: Annotated[int, typer.Option("--recent", min=0, help="recent dates shown")] = 10,
+    start: StartOption = None,
+    end: Annotated[
+        str | None, typer.Option("--end", help="last date used (as --as-of)")
+    ] = None,
+    ffill: FfillOption = False,
+    allow_jumps: AllowJumpsOption = False,
     as_json: JsonOption = False,
     out: OutOption = None,
     no_track: NoTrackOption = False,
@@ -73,7 +82,13 @@ def regime(
     cfg = load_config(config)
     check_tracking(not no_track)
     det = cfg.detector
-    panel, truth, extra = _load(prices, as_of, det.min_train + det.vol_window + 2)
+    if as_of is not None and end is not None and as_of != end:
+        raise ConfigError(f"--as-of {as_of} and --end {end} disagree; give one of them")
+    panel, truth, extra = _load(
+        prices, start, as_of if as_of is not None else end,
+        "--end" if as_of is None and end is not None else "--as-of",
+        det.min_train + det.vol_window + 2, ffill, allow_jumps,
+    )
     report = regime_report(
         panel, cfg, truth=truth, extra=extra,
         benchmark=data.bundled_benchmark() if prices is None else None,

@@ -17,7 +17,8 @@ from rich.table import Table
 from autoport.errors import ConfigError, DataError
 from autoport_cli.choices import VAR_BACKTEST_MODELS, VAR_BACKTEST_WINDOW
 from autoport_cli.common import (
-    JsonOption, NoTrackOption, OutOption, PricesOption,
+    AllowJumpsOption, EndOption, FfillOption, JsonOption, NoTrackOption, OutOption,
+    PricesOption, StartOption,
     console,
     emit_json,
     err_console,
@@ -104,6 +105,10 @@ def stress(
         str | None, typer.Option("--sampler", help="antithetic | sobol | plain")
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", min=0, help="Monte Carlo seed [0]")] = None,
+    start: StartOption = None,
+    end: EndOption = None,
+    ffill: FfillOption = False,
+    allow_jumps: AllowJumpsOption = False,
     as_json: JsonOption = False,
     out: OutOption = None,
     no_track: NoTrackOption = False,
@@ -130,7 +135,8 @@ def stress(
         raise ConfigError("give either --weights or --strategy, not both")
     scenario_set = st.load_scenarios(cfg.scenarios)
     alert_rules = mon.load_alert_rules(cfg.alerts)
-    panel = load_prices(prices, min_history=32)
+    panel = load_prices(prices, start=start, end=end, min_history=32, ffill=ffill,
+                        allow_jumps=allow_jumps)
     if len(panel) < cfg.backtest_window + 32:
         raise DataError(
             f"the prices hold {len(panel)} sessions; the VaR backtest needs its "

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from autoport_cli.common import (
-    FfillOption, JsonOption, OutOption, PricesOption,
+    AllowJumpsOption, EndOption, FfillOption, JsonOption, OutOption, PricesOption, StartOption,
     console, emit_json, err_console, load_prices, output_dir, to_jsonable, user_errors,
 )
 from autoport_cli.common import check_tracking
@@ -31,6 +31,9 @@ def train_agent(
     seed: Annotated[int | None, typer.Option(min=0, help="random seed (SB3, torch, episode starts)")] = None,
     prices: PricesOption = None,
     ffill: FfillOption = False,
+    start: StartOption = None,
+    end: EndOption = None,
+    allow_jumps: AllowJumpsOption = False,
     out: OutOption = None,
     json_output: JsonOption = False,
     track: Annotated[bool, typer.Option(help="log the run and the model to MLflow")] = True,
@@ -45,7 +48,8 @@ def train_agent(
 
     cfg = load_config(config, {"timesteps": timesteps, "seed": seed}, regime_model=regime_model)
     check_tracking(track)
-    panel = load_prices(prices, min_history=cfg.env.history_needed + 2, ffill=ffill)
+    panel = load_prices(prices, start=start, end=end, min_history=cfg.env.history_needed + 2,
+                        ffill=ffill, allow_jumps=allow_jumps)
 
     def on_eval(point: dict) -> None:
         if not json_output:

@@ -66,7 +66,8 @@ def align_to_calendar(prices: pd.DataFrame) -> pd.DataFrame:
         raise DataError(
             "prices do not match the NYSE (XNYS) trading calendar: "
             + "; ".join(parts)
-            + ". Give one row per NYSE session, or use --ffill after reindexing to sessions."
+            + ". The zipline engine trades on NYSE sessions only: give one row per NYSE "
+            "session, or run with --engine sim, which takes the file's rows as its sessions."
         )
     return prices
 

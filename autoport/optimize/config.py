@@ -119,10 +119,7 @@ def load_config(path: Path | None, constraints_path: Path | None = None,
             exclude_unset=True
         )
     raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    try:
-        return OptimizeConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise configfile.invalid(f"config in {path or 'options'}", exc) from None
+    return configfile.validate(OptimizeConfig, raw, str(path or "options"), overrides)
 
 
 def read_mapping_csv(source: str, value_column: str, bundled: dict[str, str]) -> pd.Series:

@@ -113,8 +113,27 @@ class RegimeConfig(BaseModel):
     reference: ReferenceConfig = ReferenceConfig()
 
 
-def parse_config(text: str, source: str = "regime.yaml") -> RegimeConfig:
+def _bundled_mapping() -> dict:
+    text = resources.files("autoport.configs").joinpath("regime.yaml").read_text()
+    return configfile.parse_mapping(text, "bundled regime.yaml")
+
+
+def _merge(base: dict, over: dict) -> dict:
+    """``over`` on ``base``, mappings merged key by key (a partial file keeps the rest)."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse_config(text: str, source: str = "regime.yaml", *, merge: bool = False) -> RegimeConfig:
+    """Validate a regime YAML; ``merge`` lays it over the bundled file (a partial file)."""
     raw = configfile.parse_mapping(text, source)
+    if merge:
+        raw = _merge(_bundled_mapping(), raw)
     try:
         return RegimeConfig.model_validate(raw)
     except ValidationError as exc:
@@ -122,11 +141,11 @@ def parse_config(text: str, source: str = "regime.yaml") -> RegimeConfig:
 
 
 def load_config(path: str | Path | None = None) -> RegimeConfig:
-    """The bundled ``configs/regime.yaml`` or the user's file (config edge, reads the file)."""
+    """The bundled ``configs/regime.yaml``, with the user's file (possibly partial) over it."""
     if path is None:
         text = resources.files("autoport.configs").joinpath("regime.yaml").read_text()
         return parse_config(text, "bundled regime.yaml")
     p = Path(path)
     if not p.exists():
         raise ConfigError(f"regime config {p} does not exist; pass an existing YAML file")
-    return parse_config(configfile.read_text(p), str(p))
+    return parse_config(configfile.read_text(p), str(p), merge=True)
