@@ -19,4 +19,5 @@ RISK_MODELS = ("sample", "ledoit_wolf", "oas", "ewma", "factor")  # autoport.est
 VAR_BACKTEST_MODELS = (  # autoport.risk.var_backtest.BACKTEST_MODELS
     "filtered_historical", "ewma_normal", "historical", "normal",
 )
+MAX_WEIGHT = 0.25  # autoport.optimize.constraints.DEFAULT_MAX_WEIGHT
 VAR_BACKTEST_WINDOW = 500  # autoport.risk.var_backtest.DEFAULT_WINDOW

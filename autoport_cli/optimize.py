@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 
 from autoport.errors import ConfigError
-from autoport_cli.choices import OBJECTIVES, RETURN_MODELS, RISK_MODELS
+from autoport_cli.choices import MAX_WEIGHT, OBJECTIVES, RETURN_MODELS, RISK_MODELS
 from autoport_cli.common import (
     AllowJumpsOption, EndOption, FfillOption, JsonOption, NoTrackOption, OutOption,
     PricesOption, StartOption,
@@ -59,6 +59,12 @@ def optimize(
     config: Annotated[Path | None, typer.Option("--config", help="optimize settings YAML")] = None,
     frontier_points: Annotated[
         int | None, typer.Option("--frontier-points", help="frontier points (0 = none, ≤1000)")
+    ] = None,
+    max_weight: Annotated[
+        float | None,
+        typer.Option("--max-weight", help=f"cap per asset, long-only objectives but risk_parity "
+                     f"[{MAX_WEIGHT:g}, as the backtest's mpt; 1 = none; a constraints file's "
+                     "upper wins]"),
     ] = None,
     returns_model: Annotated[
         str | None, typer.Option("--returns-model", help=" | ".join(RETURN_MODELS))
@@ -113,7 +119,7 @@ def optimize(
         raise ConfigError(f"--as-of {as_of} and --end {end} disagree; give one of them")
     as_of = as_of if as_of is not None else end
     overrides = {
-        "objective": objective, "frontier_points": frontier_points,
+        "objective": objective, "frontier_points": frontier_points, "max_weight": max_weight,
         "returns_model": returns_model, "risk_model": risk_model, "window": _window(window),
         "as_of": as_of, "risk_free_rate": risk_free, "target_return": target_return,
         "target_volatility": target_volatility, "risk_tolerance": risk_tolerance,

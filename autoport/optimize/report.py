@@ -131,7 +131,8 @@ def optimize_report(
         panel, cfg.returns_model, risk_free_rate=rf, views=cfgmod.views(cfg),
         market_caps=cfg.market_caps, cov=cov,
     )
-    cons = cfgmod.to_constraints(cfg.constraints, tickers, sector_map=sectors)
+    cons_cfg, cap_note = cfgmod.capped(cfg, len(tickers))
+    cons = cfgmod.to_constraints(cons_cfg, tickers, sector_map=sectors)
     returns = data.simple_returns(panel)
     scenarios = returns
     if cfg.constraints.cash:
@@ -154,7 +155,7 @@ def optimize_report(
         objective_weights=cfg.objective_weights, risk_budget=cfg.risk_budget,
         asset_classes=classes,
     )
-    notes = list(result.notes)
+    notes = ([cap_note] if cap_note else []) + list(result.notes)
     frontier = None
     if cfg.frontier_points:
         try:

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from autoport import configfile
+from autoport.optimize.constraints import DEFAULT_MAX_WEIGHT
 
 from autoport.errors import ConfigError
 
@@ -54,7 +55,8 @@ class RegimePolicy(BaseModel):
 
     objective: str = Field(description="any optimizer objective: max_sharpe, min_volatility, "
                            "min_cvar, min_cdar, risk_parity, ...")
-    max_weight: float = Field(0.25, gt=0, le=1, description="cap per asset (not for risk_parity)")
+    max_weight: float = Field(DEFAULT_MAX_WEIGHT, gt=0, le=1,
+                              description="cap per asset (not for risk_parity)")
     window: int = Field(252, ge=20)
     cash: float = Field(0.0, ge=0, lt=1, description="share held in cash (a defensive sleeve)")
 
