@@ -34,8 +34,7 @@ _own_uri: str | None = None
 
 
 def default_uri() -> str:
-    db = workspace.home() / "mlflow.db"
-    db.parent.mkdir(parents=True, exist_ok=True)
+    db = workspace.checked_home() / "mlflow.db"
     return f"sqlite:///{db}"
 
 

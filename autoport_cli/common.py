@@ -168,10 +168,17 @@ def output_dir(out: Path | None, command: str) -> Iterator[tuple[Path, Path]]:
         workspace.runs_dir() / f"{command}-{datetime.now():%Y%m%d-%H%M%S-%f}"
     )
     final = final.resolve()
+    flag = f"--out {final}" if out is not None else f"the run folder {final}"
+    fix = "choose another --out" if out is not None else "set AUTOPORT_HOME or pass --out"
+    if final.exists() and not final.is_dir():
+        raise AutoportError(f"{flag} is a file, not a folder; {fix}")
     if final.exists() and any(final.iterdir()):
         raise AutoportError(f"output folder {final} exists and is not empty; choose another --out")
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    workspace.writable_folder(final.parent, f"{flag}: its parent folder", fix)
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    except OSError as exc:
+        raise AutoportError(f"{flag} cannot be written ({exc.strerror or exc}); {fix}") from None
     try:
         yield staging, final
     except BaseException:

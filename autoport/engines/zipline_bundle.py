@@ -34,8 +34,10 @@ def bundle_name(prices: pd.DataFrame) -> str:
 
 
 def environ() -> dict[str, str]:
-    root = workspace.zipline_root()
-    root.mkdir(parents=True, exist_ok=True)
+    root = workspace.writable_folder(
+        workspace.zipline_root(), f"the zipline folder {workspace.zipline_root()}",
+        "set AUTOPORT_HOME (or ZIPLINE_ROOT) to a folder you can write",
+    )
     return {"ZIPLINE_ROOT": str(root)}
 
 
