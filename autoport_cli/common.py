@@ -12,8 +12,10 @@ import functools
 import json
 import math
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -55,16 +57,49 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``timeout``, a CI cancel, ``docker stop``), unwound like Ctrl-C."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While a command runs, SIGTERM raises :class:`Terminated` (a ``KeyboardInterrupt``), so
+    the same cleanup runs as for Ctrl-C: staging folders removed, an MLflow run ended KILLED."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def user_errors(fn: Callable) -> Callable:
-    """Turn an ``AutoportError`` into one red line on stderr and exit code 1, no traceback."""
+    """Turn an ``AutoportError`` into one red line on stderr and exit code 1, no traceback.
+
+    Ctrl-C and SIGTERM end the command with one line and the shell's codes (130, 143) after
+    the cleanup has run.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            with _sigterm_as_interrupt():
+                return fn(*args, **kwargs)
         except AutoportError as exc:
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=1) from None
+        except KeyboardInterrupt as exc:
+            name = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
+            err_console.print(
+                f"[bold red]interrupted[/] ({name}): nothing was kept; a tracked run that had "
+                "started is marked KILLED", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=143 if name == "SIGTERM" else 130) from None
 
     return wrapper
 

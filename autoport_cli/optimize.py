@@ -149,16 +149,17 @@ def optimize(
             plot_frontier(report, staging / "frontier.png")
         if report.pareto is not None:
             report.pareto.to_csv(staging / "pareto.csv", index=False)
+        # logged before the folder is kept: a failed or interrupted log keeps neither
+        if not no_track:
+            payload["mlflow_run_id"] = tracking.log_run(
+                EXPERIMENT,
+                run_name=f"optimize-{result.objective}",
+                params={**report.mlflow_params(), "prices": str(prices) if prices else "bundled"},
+                metrics=report.mlflow_metrics(),
+                artifacts_dir=staging,
+                config=cfg.model_dump(),
+            )
     payload["output_dir"] = str(final)
-    if not no_track:
-        payload["mlflow_run_id"] = tracking.log_run(
-            EXPERIMENT,
-            run_name=f"optimize-{result.objective}",
-            params={**report.mlflow_params(), "prices": str(prices) if prices else "bundled"},
-            metrics=report.mlflow_metrics(),
-            artifacts_dir=final,
-            config=cfg.model_dump(),
-        )
     if as_json:
         emit_json(payload)
         return

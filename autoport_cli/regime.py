@@ -105,17 +105,19 @@ def regime(
             pickle.dump(report.last_fit, fh)
         report.frame().to_csv(staging / "regimes.csv", index_label="date")
         plot_regimes(report, staging / "regime_timeline.png")
-    run_id = None
-    if not no_track:
-        run_id = tracking.log_run(
-            "regime",
-            run_name=f"regime-{payload['as_of'].date()}",
-            params={"prices": str(prices) if prices else "bundled", **report.mlflow_params()},
-            metrics=report.mlflow_metrics(),
-            artifacts_dir=final,
-            tags={"model_artifact": "model.json"},
-            config=cfg.model_dump(),
-        )
+        # logged before the folder is kept: a failed or interrupted log keeps neither
+        run_id = None
+        if not no_track:
+            run_id = tracking.log_run(
+                "regime",
+                run_name=f"regime-{payload['as_of'].date()}",
+                params={"prices": str(prices) if prices else "bundled",
+                        **report.mlflow_params()},
+                metrics=report.mlflow_metrics(),
+                artifacts_dir=staging,
+                tags={"model_artifact": "model.json"},
+                config=cfg.model_dump(),
+            )
     if as_json:
         payload["output_dir"] = str(final)
         payload["mlflow_run_id"] = run_id

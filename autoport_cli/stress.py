@@ -185,23 +185,24 @@ def stress(
         from autoport.reporting import save_risk_plots
 
         save_risk_plots(report, staging, cfg.confidence)
-    run_id = None
-    if not no_track:
-        run_id = tracking.log_run(
-            "stress",
-            run_name=f"stress-{cfg.method}-{cfg.confidence:g}-{cfg.horizon}d",
-            params={
-                **{k: v for k, v in cfg.model_dump().items() if k != "risk_budgets"},
-                "scenarios": str(cfg.scenarios or "bundled"),
-                "alerts": str(cfg.alerts or "bundled"),
-                "portfolio": source,
-                "prices": str(prices) if prices else "bundled",
-                "prices_hash": data.content_hash(panel),
-            },
-            metrics=report.mlflow_metrics(),
-            artifacts_dir=final,
-            config=cfg.model_dump(mode="json"),
-        )
+        # logged before the folder is kept: a failed or interrupted log keeps neither
+        run_id = None
+        if not no_track:
+            run_id = tracking.log_run(
+                "stress",
+                run_name=f"stress-{cfg.method}-{cfg.confidence:g}-{cfg.horizon}d",
+                params={
+                    **{k: v for k, v in cfg.model_dump().items() if k != "risk_budgets"},
+                    "scenarios": str(cfg.scenarios or "bundled"),
+                    "alerts": str(cfg.alerts or "bundled"),
+                    "portfolio": source,
+                    "prices": str(prices) if prices else "bundled",
+                    "prices_hash": data.content_hash(panel),
+                },
+                metrics=report.mlflow_metrics(),
+                artifacts_dir=staging,
+                config=cfg.model_dump(mode="json"),
+            )
     if as_json:
         payload["output_dir"] = str(final)
         payload["mlflow_run_id"] = run_id
