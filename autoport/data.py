@@ -117,7 +117,8 @@ def session_dates(index: pd.Index, where: str = "the date index") -> pd.Datetime
 
 
 def validate_prices(
-    prices: pd.DataFrame, *, min_history: int = 2, ffill: bool = False, allow_jumps: bool = True
+    prices: pd.DataFrame, *, min_history: int = 2, ffill: bool = False, allow_jumps: bool = True,
+    ragged: bool = False,
 ) -> pd.DataFrame:
     """Return a clean float panel or raise one ``DataError`` naming the problem and the fix.
 
@@ -125,6 +126,9 @@ def validate_prices(
     window plus one). ``ffill`` forward-fills gaps *inside* a series only when the user asks;
     leading empty cells (an asset not yet listed) are never invented. ``allow_jumps=False``
     refuses one-day jumps that reverse (:func:`check_jumps`); the CLI passes it for user files.
+    ``ragged`` accepts late listings (empty cells before an asset's first price) and
+    delistings (empty cells after its last): each asset enters the investable universe once it
+    has the estimation window of history and leaves at its last price (:func:`investable`).
     """
     if not isinstance(prices.index, pd.DatetimeIndex):
         raise DataError("prices need a date index; put dates in the first column")
@@ -176,7 +180,7 @@ def validate_prices(
             f"prices must lie between {MIN_PRICE:g} and {MAX_PRICE:g} (check the units and "
             "the file for corrupted values)"
         )
-    numeric = _check_gaps(numeric, ffill=ffill)
+    numeric = _check_gaps(numeric, ffill=ffill, ragged=ragged)
     if not allow_jumps:
         check_jumps(numeric)
     if len(numeric) < min_history:
@@ -187,17 +191,35 @@ def validate_prices(
     return numeric
 
 
-def _check_gaps(prices: pd.DataFrame, *, ffill: bool) -> pd.DataFrame:
-    """Refuse empty cells: leading ones name the listing date, inner ones offer ``ffill``."""
+def _check_gaps(prices: pd.DataFrame, *, ffill: bool, ragged: bool = False) -> pd.DataFrame:
+    """Refuse empty cells: leading ones name the listing date, inner ones offer ``ffill``.
+
+    With ``ragged``, cells before an asset's first price and after its last are kept empty
+    (listing and delisting); only gaps inside its life count.
+    """
     missing = prices.isna()
     if not missing.to_numpy().any():
         return prices
     first_valid = prices.apply(pd.Series.first_valid_index)
+    if ragged and first_valid.isna().any():
+        # listed after (or delisted before) the period: it cannot be held in it
+        prices = prices.loc[:, first_valid.notna()]
+        if prices.shape[1] < 2:
+            raise DataError("fewer than two assets have prices in the period; widen "
+                            "--start/--end")
+        return _check_gaps(prices, ffill=ffill, ragged=True)
     if first_valid.isna().any():
         col = first_valid[first_valid.isna()].index[0]
         raise DataError(f"column {col} holds no prices at all; remove it")
+    if ragged:
+        last_valid = prices.apply(pd.Series.last_valid_index)
+        rows = prices.index.to_numpy()[:, None]
+        alive = (rows >= first_valid.to_numpy()[None, :]) & (rows <= last_valid.to_numpy()[None, :])
+        missing = missing & alive
+        if not missing.to_numpy().any():
+            return prices
     late = first_valid[first_valid > prices.index[0]]
-    if len(late):
+    if len(late) and not ragged:
         listing = ", ".join(f"{t} from {d.date()}" for t, d in late.items())
         raise DataError(
             f"{len(late)} asset(s) start after the first date ({listing}); "
@@ -214,7 +236,46 @@ def _check_gaps(prices: pd.DataFrame, *, ffill: bool) -> pd.DataFrame:
             f"{count} missing prices (NaN gaps) in the panel: {where}; "
             "fill or remove them, or pass --ffill to carry the last price forward"
         )
-    return prices.ffill()
+    filled = prices.ffill()
+    return filled.where(~prices.bfill().isna(), np.nan) if ragged else filled
+
+
+def investable(history: pd.DataFrame, sessions: int) -> list[str]:
+    """Assets priced on each of the last ``sessions`` rows: listed for a whole estimation
+    window and not delisted. The universe a decision at ``history``'s last row may hold."""
+    tail = history.iloc[-max(int(sessions), 1):]
+    return [c for c in history.columns if tail[c].notna().all()]
+
+
+def complete_universe(prices: pd.DataFrame, sessions: int | None) -> tuple[pd.DataFrame, str]:
+    """The assets investable over the last ``sessions`` rows and the rows they all share.
+
+    ``sessions`` None takes every asset priced on the last row, from the date the last of
+    them was listed. Returns the complete (NaN-free) panel and a note naming what was left
+    out ("" when nothing was); no asset at all is one ``DataError``.
+    """
+    if not prices.isna().to_numpy().any():
+        return prices, ""
+    cols = investable(prices, sessions if sessions is not None else 1)
+    if len(cols) < 2:
+        raise DataError(
+            f"fewer than two assets have {sessions or 1} sessions of prices up to "
+            f"{prices.index[-1].date()}; pass a later --end, a shorter --window or more assets"
+        )
+    complete = prices[cols].notna().all(axis=1)
+    keep = int(complete[::-1].cumprod().sum())
+    panel = prices[cols].iloc[-keep:]
+    left = [c for c in prices.columns if c not in cols]
+    parts = []
+    if left:
+        first = prices[left].apply(pd.Series.first_valid_index)
+        last = prices[left].apply(pd.Series.last_valid_index)
+        why = [f"{c} (prices {first[c].date()} to {last[c].date()})" for c in left]
+        parts.append(f"{len(left)} asset(s) without {sessions} sessions of prices up to "
+                     f"{prices.index[-1].date()} left out: {', '.join(why)}")
+    if keep < len(prices) and sessions is None:
+        parts.append(f"the window starts {panel.index[0].date()}, when the last asset listed")
+    return panel, "; ".join(parts)
 
 
 def select(prices: pd.DataFrame, tickers: list[str] | None) -> pd.DataFrame:

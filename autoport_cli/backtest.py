@@ -65,7 +65,7 @@ def backtest(
         cfg = cfg.model_copy(update={"strategy_params": {**cfg.strategy_params,
                                                          "model_uri": model}})
     panel = load_prices(prices, end=end, min_history=cfg.window + 2, ffill=ffill,
-                        allow_jumps=allow_jumps)
+                        allow_jumps=allow_jumps, ragged=True)
     index_levels = data.bundled_benchmark() if prices is None else None
     outcome = _run_with_progress(cfg, panel, index_levels, quiet=json_output, engine=engine)
     after_tax = None

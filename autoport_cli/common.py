@@ -122,6 +122,7 @@ def load_prices(
     allow_jumps: bool = False,
     end_flag: str = "--end",
     raw: pd.DataFrame | None = None,
+    ragged: bool = False,
 ) -> pd.DataFrame:
     """The user's file (validated) or the bundled panel, cut to ``[start, end]``.
 
@@ -129,7 +130,8 @@ def load_prices(
     is fine once ``--start`` is on or after its listing. An ``end`` past the data is said on
     stderr (the run ends at the last date); dates that are not NYSE sessions in a user's file
     are said too (every command takes the file's rows as its sessions; only the zipline engine
-    needs NYSE sessions).
+    needs NYSE sessions). ``ragged`` accepts late listings and delistings (commands whose
+    core admits each asset once it has the estimation window: optimize, stress, backtest).
     """
     from autoport import data
 
@@ -140,8 +142,12 @@ def load_prices(
     if last is not None:
         note(f"{end_flag} {end} lies past the data; using its last date, {last.date()}")
     panel = data.validate_prices(
-        prices, min_history=min_history, ffill=ffill, allow_jumps=allow_jumps
+        prices, min_history=min_history, ffill=ffill, allow_jumps=allow_jumps, ragged=ragged
     )
+    absent = [str(c) for c in prices.columns if c not in panel.columns]
+    if absent:
+        note(f"{', '.join(absent)} ha{'s' if len(absent) == 1 else 've'} no prices between "
+             f"{panel.index[0].date()} and {panel.index[-1].date()}; left out")
     if path is not None:
         off = data.non_nyse_dates(panel.index)
         if len(off):

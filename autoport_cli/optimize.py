@@ -131,7 +131,7 @@ def optimize(
     Objective.parse(cfg.objective)  # an unknown name fails before the prices load
     panel = load_prices(
         prices, start=start, end=cfg.as_of, min_history=sessions_needed(cfg), ffill=ffill,
-        allow_jumps=allow_jumps, end_flag="--as-of" if as_of is not None or end is None
+        allow_jumps=allow_jumps, ragged=True, end_flag="--as-of" if as_of is not None or end is None
         else "--end",
     )
     report = optimize_report(panel, cfg, sectors=data.sector_map() if prices is None else None)

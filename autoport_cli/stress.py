@@ -23,6 +23,7 @@ from autoport_cli.common import (
     emit_json,
     err_console,
     load_prices,
+    note,
     output_dir,
     to_jsonable,
     user_errors,
@@ -136,7 +137,11 @@ def stress(
     scenario_set = st.load_scenarios(cfg.scenarios)
     alert_rules = mon.load_alert_rules(cfg.alerts)
     panel = load_prices(prices, start=start, end=end, min_history=32, ffill=ffill,
-                        allow_jumps=allow_jumps)
+                        allow_jumps=allow_jumps, ragged=True)
+    # on a ragged panel: the assets with the whole estimation window, on the dates they share
+    panel, universe = data.complete_universe(panel, None if cfg.window == "all" else cfg.window)
+    if universe:
+        note(universe)
     if len(panel) < cfg.backtest_window + 32:
         raise DataError(
             f"the prices hold {len(panel)} sessions; the VaR backtest needs its "
