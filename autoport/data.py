@@ -118,7 +118,7 @@ def session_dates(index: pd.Index, where: str = "the date index") -> pd.Datetime
 
 def validate_prices(
     prices: pd.DataFrame, *, min_history: int = 2, ffill: bool = False, allow_jumps: bool = True,
-    ragged: bool = False,
+    ragged: bool = False, too_short: str = "pass a longer history or a shorter --window",
 ) -> pd.DataFrame:
     """Return a clean float panel or raise one ``DataError`` naming the problem and the fix.
 
@@ -186,7 +186,7 @@ def validate_prices(
     if len(numeric) < min_history:
         raise DataError(
             f"prices hold {len(numeric)} sessions but {min_history} are needed "
-            "(estimation window plus one); pass a longer history or a shorter --window"
+            f"(estimation window plus one); {too_short}"
         )
     return numeric
 

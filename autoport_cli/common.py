@@ -123,6 +123,7 @@ def load_prices(
     end_flag: str = "--end",
     raw: pd.DataFrame | None = None,
     ragged: bool = False,
+    too_short: str = "pass a longer history or a shorter --window",
 ) -> pd.DataFrame:
     """The user's file (validated) or the bundled panel, cut to ``[start, end]``.
 
@@ -130,7 +131,8 @@ def load_prices(
     is fine once ``--start`` is on or after its listing. An ``end`` past the data is said on
     stderr (the run ends at the last date); dates that are not NYSE sessions in a user's file
     are said too (every command takes the file's rows as its sessions; only the zipline engine
-    needs NYSE sessions). ``ragged`` accepts late listings and delistings (commands whose
+    needs NYSE sessions). ``too_short`` is the fix a too-short history is told (an option the
+    command has). ``ragged`` accepts late listings and delistings (commands whose
     core admits each asset once it has the estimation window: optimize, stress, backtest).
     """
     from autoport import data
@@ -142,7 +144,8 @@ def load_prices(
     if last is not None:
         note(f"{end_flag} {end} lies past the data; using its last date, {last.date()}")
     panel = data.validate_prices(
-        prices, min_history=min_history, ffill=ffill, allow_jumps=allow_jumps, ragged=ragged
+        prices, min_history=min_history, ffill=ffill, allow_jumps=allow_jumps, ragged=ragged,
+        too_short=too_short,
     )
     absent = [str(c) for c in prices.columns if c not in panel.columns]
     if absent:

@@ -48,7 +48,9 @@ def _load(path: Path | None, start: str | None, end: str | None, end_flag: str,
     extra = raw[extra_cols].apply(pd.to_numeric, errors="coerce") if extra_cols else None
     panel = load_prices(
         path, start=start, end=end, min_history=min_history, ffill=ffill,
-        allow_jumps=allow_jumps, end_flag=end_flag, raw=raw.drop(columns=label_cols + extra_cols),
+        allow_jumps=allow_jumps, end_flag=end_flag,
+        too_short="pass a longer history (an earlier --start or a later --end), or a smaller "
+                  "detector.min_train in a --config file", raw=raw.drop(columns=label_cols + extra_cols),
     )
     return panel, truth, extra
 

@@ -137,6 +137,7 @@ def stress(
     scenario_set = st.load_scenarios(cfg.scenarios)
     alert_rules = mon.load_alert_rules(cfg.alerts)
     panel = load_prices(prices, start=start, end=end, min_history=32, ffill=ffill,
+                        too_short="pass a longer history (an earlier --start or a later --end)",
                         allow_jumps=allow_jumps, ragged=True)
     # on a ragged panel: the assets with the whole estimation window, on the dates they share
     panel, universe = data.complete_universe(panel, None if cfg.window == "all" else cfg.window)

@@ -156,3 +156,35 @@ def test_a_return_of_minus_100_percent_does_not_blame_zeros():
     with pytest.raises(DataError) as err:
         as_returns([[0.01, -1.0], [0.0, 0.0], [0.01, 0.02]])
     assert "zeros" not in str(err.value)
+
+
+# --- item 6: every option a message suggests exists on that command ---------------------------
+
+def _suggested_options_exist(command, message):
+    import re
+
+    helped = " ".join(_invoke([command, "--help"]).output.split())
+    options = set(re.findall(r"(--[a-z][a-z-]+)", message))
+    assert options, message
+    missing = [o for o in options if o not in helped]
+    assert not missing, (command, missing, message)
+
+
+@pytest.mark.parametrize("command,extra", [
+    ("regime", []), ("stress", ["--method", "parametric"]), ("optimize", []),
+    ("backtest", ["--engine", "sim"]),
+])
+def test_messages_suggest_only_options_the_command_has(tmp_path, home, command, extra):
+    gap = _real(start="2019-01-01")
+    gap.iloc[40, 0] = float("nan")  # an inner gap: the message offers --ffill
+    short = _real(start="2019-05-01")  # too short for every command's window
+    late = _real()
+    late.iloc[:50, 2] = float("nan")  # a late listing: regime names --start
+    for name, frame in (("gap", gap), ("short", short), ("late", late)):
+        if name == "late" and command != "regime":
+            continue  # the others take ragged panels
+        path = tmp_path / f"{name}.csv"
+        frame.to_csv(path)
+        res = _invoke([command, "--prices", str(path), "--no-track", *extra])
+        assert res.exit_code == 1, (name, res.output)
+        _suggested_options_exist(command, _text(res))
