@@ -24,6 +24,7 @@ from autoport.engines import simulator, zipline_engine
 from autoport.engines.costs import CostModel
 from autoport.engines.orders import OrderSizing
 from autoport.errors import ConfigError, DataError
+from autoport.optimize.constraints import DEFAULT_MAX_WEIGHT
 from autoport.decision import Decision, Strategy
 
 BASELINE = "equal_weight"
@@ -40,7 +41,7 @@ class BacktestConfig(BaseModel):
     end: date | None = None
     window: int = Field(252, ge=20, description="estimation sessions before each decision")
     objective: str = "max_sharpe"
-    max_weight: float = Field(0.25, gt=0, le=1)
+    max_weight: float = Field(DEFAULT_MAX_WEIGHT, gt=0, le=1)
     risk_free: float = Field(0.0, ge=-0.05, le=0.5, description="annual, for Sharpe/Sortino")
     rebalance: str = "month_start"
     capital: float = Field(10_000_000.0, gt=0)

@@ -91,11 +91,27 @@ def read_mapping(
     return parse_mapping(read_text(p), str(p)), str(p)
 
 
-def validate(model: type[Model], raw: dict[str, Any], source: str) -> Model:
+def validate(
+    model: type[Model], raw: dict[str, Any], source: str, options: dict[str, Any] | None = None
+) -> Model:
+    """``model`` from ``raw``; a key that came from a command-line option is named as one.
+
+    ``options`` maps the keys taken from options to their values: their problems read
+    ``--key-name: ...`` and the message does not blame a file the user did not pass.
+    """
+    given = {k for k, v in (options or {}).items() if v is not None}
+
+    def label(loc: tuple) -> str | None:
+        if loc and loc[0] in given:
+            return "--" + str(loc[0]).replace("_", "-")
+        return None
+
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise invalid(f"config in {source}", exc) from None
+        from_options = all(e["loc"] and e["loc"][0] in given for e in exc.errors())
+        what = "options" if from_options else f"config in {source}"
+        raise invalid(what, exc, label=label) from None
 
 
 def load(
@@ -108,4 +124,4 @@ def load(
     """File (or bundled default) merged with non-None ``overrides``, then validated."""
     raw, source = read_mapping(path, bundled)
     raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    return validate(model, raw, source)
+    return validate(model, raw, source, overrides)

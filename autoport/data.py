@@ -117,13 +117,18 @@ def session_dates(index: pd.Index, where: str = "the date index") -> pd.Datetime
 
 
 def validate_prices(
-    prices: pd.DataFrame, *, min_history: int = 2, ffill: bool = False
+    prices: pd.DataFrame, *, min_history: int = 2, ffill: bool = False, allow_jumps: bool = True,
+    ragged: bool = False, too_short: str = "pass a longer history or a shorter --window",
 ) -> pd.DataFrame:
     """Return a clean float panel or raise one ``DataError`` naming the problem and the fix.
 
     ``min_history`` is the number of sessions the caller needs (for example the estimation
     window plus one). ``ffill`` forward-fills gaps *inside* a series only when the user asks;
-    leading empty cells (an asset not yet listed) are never invented.
+    leading empty cells (an asset not yet listed) are never invented. ``allow_jumps=False``
+    refuses one-day jumps that reverse (:func:`check_jumps`); the CLI passes it for user files.
+    ``ragged`` accepts late listings (empty cells before an asset's first price) and
+    delistings (empty cells after its last): each asset enters the investable universe once it
+    has the estimation window of history and leaves at its last price (:func:`investable`).
     """
     if not isinstance(prices.index, pd.DatetimeIndex):
         raise DataError("prices need a date index; put dates in the first column")
@@ -175,26 +180,46 @@ def validate_prices(
             f"prices must lie between {MIN_PRICE:g} and {MAX_PRICE:g} (check the units and "
             "the file for corrupted values)"
         )
-    numeric = _check_gaps(numeric, ffill=ffill)
+    numeric = _check_gaps(numeric, ffill=ffill, ragged=ragged)
+    if not allow_jumps:
+        check_jumps(numeric)
     if len(numeric) < min_history:
         raise DataError(
             f"prices hold {len(numeric)} sessions but {min_history} are needed "
-            "(estimation window plus one); pass a longer history or a shorter --window"
+            f"(estimation window plus one); {too_short}"
         )
     return numeric
 
 
-def _check_gaps(prices: pd.DataFrame, *, ffill: bool) -> pd.DataFrame:
-    """Refuse empty cells: leading ones name the listing date, inner ones offer ``ffill``."""
+def _check_gaps(prices: pd.DataFrame, *, ffill: bool, ragged: bool = False) -> pd.DataFrame:
+    """Refuse empty cells: leading ones name the listing date, inner ones offer ``ffill``.
+
+    With ``ragged``, cells before an asset's first price and after its last are kept empty
+    (listing and delisting); only gaps inside its life count.
+    """
     missing = prices.isna()
     if not missing.to_numpy().any():
         return prices
     first_valid = prices.apply(pd.Series.first_valid_index)
+    if ragged and first_valid.isna().any():
+        # listed after (or delisted before) the period: it cannot be held in it
+        prices = prices.loc[:, first_valid.notna()]
+        if prices.shape[1] < 2:
+            raise DataError("fewer than two assets have prices in the period; widen "
+                            "--start/--end")
+        return _check_gaps(prices, ffill=ffill, ragged=True)
     if first_valid.isna().any():
         col = first_valid[first_valid.isna()].index[0]
         raise DataError(f"column {col} holds no prices at all; remove it")
+    if ragged:
+        last_valid = prices.apply(pd.Series.last_valid_index)
+        rows = prices.index.to_numpy()[:, None]
+        alive = (rows >= first_valid.to_numpy()[None, :]) & (rows <= last_valid.to_numpy()[None, :])
+        missing = missing & alive
+        if not missing.to_numpy().any():
+            return prices
     late = first_valid[first_valid > prices.index[0]]
-    if len(late):
+    if len(late) and not ragged:
         listing = ", ".join(f"{t} from {d.date()}" for t, d in late.items())
         raise DataError(
             f"{len(late)} asset(s) start after the first date ({listing}); "
@@ -211,7 +236,46 @@ def _check_gaps(prices: pd.DataFrame, *, ffill: bool) -> pd.DataFrame:
             f"{count} missing prices (NaN gaps) in the panel: {where}; "
             "fill or remove them, or pass --ffill to carry the last price forward"
         )
-    return prices.ffill()
+    filled = prices.ffill()
+    return filled.where(~prices.bfill().isna(), np.nan) if ragged else filled
+
+
+def investable(history: pd.DataFrame, sessions: int) -> list[str]:
+    """Assets priced on each of the last ``sessions`` rows: listed for a whole estimation
+    window and not delisted. The universe a decision at ``history``'s last row may hold."""
+    tail = history.iloc[-max(int(sessions), 1):]
+    return [c for c in history.columns if tail[c].notna().all()]
+
+
+def complete_universe(prices: pd.DataFrame, sessions: int | None) -> tuple[pd.DataFrame, str]:
+    """The assets investable over the last ``sessions`` rows and the rows they all share.
+
+    ``sessions`` None takes every asset priced on the last row, from the date the last of
+    them was listed. Returns the complete (NaN-free) panel and a note naming what was left
+    out ("" when nothing was); no asset at all is one ``DataError``.
+    """
+    if not prices.isna().to_numpy().any():
+        return prices, ""
+    cols = investable(prices, sessions if sessions is not None else 1)
+    if len(cols) < 2:
+        raise DataError(
+            f"fewer than two assets have {sessions or 1} sessions of prices up to "
+            f"{prices.index[-1].date()}; pass a later --end, a shorter --window or more assets"
+        )
+    complete = prices[cols].notna().all(axis=1)
+    keep = int(complete[::-1].cumprod().sum())
+    panel = prices[cols].iloc[-keep:]
+    left = [c for c in prices.columns if c not in cols]
+    parts = []
+    if left:
+        first = prices[left].apply(pd.Series.first_valid_index)
+        last = prices[left].apply(pd.Series.last_valid_index)
+        why = [f"{c} (prices {first[c].date()} to {last[c].date()})" for c in left]
+        parts.append(f"{len(left)} asset(s) without {sessions} sessions of prices up to "
+                     f"{prices.index[-1].date()} left out: {', '.join(why)}")
+    if keep < len(prices) and sessions is None:
+        parts.append(f"the window starts {panel.index[0].date()}, when the last asset listed")
+    return panel, "; ".join(parts)
 
 
 def select(prices: pd.DataFrame, tickers: list[str] | None) -> pd.DataFrame:
@@ -238,20 +302,93 @@ def parse_date(value: str | pd.Timestamp) -> pd.Timestamp:
 
 
 def slice_dates(
-    prices: pd.DataFrame, start: str | pd.Timestamp | None, end: str | pd.Timestamp | None
+    prices: pd.DataFrame,
+    start: str | pd.Timestamp | None,
+    end: str | pd.Timestamp | None,
+    *,
+    start_flag: str = "--start",
+    end_flag: str = "--end",
 ) -> pd.DataFrame:
-    """Restrict to ``[start, end]`` and refuse a window the data do not cover."""
-    start_ts = parse_date(start) if start is not None else prices.index[0]
-    end_ts = parse_date(end) if end is not None else prices.index[-1]
-    if start_ts > end_ts:
-        raise DataError(f"start {start_ts.date()} is after end {end_ts.date()}; swap them")
+    """Restrict to ``[start, end]`` and refuse a window the data do not cover.
+
+    Messages name the options the user typed (``end_flag`` is ``--as-of`` where that is the
+    option), and never a date the user did not give.
+    """
+    first, last = prices.index[0], prices.index[-1]
+    start_ts = parse_date(start) if start is not None else None
+    end_ts = parse_date(end) if end is not None else None
+    if start_ts is not None and end_ts is not None and start_ts > end_ts:
+        raise DataError(
+            f"{start_flag} {start_ts.date()} is after {end_flag} {end_ts.date()}; swap them"
+        )
+    cover = f"the data cover {first.date()} to {last.date()}"
+    if end_ts is not None and end_ts < first:
+        raise DataError(f"{end_flag} {end_ts.date()} is before the first date; {cover}")
+    if start_ts is not None and start_ts > last:
+        raise DataError(f"{start_flag} {start_ts.date()} is after the last date; {cover}")
     out = prices.loc[start_ts:end_ts]
     if out.empty:
         raise DataError(
-            f"no prices between {start_ts.date()} and {end_ts.date()}; the data cover "
-            f"{prices.index[0].date()} to {prices.index[-1].date()}"
+            f"no prices between {start_ts.date() if start_ts is not None else first.date()} "
+            f"and {end_ts.date() if end_ts is not None else last.date()}; {cover}"
         )
     return out
+
+
+def past_the_data(prices: pd.DataFrame, end: str | pd.Timestamp | None) -> pd.Timestamp | None:
+    """The last date when ``end`` lies after it (the run then ends there), else None."""
+    if end is None or parse_date(end) <= prices.index[-1]:
+        return None
+    return prices.index[-1]
+
+
+# A bad tick: a one-day move of at least this factor (up or down) that the next session undoes
+# to within REVERSAL of the price before. Adjusted closes of listed stocks do not do this; a
+# misplaced decimal point or a wrong unit for one day does (x100 for pence vs pounds).
+JUMP_FACTOR = 5.0
+REVERSAL = 1.5
+
+
+def find_jumps(prices: pd.DataFrame) -> list[tuple[str, pd.Timestamp, float]]:
+    """``(ticker, date, factor)`` of every one-day jump that reverses the next session."""
+    found = []
+    for ticker in prices.columns:
+        col = prices[ticker].dropna()
+        if len(col) < 3:
+            continue
+        p = col.to_numpy(dtype=float)
+        up = p[1:-1] / p[:-2]  # day t against t-1
+        back = p[2:] / p[:-2]  # day t+1 against t-1
+        big = (up >= JUMP_FACTOR) | (up <= 1.0 / JUMP_FACTOR)
+        undone = (back <= REVERSAL) & (back >= 1.0 / REVERSAL)
+        for i in np.flatnonzero(big & undone):
+            found.append((str(ticker), col.index[i + 1], float(up[i])))
+    return found
+
+
+def check_jumps(prices: pd.DataFrame) -> None:
+    """Refuse a panel holding bad ticks, naming each ticker and date (at most five)."""
+    jumps = find_jumps(prices)
+    if not jumps:
+        return
+    shown = "; ".join(f"{t} on {d.date()} (x{f:.4g})" for t, d, f in jumps[:5])
+    more = f" and {len(jumps) - 5} more" if len(jumps) > 5 else ""
+    raise DataError(
+        f"{len(jumps)} one-day price jump(s) of x{JUMP_FACTOR:g} or more that reverse the next "
+        f"session, likely bad ticks: {shown}{more}; fix those prices, or pass --allow-jumps "
+        "if they are real"
+    )
+
+
+def non_nyse_dates(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """Dates of ``index`` that are not NYSE (XNYS) sessions, by exchange-calendars."""
+    import exchange_calendars as xcals
+
+    first = min(index[0], pd.Timestamp("1990-01-01"))
+    calendar = xcals.get_calendar("XNYS", start=first)
+    if index[-1] > calendar.last_session:
+        calendar = xcals.get_calendar("XNYS", start=first, end=index[-1])
+    return index.difference(calendar.sessions_in_range(index[0], index[-1]))
 
 
 def content_hash(frame: pd.DataFrame | pd.Series) -> str:

@@ -12,7 +12,7 @@ fills, costs and order sizing; a strategy reads them and never rebuilds them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
@@ -129,3 +129,30 @@ def decide_schedule(
     run = simulator.run(strategy, prices, dates=dates, end=prices.index[-1])
     rows = {d.date: d.weights for d in run.decisions}
     return pd.DataFrame.from_dict(rows, orient="index", columns=prices.columns)
+
+
+def decide_investable(strategy: Strategy, history: pd.DataFrame, book: Book | None = None
+                      ) -> Decision:
+    """``strategy.decide`` on the assets that may be held at ``history``'s last row.
+
+    On a ragged panel (late listings, delistings) an asset enters once it has
+    ``strategy.min_history`` rows of prices and leaves after its last price; the strategy
+    sees only those columns (no NaN), and every other asset gets weight 0 (a delisted holding
+    is sold at its last price). A complete panel goes to the strategy unchanged.
+    """
+    if not history.isna().to_numpy().any():
+        return strategy.decide(history, book)
+    from autoport.data import investable
+
+    cols = investable(history, strategy.min_history)
+    if not cols:
+        raise OptimizationError(
+            f"no asset has {strategy.min_history} sessions of prices up to "
+            f"{history.index[-1].date()}; start later (--start)")
+    sub = history[cols].iloc[-history[cols].notna().all(axis=1)[::-1].cumprod().sum():]
+    if book is not None:
+        book = replace(book, shares=book.shares.reindex(cols, fill_value=0.0),
+                       prices=book.prices.reindex(cols))
+    decision = strategy.decide(sub, book)
+    weights = decision.weights.reindex(history.columns, fill_value=0.0)
+    return replace(decision, weights=weights)

@@ -27,7 +27,7 @@ from autoport._blas import single_threaded_blas
 from autoport.errors import ConfigError, DataError
 
 TRADING_DAYS = 252
-RETURN_MODELS = ("mean", "ewma", "capm", "shrunk", "black_litterman")
+RETURN_MODELS = ("mean", "arithmetic", "ewma", "capm", "shrunk", "black_litterman")
 RISK_MODELS = ("sample", "ledoit_wolf", "oas", "ewma", "factor")
 
 
@@ -193,8 +193,10 @@ def expected_returns(
     cov: pd.DataFrame | None = None,
 ) -> pd.Series:
     """Dispatch on ``model`` (one of :data:`RETURN_MODELS`)."""
-    if model == "mean":
+    if model == "mean":  # CAGR, PyPortfolioOpt's default
         return mean_return(prices)
+    if model == "arithmetic":  # 252 x mean daily simple return, skfolio's and Riskfolio's
+        return mean_return(prices, compounding=False)
     if model == "ewma":
         return ewma_return(prices, span=span)
     if model == "capm":

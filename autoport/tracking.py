@@ -34,8 +34,7 @@ _own_uri: str | None = None
 
 
 def default_uri() -> str:
-    db = workspace.home() / "mlflow.db"
-    db.parent.mkdir(parents=True, exist_ok=True)
+    db = workspace.checked_home() / "mlflow.db"
     return f"sqlite:///{db}"
 
 
@@ -292,6 +291,33 @@ def package_versions() -> dict[str, str]:
 
 
 @contextlib.contextmanager
+def _ended_on_failure(mlflow) -> Iterator[None]:
+    """An interrupted run (Ctrl-C, or SIGTERM, which the CLI turns into the same) ends KILLED,
+    not RUNNING; a failure while logging is one ``TrackingError`` naming the store.
+
+    Entered inside ``mlflow.start_run``, whose own exit would mark an interrupted run FAILED
+    and leave an interrupt during its last write RUNNING.
+    """
+    try:
+        yield
+    except KeyboardInterrupt:
+        with contextlib.suppress(Exception):
+            if mlflow.active_run() is not None:
+                mlflow.end_run(status="KILLED")
+        raise
+    except TrackingError:
+        raise
+    except Exception as exc:
+        with contextlib.suppress(Exception):
+            if mlflow.active_run() is not None:
+                mlflow.end_run(status="FAILED")
+        raise TrackingError(
+            f"could not log the run to MLflow at {tracking_uri()}: {exc}; nothing was kept "
+            "(run again, or pass --no-track)"
+        ) from exc
+
+
+@contextlib.contextmanager
 def recorded_run(
     experiment: str,
     run_name: str,
@@ -314,7 +340,8 @@ def recorded_run(
                 **{f"version.{k}": v for k, v in package_versions().items()}}
     all_tags.update(tags or {})
     with contextlib.redirect_stdout(sys.stderr):
-        with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+        with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run, \
+                _ended_on_failure(mlflow):
             if COMMIT_TAG not in all_tags and COMMIT_TAG in run.data.tags:
                 # MLflow guessed a commit from the entry script's folder; ours says "none"
                 mlflow.MlflowClient().delete_tag(run.info.run_id, COMMIT_TAG)

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from autoport_cli.choices import BACKTEST, Engine, Strategy, value
 from autoport_cli.common import (
-    FfillOption, JsonOption, OutOption, PricesOption, TrackOption,
+    AllowJumpsOption, FfillOption, JsonOption, OutOption, PricesOption, TrackOption,
     bundled_config, console, emit_json, err_console, load_prices, output_dir, to_jsonable,
     user_errors,
 )
@@ -40,6 +40,7 @@ def backtest(
         help="last trading date (YYYY-MM-DD)", show_default="the last date of the prices")] = None,
     prices: PricesOption = None,
     ffill: FfillOption = False,
+    allow_jumps: AllowJumpsOption = False,
     window: Annotated[int | None, typer.Option(
         help="estimation window in sessions", show_default=str(BACKTEST["window"]))] = None,
     seed: Annotated[int | None, typer.Option(
@@ -73,7 +74,8 @@ def backtest(
     if model is not None:
         cfg = cfg.model_copy(update={"strategy_params": {**cfg.strategy_params,
                                                          "model_uri": model}})
-    panel = load_prices(prices, end=end, min_history=cfg.window + 2, ffill=ffill)
+    panel = load_prices(prices, end=end, min_history=cfg.window + 2, ffill=ffill,
+                        allow_jumps=allow_jumps, ragged=True)
     index_levels = data.bundled_benchmark() if prices is None else None
     outcome = _run_with_progress(cfg, panel, index_levels, quiet=json_output, engine=engine)
     after_tax = None

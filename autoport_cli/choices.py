@@ -23,11 +23,12 @@ OBJECTIVES = (  # autoport.optimize.Objective, in its order
 # PyPortfolioOpt's names, which autoport.optimize.Objective.parse also takes
 OBJECTIVE_ALIASES = ("min_volatility", "quadratic_utility", "max_quadratic_utility",
                      "risk_budgeting", "erc")
-RETURN_MODELS = ("mean", "ewma", "capm", "shrunk", "black_litterman")  # autoport.estimators
+RETURN_MODELS = ("mean", "arithmetic", "ewma", "capm", "shrunk", "black_litterman")  # autoport.estimators
 RISK_MODELS = ("sample", "ledoit_wolf", "oas", "ewma", "factor")  # autoport.estimators
 VAR_BACKTEST_MODELS = (  # autoport.risk.var_backtest.BACKTEST_MODELS
     "filtered_historical", "ewma_normal", "historical", "normal",
 )
+MAX_WEIGHT = 0.25  # autoport.optimize.constraints.DEFAULT_MAX_WEIGHT
 VAR_BACKTEST_WINDOW = 500  # autoport.risk.var_backtest.DEFAULT_WINDOW
 VAR_METHODS = ("parametric", "historical", "monte_carlo", "all")  # autoport.risk.config
 SAMPLERS = ("antithetic", "sobol", "plain")  # autoport.risk.var_common.Sampler

@@ -12,8 +12,10 @@ import functools
 import json
 import math
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -37,6 +39,19 @@ PricesOption = Annotated[
                  show_default="the bundled data"),
 ]
 FfillOption = Annotated[bool, typer.Option("--ffill", help="forward-fill NaN gaps in --prices")]
+StartOption = Annotated[
+    str | None, typer.Option("--start", help="first date of the prices used (YYYY-MM-DD)",
+                               show_default="the first date of the prices")
+]
+EndOption = Annotated[
+    str | None, typer.Option("--end", help="last date of the prices used (YYYY-MM-DD)",
+                             show_default="the last date of the prices")
+]
+AllowJumpsOption = Annotated[
+    bool,
+    typer.Option("--allow-jumps", help="accept one-day price jumps of x5 or more that reverse "
+                 "the next day (refused as bad ticks by default)"),
+]
 OutOption = Annotated[
     Path | None,
     typer.Option("--out", help="output folder", show_default="autoport_home/runs/COMMAND-TIME"),
@@ -101,16 +116,49 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``timeout``, a CI cancel, ``docker stop``), unwound like Ctrl-C."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While a command runs, SIGTERM raises :class:`Terminated` (a ``KeyboardInterrupt``), so
+    the same cleanup runs as for Ctrl-C: staging folders removed, an MLflow run ended KILLED."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def user_errors(fn: Callable) -> Callable:
-    """Turn an ``AutoportError`` into one red line on stderr and exit code 1, no traceback."""
+    """Turn an ``AutoportError`` into one red line on stderr and exit code 1, no traceback.
+
+    Ctrl-C and SIGTERM end the command with one line and the shell's codes (130, 143) after
+    the cleanup has run.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            with _sigterm_as_interrupt():
+                return fn(*args, **kwargs)
         except AutoportError as exc:
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=1) from None
+        except KeyboardInterrupt as exc:
+            name = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
+            err_console.print(
+                f"[bold red]interrupted[/] ({name}): nothing was kept; a tracked run that had "
+                "started is marked KILLED", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=143 if name == "SIGTERM" else 130) from None
 
     return wrapper
 
@@ -130,13 +178,51 @@ def load_prices(
     end: str | None = None,
     min_history: int = 2,
     ffill: bool = False,
+    allow_jumps: bool = False,
+    end_flag: str = "--end",
+    raw: pd.DataFrame | None = None,
+    ragged: bool = False,
+    too_short: str = "pass a longer history or a shorter --window",
 ) -> pd.DataFrame:
-    """The user's file (validated) or the bundled panel, cut to ``[start, end]``."""
+    """The user's file (validated) or the bundled panel, cut to ``[start, end]``.
+
+    The period is applied before the checks, so an asset listed after the data's first date
+    is fine once ``--start`` is on or after its listing. An ``end`` past the data is said on
+    stderr (the run ends at the last date); dates that are not NYSE sessions in a user's file
+    are said too (every command takes the file's rows as its sessions; only the zipline engine
+    needs NYSE sessions). ``too_short`` is the fix a too-short history is told (an option the
+    command has). ``ragged`` accepts late listings and delistings (commands whose
+    core admits each asset once it has the estimation window: optimize, stress, backtest).
+    """
     from autoport import data
 
-    raw = data.read_price_file(path) if path is not None else data.bundled_prices()
-    prices = data.slice_dates(raw, start, end) if (start or end) else raw
-    return data.validate_prices(prices, min_history=min_history, ffill=ffill)
+    if raw is None:
+        raw = data.read_price_file(path) if path is not None else data.bundled_prices()
+    prices = data.slice_dates(raw, start, end, end_flag=end_flag) if (start or end) else raw
+    last = data.past_the_data(raw, end)
+    if last is not None:
+        note(f"{end_flag} {end} lies past the data; using its last date, {last.date()}")
+    panel = data.validate_prices(
+        prices, min_history=min_history, ffill=ffill, allow_jumps=allow_jumps, ragged=ragged,
+        too_short=too_short,
+    )
+    absent = [str(c) for c in prices.columns if c not in panel.columns]
+    if absent:
+        note(f"{', '.join(absent)} ha{'s' if len(absent) == 1 else 've'} no prices between "
+             f"{panel.index[0].date()} and {panel.index[-1].date()}; left out")
+    if path is not None:
+        off = data.non_nyse_dates(panel.index)
+        if len(off):
+            shown = ", ".join(str(d.date()) for d in off[:3])
+            note(f"{len(off)} date(s) in {path} are not NYSE sessions (first: {shown}); every "
+                 "row is taken as a session (252 a year); the zipline engine needs NYSE "
+                 "sessions, --engine sim does not")
+    return panel
+
+
+def note(message: str) -> None:
+    """One yellow line on stderr: something the user should know, not an error."""
+    err_console.print(f"[yellow]note:[/] {message}", highlight=False, soft_wrap=True)
 
 
 def to_jsonable(obj):
@@ -185,10 +271,17 @@ def output_dir(out: Path | None, command: str) -> Iterator[tuple[Path, Path]]:
         workspace.runs_dir() / f"{command}-{datetime.now():%Y%m%d-%H%M%S-%f}"
     )
     final = final.resolve()
+    flag = f"--out {final}" if out is not None else f"the run folder {final}"
+    fix = "choose another --out" if out is not None else "set AUTOPORT_HOME or pass --out"
+    if final.exists() and not final.is_dir():
+        raise AutoportError(f"{flag} is a file, not a folder; {fix}")
     if final.exists() and any(final.iterdir()):
         raise AutoportError(f"output folder {final} exists and is not empty; choose another --out")
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    workspace.writable_folder(final.parent, f"{flag}: its parent folder", fix)
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    except OSError as exc:
+        raise AutoportError(f"{flag} cannot be written ({exc.strerror or exc}); {fix}") from None
     try:
         yield staging, final
     except BaseException:

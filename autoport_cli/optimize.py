@@ -16,10 +16,10 @@ import typer
 from rich.table import Table
 
 from autoport.errors import ConfigError
-from autoport_cli.choices import OPTIMIZE, ObjectiveName, ReturnsModel, RiskModel, value
+from autoport_cli.choices import MAX_WEIGHT, OPTIMIZE, ObjectiveName, ReturnsModel, RiskModel, value
 from autoport_cli.common import (
-    JsonOption, OutOption, PricesOption, TrackOption,
-    bundled_config,
+    AllowJumpsOption, EndOption, FfillOption, JsonOption, OutOption, PricesOption, StartOption,
+    TrackOption, bundled_config,
     console,
     emit_json,
     load_prices,
@@ -68,6 +68,12 @@ def optimize(
         typer.Option("--frontier-points", help="frontier points (0 = none, ≤1000)",
                      show_default=str(OPTIMIZE["frontier_points"])),
     ] = None,
+    max_weight: Annotated[
+        float | None,
+        typer.Option("--max-weight", help="cap per asset, long-only objectives but risk_parity "
+                     "(as the backtest's mpt; 1 = none; a constraints file's upper wins)",
+                     show_default=f"{MAX_WEIGHT:g}"),
+    ] = None,
     returns_model: Annotated[
         ReturnsModel | None,
         typer.Option("--returns-model", help="expected returns estimator",
@@ -87,6 +93,13 @@ def optimize(
         str | None, typer.Option("--as-of", help="last date of the estimation window",
                                  show_default="the last date of the prices")
     ] = None,
+    start: StartOption = None,
+    end: Annotated[
+        str | None, typer.Option("--end", help="last date of the prices used (as --as-of)",
+                                 show_default="the last date of the prices")
+    ] = None,
+    ffill: FfillOption = False,
+    allow_jumps: AllowJumpsOption = False,
     risk_free: Annotated[
         float | None, typer.Option("--risk-free", help="annual risk-free rate, e.g. 0.02",
                                    show_default=str(OPTIMIZE["risk_free_rate"]))
@@ -122,10 +135,13 @@ def optimize(
     from autoport.optimize import config as cfgmod
     from autoport.optimize.report import optimize_report, sessions_needed
 
+    if as_of is not None and end is not None and as_of != end:
+        raise ConfigError(f"--as-of {as_of} and --end {end} disagree; give one of them")
+    as_of = as_of if as_of is not None else end
     overrides = {
         "objective": value(objective), "frontier_points": frontier_points,
-        "returns_model": value(returns_model), "risk_model": value(risk_model),
-        "window": _window(window),
+        "max_weight": max_weight, "returns_model": value(returns_model),
+        "risk_model": value(risk_model), "window": _window(window),
         "as_of": as_of, "risk_free_rate": risk_free, "target_return": target_return,
         "target_volatility": target_volatility, "risk_tolerance": risk_tolerance,
         "kelly_fraction": kelly_fraction,
@@ -134,7 +150,11 @@ def optimize(
     cfg = cfgmod.load_config(bundled_config(config), bundled_config(constraints), overrides)
     check_tracking(track)
     Objective.parse(cfg.objective)  # an unknown name fails before the prices load
-    panel = load_prices(prices, end=cfg.as_of, min_history=sessions_needed(cfg))
+    panel = load_prices(
+        prices, start=start, end=cfg.as_of, min_history=sessions_needed(cfg), ffill=ffill,
+        allow_jumps=allow_jumps, ragged=True, end_flag="--as-of" if as_of is not None or end is None
+        else "--end",
+    )
     report = optimize_report(panel, cfg, sectors=data.sector_map() if prices is None else None)
     result, frontier = report.result, report.frontier
 
@@ -150,17 +170,18 @@ def optimize(
             plot_frontier(report, staging / "frontier.png")
         if report.pareto is not None:
             report.pareto.to_csv(staging / "pareto.csv", index=False)
-    payload["run_id"] = None
+        # logged before the folder is kept: a failed or interrupted log keeps neither
+        payload["run_id"] = None
+        if track:
+            payload["run_id"] = tracking.log_run(
+                EXPERIMENT,
+                run_name=f"optimize-{result.objective}",
+                params={**report.mlflow_params(), "prices": str(prices) if prices else "bundled"},
+                metrics=report.mlflow_metrics(),
+                artifacts_dir=staging,
+                config=cfg.model_dump(),
+            )
     payload["artifacts_dir"] = str(final)
-    if track:
-        payload["run_id"] = tracking.log_run(
-            EXPERIMENT,
-            run_name=f"optimize-{result.objective}",
-            params={**report.mlflow_params(), "prices": str(prices) if prices else "bundled"},
-            metrics=report.mlflow_metrics(),
-            artifacts_dir=final,
-            config=cfg.model_dump(),
-        )
     if as_json:
         emit_json(payload)
         return

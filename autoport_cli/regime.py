@@ -22,17 +22,20 @@ import typer
 from rich.table import Table
 
 from autoport_cli.common import (
-    JsonOption, OutOption, PricesOption, TrackOption,
-    bundled_config, console, emit_json, err_console, output_dir, to_jsonable, user_errors,
+    AllowJumpsOption, FfillOption, JsonOption, OutOption, PricesOption, StartOption, TrackOption,
+    bundled_config, console, emit_json, err_console, load_prices, output_dir, to_jsonable,
+    user_errors,
 )
+from autoport.errors import ConfigError
 from autoport_cli.common import check_tracking
 
 LABEL_COLUMN = "regime"
 EXTRA_COLUMNS = ("volume", "sentiment")
 
 
-def _load(path: Path | None, as_of: str | None, min_history: int):
-    """Prices, optional true labels and optional extra feature columns, cut at ``as_of``."""
+def _load(path: Path | None, start: str | None, end: str | None, end_flag: str,
+          min_history: int, ffill: bool, allow_jumps: bool):
+    """Prices, optional true labels and optional extra feature columns, cut to the period."""
     import pandas as pd
 
     from autoport import data
@@ -43,10 +46,12 @@ def _load(path: Path | None, as_of: str | None, min_history: int):
     extra_cols = [c for c in raw.columns if lower[c] in EXTRA_COLUMNS]
     truth = raw[label_cols[0]].astype(str) if label_cols else None
     extra = raw[extra_cols].apply(pd.to_numeric, errors="coerce") if extra_cols else None
-    panel = raw.drop(columns=label_cols + extra_cols)
-    if as_of is not None:
-        panel = data.slice_dates(panel, None, as_of)
-    panel = data.validate_prices(panel, min_history=min_history)
+    panel = load_prices(
+        path, start=start, end=end, min_history=min_history, ffill=ffill,
+        allow_jumps=allow_jumps, end_flag=end_flag,
+        too_short="pass a longer history (an earlier --start or a later --end), or a smaller "
+                  "detector.min_train in a --config file", raw=raw.drop(columns=label_cols + extra_cols),
+    )
     return panel, truth, extra
 
 
@@ -61,7 +66,13 @@ def regime(
         Path | None, typer.Option("--config", help="regime settings YAML",
                                   show_default="the bundled configs/regime.yaml")
     ] = None,
-    recent: Annotated[int, typer.Option("--recent", help="recent dates shown")] = 10,
+    recent: Annotated[int, typer.Option("--recent", min=0, help="recent dates shown")] = 10,
+    start: StartOption = None,
+    end: Annotated[
+        str | None, typer.Option("--end", help="last date used (as --as-of)")
+    ] = None,
+    ffill: FfillOption = False,
+    allow_jumps: AllowJumpsOption = False,
     as_json: JsonOption = False,
     out: OutOption = None,
     track: TrackOption = True,
@@ -75,7 +86,13 @@ def regime(
     cfg = load_config(bundled_config(config))
     check_tracking(track)
     det = cfg.detector
-    panel, truth, extra = _load(prices, as_of, det.min_train + det.vol_window + 2)
+    if as_of is not None and end is not None and as_of != end:
+        raise ConfigError(f"--as-of {as_of} and --end {end} disagree; give one of them")
+    panel, truth, extra = _load(
+        prices, start, as_of if as_of is not None else end,
+        "--end" if as_of is None and end is not None else "--as-of",
+        det.min_train + det.vol_window + 2, ffill, allow_jumps,
+    )
     report = regime_report(
         panel, cfg, truth=truth, extra=extra,
         benchmark=data.bundled_benchmark() if prices is None else None,
@@ -92,17 +109,19 @@ def regime(
             pickle.dump(report.last_fit, fh)
         report.frame().to_csv(staging / "regimes.csv", index_label="date")
         plot_regimes(report, staging / "regime_timeline.png")
-    run_id = None
-    if track:
-        run_id = tracking.log_run(
-            "regime",
-            run_name=f"regime-{payload['as_of'].date()}",
-            params={"prices": str(prices) if prices else "bundled", **report.mlflow_params()},
-            metrics=report.mlflow_metrics(),
-            artifacts_dir=final,
-            tags={"model_artifact": "model.json"},
-            config=cfg.model_dump(),
-        )
+        # logged before the folder is kept: a failed or interrupted log keeps neither
+        run_id = None
+        if track:
+            run_id = tracking.log_run(
+                "regime",
+                run_name=f"regime-{payload['as_of'].date()}",
+                params={"prices": str(prices) if prices else "bundled",
+                        **report.mlflow_params()},
+                metrics=report.mlflow_metrics(),
+                artifacts_dir=staging,
+                tags={"model_artifact": "model.json"},
+                config=cfg.model_dump(),
+            )
     if as_json:
         payload["run_id"] = run_id
         payload["artifacts_dir"] = str(final)

@@ -17,12 +17,13 @@ from rich.table import Table
 from autoport.errors import ConfigError, DataError
 from autoport_cli.choices import STRESS, SamplerName, Strategy, VarBacktestModel, VarMethod, value
 from autoport_cli.common import (
-    JsonOption, OutOption, PricesOption, TrackOption,
-    bundled_config,
+    AllowJumpsOption, EndOption, FfillOption, JsonOption, OutOption, PricesOption, StartOption,
+    TrackOption, bundled_config,
     console,
     emit_json,
     err_console,
     load_prices,
+    note,
     output_dir,
     to_jsonable,
     user_errors,
@@ -50,6 +51,16 @@ def read_weights(path: Path) -> dict[str, float]:
     if bad:
         raise DataError(f"weights for {', '.join(bad)} in {path} are not numbers")
     return {str(k): float(v) for k, v in raw.items()}
+
+
+def _window(value: str | None) -> int | str | None:
+    """``--window``: a whole number of sessions or ``all``; the config checks the minimum."""
+    if value is None or value == "all":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"--window must be a number of sessions or 'all', got {value!r}") from None
 
 
 @user_errors
@@ -87,8 +98,9 @@ def stress(
                                   show_default="none")
     ] = None,
     window: Annotated[
-        int | None, typer.Option("--window", help="estimation window in sessions",
-                                 show_default=str(STRESS["window"]))
+        str | None,
+        typer.Option("--window", help="estimation window: sessions, or 'all' the history",
+                     show_default=str(STRESS["window"])),
     ] = None,
     backtest_window: Annotated[
         int | None,
@@ -110,6 +122,10 @@ def stress(
     ] = None,
     seed: Annotated[int | None, typer.Option(
         "--seed", min=0, help="Monte Carlo seed", show_default=str(STRESS["seed"]))] = None,
+    start: StartOption = None,
+    end: EndOption = None,
+    ffill: FfillOption = False,
+    allow_jumps: AllowJumpsOption = False,
     as_json: JsonOption = False,
     out: OutOption = None,
     track: TrackOption = True,
@@ -125,7 +141,7 @@ def stress(
         bundled_config(config),
         {
             "method": value(method), "confidence": confidence, "horizon": horizon,
-            "window": window, "backtest_window": backtest_window,
+            "window": _window(window), "backtest_window": backtest_window,
             "backtest_model": value(backtest_model), "paths": paths,
             "sampler": value(sampler), "seed": seed, "scenarios": bundled_config(scenarios),
             "alerts": bundled_config(alerts),
@@ -136,7 +152,13 @@ def stress(
         raise ConfigError("give either --weights or --strategy, not both")
     scenario_set = st.load_scenarios(cfg.scenarios)
     alert_rules = mon.load_alert_rules(cfg.alerts)
-    panel = load_prices(prices, min_history=32)
+    panel = load_prices(prices, start=start, end=end, min_history=32, ffill=ffill,
+                        too_short="pass a longer history (an earlier --start or a later --end)",
+                        allow_jumps=allow_jumps, ragged=True)
+    # on a ragged panel: the assets with the whole estimation window, on the dates they share
+    panel, universe = data.complete_universe(panel, None if cfg.window == "all" else cfg.window)
+    if universe:
+        note(universe)
     if len(panel) < cfg.backtest_window + 32:
         raise DataError(
             f"the prices hold {len(panel)} sessions; the VaR backtest needs its "
@@ -185,23 +207,24 @@ def stress(
         from autoport.reporting import save_risk_plots
 
         save_risk_plots(report, staging, cfg.confidence)
-    run_id = None
-    if track:
-        run_id = tracking.log_run(
-            "stress",
-            run_name=f"stress-{cfg.method}-{cfg.confidence:g}-{cfg.horizon}d",
-            params={
-                **{k: v for k, v in cfg.model_dump().items() if k != "risk_budgets"},
-                "scenarios": str(cfg.scenarios or "bundled"),
-                "alerts": str(cfg.alerts or "bundled"),
-                "portfolio": source,
-                "prices": str(prices) if prices else "bundled",
-                "prices_hash": data.content_hash(panel),
-            },
-            metrics=report.mlflow_metrics(),
-            artifacts_dir=final,
-            config=cfg.model_dump(mode="json"),
-        )
+        # logged before the folder is kept: a failed or interrupted log keeps neither
+        run_id = None
+        if track:
+            run_id = tracking.log_run(
+                "stress",
+                run_name=f"stress-{cfg.method}-{cfg.confidence:g}-{cfg.horizon}d",
+                params={
+                    **{k: v for k, v in cfg.model_dump().items() if k != "risk_budgets"},
+                    "scenarios": str(cfg.scenarios or "bundled"),
+                    "alerts": str(cfg.alerts or "bundled"),
+                    "portfolio": source,
+                    "prices": str(prices) if prices else "bundled",
+                    "prices_hash": data.content_hash(panel),
+                },
+                metrics=report.mlflow_metrics(),
+                artifacts_dir=staging,
+                config=cfg.model_dump(mode="json"),
+            )
     if as_json:
         payload["run_id"] = run_id
         payload["artifacts_dir"] = str(final)
@@ -343,7 +366,8 @@ def _render(report: rr.RiskReport, source: str, final: Path, run_id: str | None)
     console.print(
         f"[bold]VaR backtest[/] ({s['method']}, {s['window']}-day rolling, causal): "
         f"{s['breaches']} breaches in {s['observations']} days = {s['breach_rate']:.2%} "
-        f"(expected {1 - s['confidence_level']:.0%}); Kupiec p = {s['kupiec_pvalue']:.3f}, "
+        f"(expected {1 - s['confidence_level']:.0%}); Kupiec LR p = {s['kupiec_pvalue']:.3f} "
+        f"(exact binomial p = {s['binomial_pvalue']:.3f}), "
         f"Christoffersen p = {s['christoffersen_pvalue']:.3f}"
     )
     counts: dict[str, int] = {}

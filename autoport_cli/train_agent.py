@@ -11,9 +11,9 @@ import typer
 from rich.table import Table
 
 from autoport_cli.common import (
-    FfillOption, JsonOption, OutOption, PricesOption, TrackOption,
-    bundled_config, console, emit_json, err_console, load_prices, output_dir, to_jsonable,
-    user_errors,
+    AllowJumpsOption, EndOption, FfillOption, JsonOption, OutOption, PricesOption, StartOption,
+    TrackOption, bundled_config, console, emit_json, err_console, load_prices, output_dir,
+    to_jsonable, user_errors,
 )
 from autoport_cli.choices import AGENT
 from autoport_cli.common import check_tracking
@@ -38,6 +38,9 @@ def train_agent(
         show_default=str(AGENT["seed"]))] = None,
     prices: PricesOption = None,
     ffill: FfillOption = False,
+    start: StartOption = None,
+    end: EndOption = None,
+    allow_jumps: AllowJumpsOption = False,
     out: OutOption = None,
     json_output: JsonOption = False,
     track: Annotated[bool, typer.Option(
@@ -54,7 +57,10 @@ def train_agent(
 
     cfg = load_config(bundled_config(config), {"timesteps": timesteps, "seed": seed}, regime_model=regime_model)
     check_tracking(track)
-    panel = load_prices(prices, min_history=cfg.env.history_needed + 2, ffill=ffill)
+    panel = load_prices(prices, start=start, end=end, min_history=cfg.env.history_needed + 2,
+                        ffill=ffill, allow_jumps=allow_jumps,
+                        too_short="pass a longer history (an earlier --start or a later --end), "
+                                  "or a shorter env window in a --config file")
 
     def on_eval(point: dict) -> None:
         if not json_output:

@@ -15,6 +15,7 @@ import pandas as pd
 from autoport import portfolio
 from autoport.configfile import validate
 from autoport.optimize.config import ConstraintsConfig, to_constraints
+from autoport.optimize.constraints import DEFAULT_MAX_WEIGHT
 from autoport.decision import Book, Decision, check_weights
 
 
@@ -26,7 +27,7 @@ class MeanVariance:
         *,
         window: int = 252,
         objective: str = "max_sharpe",
-        max_weight: float = 0.25,
+        max_weight: float = DEFAULT_MAX_WEIGHT,
         risk_free_rate: float = 0.0,
         constraints: dict[str, Any] | None = None,
         objective_params: dict[str, Any] | None = None,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from autoport.decision import Book, Decision, Fill, Strategy
+from autoport.decision import Book, Decision, Fill, Strategy, decide_investable
 from autoport.engines import orders
 from autoport.engines.costs import CostModel
 from autoport.errors import DataError
@@ -178,7 +178,9 @@ def run(
     sessions = prices.loc[start:end].index
     if dates is None:
         dates = schedule(prices.index, start, end, rebalance)
-    segment = prices.loc[sessions]
+    # a ragged panel: a delisted asset keeps its last price (it is sold there), one not yet
+    # listed its first (never held: decide_investable gives it weight 0)
+    segment = prices.ffill().bfill().loc[sessions]
     # row-major, so each session's dot products run alike whatever layout ``prices`` has
     px = np.ascontiguousarray(segment.to_numpy(dtype=float))
     if not np.isfinite(px).all() or (px <= 0).any():
@@ -220,7 +222,7 @@ def run(
             book = Book(day, account.cash, pd.Series(account.shares.copy(), index=tickers),
                         marks, tuple(since_last), costs, sizing, whole_shares)
             since_last = []
-            decision = strategy.decide(prices.iloc[: first_row + t + 1], book)
+            decision = decide_investable(strategy, prices.iloc[: first_row + t + 1], book)
             decisions.append(decision)
             w = decision.weights.reindex(tickers, fill_value=0.0)
             if sizing.active:

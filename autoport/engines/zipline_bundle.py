@@ -34,8 +34,10 @@ def bundle_name(prices: pd.DataFrame) -> str:
 
 
 def environ() -> dict[str, str]:
-    root = workspace.zipline_root()
-    root.mkdir(parents=True, exist_ok=True)
+    root = workspace.writable_folder(
+        workspace.zipline_root(), f"the zipline folder {workspace.zipline_root()}",
+        "set AUTOPORT_HOME (or ZIPLINE_ROOT) to a folder you can write",
+    )
     return {"ZIPLINE_ROOT": str(root)}
 
 
@@ -45,13 +47,17 @@ def _register(name: str, prices: pd.DataFrame) -> None:
     def ingest(environ, asset_db_writer, minute_bar_writer, daily_bar_writer,
                adjustment_writer, calendar, start_session, end_session, cache,
                show_progress, output_dir):
+        # per asset: listed from its first price to its last (a ragged panel); zipline
+        # closes a position held past end_date at its last price on auto_close_date
+        first = prices.apply(pd.Series.first_valid_index)
+        last = prices.apply(pd.Series.last_valid_index)
         metadata = pd.DataFrame(
             {
                 "symbol": prices.columns,
                 "asset_name": prices.columns,
-                "start_date": prices.index[0],
-                "end_date": prices.index[-1],
-                "auto_close_date": prices.index[-1] + pd.Timedelta(days=1),
+                "start_date": first.to_numpy(),
+                "end_date": last.to_numpy(),
+                "auto_close_date": (last + pd.Timedelta(days=1)).to_numpy(),
                 "exchange": "NYSE",
             }
         )
@@ -62,11 +68,11 @@ def _register(name: str, prices: pd.DataFrame) -> None:
 
         def bars():
             for sid, ticker in enumerate(prices.columns):
-                close = prices[ticker].round(6)
+                close = prices[ticker].dropna().round(6)
                 yield sid, pd.DataFrame(
                     {"open": close, "high": close, "low": close, "close": close,
                      "volume": BAR_VOLUME},
-                    index=prices.index,
+                    index=close.index,
                 )
 
         daily_bar_writer.write(bars(), show_progress=False)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from autoport.decision import Book, Decision, Fill, Strategy
+from autoport.decision import Book, Decision, Fill, Strategy, decide_investable
 from autoport.engines import orders
 from autoport.engines.costs import CostModel
 from autoport.engines.simulator import REBALANCE_RULES
@@ -66,7 +66,8 @@ def align_to_calendar(prices: pd.DataFrame) -> pd.DataFrame:
         raise DataError(
             "prices do not match the NYSE (XNYS) trading calendar: "
             + "; ".join(parts)
-            + ". Give one row per NYSE session, or use --ffill after reindexing to sessions."
+            + ". The zipline engine trades on NYSE sessions only: give one row per NYSE "
+            "session, or run with --engine sim, which takes the file's rows as its sessions."
         )
     return prices
 
@@ -91,7 +92,7 @@ def run(
     from zipline import run_algorithm
     from zipline.api import (
         date_rules, get_datetime, get_order, order_target, order_target_percent,
-        schedule_function, set_commission, set_slippage, symbol, time_rules,
+        schedule_function, set_commission, set_slippage, sid, time_rules,
     )
     from zipline.finance import commission, slippage
 
@@ -107,7 +108,8 @@ def run(
     sizing = sizing or orders.OrderSizing()
 
     def initialize(context):
-        context.assets = {t: symbol(t) for t in prices.columns}
+        # by sid (the bundle's column order): a symbol lookup fails for an asset listed later
+        context.assets = {t: sid(i) for i, t in enumerate(prices.columns)}
         context.done = 0
         context.fills = []  # since the last decision
         context.seen = None  # the last bar whose transactions are in context.fills
@@ -153,16 +155,18 @@ def run(
             return
         collect_fills(context)
         book = book_now(context, bar_data, today)
-        decision = strategy.decide(history, book)
+        decision = decide_investable(strategy, history, book)
         decisions.append(decision)
         if not sizing.active:
             for ticker, weight in decision.weights.items():
+                if weight == 0 and book.shares[ticker] == 0:
+                    continue  # nothing to do, and an asset not listed yet cannot be ordered
                 order_target_percent(context.assets[ticker], float(weight))
             return
         target, _ = orders.size(decision.weights, book.shares, book.prices, book.cash,
                                 costs=costs, sizing=sizing)
         for ticker, amount in target.items():
-            if amount != book.shares[ticker]:
+            if amount != book.shares.get(ticker, 0.0):
                 order_target(context.assets[ticker], float(amount))
 
     def handle_data(context, bar_data):

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from autoport.errors import ConfigError
 from autoport.estimators import RETURN_MODELS, RISK_MODELS, View
-from autoport.optimize.constraints import CONCENTRATION_WARNING, Constraints
+from autoport.optimize.constraints import CONCENTRATION_WARNING, DEFAULT_MAX_WEIGHT, Constraints
 
 ILLUSTRATIVE_ESG = "esg_scores_ILLUSTRATIVE.csv"
 
@@ -66,6 +66,8 @@ class ConstraintsConfig(_Strict):
 
 class OptimizeConfig(_Strict):
     objective: str = "max_sharpe"
+    # cap per asset when long-only and the constraints set no upper bound (not risk_parity)
+    max_weight: float = Field(DEFAULT_MAX_WEIGHT, gt=0, le=1)
     returns_model: Literal[RETURN_MODELS] = "mean"  # type: ignore[valid-type]
     risk_model: Literal[RISK_MODELS] = "ledoit_wolf"  # type: ignore[valid-type]
     window: int | Literal["all"] = 756
@@ -119,10 +121,7 @@ def load_config(path: Path | None, constraints_path: Path | None = None,
             exclude_unset=True
         )
     raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    try:
-        return OptimizeConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise configfile.invalid(f"config in {path or 'options'}", exc) from None
+    return configfile.validate(OptimizeConfig, raw, str(path or "options"), overrides)
 
 
 def read_mapping_csv(source: str, value_column: str, bundled: dict[str, str]) -> pd.Series:
@@ -143,6 +142,23 @@ def read_mapping_csv(source: str, value_column: str, bundled: dict[str, str]) ->
             f"{source} needs columns ticker,{value_column}; found {', '.join(frame.columns)}"
         )
     return frame.set_index("ticker")[value_column]
+
+
+def capped(cfg: OptimizeConfig, n_assets: int) -> tuple[ConstraintsConfig, str | None]:
+    """The constraints with ``max_weight`` as the upper bound where none is set, and a note.
+
+    Applies to long-only objectives other than risk parity (uncapped by design) when the
+    constraints give no ``upper``; fewer assets than ``1 / max_weight`` raise it to ``1/n``.
+    """
+    cons = cfg.constraints
+    if (cfg.max_weight >= 1.0 or not cons.long_only or cons.upper is not None
+            or cfg.objective in ("risk_parity", "risk_budgeting", "erc")):
+        return cons, None
+    cap = max(cfg.max_weight, 1.0 / n_assets)
+    note = (f"each weight capped at {cap:.0%} (--max-weight {cfg.max_weight:g}"
+            + (f", raised to 1/{n_assets}" if cap > cfg.max_weight else "")
+            + "; --max-weight 1 for none)")
+    return cons.model_copy(update={"upper": cap}), note
 
 
 def to_constraints(cfg: ConstraintsConfig, tickers: list[str],

@@ -98,13 +98,20 @@ def sessions_needed(cfg: cfgmod.OptimizeConfig) -> int:
 
 def estimation_window(prices: pd.DataFrame, cfg: cfgmod.OptimizeConfig) -> pd.DataFrame:
     """The sessions the estimates use: up to ``as_of``, the last ``window`` + 1 (or all)."""
+    return _estimation_window(prices, cfg)[0]
+
+
+def _estimation_window(prices: pd.DataFrame, cfg: cfgmod.OptimizeConfig
+                       ) -> tuple[pd.DataFrame, str]:
+    """The window and a note: on a ragged panel only assets with the whole window count."""
     if cfg.as_of is not None:
         prices = data.slice_dates(prices, None, cfg.as_of)
     need = sessions_needed(cfg)
     if len(prices) < need:
         raise DataError(f"the prices hold {len(prices)} sessions up to the as-of date; the "
                         f"estimation window needs {need}")
-    return prices if cfg.window == "all" else prices.iloc[-(cfg.window + 1):]
+    window = prices if cfg.window == "all" else prices.iloc[-(cfg.window + 1):]
+    return data.complete_universe(window, None if cfg.window == "all" else cfg.window + 1)
 
 
 def optimize_report(
@@ -122,7 +129,7 @@ def optimize_report(
     """
     cfg = cfg if cfg is not None else cfgmod.OptimizeConfig()
     obj = Objective.parse(cfg.objective)
-    panel = estimation_window(prices, cfg)
+    panel, universe_note = _estimation_window(prices, cfg)
     tickers = list(panel.columns)
     rf = cfg.risk_free_rate
 
@@ -131,7 +138,8 @@ def optimize_report(
         panel, cfg.returns_model, risk_free_rate=rf, views=cfgmod.views(cfg),
         market_caps=cfg.market_caps, cov=cov,
     )
-    cons = cfgmod.to_constraints(cfg.constraints, tickers, sector_map=sectors)
+    cons_cfg, cap_note = cfgmod.capped(cfg, len(tickers))
+    cons = cfgmod.to_constraints(cons_cfg, tickers, sector_map=sectors)
     returns = data.simple_returns(panel)
     scenarios = returns
     if cfg.constraints.cash:
@@ -154,7 +162,7 @@ def optimize_report(
         objective_weights=cfg.objective_weights, risk_budget=cfg.risk_budget,
         asset_classes=classes,
     )
-    notes = list(result.notes)
+    notes = [n for n in (universe_note, cap_note) if n] + list(result.notes)
     frontier = None
     if cfg.frontier_points:
         try:

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from autoport import configfile
+from autoport.optimize.constraints import DEFAULT_MAX_WEIGHT
 
 from autoport.errors import ConfigError
 
@@ -54,7 +55,8 @@ class RegimePolicy(BaseModel):
 
     objective: str = Field(description="any optimizer objective: max_sharpe, min_volatility, "
                            "min_cvar, min_cdar, risk_parity, ...")
-    max_weight: float = Field(0.25, gt=0, le=1, description="cap per asset (not for risk_parity)")
+    max_weight: float = Field(DEFAULT_MAX_WEIGHT, gt=0, le=1,
+                              description="cap per asset (not for risk_parity)")
     window: int = Field(252, ge=20)
     cash: float = Field(0.0, ge=0, lt=1, description="share held in cash (a defensive sleeve)")
 
@@ -113,8 +115,27 @@ class RegimeConfig(BaseModel):
     reference: ReferenceConfig = ReferenceConfig()
 
 
-def parse_config(text: str, source: str = "regime.yaml") -> RegimeConfig:
+def _bundled_mapping() -> dict:
+    text = resources.files("autoport.configs").joinpath("regime.yaml").read_text()
+    return configfile.parse_mapping(text, "bundled regime.yaml")
+
+
+def _merge(base: dict, over: dict) -> dict:
+    """``over`` on ``base``, mappings merged key by key (a partial file keeps the rest)."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse_config(text: str, source: str = "regime.yaml", *, merge: bool = False) -> RegimeConfig:
+    """Validate a regime YAML; ``merge`` lays it over the bundled file (a partial file)."""
     raw = configfile.parse_mapping(text, source)
+    if merge:
+        raw = _merge(_bundled_mapping(), raw)
     try:
         return RegimeConfig.model_validate(raw)
     except ValidationError as exc:
@@ -122,11 +143,11 @@ def parse_config(text: str, source: str = "regime.yaml") -> RegimeConfig:
 
 
 def load_config(path: str | Path | None = None) -> RegimeConfig:
-    """The bundled ``configs/regime.yaml`` or the user's file (config edge, reads the file)."""
+    """The bundled ``configs/regime.yaml``, with the user's file (possibly partial) over it."""
     if path is None:
         text = resources.files("autoport.configs").joinpath("regime.yaml").read_text()
         return parse_config(text, "bundled regime.yaml")
     p = Path(path)
     if not p.exists():
         raise ConfigError(f"regime config {p} does not exist; pass an existing YAML file")
-    return parse_config(configfile.read_text(p), str(p))
+    return parse_config(configfile.read_text(p), str(p), merge=True)

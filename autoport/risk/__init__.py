@@ -16,6 +16,7 @@ from autoport.risk.attribution import (
 from autoport.risk.var_backtest import (
     backtest_var,
     christoffersen_independence,
+    exact_binomial_pvalue,
     kupiec_pof,
 )
 from autoport.risk.monitoring import (
@@ -46,6 +47,7 @@ __all__ = [
     "compute_var",
     "evaluate_alerts",
     "historical_var",
+    "exact_binomial_pvalue",
     "kupiec_pof",
     "load_alert_rules",
     "load_scenarios",

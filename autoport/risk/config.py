@@ -24,7 +24,8 @@ class StressConfig(BaseModel):
     method: Literal["parametric", "historical", "monte_carlo", "all"] = "all"
     confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
     horizon: int = Field(default=1, ge=1, le=250)  # days
-    window: int = Field(default=1000, ge=30)  # estimation sessions
+    # estimation sessions before the last date, or "all" the history given
+    window: int | Literal["all"] = Field(default=1000)
     backtest_model: str = DEFAULT_MODEL
     backtest_window: int = Field(default=DEFAULT_WINDOW, ge=20)
     paths: int = Field(default=100_000, ge=1000, le=10_000_000)
@@ -35,6 +36,13 @@ class StressConfig(BaseModel):
     alerts: Path | None = None  # alert rules YAML; None = bundled
     concentration_limit: float = Field(default=0.10, gt=0.0, le=1.0)
     risk_budgets: dict[str, float] | None = None  # ticker -> target share of VaR
+
+    @field_validator("window")
+    @classmethod
+    def _long_enough(cls, v: int | str) -> int | str:
+        if v != "all" and v < 30:
+            raise ValueError("use at least 30 sessions, or 'all'")
+        return v
 
     @field_validator("backtest_model", "sampler")
     @classmethod

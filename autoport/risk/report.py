@@ -116,6 +116,7 @@ class RiskReport:
         metrics.update(
             backtest_breach_rate=summary["breach_rate"],
             backtest_kupiec_pvalue=summary["kupiec_pvalue"],
+            backtest_binomial_pvalue=summary["binomial_pvalue"],
             backtest_christoffersen_pvalue=summary["christoffersen_pvalue"],
             worst_scenario_pnl=self.worst_case.get("pnl", float("nan")),
             headline_var=headline.var,
@@ -130,7 +131,7 @@ def risk_report(
     method: str = "all",
     confidence: float = 0.95,
     horizon: int = 1,
-    window: int = 1000,
+    window: int | str = 1000,
     scenarios: st.ScenarioSet,
     alert_rules: mon.AlertConfig | None = None,
     sectors: Mapping[str, str],
@@ -154,6 +155,8 @@ def risk_report(
     returns = prices[tickers].pct_change().iloc[1:]
     if len(returns) < 30:
         raise DataError(f"{len(returns)} days of returns are too few for VaR; pass >= 30")
+    if window == "all":
+        window = len(returns)
     est = returns.iloc[-window:]
     x = est.to_numpy()
     held = weights[weights != 0].index

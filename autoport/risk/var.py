@@ -51,6 +51,7 @@ from autoport.risk.var_montecarlo import (
 )
 from autoport.risk.var_parametric import (
     cornish_fisher_monotone,
+    cornish_fisher_valid,
     cornish_fisher_quantile,
     cornish_fisher_var_es,
     fit_student_t_dof,
@@ -69,7 +70,7 @@ __all__ = [
     "HORIZON_RULES", "METHOD_FAMILIES", "MONTE_CARLO_DISTRIBUTIONS", "PARAMETRIC_DISTRIBUTIONS",
     "SAMPLERS", "ArrayLike", "Distribution", "MarketModel", "Sampler", "VaRMethod", "VaRResult",
     "as_returns", "as_weights", "check_confidence", "check_horizon", "compute_var",
-    "cornish_fisher_monotone", "cornish_fisher_quantile", "cornish_fisher_var_es",
+    "cornish_fisher_monotone", "cornish_fisher_quantile", "cornish_fisher_valid", "cornish_fisher_var_es",
     "empirical_quantiles", "fit_market_model", "fit_student_t_dof", "historical_var",
     "horizon_asset_returns", "matrix_root", "methods_for", "monte_carlo_var", "normal_var_es",
     "parametric_var", "scenario_var_es", "simulate_asset_returns", "standard_normals",

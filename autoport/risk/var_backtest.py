@@ -57,6 +57,23 @@ def kupiec_pof(breaches: int, observations: int, confidence: float) -> CoverageT
     return CoverageTest(lr, float(stats.chi2.sf(lr, 1)), 1)
 
 
+def exact_binomial_pvalue(breaches: int, observations: int, confidence: float) -> float:
+    """Two-sided exact binomial p-value of ``breaches`` in ``observations`` days.
+
+    Kupiec's LR is chi-square only asymptotically: on a year of 99% VaR, zero breaches give
+    LR p = 0.025 (rejected) while the exact probability of a result at least as unlikely is
+    0.19. The p-value sums the probabilities of every count no likelier than the observed one
+    (the minimum-likelihood rule, as ``scipy.stats.binomtest``).
+    """
+    p = 1.0 - check_confidence(confidence)
+    x, t = int(breaches), int(observations)
+    if t <= 0 or not 0 <= x <= t:
+        raise DataError(f"{x} breaches in {t} observations is impossible; need 0 <= x <= T, T > 0")
+    pmf = stats.binom.pmf(np.arange(t + 1), t, p)
+    # the relative tolerance keeps counts equal in probability up to rounding on both sides
+    return float(min(1.0, pmf[pmf <= pmf[x] * (1.0 + 1e-7)].sum()))
+
+
 def christoffersen_independence(hits: np.ndarray) -> CoverageTest:
     """Christoffersen (1998) test that a breach today does not make one tomorrow likelier.
 
@@ -132,6 +149,9 @@ class VaRBacktest:
             "breach_rate": self.breach_rate,
             "kupiec_statistic": self.kupiec.statistic,
             "kupiec_pvalue": self.kupiec.pvalue,
+            "binomial_pvalue": exact_binomial_pvalue(
+                self.breach_count, self.observations, self.confidence_level
+            ),
             "christoffersen_statistic": self.christoffersen.statistic,
             "christoffersen_pvalue": self.christoffersen.pvalue,
             "conditional_coverage_pvalue": self.conditional_coverage_pvalue,

@@ -170,7 +170,10 @@ def as_returns(returns: ArrayLike, *, min_obs: int = 2) -> np.ndarray:
     if not np.isfinite(x).all():
         raise DataError("returns contain NaN or infinite values; clean the price panel first")
     if (x <= -1.0).any():
-        raise DataError("a daily return is -100% or worse; check the prices for zeros")
+        raise DataError(
+            "a daily return is -100% or worse, which a positive price cannot give; the "
+            "returns were not computed from a clean price panel (autoport.data.validate_prices)"
+        )
     return x
 
 

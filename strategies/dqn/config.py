@@ -103,7 +103,11 @@ def load_config(
         env["regime_detector"] = load_logged_model(env["regime_model"]).detector.model_dump()
     if env:
         raw["env"] = env
-    return parse_config(raw, source=str(path) if path else "defaults")
+    if overrides and any(v is not None for v in overrides.values()):
+        return configfile.validate(
+            AgentConfig, raw, f"agent config {path}" if path else "agent config", overrides
+        )
+    return parse_config(raw, source=str(path) if path else "the bundled defaults")
 
 
 def parse_config(raw: AgentConfig | dict[str, Any] | None, source: str = "config") -> AgentConfig:

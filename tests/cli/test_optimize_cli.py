@@ -41,6 +41,7 @@ def run(app, *args):
 def test_json_output_matches_pypfopt_and_writes_artifacts(app, tmp_path):
     out = tmp_path / "run1"
     res = run(app, "--objective", "max_sharpe", "--risk-free", "0.02", "--window", "504",
+              "--max-weight", "1",
               "--frontier-points", "30", "--json", "--out", str(out), "--no-track")
     assert res.exit_code == 0, res.output
     payload = json.loads(res.stdout)
@@ -144,6 +145,7 @@ def test_user_prices_window_all_and_models(app, tmp_path):
 
 def test_as_of_kelly_and_pareto(app, tmp_path):
     res = run(app, "--objective", "kelly", "--kelly-fraction", "0.5", "--as-of", "2015-06-30",
+              "--max-weight", "1",
               "--window", "252", "--pareto", "return,cdar", "--frontier-points", "0", "--json",
               "--no-track", "--out", str(tmp_path / "k"))
     assert res.exit_code == 0, res.output

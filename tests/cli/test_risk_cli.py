@@ -105,7 +105,7 @@ def test_stress_strategy_and_rich_output(app, home):
     assert res.exit_code == 0, res.output
     out = " ".join(res.stdout.split())
     assert "equal_weight: 1/N over 20 assets" in out
-    assert "VaR backtest" in out and "Kupiec p" in out and "99.0%" in out
+    assert "VaR backtest" in out and "Kupiec LR p" in out and "exact binomial p" in out and "99.0%" in out
 
 
 @pytest.mark.parametrize(

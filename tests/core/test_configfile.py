@@ -53,5 +53,5 @@ def test_invalid_is_one_config_error_and_load_uses_it(tmp_path):
     path.write_text("name: abcd\n")
     with pytest.raises(ConfigError, match=f"^invalid config in {path}: name: at most 3 letters$"):
         configfile.load(Settings, path)
-    with pytest.raises(ConfigError, match="^invalid config in options: colour: Extra inputs"):
+    with pytest.raises(ConfigError, match="^invalid options: --colour: Extra inputs"):
         configfile.load(Settings, overrides={"colour": 2})

@@ -89,7 +89,7 @@ def test_unknown_ticker_and_empty_window_are_named():
     prices = _panel()
     with pytest.raises(DataError, match="unknown ticker\\(s\\) ZZZ"):
         data.select(prices, ["A", "ZZZ"])
-    with pytest.raises(DataError, match="no prices between"):
+    with pytest.raises(DataError, match="--start 2030-01-01 is after the last date; the data cover"):
         data.slice_dates(prices, "2030-01-01", "2030-02-01")
 
 

@@ -138,7 +138,7 @@ def test_ensure_psd_repairs_or_refuses():
 
 
 def test_unknown_models_are_refused(prices):
-    with pytest.raises(ConfigError, match="choose one of mean, ewma"):
+    with pytest.raises(ConfigError, match="choose one of mean, arithmetic, ewma"):
         E.expected_returns(prices, "magic")
     with pytest.raises(ConfigError, match="choose one of sample, ledoit_wolf"):
         E.risk_matrix(prices, "magic")

@@ -33,7 +33,8 @@ def peer(prices):
 
 
 def _config(**kw) -> OptimizeConfig:
-    return OptimizeConfig.model_validate({"window": WINDOW, "frontier_points": 20, **kw})
+    return OptimizeConfig.model_validate({"window": WINDOW, "frontier_points": 20,
+                                         "max_weight": 1.0, **kw})
 
 
 def test_estimates_and_max_sharpe_weights_equal_pypfopt(prices, peer):
@@ -104,7 +105,7 @@ def test_cli_json_is_the_report(prices, tmp_path, monkeypatch):
 
     monkeypatch.setenv("AUTOPORT_HOME", str(tmp_path))
     res = CliRunner().invoke(app, ["optimize", "--objective", "max_sharpe", "--window",
-                                   str(WINDOW), "--frontier-points", "20", "--json",
+                                   str(WINDOW), "--frontier-points", "20", "--json", "--max-weight", "1",
                                    "--no-track", "--out", str(tmp_path / "o")])
     assert res.exit_code == 0, res.output
     payload = json.loads(res.stdout)
