@@ -69,7 +69,8 @@ def regime(
     recent: Annotated[int, typer.Option("--recent", min=0, help="recent dates shown")] = 10,
     start: StartOption = None,
     end: Annotated[
-        str | None, typer.Option("--end", help="last date used (as --as-of)")
+        str | None, typer.Option("--end", help="last date used (as --as-of)",
+                                 show_default="the last date of the prices")
     ] = None,
     ffill: FfillOption = False,
     allow_jumps: AllowJumpsOption = False,
