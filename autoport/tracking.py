@@ -327,8 +327,12 @@ def recorded_run(
     tags: Mapping[str, str] | None,
     config: Mapping[str, object] | None,
     dataset: object | None = None,
+    run_id: str | None = None,
 ) -> Iterator:
     """An active run with provenance tags, params, finite metrics, config and artifacts.
+
+    ``run_id``: continue that run (a sweep's parent, opened before its trials) instead of
+    starting a new one.
 
     The price panel is logged as the run's input (see :func:`log_prices_input`). MLflow prints
     a "View run at" line on stdout when a server tracks the run; it goes to stderr here so
@@ -340,8 +344,9 @@ def recorded_run(
                 **{f"version.{k}": v for k, v in package_versions().items()}}
     all_tags.update(tags or {})
     with contextlib.redirect_stdout(sys.stderr):
-        with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run, \
-                _ended_on_failure(mlflow):
+        opened = (mlflow.start_run(run_id=run_id) if run_id else
+                  mlflow.start_run(experiment_id=experiment_id, run_name=run_name))
+        with opened as run, _ended_on_failure(mlflow):
             if COMMIT_TAG not in all_tags and COMMIT_TAG in run.data.tags:
                 # MLflow guessed a commit from the entry script's folder; ours says "none"
                 mlflow.MlflowClient().delete_tag(run.info.run_id, COMMIT_TAG)
@@ -551,15 +556,19 @@ def log_sweep(
     tags: Mapping[str, str] | None = None,
     config: Mapping[str, object] | None = None,
     dataset: object | None = None,
+    run_id: str | None = None,
 ) -> str:
     """A sweep as one parent run with a child run per trial; returns the parent's id.
+
+    ``run_id``: the parent opened by :func:`sweep_parent` while the trials ran.
 
     Each trial is ``{"name", "params", "metrics", "status": "ok"|"failed", "error", "node"}``;
     a failed trial's child run ends FAILED with its error as a tag. The driver logs every run
     after the search, so trials on other Ray nodes never reach the tracking store themselves.
     """
     with recorded_run(experiment, run_name, params, metrics, artifacts_dir,
-                      {**(tags or {}), "sweep.role": "parent"}, config, dataset) as parent:
+                      {**(tags or {}), "sweep.role": "parent"}, config, dataset,
+                      run_id) as parent:
         for trial in trials:
             _child_run(parent, str(trial["name"]),
                        {"sweep.role": "trial", "sweep.parent": parent.info.run_id,
@@ -568,15 +577,6 @@ def log_sweep(
                         **({"node": str(trial["node"])} if trial.get("node") else {})},
                        trial["params"], trial["metrics"], failed=trial["status"] != "ok")
         return parent.info.run_id
-
-
-def attach_artifact(run_id: str, path: Path) -> None:
-    """Add (or replace) one file among a finished run's artifacts."""
-    from mlflow import MlflowClient
-
-    _client()
-    with contextlib.redirect_stdout(sys.stderr):
-        MlflowClient(tracking_uri()).log_artifact(run_id, str(path))
 
 
 def log_walk_forward(
@@ -619,3 +619,31 @@ def _child_run(parent, name: str, tags: Mapping[str, str], params: Mapping[str, 
                 mlflow.log_metrics(finite)
         finally:
             mlflow.end_run(status="FAILED" if failed else "FINISHED")
+
+
+@contextlib.contextmanager
+def sweep_parent(experiment: str, run_name: str,
+                 tags: Mapping[str, str] | None = None) -> Iterator[str]:
+    """A sweep's parent run, RUNNING while its trials run (yields its id).
+
+    Ctrl-C ends it KILLED and any other error FAILED; children are only created after the
+    search (:func:`log_sweep`), each ended as it is logged, so none is left RUNNING.
+    """
+    _client()
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    with contextlib.redirect_stdout(sys.stderr):
+        run = client.create_run(ensure_experiment(experiment), run_name=run_name,
+                                tags={**(tags or {}), "sweep.role": "parent"})
+    run_id = run.info.run_id
+    try:
+        yield run_id
+    except KeyboardInterrupt:
+        client.set_terminated(run_id, "KILLED")
+        raise
+    except BaseException:
+        client.set_terminated(run_id, "FAILED")
+        raise
+    if client.get_run(run_id).info.status == "RUNNING":  # nothing was logged into it
+        client.set_terminated(run_id, "FINISHED")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -39,63 +41,66 @@ def sweep(
     once through zipline, with its deflated Sharpe ratio and the probability of overfitting."""
     import yaml
 
-    from autoport import configfile, data, reporting, tracking, workspace
-    from autoport.errors import ConfigError
-    from autoport.strategies import make_strategy
-    from autoport.sweep.backtest_target import check_backtest_spec, sweep_backtest
-    from autoport.sweep.runner import ray_session
+    from autoport import configfile, data, tracking, workspace
+    from autoport.sweep.runner import SweepInterrupted, ray_session
     from autoport.sweep.spec import Target, load_spec, trial_count
 
     check_tracking(track)
     spec = load_spec(spec_file)
-    if spec.target is not Target.BACKTEST:
-        raise ConfigError("autoport sweep runs backtest specs for now (target: backtest); "
-                          "train-agent sweeps are not built yet")
     base, _ = configfile.read_mapping(_base_path(spec.base_config, spec_file))
-    panel = load_prices(prices, end=str(spec.test.end), min_history=60, ffill=ffill)
-    index_levels = data.bundled_benchmark() if prices is None else None
-    check_backtest_spec(spec, base, panel)
+    agent = spec.target is Target.TRAIN_AGENT
+    if agent:
+        from autoport.strategies.dqn.sweep import check_agent_spec
+
+        panel = load_prices(prices, min_history=60, ffill=ffill)
+        check_agent_spec(spec, base)
+        index_levels = None
+    else:
+        from autoport.strategies import make_strategy
+        from autoport.sweep.backtest_target import check_backtest_spec
+
+        panel = load_prices(prices, end=str(spec.test.end), min_history=60, ffill=ffill)
+        index_levels = data.bundled_benchmark() if prices is None else None
+        check_backtest_spec(spec, base, panel, make_strategy)
     name = f"{spec_file.stem}-{data.content_hash(panel)[:8]}-seed{seed}"
     storage = workspace.home() / "ray_results"
-    with ray_session(address, num_cpus):
-        if not json_output:
-            err_console.print(f"[bold]sweep[/] {trial_count(spec)} trial(s) x {len(spec.seeds)} "
-                              f"seed(s) on {spec.validation.start}..{spec.validation.end} "
-                              f"({spec.search.value} search, Ray Tune state in {storage / name})")
-        report = sweep_backtest(spec, base, panel, make_strategy=make_strategy,
-                                index_levels=index_levels, storage=storage, name=name, seed=seed,
-                                resume=resume)
-    board = report.result.leaderboard()
-    chosen = {**base, **_nested(report.result.winner.params)}
-    with output_dir(out, f"sweep-{spec_file.stem}") as (staging, final):
-        board.to_csv(staging / "leaderboard.csv", index=False)
-        chosen_file = staging / "chosen_config.yaml"
+    what = "train-agent" if agent else spec.strategy
+    parent = (tracking.sweep_parent(EXPERIMENT, f"sweep-{spec_file.stem}",
+                                    {"command": "sweep", "strategy": what})
+              if track else contextlib.nullcontext())
+    try:
+        with parent as parent_id:
+            with ray_session(address, num_cpus):
+                if not json_output:
+                    period = ("the agent's validation period" if agent else
+                              f"{spec.validation.start}..{spec.validation.end}")
+                    err_console.print(
+                        f"[bold]sweep[/] {trial_count(spec)} trial(s) x {len(spec.seeds)} "
+                        f"seed(s) on {period} ({spec.search.value} search"
+                        + (", ASHA" if spec.scheduler else "")
+                        + f", Ray Tune state in {storage / name})")
+                if agent:
+                    from autoport.strategies.dqn.sweep import sweep_agent
 
-        def write_chosen(sweep_run_id: str | None = None) -> None:
-            link = {"sweep_run_id": sweep_run_id} if sweep_run_id else {}
-            chosen_file.write_text(
-                "# settings chosen on validation by `autoport sweep`: `autoport backtest "
-                "--config this file`\n# (selected_through: backtests start after it unless "
-                "--allow-in-sample; sweep_run_id: promote reads this sweep's DSR and PBO)\n"
-                + yaml.safe_dump({**chosen, "strategy": spec.strategy,
-                                  "selected_through": spec.validation.end, **link},
-                                 sort_keys=False))
+                    report = sweep_agent(spec, base, panel, storage=storage, name=name,
+                                         seed=seed, resume=resume)
+                else:
+                    from autoport.sweep.backtest_target import sweep_backtest
 
-        write_chosen()
-        reporting.save_sweep_plot(board, spec.metric, staging / "sweep.png",
-                                  f"{spec.strategy}: validation {spec.metric} by setting "
-                                  f"({len(report.result.succeeded)} trials)")
-        run_id = None
-        if track:
-            run_id = tracking.log_sweep(
-                EXPERIMENT, run_name=f"sweep-{spec_file.stem}",
-                params={**report.params(), "data_hash": data.content_hash(panel),
-                        "data_source": str(prices) if prices else "bundled:sp500_dataset"},
-                metrics=report.metrics(), trials=_trials_for_tracking(report.result),
-                artifacts_dir=staging, tags={"command": "sweep", "strategy": spec.strategy},
-                config=spec.model_dump(mode="json"), dataset=panel)
-            write_chosen(run_id)  # the link a backtest of it carries to this parent run
-            tracking.attach_artifact(run_id, chosen_file)
+                    report = sweep_backtest(spec, base, panel, make_strategy=make_strategy,
+                                            index_levels=index_levels, storage=storage,
+                                            name=name, seed=seed, resume=resume)
+            board = report.result.leaderboard()
+            if agent:
+                chosen = report.chosen
+            else:
+                chosen = {**_nested_merge(base, report.result.winner.params),
+                          "strategy": spec.strategy, "selected_through": spec.validation.end}
+            run_id, final = _write_and_log(spec, spec_file, report, board, chosen, base, panel,
+                                    prices, out, track, parent_id, what)
+    except SweepInterrupted as exc:
+        err_console.print(f"[bold yellow]interrupted:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=130) from None
     result = {"winner": report.result.winner.params, "metrics": report.metrics(),
               "leaderboard": board.drop(columns=["error"]).head(10).to_dict(orient="records"),
               "run_id": run_id, "artifacts_dir": final}
@@ -108,6 +113,44 @@ def sweep(
         console.print(f"MLflow run: [bold]{run_id}[/] (store: {tracking.tracking_uri()})")
 
 
+def _write_and_log(spec, spec_file, report, board, chosen, base, panel, prices, out, track,
+                   parent_id, what):
+    """Leaderboard, chosen settings and plot into the run folder; the parent and child runs."""
+    import yaml
+
+    from autoport import data, reporting, tracking
+
+    agent = spec.target.value == "train-agent"
+    with output_dir(out, f"sweep-{spec_file.stem}") as (staging, final):
+        board.to_csv(staging / "leaderboard.csv", index=False)
+        command = ("autoport train-agent --config this file`" if agent else
+                   "autoport backtest --config this file`\n# (selected_through: backtests "
+                   "start after it unless --allow-in-sample; sweep_run_id: promote reads this "
+                   "sweep's DSR and PBO)")
+        # the link a backtest of these settings carries to this sweep's parent run
+        link = {"sweep_run_id": parent_id} if parent_id and not agent else {}
+        (staging / "chosen_config.yaml").write_text(
+            f"# settings chosen on validation by `autoport sweep`: `{command}\n"
+            + yaml.safe_dump({**chosen, **link}, sort_keys=False))
+        reporting.save_sweep_plot(board, spec.metric, staging / "sweep.png",
+                                  f"{what}: validation {spec.metric} by setting "
+                                  f"({len(report.result.succeeded)} trials)")
+        if agent:
+            (staging / "test.json").write_text(json.dumps(
+                [{k: v for k, v in t.items() if k not in ("returns", "episodes")}
+                 for t in report.test], indent=2, default=str))
+        run_id = None
+        if track:
+            run_id = tracking.log_sweep(
+                EXPERIMENT, run_name=f"sweep-{spec_file.stem}",
+                params={**report.params(), "data_hash": data.content_hash(panel),
+                        "data_source": str(prices) if prices else "bundled:sp500_dataset"},
+                metrics=report.metrics(), trials=_trials_for_tracking(report.result),
+                artifacts_dir=staging, tags={"command": "sweep", "strategy": what},
+                config=spec.model_dump(mode="json"), dataset=panel, run_id=parent_id)
+    return run_id, final
+
+
 def _base_path(base_config: str | None, spec_file: Path) -> Path | None:
     """The spec's base config, relative to the spec file when not found as given."""
     if base_config is None:
@@ -118,10 +161,10 @@ def _base_path(base_config: str | None, spec_file: Path) -> Path | None:
     return path
 
 
-def _nested(point: dict) -> dict:
+def _nested_merge(base: dict, point: dict) -> dict:
     from autoport.sweep.spec import apply
 
-    return apply({}, point)
+    return apply(base, point)
 
 
 def _trials_for_tracking(result) -> list[dict]:
@@ -133,7 +176,8 @@ def _trials_for_tracking(result) -> list[dict]:
 
 def _print(report, board) -> None:
     spec = report.result.spec
-    table = Table(title=f"sweep of {spec.strategy}: validation {spec.metric}, best first")
+    what = spec.strategy or "the DQN agent"
+    table = Table(title=f"sweep of {what}: validation {spec.metric}, best first")
     params = [c for c in board.columns if c.startswith("param.")]
     for col in ["rank", *[p.removeprefix("param.") for p in params], spec.metric, "status"]:
         table.add_column(col, justify="right")
@@ -143,6 +187,21 @@ def _print(report, board) -> None:
                       row["status"])
     console.print(table)
     m = report.metrics()
+    if spec.test is None:  # the agent: its protocol's test episodes, one training per seed
+        test = Table(title="chosen settings on the protocol's test episodes (trained once per "
+                           f"seed {list(spec.seeds)}, test read once)")
+        test.add_column("metric")
+        for col in ("agent", "1/N", "max Sharpe", "min variance"):
+            test.add_column(col, justify="right")
+        for key in ("success_rate", "sharpe"):
+            test.add_row(key, *[_fmt(m.get(f"test_{p}{key}"), percent=key == "success_rate")
+                                for p in ("", "equal_weight_", "max_sharpe_", "min_variance_")])
+        console.print(test)
+        console.print(f"target success rate {m['target_success_rate']:.0%}: "
+                      + ("reached" if m["test_success_rate"] >= m["target_success_rate"]
+                         else "not reached"))
+        _print_selection(m)
+        return
     test = Table(title=f"chosen settings on the untouched test period "
                        f"{spec.test.start}..{spec.test.end} (run once)")
     test.add_column("metric")
@@ -153,13 +212,19 @@ def _print(report, board) -> None:
                             for prefix in ("test_", "test_fast_", "test_baseline_",
                                            "test_index_")])
     console.print(test)
+    _print_selection(m)
+
+
+def _print_selection(m: dict) -> None:
     pbo = m.get("pbo")
+    stopped = int(m.get("n_trials_stopped", 0))
     console.print(
         f"deflated Sharpe ratio {m['deflated_sharpe']:.3f} (probability that the winner's "
         f"validation Sharpe is above zero after {int(m['n_trials_ok'])} trials); PBO "
         + (f"{pbo:.2f}" if pbo is not None else "n/a (fewer than 2 trials)")
         + (f"; {int(m['n_trials_failed'])} trial(s) failed (see leaderboard.csv)"
-           if m["n_trials_failed"] else ""))
+           if m["n_trials_failed"] else "")
+        + (f"; {stopped} trial(s) stopped early by ASHA" if stopped else ""))
 
 
 def _fmt(value, percent: bool = False) -> str:

@@ -434,6 +434,16 @@ def _save(path: Path, found: MenuTable) -> None:
         raise
 
 
+def held() -> dict[str, MenuTable]:
+    """The tables this process holds, by key (a sweep's driver hands them to its workers)."""
+    return dict(_TABLES)
+
+
+def install(tables: dict[str, MenuTable]) -> None:
+    """Hold ``tables`` (from :func:`held` in another process) as if built here."""
+    _TABLES.update(tables)
+
+
 def clear_process_cache() -> None:
     """Forget the tables held in this process (the disk cache stays)."""
     _TABLES.clear()

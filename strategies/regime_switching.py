@@ -52,11 +52,12 @@ class RegimeSwitching:
     def __init__(
         self,
         *,
-        config: RegimeConfig | str | Path | None = None,
+        config: RegimeConfig | str | Path | dict | None = None,
         model_uri: str | None = None,
         **detector_overrides,
     ) -> None:
-        """``config``: a loaded config or a YAML path (default: the bundled regime.yaml);
+        """``config``: a loaded config, a YAML path, or a mapping of overrides of the bundled
+        regime.yaml (what a sweep searches: ``{"strategy": {"threshold": 0.8}}``);
         keyword arguments override ``detector`` settings and are validated like the file.
         ``model_uri``: the MLflow run id of an ``autoport regime`` run whose fitted model is
         used as is (no refits; its own detector settings build the features)."""

@@ -142,8 +142,16 @@ def parse_config(text: str, source: str = "regime.yaml", *, merge: bool = False)
         raise configfile.invalid(source, exc) from None
 
 
-def load_config(path: str | Path | None = None) -> RegimeConfig:
-    """The bundled ``configs/regime.yaml``, with the user's file (possibly partial) over it."""
+def load_config(path: str | Path | dict | None = None) -> RegimeConfig:
+    """The bundled ``configs/regime.yaml``, the user's file (possibly partial) over it, or a
+    mapping of overrides merged key by key into the bundled file (what a sweep searches, e.g.
+    ``{"strategy": {"threshold": 0.8}}``)."""
+    if isinstance(path, dict):
+        merged = _merge(load_config().model_dump(), path)
+        try:
+            return RegimeConfig.model_validate(merged)
+        except ValidationError as exc:
+            raise configfile.invalid("regime settings (overrides of regime.yaml)", exc) from None
     if path is None:
         text = resources.files("autoport.configs").joinpath("regime.yaml").read_text()
         return parse_config(text, "bundled regime.yaml")
@@ -151,3 +159,13 @@ def load_config(path: str | Path | None = None) -> RegimeConfig:
     if not p.exists():
         raise ConfigError(f"regime config {p} does not exist; pass an existing YAML file")
     return parse_config(configfile.read_text(p), str(p), merge=True)
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out

@@ -21,6 +21,12 @@ likelihood (:func:`autoport.regime.hmm.fit_hmm`). A refit so starts where the mo
 converges in a few EM steps, and the states keep their meaning from one refit to the next. If
 the warm start alone fails, that refit falls back to the seeded restarts.
 
+**Shared fits.** A fit is decided by the settings and the rows up to its grid point, so many
+filters over the same rows (a sweep's trials, which search anything but the detector) can share
+them: inside :func:`sharing`, ``_refit`` looks the fit up by a hash of both before fitting.
+The sweep builds them once on its driver and hands them to the workers (:func:`install`).
+Off by default, so ``n_fits`` counts every fit outside a sweep.
+
 **Batch and incremental give the same numbers, bit for bit.** :meth:`run` is :meth:`update`
 over all rows; :meth:`update` adds rows (refitting at each grid point it passes) and continues
 the forward recursion exactly where it stopped; :meth:`sync` takes the whole history a strategy
@@ -29,12 +35,36 @@ is handed and only processes what is new.
 
 from __future__ import annotations
 
+import hashlib
+from contextlib import contextmanager
+
 import numpy as np
 import pandas as pd
 
 from autoport.errors import ConfigError, DataError
 from autoport.regime.config import DetectorConfig
 from autoport.regime.hmm import REGIMES, HMMFit, RegimeResult, fit_hmm, forward_filter, predict
+
+
+# Fits shared between filters of this process while sharing is on (None: off); see the doc.
+_SHARED: dict[str, tuple[HMMFit, np.ndarray]] | None = None
+
+
+@contextmanager
+def sharing(fits: dict | None = None):
+    """Share fits between filters in this block (seeded with ``fits``); yields the table."""
+    global _SHARED
+    previous, _SHARED = _SHARED, {**(_SHARED or {}), **(fits or {})}
+    try:
+        yield _SHARED
+    finally:
+        _SHARED = previous
+
+
+def install(fits: dict) -> None:
+    """Turn sharing on for the rest of this process, seeded with ``fits`` (a sweep worker)."""
+    global _SHARED
+    _SHARED = {**(_SHARED or {}), **fits}
 
 
 class OnlineRegimeFilter:
@@ -217,6 +247,11 @@ class OnlineRegimeFilter:
     def _refit(self, a: int) -> tuple[HMMFit, np.ndarray]:
         """Fit grid point ``a`` on rows ``[lo, a)`` and return it with the predicted state
         distribution of row ``a`` (the filter run over the training rows with the new fit)."""
+        key = self._share_key(a) if _SHARED is not None else None
+        if key is not None and key in _SHARED:
+            fit, prior = _SHARED[key]
+            self._fits.append(fit)
+            return fit, prior
         lo = 0 if self.train_window is None else max(0, a - self.train_window)
         train = pd.DataFrame(self._rows[lo:a], index=self._dates[lo:a], columns=self._columns)
         previous = self._fits[-1] if (self.warm_start and self._fits) else None
@@ -232,7 +267,20 @@ class OnlineRegimeFilter:
         self.n_fits += 1
         self._fits.append(fit)
         before = forward_filter(fit.model, fit.scaler.transform(self._rows[lo:a]))
-        return fit, predict(before[-1], fit.model.transmat_)
+        prior = predict(before[-1], fit.model.transmat_)
+        if key is not None and _SHARED is not None:
+            _SHARED[key] = (fit, prior)
+        return fit, prior
+
+    def _share_key(self, a: int) -> str:
+        """What decides the fit of grid point ``a``: the settings and every row (and date)
+        before it (earlier fits, the warm starts, are decided by those rows too)."""
+        h = hashlib.sha256(repr((self.min_train, self.refit_every, self.train_window,
+                                 self.warm_start, self.refit_restarts,
+                                 sorted(self.fit_kwargs.items()), self._columns)).encode())
+        h.update(np.ascontiguousarray(self._rows[:a]).tobytes())
+        h.update(np.ascontiguousarray(self._dates[:a].asi8).tobytes())
+        return h.hexdigest()
 
     def _truncate(self, m: int) -> None:
         """Cut the state back to the first ``m`` rows (each row's value stays as it was)."""

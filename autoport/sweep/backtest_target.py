@@ -6,6 +6,11 @@ and the index, with the simulator's figures for the same period next to them.
 
 A trial never sees the test period: its price panel ends on the validation period's last
 session, and its first decision uses only the sessions before it.
+
+Strategies with a regime detector (``regime``, ``autopilot``) refit the same HMMs in every
+trial unless the detector itself is searched: the driver fits them once on the validation
+panel (:func:`autoport.regime.online.sharing`) and the trials receive them with the prices
+through Ray's object store, so a trial only filters and solves.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ import pandas as pd
 
 from autoport import configfile
 from autoport.backtest import BacktestConfig, BacktestOutcome, run_backtest
-from autoport.errors import DataError
+from autoport.errors import ConfigError, DataError
+from autoport.regime import online
 from autoport.sweep.runner import SweepResult, TrialOutcome, run_sweep
 from autoport.sweep.spec import Period, SweepSpec, apply, check_space
 
@@ -62,11 +68,26 @@ class BacktestSweep:
         return out
 
 
-def check_backtest_spec(spec: SweepSpec, base: dict[str, Any], prices: pd.DataFrame) -> None:
-    """Everything that can be refused before Ray starts: keys, values, periods vs the prices."""
-    def validate(mapping):
-        configfile.validate(BacktestConfig, {**mapping, "strategy": spec.strategy}, "base config")
+def check_backtest_spec(
+    spec: SweepSpec, base: dict[str, Any], prices: pd.DataFrame,
+    make_strategy: Callable[..., Any] | None = None,
+) -> None:
+    """Everything that can be refused before Ray starts: keys, values, periods vs the prices.
 
+    With ``make_strategy`` each searched value also builds the strategy, so a key under
+    ``strategy_params`` (a free mapping in the backtest config) the strategy does not take is
+    refused here, not in every trial."""
+    def validate(mapping):
+        cfg = configfile.validate(BacktestConfig, {**mapping, "strategy": spec.strategy},
+                                  "base config")
+        if make_strategy is not None:
+            make_strategy(cfg.strategy, **cfg.strategy_arguments())
+
+    try:
+        validate(base)
+    except ConfigError as exc:
+        raise ConfigError(f"the spec's base config does not fit strategy {spec.strategy!r}: "
+                          f"{exc}") from None
     check_space(spec, base, validate)
     first, last = prices.index[0].date(), prices.index[-1].date()
     for label, period in (("validation", spec.validation), ("test", spec.test)):
@@ -78,9 +99,13 @@ def check_backtest_spec(spec: SweepSpec, base: dict[str, Any], prices: pd.DataFr
 
 def backtest_trial(
     config: dict[str, Any], seed: int, *, strategy: str, prices: pd.DataFrame, period: Period,
-    make_strategy: Callable[..., Any],
+    make_strategy: Callable[..., Any], regime_fits: dict | None = None,
 ) -> TrialOutcome:
-    """One setting on one seed, on the validation period, on the fast engine."""
+    """One setting on one seed, on the validation period, on the fast engine.
+
+    ``regime_fits``: HMM fits built once by the driver (:func:`shared_regime_fits`)."""
+    if regime_fits:
+        online.install(regime_fits)
     cfg = configfile.validate(
         BacktestConfig, {**config, "strategy": strategy, "seed": seed, "start": period.start,
                          "end": period.end}, "trial settings")
@@ -103,9 +128,11 @@ def sweep_backtest(
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> BacktestSweep:
     """Search on validation (needs a :func:`autoport.sweep.runner.ray_session`), then test once."""
-    check_backtest_spec(spec, base, prices)
+    check_backtest_spec(spec, base, prices, make_strategy)
+    fits = shared_regime_fits(spec, base, prices, make_strategy)
     evaluate = partial(backtest_trial, strategy=spec.strategy, prices=prices,
-                       period=spec.validation, make_strategy=make_strategy)
+                       period=spec.validation, make_strategy=make_strategy,
+                       regime_fits=fits or None)
     result = run_sweep(spec, base, evaluate, storage=storage, name=name, seed=seed,
                        resume=resume)
     chosen = configfile.validate(
@@ -119,3 +146,27 @@ def sweep_backtest(
                         engine=REFERENCE_ENGINE)
     fast = run_backtest(chosen, test_prices, make_strategy=make_strategy, engine=SEARCH_ENGINE)
     return BacktestSweep(result, chosen, test, fast.strategy.metrics)
+
+
+def shared_regime_fits(
+    spec: SweepSpec, base: dict[str, Any], prices: pd.DataFrame,
+    make_strategy: Callable[..., Any],
+) -> dict:
+    """The HMM fits of the base settings' detector over the validation panel, built once.
+
+    Empty for a strategy without a detector. Only prices up to the validation end are read,
+    and a fit is keyed by the rows before its grid point, so a trial gets exactly the fits it
+    would have made itself (a trial with other detector settings makes its own)."""
+    cfg = configfile.validate(BacktestConfig, {**base, "strategy": spec.strategy, "seed":
+                                               spec.seeds[0]}, "base config")
+    strategy = make_strategy(cfg.strategy, **cfg.strategy_arguments())
+    history = prices.loc[: pd.Timestamp(spec.validation.end)]
+    with online.sharing() as fits:
+        try:
+            if hasattr(strategy, "regimes"):  # the regime strategy
+                strategy.regimes(history)
+            elif getattr(strategy, "detector", None) is not None:  # the autopilot
+                strategy.detector.view(history)
+        except DataError:
+            return {}  # too short a history to fit: each trial says so itself
+        return dict(fits)

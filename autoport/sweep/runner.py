@@ -9,7 +9,14 @@ Ray's object store (``tune.with_parameters``), not once per trial.
 
 A trial runs its settings once per seed; its score is the mean of the spec's metric over
 seeds (as rl-baselines3-zoo does). A trial that raises is recorded as failed with its error
-and the sweep goes on. The winner's Sharpe ratio is then deflated by the number and spread of
+and the sweep goes on. A target that evaluates while it trains (the agent) is handed a
+``report(step, metrics)`` callback: each call reaches Tune as an intermediate result (the mean
+over the seeds so far, at the cumulative step), which is what ASHA stops trials on; a trial
+ASHA stops is recorded as ``stopped`` with its partial score and never wins.
+
+Ctrl-C: Tune saves its experiment state and returns; :func:`run_sweep` then raises
+:class:`SweepInterrupted` (a ``KeyboardInterrupt``) instead of judging a partial search, and
+``resume=True`` continues from that state (finished trials are kept, unfinished ones rerun). The winner's Sharpe ratio is then deflated by the number and spread of
 the trials (:func:`autoport.selection.deflated_sharpe`), and PBO is computed over the
 successful trials' daily validation returns (:func:`autoport.selection.backtest_overfitting`).
 
@@ -45,7 +52,16 @@ from autoport.sweep.spec import SearchAlgorithm, SweepSpec, apply
 
 # Worker processes get one BLAS thread each: Ray already uses every core for trials.
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-OK, FAILED = "ok", "failed"
+OK, FAILED, STOPPED = "ok", "failed", "stopped"
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during the search: Tune saved its state; ``--resume`` continues it."""
+
+    def __init__(self, path: Path, done: int, total: int) -> None:
+        super().__init__(f"sweep interrupted after {done} of {total} trials; its state is "
+                         f"saved in {path}: run the same command with --resume to continue")
+        self.path = path
 
 
 @dataclass(frozen=True)
@@ -56,14 +72,15 @@ class TrialOutcome:
     returns: pd.Series  # daily returns on the validation period
 
 
-Evaluate = Callable[[dict[str, Any], int], TrialOutcome]
+Evaluate = Callable[..., TrialOutcome]  # (config, seed[, report]) -> TrialOutcome
+Report = Callable[[int, dict[str, float]], None]  # (step within the seed, metrics so far)
 
 
 @dataclass(frozen=True)
 class TrialResult:
     trial_id: str
     params: dict[str, Any]
-    status: str  # "ok" or "failed"
+    status: str  # "ok", "failed", or "stopped" (early, by ASHA: a partial score)
     score: float  # the spec's metric, mean over seeds (NaN when failed)
     seed_scores: tuple[float, ...] = ()
     metrics: dict[str, float] = field(default_factory=dict)  # each metric's mean over seeds
@@ -197,18 +214,22 @@ def run_sweep(
     name: str,
     seed: int = 0,
     resume: bool = False,
+    max_steps: int | None = None,
 ) -> SweepResult:
     """Search ``spec.space`` around ``base`` with ``evaluate``; needs a :func:`ray_session`.
 
     ``seed`` fixes the search itself (which settings are drawn); the trial seeds are the
     spec's. Ray Tune keeps its experiment state under ``storage/name``, which is what
-    ``resume`` continues from.
+    ``resume`` continues from. ``max_steps``: a trial's steps over all its seeds, for ASHA
+    (``scheduler: asha``; ``evaluate`` then takes the ``report`` callback).
     """
     from ray import tune
     from ray.tune.search import BasicVariantGenerator
 
+    intermediate = spec.scheduler is not None
     trainable = tune.with_parameters(_trial, base=base, seeds=list(spec.seeds),
-                                     metric=spec.metric, evaluate=evaluate)
+                                     metric=spec.metric, evaluate=evaluate,
+                                     intermediate=intermediate, horizon=max_steps)
     storage = Path(storage).resolve()
     if resume:
         path = storage / name
@@ -222,11 +243,20 @@ def run_sweep(
             searcher = OptunaSearch(metric="score", mode="max", seed=seed)
         else:
             searcher = BasicVariantGenerator(random_state=seed)
+        scheduler = None
+        if intermediate:
+            from ray.tune.schedulers import ASHAScheduler
+
+            if not max_steps:
+                raise ConfigError("scheduler: asha needs the trials' step budget")
+            # rungs in environment steps summed over seeds: trials are compared at equal work
+            scheduler = ASHAScheduler(time_attr="steps", max_t=max_steps,
+                                      grace_period=max(1, max_steps // 9), reduction_factor=3)
         tuner = tune.Tuner(
             trainable,
             param_space=tune_space(spec),
             tune_config=tune.TuneConfig(
-                metric="score", mode="max", search_alg=searcher,
+                metric="score", mode="max", search_alg=searcher, scheduler=scheduler,
                 num_samples=1 if spec.search is SearchAlgorithm.GRID else spec.trials,
                 reuse_actors=True,  # a trial is a function call: no new worker process each
             ),
@@ -237,24 +267,67 @@ def run_sweep(
         )
     with contextlib.redirect_stdout(sys.stderr):  # Tune's tables must not mix with --json
         grid = tuner.fit()
+    unfinished = _unfinished(storage / name)
+    if unfinished:  # Tune caught Ctrl-C, saved its state and returned early
+        raise SweepInterrupted(storage / name, len(grid) - unfinished, len(grid))
     trials = [_result(r, spec) for r in grid]
+    stopped = sorted((t for t in trials if t.status == STOPPED),
+                     key=lambda t: (-t.score, t.trial_id))
+    trials = [t for t in trials if t.status != STOPPED]
     ok = sorted((t for t in trials if t.status == OK),
                 key=lambda t: (-t.score, repr(sorted(t.params.items()))))
     failed = sorted((t for t in trials if t.status != OK), key=lambda t: t.trial_id)
-    return SweepResult(spec, tuple(ok + failed), storage / name)
+    return SweepResult(spec, tuple(ok + stopped + failed), storage / name)
 
 
-def _trial(params: dict[str, Any], *, base, seeds, metric, evaluate) -> None:
-    """One trial on a Ray worker: every seed, then one report to Tune."""
+def _unfinished(path: Path) -> int:
+    """Trials not finished in Tune's last saved experiment state (what a resume reruns).
+
+    After Ctrl-C Tune returns normally and its in-memory trials all look ended; the state it
+    saved just before (the one ``resume`` reads) still marks the interrupted ones RUNNING."""
+    import json
+
+    states = sorted(path.glob("experiment_state-*.json"), key=lambda p: p.stat().st_mtime)
+    if not states:
+        return 0
+    trials = json.loads(states[-1].read_text()).get("trial_data", [])
+    status = [(json.loads(t[0]) if isinstance(t[0], str) else t[0]).get("status")
+              for t in trials]
+    return sum(s not in ("TERMINATED", "ERROR") for s in status)
+
+
+def _trial(params: dict[str, Any], *, base, seeds, metric, evaluate, intermediate=False,
+           horizon=None) -> None:
+    """One trial on a Ray worker: every seed, then one report to Tune (and, for a target
+    that evaluates while training, one intermediate report per evaluation before the
+    ``horizon``: at it ASHA would stop the trial before its final report)."""
     import ray
     from ray import tune
 
-    outcomes = [evaluate(apply(base, params), seed) for seed in seeds]
+    config = apply(base, params)
+    outcomes: list[TrialOutcome] = []
+    steps = {"before": 0, "now": 0}  # steps of the finished seeds, and of the current one
+    for seed in seeds:
+        if intermediate:
+            def report(step: int, metrics: dict[str, float]) -> None:
+                steps["now"] = step
+                if horizon is not None and steps["before"] + step >= horizon:
+                    return  # the last evaluation: the final report follows
+                so_far = [float(o.metrics[metric]) for o in outcomes] + [float(metrics[metric])]
+                tune.report({"score": float(np.mean(so_far)),
+                             "steps": steps["before"] + step, "partial": True})
+
+            outcomes.append(evaluate(config, seed, report))
+            steps["before"] += steps["now"]
+        else:
+            outcomes.append(evaluate(config, seed))
     scores = [float(o.metrics[metric]) for o in outcomes]
     returns = pd.concat([o.returns for o in outcomes], axis=1).mean(axis=1)
     keys = set.intersection(*(set(o.metrics) for o in outcomes))
     tune.report({
         "score": float(np.mean(scores)),
+        "steps": steps["before"],
+        "partial": False,
         "seed_scores": scores,
         "metrics": {k: float(np.mean([o.metrics[k] for o in outcomes])) for k in sorted(keys)},
         # one string each (base64 of the raw arrays): Tune's loggers keep strings as they are
@@ -269,6 +342,10 @@ def _result(r, spec: SweepSpec) -> TrialResult:
     trial_id = Path(r.path).name if r.path else "?"
     params = {k: _plain(r.config[k]) for k in spec.space if k in (r.config or {})}
     m = r.metrics or {}
+    if r.error is None and m.get("partial"):
+        return TrialResult(trial_id, params, STOPPED, float(m["score"]),
+                           error=f"stopped by ASHA after {m.get('steps')} steps",
+                           node=m.get("node"))
     if r.error is not None or "score" not in m:
         message = str(r.error).strip().splitlines()[-1] if r.error else "no result reported"
         return TrialResult(trial_id, params, FAILED, float("nan"), error=message[:300],

@@ -71,6 +71,17 @@ DEFAULT_PERIODS = {
 }
 
 
+# Config keys a search may not move: the periods and seeds are the spec's (or the protocol's).
+FIXED_KEYS = {
+    Target.BACKTEST: ("start", "end", "seed", "strategy", "selected_through", "allow_in_sample"),
+    Target.TRAIN_AGENT: ("protocol", "seed"),
+}
+FIXED_REASON = {
+    Target.BACKTEST: "the spec sets the strategy, the seeds and the validation and test periods",
+    Target.TRAIN_AGENT: "the agent's protocol (train, validation and test periods) is fixed "
+                        "and the seeds are the spec's",
+}
+
 KINDS = ("choice", "grid", "uniform", "loguniform", "integer")  # "integer" is spelled int in YAML
 
 
@@ -110,6 +121,10 @@ class Dimension(BaseModel):
         """One value inside the dimension (its first choice or lower bound), for checks."""
         value = getattr(self, self.kind)
         return value[0]
+
+    def extremes(self) -> list[Any]:
+        """Every choice, or both bounds of a range: what the checks before a sweep try."""
+        return list(getattr(self, self.kind))
 
 
 class SweepSpec(BaseModel):
@@ -160,6 +175,10 @@ class SweepSpec(BaseModel):
             if self.target is not Target.TRAIN_AGENT or self.scheduler != "asha":
                 raise ValueError("scheduler: asha is the one early-stopping rule, for "
                                  "train-agent sweeps only")
+        fixed = [k for k in self.space if k.split(".")[0] in FIXED_KEYS[self.target]]
+        if fixed:
+            raise ValueError(
+                f"{', '.join(fixed)} cannot be searched: {FIXED_REASON[self.target]}")
         grids = [k for k, d in self.space.items() if d.kind == "grid"]
         if self.search is SearchAlgorithm.OPTUNA and grids:
             raise ValueError(f"optuna cannot search a grid ({', '.join(grids)}): use choice")
@@ -206,12 +225,14 @@ def check_space(spec: SweepSpec, base: dict[str, Any], validate) -> None:
     """Refuse a searched key the base config does not have, or a value it rejects.
 
     ``validate(mapping)`` is the target's own config check (it raises ``ConfigError``); each
-    dimension's example value is applied alone, so the message names the one bad key.
+    dimension's choices (or a range's two bounds) are applied alone, so the message names the
+    one bad key.
     """
     for path, dim in spec.space.items():
         head = path.split(".")[0]
         try:
-            validate(apply(base, {path: dim.example()}))
+            for value in dim.extremes():
+                validate(apply(base, {path: value}))
         except ConfigError as exc:
             raise ConfigError(
                 f"space key {path!r} does not fit the {spec.target.value} config: {exc}. "

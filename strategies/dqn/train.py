@@ -103,8 +103,12 @@ def train(
     *,
     progress_bar: bool = False,
     on_eval: Callable[[dict[str, float]], None] | None = None,
+    evaluate_test: bool = True,
 ) -> TrainingResult:
-    """Train on sessions up to ``protocol.train_end``; select on validation; test once."""
+    """Train on sessions up to ``protocol.train_end``; select on validation; test once.
+
+    ``evaluate_test=False`` (a sweep's trials): the test period is not evaluated at all, so a
+    search cannot read it; ``test`` stays empty."""
     import torch
     from stable_baselines3 import DQN
     from stable_baselines3.common.monitor import Monitor
@@ -142,7 +146,8 @@ def train(
         validation.evaluate()  # the final weights compete too
     model.policy.load_state_dict(validation.best_state)
     wall = time.perf_counter() - started
-    test = evaluate_policy(prices, config, mapper.action, period="test")
+    test = (evaluate_policy(prices, config, mapper.action, period="test")
+            if evaluate_test else {})
     return TrainingResult(
         mapper=mapper, config=config, timesteps=int(model.num_timesteps),
         best_step=validation.best_step, wall_seconds=wall,

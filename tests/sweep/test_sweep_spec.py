@@ -50,6 +50,10 @@ def test_a_backtest_spec_gets_the_default_validation_and_test_periods():
         ({"seeds": []}, "seeds"),
         ({"trials": 0}, "trials"),
         ({"serach": "random"}, "serach"),
+        ({"space": {"end": {"choice": ["2016-01-01"]}}}, "end cannot be searched"),
+        ({"target": "train-agent", "strategy": None, "validation": None, "test": None,
+          "metric": "success_rate", "space": {"protocol.validation_end": {"choice": ["2018-06-30"]}}},
+         "protocol.validation_end cannot be searched"),
     ],
 )
 def test_bad_specs_get_one_message_naming_the_problem(changes, message):
