@@ -193,8 +193,8 @@ def _render(result, stats, notes, final, frontier) -> None:
     table.add_column("ticker")
     table.add_column("weight", justify="right")
     w = result.weights[result.weights.abs() > 1e-6].sort_values(ascending=False)
-    for ticker, value in w.items():
-        table.add_row(str(ticker), f"{value:.2%}")
+    for ticker, weight in w.items():
+        table.add_row(str(ticker), f"{weight:.2%}")
     console.print(table)
     summary = Table(title="portfolio (annualised, 252 sessions)")
     summary.add_column("measure")

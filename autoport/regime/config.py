@@ -159,13 +159,3 @@ def load_config(path: str | Path | dict | None = None) -> RegimeConfig:
     if not p.exists():
         raise ConfigError(f"regime config {p} does not exist; pass an existing YAML file")
     return parse_config(configfile.read_text(p), str(p), merge=True)
-
-
-def _merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
