@@ -78,7 +78,7 @@ class RegimeSwitching:
         # a logged model was fitted on data to its train_end: backtests start after it
         self.seen_until = self.logged.fit.train_end if self.logged else None
         det = cfg.detector
-        warmup = (det.vol_window if det.realized_vol else 1) + 1
+        warmup = det.warmup
         longest = max(p.window for p in cfg.strategy.regimes.values())
         fit_history = warmup + 60 if self.logged else det.min_train + warmup
         self.min_history = max(fit_history, longest + 1)

@@ -119,7 +119,7 @@ class AutopilotRegimes:
         self.threshold = pick(settings.threshold, "threshold", 0.7)
         self.hold_days = pick(settings.hold_days, "hold_days", 5)
         self.min_hold = pick(settings.min_hold, "min_hold", 21)
-        warmup = (self.detector.vol_window if self.detector.realized_vol else 1) + 1
+        warmup = self.detector.warmup
         self.min_history = self.detector.min_train + warmup
         self._online = OnlineRegimeFilter.from_detector(self.detector, self.refit_every)
 
