@@ -37,7 +37,7 @@ from pydantic import ValidationError
 
 from autoport import configfile, portfolio
 from autoport.errors import DataError
-from autoport.regime.config import DetectorConfig, RegimeConfig, load_config
+from autoport.regime.config import RegimeConfig, load_config
 from autoport.regime.features import build_features
 from autoport.regime.hmm import HMMFit
 from autoport.regime.hysteresis import hysteresis
@@ -67,9 +67,7 @@ class RegimeSwitching:
             cfg = cfg.model_copy(update={"detector": self.logged.detector})
         if detector_overrides:
             try:
-                det = DetectorConfig.model_validate(
-                    {**cfg.detector.model_dump(), **detector_overrides}
-                )
+                det = cfg.detector_with(detector_overrides)
             except ValidationError as exc:
                 raise configfile.invalid("detector settings for the regime strategy",
                                          exc) from None

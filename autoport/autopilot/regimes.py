@@ -105,10 +105,9 @@ class AutopilotRegimes:
 
     def __init__(self, settings) -> None:
         cfg = _regime_config()
-        det = cfg.detector if cfg is not None else DetectorConfig()
         try:
-            self.detector = DetectorConfig.model_validate(
-                {**det.model_dump(), **(settings.detector or {})})
+            self.detector = (cfg.detector_with(settings.detector or {}) if cfg is not None
+                             else DetectorConfig.model_validate(settings.detector or {}))
         except ValidationError as exc:
             parts = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
             raise ConfigError(f"autopilot regime.detector: {'; '.join(parts)}") from None

@@ -160,6 +160,15 @@ class RegimeConfig(BaseModel):
                 raise ValueError(f"candidate {name}: {'; '.join(parts)}") from None
         return value
 
+    def detector_with(self, overrides: dict) -> DetectorConfig:
+        """The detector with ``overrides`` (a ``use`` among them starts from that candidate);
+        raises pydantic's ValidationError on a bad setting, for the caller to word."""
+        base = self.detector.model_dump()
+        name = overrides.get("use")
+        if name is not None and name != self.detector.use:
+            base = self.candidate(name).model_dump()
+        return DetectorConfig.model_validate({**base, **overrides})
+
     def candidate(self, name: str) -> DetectorConfig:
         """The detector settings with ``use: name`` (the shared keys of ``detector`` kept)."""
         if name not in self.candidates:
@@ -171,8 +180,8 @@ class RegimeConfig(BaseModel):
 
 
 # detector keys a candidate leaves to `detector:` (the refit grid and the seeds)
-SHARED_KEYS = ("min_train", "refit_every", "train_window", "refit_restarts", "seed", "n_iter",
-               "tol")
+SHARED_KEYS = ("min_train", "refit_every", "train_window", "n_restarts", "refit_restarts", "seed",
+               "n_iter", "tol")
 
 
 def parse_config(text: str, source: str = "regime.yaml") -> RegimeConfig:

@@ -269,7 +269,8 @@ def fit_hmm(
     n_states: int = 3,
     init: HMMFit | None = None,
 ) -> HMMFit:
-    """Fit an ``n_states`` (2 or 3) GaussianHMM ``n_restarts`` times (seeds ``seed``, ``seed+1``, ...).
+    """Fit an ``n_states`` (2 or 3) GaussianHMM ``n_restarts`` times (seeds ``seed``,
+    ``seed+1``, ...).
 
     The restart with the highest log-likelihood wins. ``init`` (a previous fit) adds one more
     candidate started from its parameters, which keeps refits stable and cheap; with ``init``,
