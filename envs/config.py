@@ -101,11 +101,12 @@ class EnvConfig(BaseModel):
     def regime_warmup(self) -> int:
         """Sessions up to and including the first decision date with regime probabilities
         (0 without regime features): the detector's first fit needs ``min_train`` feature
-        rows, and feature row 0 sits on price row 1 (``vol_window`` with realized vol)."""
+        rows, and feature row 0 sits on price row 1 (later with realized vol or the jump
+        features: ``DetectorConfig.warmup``)."""
         det = self.regime_detector
         if not self.regime_features or det is None:
             return 0
-        return det.min_train + (det.vol_window if det.realized_vol else 1) + 1
+        return det.min_train + det.warmup
 
     @property
     def history_needed(self) -> int:

@@ -37,7 +37,7 @@ from pydantic import ValidationError
 
 from autoport import configfile, portfolio
 from autoport.errors import DataError
-from autoport.regime.config import DetectorConfig, RegimeConfig, load_config
+from autoport.regime.config import RegimeConfig, load_config
 from autoport.regime.features import build_features
 from autoport.regime.hmm import HMMFit
 from autoport.regime.hysteresis import hysteresis
@@ -68,9 +68,7 @@ class RegimeSwitching:
             cfg = cfg.model_copy(update={"detector": self.logged.detector})
         if detector_overrides:
             try:
-                det = DetectorConfig.model_validate(
-                    {**cfg.detector.model_dump(), **detector_overrides}
-                )
+                det = cfg.detector_with(detector_overrides)
             except ValidationError as exc:
                 raise configfile.invalid("detector settings for the regime strategy",
                                          exc) from None
@@ -79,7 +77,7 @@ class RegimeSwitching:
         # a logged model was fitted on data to its train_end: backtests start after it
         self.seen_until = self.logged.fit.train_end if self.logged else None
         det = cfg.detector
-        warmup = (det.vol_window if det.realized_vol else 1) + 1
+        warmup = det.warmup
         longest = max(p.window for p in cfg.strategy.regimes.values())
         fit_history = warmup + 60 if self.logged else det.min_train + warmup
         self.min_history = max(fit_history, longest + 1)

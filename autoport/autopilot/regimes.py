@@ -105,10 +105,9 @@ class AutopilotRegimes:
 
     def __init__(self, settings) -> None:
         cfg = _regime_config()
-        det = cfg.detector if cfg is not None else DetectorConfig()
         try:
-            self.detector = DetectorConfig.model_validate(
-                {**det.model_dump(), **(settings.detector or {})})
+            self.detector = (cfg.detector_with(settings.detector or {}) if cfg is not None
+                             else DetectorConfig.model_validate(settings.detector or {}))
         except ValidationError as exc:
             parts = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
             raise ConfigError(f"autopilot regime.detector: {'; '.join(parts)}") from None
@@ -119,7 +118,7 @@ class AutopilotRegimes:
         self.threshold = pick(settings.threshold, "threshold", 0.7)
         self.hold_days = pick(settings.hold_days, "hold_days", 5)
         self.min_hold = pick(settings.min_hold, "min_hold", 21)
-        warmup = (self.detector.vol_window if self.detector.realized_vol else 1) + 1
+        warmup = self.detector.warmup
         self.min_history = self.detector.min_train + warmup
         self._online = OnlineRegimeFilter.from_detector(self.detector, self.refit_every)
 

@@ -17,7 +17,13 @@ from autoport.errors import ConfigError
 class DetectorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    returns: Literal["assets", "market"] = "market"
+    use: str | None = Field(None, description="a name from `candidates:` (its settings apply, "
+                            "then any other key given here)")
+    model: Literal["hmm", "jump"] = "hmm"
+    n_states: Literal[2, 3] = 3
+    returns: Literal["assets", "market", "features"] = "market"
+    horizons: tuple[int, ...] = (5, 21, 63)
+    jump_penalty: float = Field(50.0, ge=0)
     realized_vol: bool = False
     vol_window: int = Field(10, ge=2)
     min_train: int = Field(756, ge=60)
@@ -38,9 +44,22 @@ class DetectorConfig(BaseModel):
                              f"{self.min_train}; raise it or set it to null (expanding)")
         return self
 
+    @field_validator("horizons")
+    @classmethod
+    def _horizons(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or min(value) < 1:
+            raise ValueError("horizons must be one or more positive session counts")
+        return value
+
     def feature_kwargs(self) -> dict:
         return {"returns": self.returns, "realized_vol": self.realized_vol,
-                "vol_window": self.vol_window}
+                "vol_window": self.vol_window, "horizons": self.horizons}
+
+    @property
+    def warmup(self) -> int:
+        """Price sessions before the first feature row (plus one to spare)."""
+        lost = self.vol_window if self.realized_vol else 1
+        return lost + (max(self.horizons) if self.returns == "features" else 0) + 1
 
     def fit_kwargs(self) -> dict:
         return {"n_restarts": self.n_restarts, "seed": self.seed, "n_iter": self.n_iter,
@@ -113,6 +132,58 @@ class RegimeConfig(BaseModel):
     detector: DetectorConfig
     strategy: StrategyConfig
     reference: ReferenceConfig = ReferenceConfig()
+    candidates: dict[str, dict] = Field(
+        default_factory=dict, description="named detector settings `detector.use` picks from")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _use_candidate(cls, raw):
+        """``detector.use: NAME`` = the candidate's settings, overridden by the detector's own."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("detector"), dict):
+            return raw
+        det, cands = raw["detector"], raw.get("candidates") or {}
+        name = det.get("use")
+        if name is None:
+            return raw
+        if name not in cands:
+            raise ValueError(f"detector.use {name!r} is not in candidates "
+                             f"({', '.join(sorted(cands)) or 'none given'})")
+        cand = {k: v for k, v in cands[name].items() if k != "use"}
+        return {**raw, "detector": {**cand, **det}}
+
+    @field_validator("candidates")
+    @classmethod
+    def _valid_candidates(cls, value: dict) -> dict:
+        for name, settings in value.items():
+            try:
+                DetectorConfig.model_validate(settings)
+            except ValidationError as exc:
+                parts = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+                raise ValueError(f"candidate {name}: {'; '.join(parts)}") from None
+        return value
+
+    def detector_with(self, overrides: dict) -> DetectorConfig:
+        """The detector with ``overrides`` (a ``use`` among them starts from that candidate);
+        raises pydantic's ValidationError on a bad setting, for the caller to word."""
+        base = self.detector.model_dump()
+        name = overrides.get("use")
+        if name is not None and name != self.detector.use:
+            base = self.candidate(name).model_dump()
+        return DetectorConfig.model_validate({**base, **overrides})
+
+    def candidate(self, name: str) -> DetectorConfig:
+        """The detector settings with ``use: name`` (the shared keys of ``detector`` kept)."""
+        if name not in self.candidates:
+            raise ConfigError(f"no detector candidate {name!r}; use one of "
+                              f"{', '.join(sorted(self.candidates))}")
+        shared = {k: v for k, v in self.detector.model_dump().items()
+                  if k in SHARED_KEYS}
+        return DetectorConfig.model_validate({**shared, **self.candidates[name], "use": name})
+
+
+# detector keys a candidate leaves to `detector:` (the refit grid and the seeds)
+SHARED_KEYS = ("min_train", "refit_every", "train_window", "n_restarts", "refit_restarts", "seed",
+               "n_iter", "tol")
 
 
 def _bundled_mapping() -> dict:

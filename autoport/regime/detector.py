@@ -1,8 +1,8 @@
 """One entry point for online regime detection from prices and a detector config.
 
 The CLI, the environment's optional regime features and the autopilot all need the same thing:
-filtered (no look-ahead) regime probabilities for every session of a price panel after the
-first fit. Building the features and running the online HMM in one place keeps their settings
+online (no look-ahead) regime probabilities for every session of a price panel after the
+first fit. Building the features and running the online detector in one place keeps their settings
 from drifting apart.
 """
 
@@ -12,7 +12,9 @@ import pandas as pd
 
 from autoport.regime.config import DetectorConfig, load_config
 from autoport.regime.features import build_features
-from autoport.regime.hmm import RegimeResult, online_regimes
+from autoport.errors import DataError
+from autoport.regime.hmm import RegimeResult
+from autoport.regime.online import OnlineRegimeFilter
 
 
 def detect(
@@ -30,6 +32,9 @@ def detect(
     """
     det = detector if detector is not None else load_config().detector
     feats = build_features(prices, extra=extra, **det.feature_kwargs())
-    return online_regimes(feats, min_train=det.min_train, refit_every=det.refit_every,
-                          train_window=det.train_window, refit_restarts=det.refit_restarts,
-                          **det.fit_kwargs())
+    if len(feats) <= det.min_train:
+        raise DataError(
+            f"{len(feats)} sessions of features leave nothing to label after min_train "
+            f"{det.min_train}; pass a longer history or lower min_train"
+        )
+    return OnlineRegimeFilter.from_detector(det).run(feats)

@@ -6,6 +6,12 @@ Every feature on date ``t`` uses closes up to ``t`` only:
   returns; the HMM then sees the cross-section, whose volatilities and correlations separate
   regimes within days), or ``returns="market"``: one column ``ret``, the daily log return of
   the market proxy (the series itself, or for a panel its equal-weight, daily-rebalanced index);
+  or ``returns="features"``: ``ret`` plus, at each horizon ``h`` of ``horizons`` (sessions),
+  the exponentially weighted mean return ``ewm_ret:h`` (half-life ``h``), the log EWMA
+  volatility ``log_vol:h``, the log downside deviation ``log_dd:h`` (EWMA of the squared
+  negative returns) and the trailing drawdown ``drawdown:h`` (log distance below the highest
+  index level of the last ``4h`` sessions): the statistical jump model's inputs (Shu, Yu and
+  Mulvey 2024), which see a slide unfold over weeks where one day's return does not;
 - ``log_vol`` (when ``realized_vol``): the log of the realized volatility of ``ret`` over the trailing ``vol_window``
   sessions (daily units, not annualized): a short window reacts within days to a volatility
   regime change, the log makes it closer to Gaussian;
@@ -26,6 +32,26 @@ from autoport.errors import DataError
 
 FEATURE_RET = "ret"
 FEATURE_VOL = "log_vol"
+HORIZONS = (5, 21, 63)
+
+
+def market_features(ret: pd.Series, horizons: tuple[int, ...] = HORIZONS) -> pd.DataFrame:
+    """``ret`` and its EWMA mean, log volatility, log downside deviation and trailing drawdown
+    at each horizon (see the module docstring); each row from rows up to its date only (pandas'
+    ``adjust=False`` recursions and trailing windows). The first ``max(horizons)`` rows, where
+    the averages have not warmed up, are dropped."""
+    if not horizons or min(horizons) < 1:
+        raise DataError(f"horizons {list(horizons)} must be positive session counts")
+    level = ret.cumsum()
+    cols = {FEATURE_RET: ret}
+    for h in horizons:
+        ewm = dict(halflife=h, adjust=False)
+        cols[f"ewm_ret:{h}"] = ret.ewm(**ewm).mean()
+        cols[f"log_vol:{h}"] = 0.5 * np.log((ret**2).ewm(**ewm).mean().clip(lower=1e-12))
+        cols[f"log_dd:{h}"] = 0.5 * np.log((ret.clip(upper=0.0) ** 2).ewm(**ewm).mean()
+                                           .clip(lower=1e-12))
+        cols[f"drawdown:{h}"] = level - level.rolling(4 * h, min_periods=1).max()
+    return pd.DataFrame(cols).iloc[max(horizons):]
 
 
 def market_returns(prices: pd.DataFrame | pd.Series) -> pd.Series:
@@ -48,6 +74,7 @@ def build_features(
     returns: str = "assets",
     realized_vol: bool = False,
     vol_window: int = 10,
+    horizons: tuple[int, ...] = HORIZONS,
     extra: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Raw (unstandardized) features, one row per session (from the first full vol window
@@ -69,10 +96,13 @@ def build_features(
         )
     if isinstance(prices, (pd.Series, pd.DataFrame)) and (prices.to_numpy() <= 0).any():
         raise DataError("regime features need strictly positive prices")
-    if returns not in ("assets", "market"):
-        raise DataError(f"unknown returns feature {returns!r}; use 'assets' or 'market'")
+    if returns not in ("assets", "market", "features"):
+        raise DataError(
+            f"unknown returns feature {returns!r}; use 'assets', 'market' or 'features'")
     ret = market_returns(prices)
-    if returns == "assets" and isinstance(prices, pd.DataFrame) and prices.shape[1] > 1:
+    if returns == "features":
+        parts = [market_features(ret, tuple(horizons))]
+    elif returns == "assets" and isinstance(prices, pd.DataFrame) and prices.shape[1] > 1:
         parts = [np.log(prices / prices.shift(1)).iloc[1:].add_prefix(FEATURE_RET + ":")]
     else:
         parts = [ret.to_frame()]
@@ -80,7 +110,11 @@ def build_features(
         vol = ret.rolling(vol_window).std(ddof=1)
         # a flat stretch has zero realized vol: floor it so the log stays finite
         parts.append(np.log(vol.clip(lower=1e-6)).rename(FEATURE_VOL))
-    frame = pd.concat(parts, axis=1)
+    frame = pd.concat(parts, axis=1, join="inner")
+    if frame.empty:
+        raise DataError(
+            f"{len(prices)} sessions leave no feature row after the {max(horizons)}-session "
+            "warm-up of the horizons; pass a longer history or shorter horizons")
     if realized_vol:
         frame = frame.iloc[vol_window - 1 :]
     if extra is not None and not extra.empty:

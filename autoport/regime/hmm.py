@@ -1,11 +1,11 @@
-"""A 3-state Gaussian HMM (hmmlearn) fitted with seeded restarts, and its online labels.
+"""A 2- or 3-state Gaussian HMM (hmmlearn) fitted with seeded restarts, and its online labels.
 
 Naming rule (the model's own, never matched against a truth): with each state's daily return
 mean and volatility read from the fitted emission parameters (``ret`` column, unstandardized),
 
 - **bear** is the state with the highest return volatility;
 - of the other two, **bull** is the one with the higher mean return;
-- the remaining state is **sideways**.
+- the remaining state is **sideways** (a 2-state model has none: its sideways probability is 0).
 
 Online labels (no look-ahead): the label on date ``t`` is the argmax of the *filtered*
 probabilities P(state_t | features up to t), from a model fitted only on sessions strictly
@@ -60,21 +60,41 @@ class HMMFit:
     n_train: int
     state_stats: dict = field(default_factory=dict)
 
+    kind = "hmm"
+
     def order(self) -> np.ndarray:
-        """Hidden-state indices in :data:`REGIMES` order (bull, bear, sideways)."""
-        return np.array([self.state_names.index(name) for name in REGIMES])
+        """Hidden-state indices in :data:`REGIMES` order (bull, bear, sideways); -1 for a regime
+        the model has no state for (sideways of a 2-state model)."""
+        return regime_order(self.state_names)
+
+    def to_regimes(self, hidden: np.ndarray) -> np.ndarray:
+        """Hidden-state probabilities as bull/bear/sideways columns (0 for a missing regime)."""
+        return to_regimes(hidden, self.state_names)
+
+    # the online filter's two steps (see autoport.regime.models): a carry is the predicted state
+    # distribution of the next row, so a run continued from it equals one pass bit for bit
+    def start(self, train: np.ndarray) -> np.ndarray:
+        """The carry after filtering the raw training rows with this fit."""
+        before = forward_filter(self.model, self.scaler.transform(train))
+        return predict(before[-1], self.model.transmat_)
+
+    def step(self, rows: np.ndarray, carry: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Filtered probabilities of raw ``rows`` (regime order) from ``carry``, and the carry
+        after them."""
+        hidden = forward_filter(self.model, self.scaler.transform(rows), carry)
+        return self.to_regimes(hidden), predict(hidden[-1], self.model.transmat_)
 
     def filter(self, features: pd.DataFrame) -> pd.DataFrame:
         """Filtered probabilities P(regime_t | rows up to t), columns bull/bear/sideways."""
         self._check_columns(features)
         probs = forward_filter(self.model, self.scaler.transform(features))
-        return pd.DataFrame(probs[:, self.order()], index=features.index, columns=list(REGIMES))
+        return pd.DataFrame(self.to_regimes(probs), index=features.index, columns=list(REGIMES))
 
     def smoothed(self, features: pd.DataFrame) -> pd.DataFrame:
         """Smoothed posteriors (uses later rows): in-sample description only."""
         self._check_columns(features)
         probs = self.model.predict_proba(self.scaler.transform(features))
-        return pd.DataFrame(probs[:, self.order()], index=features.index, columns=list(REGIMES))
+        return pd.DataFrame(self.to_regimes(probs), index=features.index, columns=list(REGIMES))
 
     def _check_columns(self, features: pd.DataFrame) -> None:
         if tuple(features.columns) != self.columns:
@@ -95,8 +115,8 @@ class HMMFit:
             "restarts": [r.__dict__ for r in self.restarts],
             "states": self.state_stats,
             "transition": pd.DataFrame(
-                self.model.transmat_[np.ix_(self.order(), self.order())],
-                index=list(REGIMES), columns=list(REGIMES),
+                self.model.transmat_, index=list(self.state_names),
+                columns=list(self.state_names),
             ).to_dict(),
         }
 
@@ -209,14 +229,32 @@ def market_weights(columns: tuple[str, ...]) -> np.ndarray:
 
 def name_states(means_ret: np.ndarray, vols_ret: np.ndarray) -> tuple[str, ...]:
     """Apply the naming rule of the module docstring to per-state mean return and vol."""
-    if len(means_ret) != 3:
-        raise ConfigError(f"the naming rule needs 3 states, got {len(means_ret)}")
+    k = len(means_ret)
+    if k not in (2, 3):
+        raise ConfigError(f"the naming rule needs 2 or 3 states, got {k}")
     bear = int(np.argmax(vols_ret))
-    rest = [i for i in range(3) if i != bear]
+    rest = [i for i in range(k) if i != bear]
     bull = max(rest, key=lambda i: means_ret[i])
-    names = ["sideways"] * 3
+    names = ["sideways"] * k
     names[bear], names[bull] = "bear", "bull"
     return tuple(names)
+
+
+def regime_order(state_names: tuple[str, ...]) -> np.ndarray:
+    """Hidden-state index of each of :data:`REGIMES` (-1 when the model has no such state)."""
+    return np.array([state_names.index(n) if n in state_names else -1 for n in REGIMES])
+
+
+def to_regimes(hidden: np.ndarray, state_names: tuple[str, ...]) -> np.ndarray:
+    """(n, n_states) hidden-order probabilities as (n, 3) in :data:`REGIMES` order."""
+    order = regime_order(state_names)
+    if (order >= 0).all():
+        return hidden[:, order]
+    out = np.zeros((len(hidden), len(REGIMES)))
+    for j, i in enumerate(order):
+        if i >= 0:
+            out[:, j] = hidden[:, i]
+    return out
 
 
 def fit_hmm(
@@ -228,9 +266,11 @@ def fit_hmm(
     tol: float = 1e-2,
     covariance_type: str = "full",
     transmat_prior: float = 1.0,
+    n_states: int = 3,
     init: HMMFit | None = None,
 ) -> HMMFit:
-    """Fit a 3-state GaussianHMM ``n_restarts`` times (seeds ``seed``, ``seed+1``, ...).
+    """Fit an ``n_states`` (2 or 3) GaussianHMM ``n_restarts`` times (seeds ``seed``,
+    ``seed+1``, ...).
 
     The restart with the highest log-likelihood wins. ``init`` (a previous fit) adds one more
     candidate started from its parameters, which keeps refits stable and cheap; with ``init``,
@@ -240,7 +280,10 @@ def fit_hmm(
     """
     from hmmlearn.hmm import GaussianHMM
 
-    warm = init is not None and init.columns == tuple(features.columns)
+    warm = (init is not None and init.columns == tuple(features.columns)
+            and len(init.state_names) == n_states)
+    if n_states not in (2, 3):
+        raise ConfigError(f"n_states {n_states} is not supported; use 2 or 3")
     if n_restarts < (0 if warm else 1):
         raise ConfigError(f"n_restarts {n_restarts} must be at least 1")
     market = market_weights(tuple(features.columns))
@@ -251,11 +294,11 @@ def fit_hmm(
         )
     scaler = Scaler.fit(features)
     x = scaler.transform(features)
-    prior = np.full((3, 3), 1.0) + np.eye(3) * (transmat_prior - 1.0)
+    prior = np.full((n_states, n_states), 1.0) + np.eye(n_states) * (transmat_prior - 1.0)
 
     def make(rs: int, params_init: str) -> GaussianHMM:
         return GaussianHMM(
-            n_components=3, covariance_type=covariance_type, n_iter=n_iter, tol=tol,
+            n_components=n_states, covariance_type=covariance_type, n_iter=n_iter, tol=tol,
             random_state=rs, init_params=params_init, transmat_prior=prior,
         )
 
@@ -275,7 +318,10 @@ def fit_hmm(
                 scaler.std
             )
             covs = old.covars_ * np.outer(ratio, ratio)
-            model.covars_ = _from_full(covs, covariance_type)
+            try:
+                model.covars_ = _from_full(covs, covariance_type)
+            except ValueError:  # a state collapsed on a few rows: no warm start from it
+                continue
         else:
             model = make(rs, "stmc")
         hmm_log = logging.getLogger("hmmlearn")
@@ -317,7 +363,7 @@ def fit_hmm(
             "expected_duration_days": float(1.0 / max(1e-12, 1.0 - best_model.transmat_[i, i])),
             "share_of_training_days": float(occupancy[i]),
         }
-        for i in range(3)
+        for i in range(n_states)
     }
     return HMMFit(
         model=best_model,
@@ -435,7 +481,10 @@ def in_sample_probabilities(features: pd.DataFrame, **fit_kwargs) -> pd.DataFram
 
 
 def fit_to_dict(fit: HMMFit) -> dict:
-    """Everything needed to rebuild ``fit`` (parameters, scaler, names), JSON-ready."""
+    """Everything needed to rebuild ``fit`` (parameters, scaler, names), JSON-ready; a jump
+    model fit writes its own format."""
+    if getattr(fit, "kind", "hmm") != "hmm":
+        return fit.to_dict()
     m = fit.model
     return {
         "format": "autoport.regime.hmm/1",
@@ -463,9 +512,14 @@ def fit_from_dict(d: dict) -> HMMFit:
     """Rebuild an :class:`HMMFit` written by :func:`fit_to_dict` (for example from MLflow)."""
     from hmmlearn.hmm import GaussianHMM
 
+    if d.get("format") == "autoport.regime.jump/1":
+        from autoport.regime.jump import JumpFit
+
+        return JumpFit.from_dict(d)
     if d.get("format") != "autoport.regime.hmm/1":
         raise DataError("not a regime model file (format autoport.regime.hmm/1 expected)")
-    model = GaussianHMM(n_components=3, covariance_type="full", init_params="")
+    model = GaussianHMM(n_components=len(d["state_names"]), covariance_type="full",
+                        init_params="")
     model.startprob_ = np.asarray(d["startprob"])
     model.transmat_ = np.asarray(d["transmat"])
     model.means_ = np.asarray(d["means"])

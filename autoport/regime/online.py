@@ -1,4 +1,8 @@
-"""The one online regime filter: filtered HMM probabilities of a growing history.
+"""The one online regime filter: online regime probabilities of a growing history.
+
+The filter owns the refit grid and drives a detector (:mod:`autoport.regime.models`: the
+Gaussian HMM, whose probabilities are filtered ones, or the statistical jump model, whose labels
+come from its forward dynamic programme); every rule below holds for both.
 
 ``autoport regime`` (through :func:`autoport.regime.detector.detect`), the DQN environment's
 regime features, the regime strategy and the autopilot all use :class:`OnlineRegimeFilter`, so
@@ -14,18 +18,19 @@ date reads rows up to that date only, and a fit never reads the rows it labels. 
 on the history's first row only, so a history cut at any date gets the same probabilities as
 the whole one up to that date.
 
-**Warm starts.** The first fit runs ``n_restarts`` seeded restarts; every later fit starts EM
+**Warm starts** (the HMM). The first fit runs ``n_restarts`` seeded restarts; every later fit starts EM
 from the previous fit's parameters (re-expressed in the new window's standardization) plus
 ``refit_restarts`` seeded restarts (default 0) and keeps the candidate with the highest
 likelihood (:func:`autoport.regime.hmm.fit_hmm`). A refit so starts where the model was and
 converges in a few EM steps, and the states keep their meaning from one refit to the next. If
 the warm start alone fails, that refit falls back to the seeded restarts.
 
-**Shared fits.** A fit is decided by the settings and the rows up to its grid point, so many
-filters over the same rows (a sweep's trials, which search anything but the detector) can share
-them: inside :func:`sharing`, ``_refit`` looks the fit up by a hash of both before fitting.
-The sweep builds them once on its driver and hands them to the workers (:func:`install`).
-Off by default, so ``n_fits`` counts every fit outside a sweep.
+**Shared fits.** A fit is decided by the detector's settings and the rows up to its grid point,
+so many filters over the same rows (a sweep's trials, which search anything but the detector)
+can share them: inside :func:`sharing`, ``_refit`` looks the fit (and the carry at its grid
+point) up by a hash of both before fitting. The sweep builds them once on its driver and hands
+them to the workers (:func:`install`). Off by default, so ``n_fits`` counts every fit outside a
+sweep.
 
 **Batch and incremental give the same numbers, bit for bit.** :meth:`run` is :meth:`update`
 over all rows; :meth:`update` adds rows (refitting at each grid point it passes) and continues
@@ -43,11 +48,12 @@ import pandas as pd
 
 from autoport.errors import ConfigError, DataError
 from autoport.regime.config import DetectorConfig
-from autoport.regime.hmm import REGIMES, HMMFit, RegimeResult, fit_hmm, forward_filter, predict
+from autoport.regime.hmm import REGIMES, RegimeResult
+from autoport.regime.models import Detector, HMMDetector, RegimeFit, make_detector
 
 
 # Fits shared between filters of this process while sharing is on (None: off); see the doc.
-_SHARED: dict[str, tuple[HMMFit, np.ndarray]] | None = None
+_SHARED: dict[str, tuple[RegimeFit, object]] | None = None
 
 
 @contextmanager
@@ -70,9 +76,11 @@ def install(fits: dict) -> None:
 class OnlineRegimeFilter:
     """Online regime probabilities under the refit grid of the module docstring.
 
-    ``fit_kwargs`` go to :func:`autoport.regime.hmm.fit_hmm` (restarts, seed, EM settings).
-    State: the feature rows seen, the fits of the grid points passed, the probabilities of the
-    labelled rows and the last filtered distribution (to continue the recursion).
+    ``detector`` fits each grid point (default: an :class:`~autoport.regime.models.HMMDetector`
+    with ``warm_start``, ``refit_restarts`` and ``fit_kwargs``, which go to
+    :func:`autoport.regime.hmm.fit_hmm`). State: the feature rows seen, the fits of the grid
+    points passed, the probabilities of the labelled rows, and the recursion's carry at the start
+    of each fit's segment and after the last row (to continue it).
     """
 
     def __init__(
@@ -81,6 +89,7 @@ class OnlineRegimeFilter:
         min_train: int = 504,
         refit_every: int = 63,
         train_window: int | None = None,
+        detector: Detector | None = None,
         warm_start: bool = True,
         refit_restarts: int = 0,
         **fit_kwargs,
@@ -98,10 +107,9 @@ class OnlineRegimeFilter:
         self.train_window = train_window
         if refit_restarts < 0:
             raise ConfigError(f"refit_restarts {refit_restarts} must be 0 or more")
-        self.warm_start = warm_start
-        self.refit_restarts = refit_restarts
-        self.fit_kwargs = fit_kwargs
-        self.n_fits = 0  # HMM fits run by this object (what the incremental path saves)
+        self.detector = detector if detector is not None else HMMDetector(
+            warm_start=warm_start, refit_restarts=refit_restarts, **fit_kwargs)
+        self.n_fits = 0  # fits run by this object (what the incremental path saves)
         self.reset()
 
     @classmethod
@@ -114,8 +122,7 @@ class OnlineRegimeFilter:
             min_train=detector.min_train,
             refit_every=detector.refit_every if refit_every is None else refit_every,
             train_window=detector.train_window,
-            refit_restarts=detector.refit_restarts,
-            **detector.fit_kwargs(),
+            detector=make_detector(detector),
         )
 
     # ------------------------------------------------------------------ state
@@ -125,8 +132,9 @@ class OnlineRegimeFilter:
         self._dates = pd.Index([])
         self._rows = np.empty((0, 0))
         self._probs = np.empty((0, len(REGIMES)))  # labelled rows, REGIMES order
-        self._fits: list[HMMFit] = []
-        self._state: np.ndarray | None = None  # last filtered row, hidden-state order
+        self._fits: list[RegimeFit] = []
+        self._starts: list = []  # the carry at each fit's grid point
+        self._carry = None  # the carry after the last row
         self._frame: pd.DataFrame | None = None
 
     def __len__(self) -> int:
@@ -134,12 +142,12 @@ class OnlineRegimeFilter:
         return len(self._rows)
 
     @property
-    def fits(self) -> tuple[HMMFit, ...]:
+    def fits(self) -> tuple[RegimeFit, ...]:
         """The fits of the grid points passed, in order."""
         return tuple(self._fits)
 
     @property
-    def last_fit(self) -> HMMFit:
+    def last_fit(self) -> RegimeFit:
         """The fit that labels the last row seen."""
         if not self._fits:
             raise DataError(
@@ -230,13 +238,9 @@ class OnlineRegimeFilter:
             a = self.min_train + (r - self.min_train) // self.refit_every * self.refit_every
             end = min(a + self.refit_every, n)
             if r == a:
-                fit, prior = self._refit(a)
-            else:
-                fit = self._fits[-1]
-                prior = predict(self._state, fit.model.transmat_)
-            hidden = forward_filter(fit.model, fit.scaler.transform(self._rows[r:end]), prior)
-            self._state = hidden[-1]
-            parts.append(hidden[:, fit.order()])
+                self._refit(a)
+            probs, self._carry = self._fits[-1].step(self._rows[r:end], self._carry)
+            parts.append(probs)
             r = end
         self._probs = np.concatenate(parts)
         new = self._probs[first_new:]
@@ -244,54 +248,46 @@ class OnlineRegimeFilter:
                             columns=list(REGIMES))
 
     # ------------------------------------------------------------------ internals
-    def _refit(self, a: int) -> tuple[HMMFit, np.ndarray]:
-        """Fit grid point ``a`` on rows ``[lo, a)`` and return it with the predicted state
-        distribution of row ``a`` (the filter run over the training rows with the new fit)."""
+    def _refit(self, a: int) -> None:
+        """Fit grid point ``a`` on rows ``[lo, a)`` and set the carry to the recursion's state
+        after running the new fit over those training rows."""
         key = self._share_key(a) if _SHARED is not None else None
         if key is not None and key in _SHARED:
-            fit, prior = _SHARED[key]
-            self._fits.append(fit)
-            return fit, prior
-        lo = 0 if self.train_window is None else max(0, a - self.train_window)
-        train = pd.DataFrame(self._rows[lo:a], index=self._dates[lo:a], columns=self._columns)
-        previous = self._fits[-1] if (self.warm_start and self._fits) else None
-        fit = None
-        if previous is not None:
-            kwargs = {**self.fit_kwargs, "n_restarts": self.refit_restarts}
-            try:
-                fit = fit_hmm(train, init=previous, **kwargs)
-            except DataError:  # the warm start failed: fall back to the seeded restarts
-                fit = None
-        if fit is None:
-            fit = fit_hmm(train, init=previous, **self.fit_kwargs)
-        self.n_fits += 1
+            fit, self._carry = _SHARED[key]
+        else:
+            lo = 0 if self.train_window is None else max(0, a - self.train_window)
+            train = pd.DataFrame(self._rows[lo:a], index=self._dates[lo:a],
+                                 columns=self._columns)
+            fit = self.detector.fit(train, self._fits[-1] if self._fits else None)
+            self.n_fits += 1
+            self._carry = fit.start(self._rows[lo:a])
+            if key is not None and _SHARED is not None:
+                _SHARED[key] = (fit, self._carry)
         self._fits.append(fit)
-        before = forward_filter(fit.model, fit.scaler.transform(self._rows[lo:a]))
-        prior = predict(before[-1], fit.model.transmat_)
-        if key is not None and _SHARED is not None:
-            _SHARED[key] = (fit, prior)
-        return fit, prior
+        self._starts.append(self._carry)
 
     def _share_key(self, a: int) -> str:
-        """What decides the fit of grid point ``a``: the settings and every row (and date)
-        before it (earlier fits, the warm starts, are decided by those rows too)."""
+        """What decides the fit of grid point ``a``: the detector's settings and every row (and
+        date) before it (earlier fits, the warm starts, are decided by those rows too)."""
+        settings = (type(self.detector).__name__,
+                    sorted((k, repr(v)) for k, v in vars(self.detector).items()))
         h = hashlib.sha256(repr((self.min_train, self.refit_every, self.train_window,
-                                 self.warm_start, self.refit_restarts,
-                                 sorted(self.fit_kwargs.items()), self._columns)).encode())
+                                 settings, self._columns)).encode())
         h.update(np.ascontiguousarray(self._rows[:a]).tobytes())
         h.update(np.ascontiguousarray(self._dates[:a].asi8).tobytes())
         return h.hexdigest()
 
     def _truncate(self, m: int) -> None:
-        """Cut the state back to the first ``m`` rows (each row's value stays as it was)."""
+        """Cut the state back to the first ``m`` rows (each row's value stays as it was: the
+        last segment is re-run from its grid point's carry, the same arithmetic)."""
         labelled = max(0, m - self.min_train)
         self._rows, self._dates = self._rows[:m], self._dates[:m]
         self._frame = None
         self._probs = self._probs[:labelled]
-        self._fits = self._fits[: 0 if not labelled else (m - 1 - self.min_train)
-                                // self.refit_every + 1]
+        keep = 0 if not labelled else (m - 1 - self.min_train) // self.refit_every + 1
+        self._fits, self._starts = self._fits[:keep], self._starts[:keep]
         if labelled:
-            fit = self._fits[-1]
-            self._state = self._probs[-1][np.argsort(fit.order())]  # back to hidden order
+            a = self.min_train + (keep - 1) * self.refit_every
+            _, self._carry = self._fits[-1].step(self._rows[a:m], self._starts[-1])
         else:
-            self._state = None
+            self._carry = None

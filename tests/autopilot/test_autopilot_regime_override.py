@@ -85,7 +85,9 @@ def test_filtered_bear_signal_uses_the_confidence_thresholds():
 
 
 # ----------------------------------------------------------------------------- the detector
-FAST = {"detector": {"min_train": 150, "n_restarts": 1, "n_iter": 30, "seed": 1},
+# pins the 3-state HMM whose fit count and probabilities these tests compare
+FAST = {"detector": {"use": "hmm_market_3", "min_train": 150, "n_restarts": 1, "n_iter": 30,
+                     "seed": 1},
         "refit_every": 60}
 
 

@@ -216,7 +216,10 @@ def test_regime_features_are_off_by_default_and_resolve_the_bundled_detector():
     assert not EnvConfig().regime_features and EnvConfig().regime_detector is None
     on = EnvConfig(regime_features=True)
     assert on.regime_detector == load_regime_config().detector  # saved with the model
-    assert on.history_needed == on.regime_detector.min_train + 2 > EnvConfig().history_needed
+    # the bundled detector reads market features: feature row 0 sits on price row 1 + 63 (the
+    # longest horizon's warm-up), so the first labelled session is price row min_train + 64
+    assert on.regime_detector.returns == "features" and max(on.regime_detector.horizons) == 63
+    assert on.history_needed == on.regime_detector.min_train + 65 > EnvConfig().history_needed
     assert REGIME.history_needed == 102  # first fit on 100 feature rows = price rows 1..100
     size = features.obs_size(5, SMALL)
     assert features.obs_size(5, REGIME) == size + 3

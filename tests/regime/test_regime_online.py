@@ -193,7 +193,7 @@ def test_the_four_consumers_report_the_same_probabilities_on_the_same_settings()
 
 
 def test_a_refit_whose_warm_start_fails_falls_back_to_the_seeded_restarts(feats, monkeypatch):
-    import autoport.regime.online as online_mod
+    import autoport.regime.models as online_mod
 
     real, calls = online_mod.fit_hmm, []
 
