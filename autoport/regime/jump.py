@@ -144,8 +144,10 @@ class JumpFit:
         if d.get("format") != "autoport.regime.jump/1":
             raise DataError("not a jump model file (format autoport.regime.jump/1 expected)")
         return cls(
-            centers=np.asarray(d["centers"]), jump_penalty=float(d["jump_penalty"]),
-            scaler=Scaler(np.asarray(d["scaler_mean"]), np.asarray(d["scaler_std"])),
+            # dtype=float: a JSON null (how NaN is logged) reads back as NaN
+            centers=np.asarray(d["centers"], dtype=float), jump_penalty=float(d["jump_penalty"]),
+            scaler=Scaler(np.asarray(d["scaler_mean"], dtype=float),
+                          np.asarray(d["scaler_std"], dtype=float)),
             columns=tuple(d["columns"]), clustered=np.asarray(d["clustered"], dtype=int),
             state_names=tuple(d["state_names"]), objective=float(d["objective"]),
             train_start=pd.Timestamp(d["train_start"]), train_end=pd.Timestamp(d["train_end"]),

@@ -15,7 +15,7 @@ from autoport.synthetic import regime_switching_prices
 from autoport_cli import regime as regime_cli
 
 CONFIG = """
-detector: {returns: assets, min_train: 300, refit_every: 200, n_restarts: 2}
+detector: {use: hmm_market_3, returns: assets, min_train: 300, refit_every: 200, n_restarts: 2}
 strategy:
   regimes:
     bull: {objective: max_sharpe}

@@ -12,7 +12,7 @@ from autoport.errors import DataError
 from autoport.synthetic import regime_switching_prices
 
 REGIME_CONFIG = """
-detector: {returns: market, min_train: 300, refit_every: 200, n_restarts: 2}
+detector: {use: hmm_market_3, returns: market, min_train: 300, refit_every: 200, n_restarts: 2}
 strategy:
   regimes:
     bull: {objective: max_sharpe}

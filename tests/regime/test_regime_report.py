@@ -17,8 +17,9 @@ from autoport.regime.hysteresis import hysteresis
 from autoport.regime.report import EQUAL_WEIGHT_NAME, RegimeReport, regime_report
 from autoport.synthetic import regime_switching_prices
 
+# merged over the bundled regime.yaml, as the CLI reads a partial file
 CONFIG = """
-detector: {returns: assets, min_train: 300, refit_every: 200, n_restarts: 2}
+detector: {use: hmm_market_3, returns: assets, min_train: 300, refit_every: 200, n_restarts: 2}
 strategy:
   regimes:
     bull: {objective: max_sharpe}
@@ -31,7 +32,7 @@ strategy:
 def inputs():
     prices, labels = regime_switching_prices(800, seed=5)
     truth = labels.reindex(prices.index).fillna("bull").astype(str)
-    return prices, truth, parse_config(CONFIG)
+    return prices, truth, parse_config(CONFIG, merge=True)
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +125,7 @@ def test_cli_scores_equal_the_report(inputs, report, tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     payload = json.loads(res.stdout)
     raw = read_price_file(path)  # the file as the command reads it (CSV floats round-trip)
-    direct = regime_report(raw.drop(columns="regime"), parse_config(CONFIG),
+    direct = regime_report(raw.drop(columns="regime"), parse_config(CONFIG, merge=True),
                            truth=raw["regime"].astype(str))
     expected = json.loads(json.dumps(to_jsonable(direct.to_json())))
     # and the file's prices are the fixture's up to CSV rounding: the same regimes

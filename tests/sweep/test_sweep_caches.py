@@ -45,9 +45,12 @@ def test_a_trial_given_the_drivers_regime_fits_fits_nothing_and_gets_the_same_re
     # the driver read nothing after the validation end: every fit's training ends before it
     assert max(f.train_end for f, _ in fits.values()) <= pd.Timestamp("2006-12-31")
     def no_fit(*args, **kwargs):
-        raise AssertionError("a trial given the driver's fits fitted an HMM")
+        raise AssertionError("a trial given the driver's fits fitted a detector")
 
-    monkeypatch.setattr(online, "fit_hmm", no_fit)
+    from autoport.regime import models
+
+    monkeypatch.setattr(models.HMMDetector, "fit", no_fit)
+    monkeypatch.setattr(models.JumpDetector, "fit", no_fit)
     shared = backtest_trial(point, 0, strategy="regime", prices=prices,
                             period=spec.validation, make_strategy=make_strategy,
                             regime_fits=fits)
