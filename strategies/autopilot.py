@@ -43,6 +43,7 @@ from autoport.autopilot import aftertax, harvest, regimes, risk_checks, tax, tra
 from autoport.autopilot.settings import AutopilotSettings, EsgSettings, merged_settings
 from autoport.errors import ConfigError, OptimizationError
 from autoport.optimize import Constraints, Objective, risk_aversion_from_tolerance
+from autoport.optimize.capping import cap_and_renormalise
 from autoport.risk import load_alert_rules
 from autoport.decision import Book, Decision
 from autoport.engines import orders as sizing
@@ -277,15 +278,9 @@ class Autopilot:
         is held instead, and the note says so."""
         sol = portfolio.solve(window, objective="risk_parity", constraints=Constraints())
         upper = cons.upper if isinstance(cons.upper, dict) else {}
-        w = sol.weights.clip(lower=0.0)
-        shut = [t for t in w.index if upper.get(t, 1.0) <= 0.0]
-        w[shut] = 0.0
-        w = w / w.sum()
-        w, capped = risk_checks.cap_positions(w, self._cap)
-        if cons.group_max:
-            w, more = risk_checks.cap_sectors(w, cons.groups, cons.group_max)
-            w, again = risk_checks.cap_positions(w, self._cap)
-            capped += more + again
+        shut = [t for t in sol.weights.index if upper.get(t, 1.0) <= 0.0]
+        w, capped = cap_and_renormalise(sol.weights, self._cap, shut=shut, groups=cons.groups,
+                                        group_max=cons.group_max)
         note = ("risk parity solved without limits"
                 + (f", {', '.join(shut)} left out" if shut else "")
                 + (f", then {'; '.join(capped)}" if capped else ""))
