@@ -10,18 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
 import pandas as pd
 
 from autoport.autopilot.override import OverrideState
+from autoport.autopilot.regimes import AutopilotRegimes
 from autoport.autopilot.tax import TaxBook
 
 
 @dataclass(frozen=True)
 class AutopilotState:
     taxbook: TaxBook  # tax lots and realised gains from the engine's fills
-    regimes: Any = None  # the online regime filter (autopilot.regimes.AutopilotRegimes)
+    regimes: AutopilotRegimes | None = None  # the online regime filter (None: regimes off)
     capital: float | None = None  # the book's value at the first decision
     ordered: Mapping[str, float] = field(default_factory=dict)  # decision price per pending order
     target: pd.Series | None = None  # the last target traded toward
