@@ -4,8 +4,12 @@ lots and harvesting, share orders, and one explanation record per decision.
 Each call to :meth:`Autopilot.decide` is handed closes up to the decision date only and the
 engine's book (cash, shares, the fills since the last call, value, the engine's costs and
 order sizing), so its drifted weights, drawdown and realised gains are the engine's own. It
-keeps only what the engine does not: tax lots (from the book's fills) and its daily values.
-The record's orders are the ones the engine's order sizing
+keeps only what the engine does not (tax lots from the book's fills, daily values, the last
+target, the override and regime filter) in one frozen
+:class:`~autoport.autopilot.state.AutopilotState`: :meth:`Autopilot.step` maps a state and
+today's inputs to a decision and the next state, and ``decide`` advances the one it holds.
+Files and models (alert rules, ESG scores, sector map, regime map and detector, DQN policy)
+are read once, by :meth:`Autopilot.prepare`. The record's orders are the ones the engine's order sizing
 (:func:`autoport.engines.orders.size`) makes of its target, and the weights it returns are the
 holdings after them, so the engine executes exactly those orders.
 
@@ -22,12 +26,15 @@ orders. ``Decision.details`` holds the structured record;
 :func:`autoport.autopilot.explain.explain` renders it in sentences.
 
 Taxes are computed, not withdrawn: the engine's account stays pre-tax. The running
-``tax_status`` in each record and the run's report (:mod:`autoport.autopilot.aftertax`, the
+``tax_status`` in each record (:func:`autoport.autopilot.tax.after_tax`, with the year-end
+tax and carryforward of :func:`~autoport.autopilot.tax.close_tax_year`) and the run's report
+(:mod:`autoport.autopilot.aftertax`, the
 same treatment for 1/N) take each year's tax out of the pre-tax returns as a withdrawal.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
@@ -39,10 +46,12 @@ from autoport import data as data_mod
 from autoport import estimators, portfolio
 from autoport.autopilot import override as ov
 from autoport.autopilot import record as rec
-from autoport.autopilot import aftertax, harvest, regimes, risk_checks, tax, trades, triggers
+from autoport.autopilot import harvest, regimes, risk_checks, tax, trades, triggers
 from autoport.autopilot.settings import AutopilotSettings, EsgSettings, merged_settings
+from autoport.autopilot.state import AutopilotState
 from autoport.errors import ConfigError, OptimizationError
 from autoport.optimize import Constraints, Objective, risk_aversion_from_tolerance
+from autoport.optimize.capping import cap_and_renormalise
 from autoport.risk import load_alert_rules
 from autoport.decision import Book, Decision
 from autoport.engines import orders as sizing
@@ -108,6 +117,7 @@ class _Normal:
     view: regimes.RegimeView | None
     policy: regimes.Policy
     cap: float  # the stricter of the map's cap and the user's position limit
+    cap_used: float  # ``cap``, raised when it cannot hold a full budget of the free assets
     cons: Constraints
     tol: float  # risk tolerance used
     objective: str
@@ -141,17 +151,48 @@ class _Execution:
     notes: list[str]
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What :meth:`Autopilot.prepare` loads once: the alert rules' defaults filled into the
+    limits, the ESG scores, the sector map, the regime map and detector, the DQN policy."""
+
+    confidence: float  # VaR confidence
+    drawdown_limit: float
+    max_position: float
+    rules: ov.OverrideRules
+    esg_scores: dict[str, float] | None
+    sectors: dict[str, str]  # ticker -> sector (the user's, else the bundled map)
+    regime_map: dict[str, regimes.Policy]
+    detector: regimes.AutopilotRegimes | None  # unfitted: each run starts from a copy
+    dqn: Any  # a DQNPolicy proposing the normal target, or None
+    min_history: int
+
+
 class Autopilot:
+    """The engine-facing strategy: ``decide(history, book)`` advances :attr:`state` by one
+    :meth:`step`. The constructor stores settings only; files and models are read by
+    :meth:`prepare` (called by the first ``decide`` or ``min_history`` when not before)."""
+
     name = "autopilot"
 
     def __init__(self, settings: Any = None, **fields: Any) -> None:
         self.settings = s = merged_settings(settings, **fields)
+        self.esg: EsgSettings | None = (
+            EsgSettings() if s.esg_constraints is True else (s.esg_constraints or None)
+        )
+        self._ready: Prepared | None = None
+        self.state: AutopilotState | None = None  # None: the next decision starts a run
+
+    def prepare(self) -> Prepared:
+        """Load the alert rules, ESG scores, sector map, regime map and detector and the DQN
+        model, once; the only place the autopilot reads files or models."""
+        if self._ready is not None:
+            return self._ready
+        s = self.settings
         alert = _alert_defaults(s)
-        self.confidence = s.var_confidence or alert["confidence"]
-        self.drawdown_limit = s.max_drawdown_limit or alert["drawdown_limit"]
-        self.max_position = s.max_position or alert["max_weight"]
-        self.rules = ov.OverrideRules(
-            var_limit=s.var_limit, drawdown_limit=self.drawdown_limit,
+        drawdown_limit = s.max_drawdown_limit or alert["drawdown_limit"]
+        rules = ov.OverrideRules(
+            var_limit=s.var_limit, drawdown_limit=drawdown_limit,
             restore_drawdown=s.override.restore_drawdown or alert["rearm"],
             bear_signal=s.override.bear_signal,
             bear_confidence=s.override.bear_confidence,
@@ -161,50 +202,49 @@ class Autopilot:
             restore_sessions=s.override.restore_sessions,
             min_defensive_sessions=s.override.min_defensive_sessions,
         )
-        self.esg: EsgSettings | None = (
-            EsgSettings() if s.esg_constraints is True else (s.esg_constraints or None)
-        )
-        self.esg_scores = (self.esg.scores or _esg_scores()) if self.esg else None
-        self._sectors = s.sectors
-        self.regime_map = regimes.regime_map(s.regime)
-        self.detector = regimes.AutopilotRegimes(s.regime) if s.regime.enabled else None
-        self.min_history = s.window + 1
-        self.dqn = None
+        min_history = s.window + 1
+        dqn = None
         if s.dqn_model_uri:
             from autoport.strategies.dqn import DQNPolicy
 
-            self.dqn = DQNPolicy(model_uri=s.dqn_model_uri)
-            self.min_history = max(self.min_history, self.dqn.min_history)
-        self.reset()
+            dqn = DQNPolicy(model_uri=s.dqn_model_uri)
+            min_history = max(min_history, dqn.min_history)
+        self._ready = Prepared(
+            confidence=s.var_confidence or alert["confidence"],
+            drawdown_limit=drawdown_limit,
+            max_position=s.max_position or alert["max_weight"],
+            rules=rules,
+            esg_scores=(self.esg.scores or _esg_scores()) if self.esg else None,
+            sectors=dict(s.sectors) if s.sectors is not None else data_mod.sector_map(),
+            regime_map=regimes.regime_map(s.regime),
+            detector=regimes.AutopilotRegimes(s.regime) if s.regime.enabled else None,
+            dqn=dqn, min_history=min_history)
+        return self._ready
 
-    # ------------------------------------------------------------------ state
+    @property
+    def min_history(self) -> int:
+        return self.prepare().min_history
+
+    def initial_state(self) -> AutopilotState:
+        """The state before a run's first decision."""
+        p, s = self.prepare(), self.settings
+        return AutopilotState(
+            taxbook=tax.TaxBook(wash_days=s.tax.wash_days, lot_method=s.tax.lot_method),
+            regimes=copy.deepcopy(p.detector))
+
     def reset(self) -> None:
-        s = self.settings
-        self.capital: float | None = None  # the book's value at the first decision
-        self.ordered: dict[str, float] = {}  # decision price of each pending order
-        self.taxbook = tax.TaxBook(wash_days=s.tax.wash_days, lot_method=s.tax.lot_method)
-        self.target: pd.Series | None = None
-        self.last_review: pd.Timestamp | None = None
-        self.last_date: pd.Timestamp | None = None
-        self.override = ov.OverrideState()
-        self.peak = 0.0
-        self.prev_regime: str | None = None
-        self.peaks: list[float] = []
-        if self.detector is not None:
-            self.detector.reset()
-        self.tax_year: int | None = None
-        self.carryforward = 0.0
-        self.taxes_paid: list[tuple[pd.Timestamp, float]] = []
-        self.values: list[tuple[pd.Timestamp, float]] = []
-        self.substitutes: dict[str, list[str]] | None = None
+        """Forget the run: the next decision starts a new one."""
+        self.state = None
 
     # ------------------------------------------------------------------ helpers
     def _sector_map(self, tickers) -> dict[str, str]:
-        known = self._sectors if self._sectors is not None else data_mod.sector_map()
+        known = self._ready.sectors
         return {t: known.get(t, t) for t in tickers}
 
     def _constraints(self, tickers, blocked: list[str], cap: float
-                     ) -> tuple[Constraints, list[str]]:
+                     ) -> tuple[Constraints, list[str], float]:
+        """The optimizer's limits, notes, and the position cap used (raised when ``cap``
+        cannot hold a full budget of the assets not blocked)."""
         s, notes = self.settings, []
         n = len(tickers)
         free = n - len(blocked)
@@ -223,29 +263,29 @@ class Autopilot:
         if limits and sum(min(limits.get(g, 1.0), cap * k) for g, k in sizes.items()) < 1.0:
             notes.append("sector limits cannot hold a full budget with these assets; ignored")
             limits = {}
-        self._cap = cap
         upper = {t: (0.0 if t in blocked else cap) for t in tickers}
         esg_kwargs = {}
         if self.esg is not None:
-            missing = [t for t in tickers if t not in self.esg_scores]
+            scores = self._ready.esg_scores
+            missing = [t for t in tickers if t not in scores]
             if missing:
                 raise ConfigError(f"esg_constraints: no ESG score for {', '.join(missing)}; "
                                   "add them under esg_constraints.scores")
-            esg_kwargs = {"esg_scores": self.esg_scores, "min_esg": self.esg.min_score}
+            esg_kwargs = {"esg_scores": scores, "min_esg": self.esg.min_score}
             upper.update({t: 0.0 for t in self._esg_excluded(tickers)})
         return Constraints(lower=0.0, upper=upper, groups=sectors, group_max=limits,
-                           **esg_kwargs), notes
+                           **esg_kwargs), notes, cap
 
     def _esg_excluded(self, tickers) -> list[str]:
         if self.esg is None or self.esg.exclude_below is None:
             return []
-        return [t for t in tickers if self.esg_scores[t] < self.esg.exclude_below]
+        return [t for t in tickers if self._ready.esg_scores[t] < self.esg.exclude_below]
 
     def _esg_check(self, tickers) -> dict:
         """The ESG limits as the pre-trade check takes them (none when ESG is off)."""
         if self.esg is None:
             return {}
-        return {"esg_scores": self.esg_scores, "min_esg": self.esg.min_score,
+        return {"esg_scores": self._ready.esg_scores, "min_esg": self.esg.min_score,
                 "esg_excluded": self._esg_excluded(tickers)}
 
     def _esg_substitute(self, ticker: str, candidate: str, excluded: list[str]) -> bool:
@@ -253,9 +293,10 @@ class Autopilot:
         below the floor by itself: it scores at least the floor or at least ``ticker``."""
         if self.esg is None:
             return True
-        score = self.esg_scores[candidate]
+        scores = self._ready.esg_scores
+        score = scores[candidate]
         return candidate not in excluded and (
-            score >= self.esg.min_score or score >= self.esg_scores[ticker])
+            score >= self.esg.min_score or score >= scores[ticker])
 
     def _tolerance(self, regime: str | None) -> float:
         s = self.settings
@@ -263,13 +304,14 @@ class Autopilot:
         horizon = min(1.0, s.investment_horizon / 5.0)
         return float(np.clip(s.risk_tolerance * scale * horizon, 0.0, 1.0))
 
-    def _solve(self, window: pd.DataFrame, objective: str, cons: Constraints, tol: float):
+    def _solve(self, window: pd.DataFrame, objective: str, cons: Constraints, tol: float,
+               cap: float):
         if Objective.parse(objective) is Objective.RISK_PARITY:
-            return self._risk_parity(window, cons, tol)
+            return self._risk_parity(window, cons, cap)
         params = {"risk_tolerance": tol} if objective in UTILITY_OBJECTIVES else {}
         return portfolio.solve(window, objective=objective, constraints=cons, **params)
 
-    def _risk_parity(self, window: pd.DataFrame, cons: Constraints, tol: float):
+    def _risk_parity(self, window: pd.DataFrame, cons: Constraints, cap: float):
         """Equal risk contributions, which the optimizer solves only without limits: solved
         long-only and fully invested, then names the limits shut (wash-sale blocks, ESG
         exclusions) are dropped, the rest renormalised and capped at the position and sector
@@ -277,15 +319,9 @@ class Autopilot:
         is held instead, and the note says so."""
         sol = portfolio.solve(window, objective="risk_parity", constraints=Constraints())
         upper = cons.upper if isinstance(cons.upper, dict) else {}
-        w = sol.weights.clip(lower=0.0)
-        shut = [t for t in w.index if upper.get(t, 1.0) <= 0.0]
-        w[shut] = 0.0
-        w = w / w.sum()
-        w, capped = risk_checks.cap_positions(w, self._cap)
-        if cons.group_max:
-            w, more = risk_checks.cap_sectors(w, cons.groups, cons.group_max)
-            w, again = risk_checks.cap_positions(w, self._cap)
-            capped += more + again
+        shut = [t for t in sol.weights.index if upper.get(t, 1.0) <= 0.0]
+        w, capped = cap_and_renormalise(sol.weights, cap, shut=shut, groups=cons.groups,
+                                        group_max=cons.group_max)
         note = ("risk parity solved without limits"
                 + (f", {', '.join(shut)} left out" if shut else "")
                 + (f", then {'; '.join(capped)}" if capped else ""))
@@ -298,36 +334,40 @@ class Autopilot:
                                           "the limits instead"))
         return replace(sol, weights=w, note=note)
 
-    def _regime(self, history: pd.DataFrame):
-        """(acted-on regime, its filtered probability, today's probabilities, the view)."""
-        if self.detector is None:
-            return None, None, {}, None
-        view = self.detector.view(history)
+    def _regime(self, st: AutopilotState, history: pd.DataFrame):
+        """(acted-on regime, its filtered probability, today's probabilities, the view, the
+        state with the regime filter advanced to ``history``'s last row)."""
+        if st.regimes is None:
+            return None, None, {}, None, st
+        detector = copy.deepcopy(st.regimes)  # the filter advances on a copy
+        view = detector.view(history)
+        st = replace(st, regimes=detector)
         if view is None:
             return None, None, {"note": f"regime detector waits for "
-                                        f"{self.detector.min_history} sessions, have "
-                                        f"{len(history)}"}, None
-        return view.acted, view.probabilities[view.acted], view.probabilities, view
+                                        f"{detector.min_history} sessions, have "
+                                        f"{len(history)}"}, None, st
+        return view.acted, view.probabilities[view.acted], view.probabilities, view, st
 
     def _policy(self, regime: str | None) -> regimes.Policy:
         if regime is None:
             return regimes.Policy(None, "max_sharpe", None, self.settings.window, 0.0,
                                   {"objective": "no regime yet", "window": "your settings"})
-        return self.regime_map[regime]
+        return self._ready.regime_map[regime]
 
     def _map_record(self, policy: regimes.Policy, cap: float, tol: float) -> dict:
         """What the normal target took from the regime map and what from the user."""
         s = self.settings
         src = policy.source
         from_map = src.get("objective") == "configs/regime.yaml"
+        max_position = self._ready.max_position
         cap_from = ("the regime map" if policy.max_weight is not None
-                    and policy.max_weight < self.max_position else "your position limit")
+                    and policy.max_weight < max_position else "your position limit")
         return {
             "regime": policy.regime,
             "objective": policy.objective, "objective_from": src.get("objective"),
             "window": policy.window, "window_from": src.get("window"),
             "cash": policy.cash, "cash_from": src.get("cash"),
-            "map_max_weight": policy.max_weight, "user_max_position": self.max_position,
+            "map_max_weight": policy.max_weight, "user_max_position": max_position,
             "position_cap_used": cap, "position_cap_from": cap_from,
             "sector_limits_from": "your settings (max_sector, sector_limits)",
             "risk_tolerance": s.risk_tolerance, "risk_tolerance_used": tol,
@@ -338,22 +378,22 @@ class Autopilot:
                  f"{policy.cash:.0%} cash, cap "
                  + (f"{policy.max_weight:.0%}" if policy.max_weight is not None else "none")
                  if policy.regime else "no regime yet: max Sharpe on your window")
-                + f"; from your settings: position limit {self.max_position:.0%}, sector "
+                + f"; from your settings: position limit {max_position:.0%}, sector "
                 f"limits, risk tolerance {s.risk_tolerance:.2f} (used {tol:.2f}); the "
                 f"stricter cap wins: {cap:.0%} ({cap_from})"),
         }
 
-    def _override_days(self, history, closes, held, normal, view, n
+    def _override_days(self, st: AutopilotState, history, closes, held, normal, view, n
                        ) -> list[ov.OverrideInputs]:
         """The override's inputs on each of the last ``n`` sessions (oldest first): VaR of
         the current holdings and of today's normal target on the window ending that
         session, the drawdown then, and the regime then."""
-        s = self.settings
-        n = min(n, len(self.values))
+        s, p = self.settings, self._ready
+        n = min(n, len(st.values))
         tail = history.iloc[-(s.window + n + 1):].pct_change().iloc[1:]
         held = held.reindex(history.columns, fill_value=0.0)
         lookback = max(s.override.min_defensive_sessions, 5)
-        vals = [v for _, v in self.values]
+        vals = [v for _, v in st.values]
         out = []
         for e in range(n - 1, -1, -1):  # e sessions before today
             day = history.index[-1 - e]
@@ -362,13 +402,13 @@ class Autopilot:
             v = vals[i]
             px = closes.loc[day] if day in closes.index else history.loc[day]
             w_now = held * px / v if v > 0 else held * 0.0
-            var_book = risk_checks.portfolio_var(w_now, win, self.confidence) if v else 0.0
-            var_norm = risk_checks.portfolio_var(normal, win, self.confidence)
-            dd = v / self.peaks[i] - 1.0
+            var_book = risk_checks.portfolio_var(w_now, win, p.confidence) if v else 0.0
+            var_norm = risk_checks.portfolio_var(normal, win, p.confidence)
+            dd = v / st.peaks[i] - 1.0
             recent = v / max(vals[max(0, i - lookback + 1): i + 1]) - 1.0
             regime = conf = None
             if view is not None and day in view.path.index:
-                if self.rules.bear_signal == "acted":
+                if p.rules.bear_signal == "acted":
                     regime = str(view.acted_path.at[day])
                 else:
                     row = view.path.loc[day]
@@ -377,100 +417,99 @@ class Autopilot:
             out.append(ov.OverrideInputs(var_book, var_norm, dd, recent, regime, conf))
         return out
 
-    def _sync_values(self, closes: pd.DataFrame, book: Book) -> None:
+    def _sync_values(self, st: AutopilotState, closes: pd.DataFrame, book: Book
+                     ) -> AutopilotState:
         """Daily book values since the last decision (the book changed only by the fills on
         the session after it); peaks for the drawdown rules."""
-        start = self.last_date
+        start = st.last_date
         seg = closes.loc[closes.index > start] if start is not None else closes.iloc[-1:]
         held = book.shares.reindex(closes.columns, fill_value=0.0)
+        values, peak, peaks = [], st.peak, []
         for day, row in seg.iterrows():
             v = float(book.cash + (held * row).sum())
-            self.values.append((day, v))
-            self.peak = max(self.peak, v)
-            self.peaks.append(self.peak)
+            values.append((day, v))
+            peak = max(peak, v)
+            peaks.append(peak)
+        return replace(st, values=(*st.values, *values), peak=peak, peaks=(*st.peaks, *peaks))
 
     # ------------------------------------------------------------------ the decision
     def decide(self, history: pd.DataFrame, book: Book | None = None) -> Decision:
+        """The engine's call: one :meth:`step` from the current state, which it replaces."""
+        decision, self.state = self.step(self.state, history, book)
+        return decision
+
+    def step(self, state: AutopilotState | None, history: pd.DataFrame,
+             book: Book | None = None) -> tuple[Decision, AutopilotState]:
         """One decision on closes up to today and the engine's book (None: a fresh account
-        of 1.0 in cash), in the order of the module's decision flow."""
+        of 1.0 in cash), in the order of the module's decision flow, from ``state`` (None, or
+        a date not after its last decision: a new run); returns the decision and the next
+        state. ``state`` is left as it was."""
+        self.prepare()
+        s = self.settings
         today = history.index[-1]
-        if self.last_date is not None and today <= self.last_date:
-            self.reset()  # a new run from the start
+        if state is None or state.last_date is not None and today <= state.last_date:
+            state = self.initial_state()  # a new run from the start
         if book is None:
             book = Book.all_cash(history.iloc[-1])
-        if self.capital is None:
-            self.capital = self.peak = book.value
+        st = state
+        if st.capital is None:
+            st = replace(st, capital=book.value, peak=book.value)
         record: dict[str, Any] = {}
-        closes, elapsed = self._closes_since_last(history, book)
-        _put(record, "previous_execution", self._settle(book))
-        self._sync_values(closes, book)
-        _put(record, "tax_year_end", self._close_tax_year(today))
-        now = self._today(history, closes, elapsed, book)
-        normal = self._normal_target(history, now)
-        risk = self._risk_state(now, normal)
-        event, override = self._step_override(history, now, normal)
+        closes, elapsed = self._closes_since_last(st, history, book)
+        settled, st = self._settle(st, book)
+        _put(record, "previous_execution", settled)
+        st = self._sync_values(st, closes, book)
+        st, year_end = tax.close_tax_year(st, today, s.tax)
+        _put(record, "tax_year_end", year_end)
+        now = self._today(st, history, closes, elapsed, book)
+        normal, st = self._normal_target(st, history, now)
+        risk = self._risk_state(st, now, normal)
+        event, override, st = self._step_override(st, history, now, normal)
         _put(record, "override", override)
-        target, rule, defensive_notes = self._target(now, normal)
-        gate = self._gate(now, normal, risk, target, event, override)
-        base, harvests, tax_notes = self._tax_edits(now, target if gate.trade else now.current)
-        done = self._execute(now, normal, base, target, gate.trade, harvests, event)
+        target, rule, defensive_notes = self._target(st, now, normal)
+        gate, st = self._gate(st, now, normal, risk, target, event, override)
+        base, harvests, tax_notes, st = self._tax_edits(st, now, normal,
+                                                        target if gate.trade else now.current)
+        done, st = self._execute(st, now, normal, base, target, gate.trade, harvests, event)
         notes = normal.notes + defensive_notes + tax_notes + done.notes
-        record.update(self._record(now, normal, risk, rule, gate, done, harvests, notes))
-        self.last_date = today
+        record.update(self._record(st, now, normal, risk, rule, gate, done, harvests, notes))
+        st = replace(st, last_date=today)
         reason = rec.reason(done.action, gate.fired, rule=rule, cb=gate.cb, check=done.check,
                             harvests=harvests)
-        return Decision(today, done.weights.reindex(now.tickers, fill_value=0.0), reason, record)
+        return (Decision(today, done.weights.reindex(now.tickers, fill_value=0.0), reason,
+                         record), st)
 
-    def _closes_since_last(self, history: pd.DataFrame, book: Book
+    def _closes_since_last(self, st: AutopilotState, history: pd.DataFrame, book: Book
                            ) -> tuple[pd.DataFrame, int]:
         """The closes since the last decision, today's as the engine marks them (today's
         alone on the first decision), and how many sessions have passed (0 on the first)."""
-        recent = history.loc[history.index > self.last_date] if self.last_date is not None \
+        recent = history.loc[history.index > st.last_date] if st.last_date is not None \
             else history.iloc[-1:]
         closes = recent.astype(float)
         closes.iloc[-1] = book.prices.reindex(closes.columns)
-        return closes, (len(recent) if self.last_date is not None else 0)
+        return closes, (len(recent) if st.last_date is not None else 0)
 
-    def _settle(self, book: Book) -> dict | None:
-        """1. The fills the engine reports since the last decision, into the tax lots; the
-        record's ``previous_execution`` (None when nothing filled)."""
+    def _settle(self, st: AutopilotState, book: Book) -> tuple[dict | None, AutopilotState]:
+        """1. The fills the engine reports since the last decision, into (a copy of) the tax
+        lots; the record's ``previous_execution`` (None when nothing filled)."""
         fills = [trades.Fill(f.ticker, trades.whole(f.shares),
-                             self.ordered.get(f.ticker, f.price), f.price, f.commission)
+                             st.ordered.get(f.ticker, f.price), f.price, f.commission)
                  for f in book.fills]
-        self.ordered = {}
+        st = replace(st, ordered={})
         if not fills:
-            return None
+            return None, st
         fill_day = book.fills[0].date
+        taxbook = copy.deepcopy(st.taxbook)
         for f, raw in zip(fills, book.fills, strict=True):
             if f.shares > 0:
-                self.taxbook.buy(f.ticker, f.shares, f.fill_price, raw.date)
+                taxbook.buy(f.ticker, f.shares, f.fill_price, raw.date)
             else:
-                self.taxbook.sell(f.ticker, -f.shares, f.fill_price, raw.date)
-        return {"filled": fill_day, **trades.shortfall_summary(fills)}
+                taxbook.sell(f.ticker, -f.shares, f.fill_price, raw.date)
+        return ({"filled": fill_day, **trades.shortfall_summary(fills)},
+                replace(st, taxbook=taxbook))
 
-    def _close_tax_year(self, today: pd.Timestamp) -> dict | None:
-        """2. On the first decision of a new year, the tax on the years since the last one
-        (paid today, losses carried forward); the record's ``tax_year_end``."""
-        s = self.settings
-        if self.tax_year is None:
-            self.tax_year = today.year
-            return None
-        if today.year <= self.tax_year:
-            return None
-        start = pd.Timestamp(f"{self.tax_year}-01-01") - pd.Timedelta(days=1)
-        end = pd.Timestamp(f"{today.year - 1}-12-31")
-        realized = self.taxbook.realized_between(start, end)
-        due, self.carryforward, parts = tax.annual_tax(
-            realized, short_rate=s.tax.short_term_rate, long_rate=s.tax.long_term_rate,
-            carryforward=self.carryforward)
-        self.taxes_paid.append((today, due))
-        entry = {"years": f"{self.tax_year}-{today.year - 1}", "tax": due,
-                 "carryforward_loss": self.carryforward, **parts}
-        self.tax_year = today.year
-        return entry
-
-    def _today(self, history: pd.DataFrame, closes: pd.DataFrame, elapsed: int, book: Book
-               ) -> _Today:
+    def _today(self, st: AutopilotState, history: pd.DataFrame, closes: pd.DataFrame,
+               elapsed: int, book: Book) -> _Today:
         """3a. The book at today's close and the estimates on the trailing window."""
         s = self.settings
         today, tickers = history.index[-1], history.columns
@@ -482,26 +521,30 @@ class Autopilot:
             current=book.weights.reindex(tickers, fill_value=0.0),
             window=window, rets=window.pct_change().iloc[1:],
             mu=estimators.mean_return(window), cov=estimators.ledoit_wolf_cov(window),
-            blocked=sorted(t for t in tickers if self.taxbook.loss_sold_within(t, today)),
+            blocked=sorted(t for t in tickers if st.taxbook.loss_sold_within(t, today)),
         )
 
-    def _normal_target(self, history: pd.DataFrame, now: _Today) -> _Normal:
+    def _normal_target(self, st: AutopilotState, history: pd.DataFrame, now: _Today
+                       ) -> tuple[_Normal, AutopilotState]:
         """3b. The regime and the target without override: the regime map's policy under the
         stricter of its cap and the user's position limit, and the user's other limits."""
-        regime, confidence, probs, view = self._regime(history)
+        regime, confidence, probs, view, st = self._regime(st, history)
         policy = self._policy(regime)
         # the regime map's cap and the user's position limit: the stricter wins
-        cap = self.max_position if policy.max_weight is None else min(self.max_position,
-                                                                       policy.max_weight)
-        cons, notes = self._constraints(now.tickers, now.blocked, cap)
+        max_position = self._ready.max_position
+        cap = max_position if policy.max_weight is None else min(max_position,
+                                                                 policy.max_weight)
+        cons, notes, cap_used = self._constraints(now.tickers, now.blocked, cap)
         tol = self._tolerance(regime)
-        weights, objective, more = self._solve_normal(history, policy, cons, tol, now.book)
+        weights, objective, more = self._solve_normal(st, history, policy, cons, tol, cap_used,
+                                                      now.book)
         return _Normal(regime=regime, confidence=confidence, probabilities=probs, view=view,
-                       policy=policy, cap=cap, cons=cons, tol=tol, objective=objective,
-                       weights=weights, notes=notes + more)
+                       policy=policy, cap=cap, cap_used=cap_used, cons=cons, tol=tol,
+                       objective=objective, weights=weights, notes=notes + more), st
 
-    def _solve_normal(self, history: pd.DataFrame, policy: regimes.Policy, cons: Constraints,
-                      tol: float, book: Book) -> tuple[pd.Series, str, list[str]]:
+    def _solve_normal(self, st: AutopilotState, history: pd.DataFrame, policy: regimes.Policy,
+                      cons: Constraints, tol: float, cap: float, book: Book
+                      ) -> tuple[pd.Series, str, list[str]]:
         """The normal weights (the DQN policy's proposal when one is set, else the policy's
         objective on its window, less its cash), the objective used, and notes. When solving
         fails, the previous target (1/N at first) is kept."""
@@ -511,61 +554,63 @@ class Autopilot:
         notes: list[str] = []
         est_window = history.iloc[-(policy.window + 1):]
         try:
-            if self.dqn is not None:
+            if self._ready.dqn is not None:
                 # the promoted policy proposes; the user's limits still apply (risk checks)
-                proposal = self.dqn.decide(history, book)
+                proposal = self._ready.dqn.decide(history, book)
                 normal = proposal.weights.reindex(tickers, fill_value=0.0).clip(lower=0.0)
                 objective = f"dqn policy {s.dqn_model_uri}"
                 notes.append(f"DQN policy: {proposal.reason}")
             else:
-                sol = self._solve(est_window, objective, cons, tol)
+                sol = self._solve(est_window, objective, cons, tol, cap)
                 normal = sol.weights.clip(lower=0.0) * (1.0 - policy.cash)
                 if sol.note:
                     notes.append(sol.note)
         except OptimizationError as exc:
-            normal = self.target if self.target is not None else pd.Series(
+            normal = st.target if st.target is not None else pd.Series(
                 1.0 / len(tickers), index=tickers)
             notes.append(f"{objective} failed ({exc}); kept the previous target")
         return normal, objective, notes
 
-    def _risk_state(self, now: _Today, normal: _Normal) -> _Risk:
+    def _risk_state(self, st: AutopilotState, now: _Today, normal: _Normal) -> _Risk:
         """3c. VaR of the book and of the normal target, drawdown, and drift from the target."""
+        confidence = self._ready.confidence
         return _Risk(
-            var=risk_checks.portfolio_var(now.current, now.rets, self.confidence)
+            var=risk_checks.portfolio_var(now.current, now.rets, confidence)
             if now.value else 0.0,
-            var_of_normal=risk_checks.portfolio_var(normal.weights, now.rets, self.confidence),
-            drawdown=now.value / self.peak - 1.0,
-            drift=triggers.drift(now.current, self.target) if self.target is not None else None,
+            var_of_normal=risk_checks.portfolio_var(normal.weights, now.rets, confidence),
+            drawdown=now.value / st.peak - 1.0,
+            drift=triggers.drift(now.current, st.target) if st.target is not None else None,
         )
 
-    def _step_override(self, history: pd.DataFrame, now: _Today, normal: _Normal
-                       ) -> tuple[str | None, dict | None]:
+    def _step_override(self, st: AutopilotState, history: pd.DataFrame, now: _Today,
+                       normal: _Normal) -> tuple[str | None, dict | None, AutopilotState]:
         """4. The override with hysteresis, its conditions checked on every session since the
         last decision: the event (enter, restore or None) and the record's ``override``."""
         s = self.settings
-        if not (s.override.enabled and self.target is not None):
-            return None, None
-        days = self._override_days(history, now.closes, now.book.shares, normal.weights,
-                                   normal.view,
-                                   max(now.elapsed, 1))
-        self.override, event, why = ov.step(self.override, days, self.rules, today=now.today,
-                                            elapsed=now.elapsed)
+        if not (s.override.enabled and st.target is not None):
+            return None, None, st
+        days = self._override_days(st, history, now.closes, now.book.shares, normal.weights,
+                                   normal.view, max(now.elapsed, 1))
+        state, event, why = ov.step(st.override, days, self._ready.rules, today=now.today,
+                                    elapsed=now.elapsed)
+        st = replace(st, override=state)
         if event == "enter":
-            return event, {"event": "enter", "reasons": why}
+            return event, {"event": "enter", "reasons": why}, st
         if event == "restore":
-            self.peak = now.value
-            return event, {"event": "restore", "conditions_met": why}
-        if self.override.active:
-            return event, {"event": "still_defensive", "blocking_restore": why}
-        return event, None
+            return event, {"event": "restore", "conditions_met": why}, replace(st,
+                                                                               peak=now.value)
+        if state.active:
+            return event, {"event": "still_defensive", "blocking_restore": why}, st
+        return event, None, st
 
-    def _target(self, now: _Today, normal: _Normal) -> tuple[pd.Series, str, list[str]]:
+    def _target(self, st: AutopilotState, now: _Today, normal: _Normal
+                ) -> tuple[pd.Series, str, list[str]]:
         """The target and its rule: the defensive allocation while the override is active
         (the stricter cash share of the override's and the regime map's), else the normal
         target; notes when the defensive objective fails."""
         s = self.settings
         policy, notes = normal.policy, []
-        if not self.override.active:
+        if not st.override.active:
             rule = (f"{normal.objective} on {policy.window} sessions, cap {normal.cap:.0%}"
                     + (f", {policy.cash:.0%} cash" if policy.cash else "")
                     + f" (risk tolerance {normal.tol:.2f}"
@@ -573,7 +618,8 @@ class Autopilot:
             return normal.weights, rule, notes
         defensive_cash = max(s.override.defensive_cash, policy.cash)
         try:
-            dsol = self._solve(now.window, s.override.defensive_objective, normal.cons, 0.0)
+            dsol = self._solve(now.window, s.override.defensive_objective, normal.cons, 0.0,
+                               normal.cap_used)
             target = dsol.weights.clip(lower=0.0) * (1.0 - defensive_cash)
         except OptimizationError as exc:
             target = normal.weights / max(1.0 - policy.cash, 1e-12) * (1.0 - defensive_cash)
@@ -582,14 +628,14 @@ class Autopilot:
         rule = f"defensive: {s.override.defensive_objective} with {defensive_cash:.0%} cash"
         return target, rule, notes
 
-    def _triggers(self, now: _Today, normal: _Normal, risk: _Risk, event: str | None,
-                  override: dict | None) -> tuple[list[str], bool]:
+    def _triggers(self, st: AutopilotState, now: _Today, normal: _Normal, risk: _Risk,
+                  event: str | None, override: dict | None) -> tuple[list[str], bool]:
         """5a. The triggers that fired, and whether one makes the trade mandatory (the first
         allocation, an override event, a VaR breach when the override is off)."""
         s = self.settings
         fired: list[str] = []
         mandatory = False
-        if self.target is None:
+        if st.target is None:
             fired.append("initial allocation of the cash")
             mandatory = True
         if event is not None:
@@ -597,60 +643,63 @@ class Autopilot:
                 "reasons", override.get("conditions_met", []))[0])
             mandatory = True
         if not s.override.enabled:
-            why = triggers.risk_trigger(risk.var, s.var_limit, self.confidence)
+            why = triggers.risk_trigger(risk.var, s.var_limit, self._ready.confidence)
             if why:
                 fired.append(why)
                 mandatory = True
-        if triggers.calendar_due(self.last_review, now.today, s.calendar) \
-                and self.target is not None:
+        if triggers.calendar_due(st.last_review, now.today, s.calendar) \
+                and st.target is not None:
             fired.append(f"{s.calendar} calendar review")
         if risk.drift is not None:
             why = triggers.drift_trigger(risk.drift, s.rebalance_threshold,
                                          s.total_drift_threshold)
             if why:
                 fired.append(why)
-        why = triggers.regime_change(self.prev_regime, normal.regime)
+        why = triggers.regime_change(st.prev_regime, normal.regime)
         if why:
             fired.append(why)
         return fired, mandatory
 
-    def _gate(self, now: _Today, normal: _Normal, risk: _Risk, target: pd.Series,
-              event: str | None, override: dict | None) -> _Gate:
+    def _gate(self, st: AutopilotState, now: _Today, normal: _Normal, risk: _Risk,
+              target: pd.Series, event: str | None, override: dict | None
+              ) -> tuple[_Gate, AutopilotState]:
         """5b. Whether to trade toward ``target``: always on a mandatory trigger, else when
         the expected benefit beats the trading cost and the tax the sales would realise."""
         s = self.settings
-        fired, mandatory = self._triggers(now, normal, risk, event, override)
-        self.prev_regime = normal.regime or self.prev_regime
+        fired, mandatory = self._triggers(st, now, normal, risk, event, override)
+        st = replace(st, prev_regime=normal.regime or st.prev_regime)
         delta = risk_aversion_from_tolerance(max(normal.tol, 0.0))
         cb = None
         trade = mandatory
         if fired and not mandatory:
-            est_tax = self._estimated_tax(now.current, target, now.prices, now.value, now.today)
+            est_tax = (tax.estimated_tax(st.taxbook, now.current, target, now.prices, now.value,
+                                         now.today, s.tax) if s.tax_optimization else 0.0)
             cb = triggers.worth_trading(now.current, target, now.mu, now.cov, risk_aversion=delta,
                                         cost_rate=now.book.costs.total_rate,
                                         horizon_sessions=s.benefit_horizon,
                                         extra_cost=est_tax)
             trade = cb.worth_it
         if fired:
-            self.last_review = now.today
-        return _Gate(fired=fired, trade=trade, cb=cb)
+            st = replace(st, last_review=now.today)
+        return _Gate(fired=fired, trade=trade, cb=cb), st
 
-    def _tax_edits(self, now: _Today, base: pd.Series
-                   ) -> tuple[pd.Series, list[tax.Harvest], list[str]]:
+    def _tax_edits(self, st: AutopilotState, now: _Today, normal: _Normal, base: pd.Series
+                   ) -> tuple[pd.Series, list[tax.Harvest], list[str], AutopilotState]:
         """6. Tax-loss harvesting on top of ``base`` (the target when trading, else the
         current weights), then the wash-sale guards: the edited base, the harvests, notes."""
         s = self.settings
         harvests: list[tax.Harvest] = []
         harvested: set[str] = set()
         if s.tax_optimization and now.value > 0:
-            if self.substitutes is None or now.today.month == 1 and now.elapsed:
-                self.substitutes = tax.substitute_candidates(now.rets, s.tax.substitutes)
+            if st.substitutes is None or now.today.month == 1 and now.elapsed:
+                st = replace(st, substitutes=tax.substitute_candidates(now.rets,
+                                                                       s.tax.substitutes))
             excluded = self._esg_excluded(now.tickers)
             picks = harvest.substitute_picks(
-                self.substitutes, now.current, base, now.blocked, self._cap,
+                st.substitutes, now.current, base, now.blocked, normal.cap_used,
                 allowed=lambda t, c: self._esg_substitute(t, c, excluded))
             harvests = tax.harvest_candidates(
-                self.taxbook, now.prices.to_dict(), now.today, picks,
+                st.taxbook, now.prices.to_dict(), now.today, picks,
                 threshold=s.tax.harvest_threshold, min_value=s.tax.min_harvest_value)
             harvests = [h for h in harvests if h.substitute not in now.blocked]
             harvested = {h.ticker for h in harvests}
@@ -659,13 +708,14 @@ class Autopilot:
                                                s.tax.wash_days)
         if s.tax_optimization:
             base, deferred = harvest.defer_wash_sales(
-                base, now.current, now.tickers, taxbook=self.taxbook, prices=now.prices,
+                base, now.current, now.tickers, taxbook=st.taxbook, prices=now.prices,
                 value=now.value, today=now.today, harvested=harvested)
             notes += deferred
-        return base, harvests, notes
+        return base, harvests, notes, st
 
-    def _execute(self, now: _Today, normal: _Normal, base: pd.Series, target: pd.Series,
-                 trade: bool, harvests: list[tax.Harvest], event: str | None) -> _Execution:
+    def _execute(self, st: AutopilotState, now: _Today, normal: _Normal, base: pd.Series,
+                 target: pd.Series, trade: bool, harvests: list[tax.Harvest],
+                 event: str | None) -> tuple[_Execution, AutopilotState]:
         """7. Pre-trade risk checks on ``base`` (resize or refuse), then the share orders the
         engine's order sizing makes of them (they fill at the next close); the engine is given
         the holdings after those orders as weights, which its sizing leaves as they are."""
@@ -677,10 +727,10 @@ class Autopilot:
         notes: list[str] = []
         if trade or harvests:
             check = risk_checks.pre_trade_check(
-                base, now.current, now.rets, max_position=self._cap,
+                base, now.current, now.rets, max_position=normal.cap_used,
                 sectors=self._sector_map(now.tickers), sector_limits=normal.cons.group_max,
                 max_leverage=s.max_leverage, var_limit=s.var_limit,
-                confidence=self.confidence, **self._esg_check(now.tickers))
+                confidence=self._ready.confidence, **self._esg_check(now.tickers))
             if check.status == "refused":
                 action = "refused"
             else:
@@ -696,33 +746,34 @@ class Autopilot:
                 orders = trades.orders_between(book.shares, new_shares, now.prices, now.value,
                                                book.costs, whole_shares=book.whole_shares)
                 if orders:
-                    action = ("initial" if self.target is None else
+                    action = ("initial" if st.target is None else
                               f"override_{event}" if event else
                               "rebalance" if trade else "harvest")
                 if trade:
-                    self.target = target.reindex(now.tickers, fill_value=0.0)
+                    st = replace(st, target=target.reindex(now.tickers, fill_value=0.0))
         if action in ("hold", "refused") or not orders:
             new_shares = book.shares.reindex(now.tickers, fill_value=0.0)
             orders = []
         weights = (trades.holding_weights(new_shares, now.prices, now.value) if now.value > 0
                    else now.current)
-        self.ordered = {o.ticker: o.price for o in orders}
+        st = replace(st, ordered={o.ticker: o.price for o in orders})
         return _Execution(action=action, orders=orders, check=check, weights=weights,
-                          notes=list(notes))
+                          notes=list(notes)), st
 
-    def _record(self, now: _Today, normal: _Normal, risk: _Risk, rule: str, gate: _Gate,
-                done: _Execution, harvests: list[tax.Harvest], notes: list[str]) -> dict:
+    def _record(self, st: AutopilotState, now: _Today, normal: _Normal, risk: _Risk, rule: str,
+                gate: _Gate, done: _Execution, harvests: list[tax.Harvest], notes: list[str]
+                ) -> dict:
         """8. The rest of the decision record (after ``previous_execution``, ``tax_year_end``
         and ``override``), ending with the running after-tax status."""
-        s = self.settings
+        s, p = self.settings, self._ready
         d = risk.drift
         inputs = {
             "regime": normal.regime, "regime_confidence": normal.confidence,
             "regime_probabilities": normal.probabilities,
             "regime_filtered": normal.view.raw if normal.view else None,
             "var": risk.var, "var_of_normal_target": risk.var_of_normal,
-            "var_limit": s.var_limit, "var_confidence": self.confidence,
-            "drawdown": risk.drawdown, "drawdown_limit": self.drawdown_limit,
+            "var_limit": s.var_limit, "var_confidence": p.confidence,
+            "drawdown": risk.drawdown, "drawdown_limit": p.drawdown_limit,
             "portfolio_value": now.value,
             "drift_max": d.max_abs if d else None, "drift_asset": d.asset if d else None,
             "drift_total": d.total if d else None,
@@ -734,14 +785,14 @@ class Autopilot:
             "trigger": gate.fired,
             "inputs": inputs,
             "rule": rule,
-            "objective": (s.override.defensive_objective if self.override.active
+            "objective": (s.override.defensive_objective if st.override.active
                           else normal.objective),
             "regime_map": self._map_record(normal.policy, normal.cap, normal.tol),
             "trades": rec.trade_rows(done.orders, harvests, done.check, trade=gate.trade,
                                      rule=rule, triggers=rec.trigger_text(gate.fired)),
             "expected_effect": rec.expected_effect(
                 now.current, done.weights, now.tickers, now.mu, now.cov, now.rets,
-                var_before=risk.var, confidence=self.confidence),
+                var_before=risk.var, confidence=p.confidence),
             "notes": notes,
         }
         if gate.cb is not None:
@@ -751,70 +802,14 @@ class Autopilot:
         if harvests:
             out["harvests"] = [h.__dict__ for h in harvests]
         # running after-tax vs pre-tax, so the last line of the log reports the whole run
-        out["tax_status"] = {**self.after_tax(), **self.tax_summary()}
+        out["tax_status"] = {**tax.after_tax(st, s.tax), **tax.tax_summary(st)}
         return out
-
-    def _estimated_tax(self, current, target, prices, value, today) -> float:
-        """Tax the sales toward ``target`` would realise, as a fraction of the portfolio."""
-        s = self.settings
-        if not s.tax_optimization or value <= 0:
-            return 0.0
-        due = 0.0
-        for t in current.index:
-            sell_w = current.get(t, 0.0) - target.get(t, 0.0)
-            if sell_w <= 1e-9:
-                continue
-            lots = self.taxbook.lots.get(t, [])
-            held = sum(lot.shares for lot in lots)
-            if not held:
-                continue
-            basis = sum(lot.shares * lot.basis for lot in lots) / held
-            gain = sell_w * value / prices[t] * (prices[t] - basis)
-            short = any((today - lot.acquired).days <= tax.LONG_TERM_DAYS for lot in lots)
-            due += max(gain, 0.0) * (s.tax.short_term_rate if short else s.tax.long_term_rate)
-        return due / value
 
     # ------------------------------------------------------------------ reporting
     def after_tax(self) -> dict:
-        """Pre-tax and after-tax total return of the book so far, computed as the report
-        computes them (:mod:`autoport.autopilot.aftertax`): a year's tax is paid at the first
-        decision of the next year, this year's tax on the gains realised so far is charged on
-        the latest value (owed, not yet due), each as a withdrawal ``tax / V_(t-1)``.
-        """
-        if not self.values:
-            return {"pre_tax_return": 0.0, "after_tax_return": 0.0, "taxes_paid": 0.0,
-                    "tax_owed_this_year": 0.0}
-        s = self.settings
-        vals = pd.Series(dict(self.values))
-        vals = vals[~vals.index.duplicated(keep="last")]
-        taxes = pd.Series(0.0, index=vals.index)
-        for day, amount in self.taxes_paid:
-            taxes[day] += amount
-        owed = 0.0
-        if self.tax_year is not None:
-            this_year = self.taxbook.realized_between(
-                pd.Timestamp(f"{self.tax_year}-01-01") - pd.Timedelta(days=1), vals.index[-1])
-            owed, _, _ = tax.annual_tax(this_year, short_rate=s.tax.short_term_rate,
-                                        long_rate=s.tax.long_term_rate,
-                                        carryforward=self.carryforward)
-            taxes.iloc[-1] += owed
-        rets = vals.pct_change().fillna(0.0)
-        at = aftertax.after_tax_returns(rets, taxes, float(vals.iloc[0]))
-        start = float(vals.iloc[0]) / self.capital
-        return {
-            "pre_tax_return": float(vals.iloc[-1] / self.capital - 1.0),
-            "after_tax_return": float((1.0 + at).prod() * start - 1.0),
-            "taxes_paid": float(taxes.sum() - owed),
-            "tax_owed_this_year": float(owed),
-        }
+        """Pre- and after-tax return of the run so far (:func:`tax.after_tax`)."""
+        return tax.after_tax(self.state or self.initial_state(), self.settings.tax)
 
     def tax_summary(self) -> dict:
-        """Realised gains by term, taxes paid and the carryforward, for the report."""
-        realized = self.taxbook.realized
-        return {
-            "realized_short_term": sum(r.gain for r in realized if r.term == "short"),
-            "realized_long_term": sum(r.gain for r in realized if r.term == "long"),
-            "wash_sale_disallowed": sum(r.disallowed for r in realized),
-            "taxes_paid": sum(t for _, t in self.taxes_paid),
-            "carryforward_loss": self.carryforward,
-        }
+        """Realised gains by term, taxes paid and the carryforward (:func:`tax.tax_summary`)."""
+        return tax.tax_summary(self.state or self.initial_state())

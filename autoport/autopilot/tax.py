@@ -20,18 +20,25 @@ The harvester avoids both: it only harvests lots of tickers not bought in the la
 
 Tax is computed per calendar year on net short- and long-term gains (each net loss offsets
 the other bucket; what remains is carried forward). Amounts are in currency; dates are
-sessions. Nothing here prints or reads files.
+sessions. The estimated tax of the autopilot's running account (year-end tax, carryforward,
+after-tax figures) is at the end: pure functions over its state. Nothing here prints or reads
+files.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from autoport.errors import DataError
+
+if TYPE_CHECKING:  # the state holds a TaxBook: imported for annotations only
+    from autoport.autopilot.settings import TaxSettings
+    from autoport.autopilot.state import AutopilotState
 
 LONG_TERM_DAYS = 365
 
@@ -314,3 +321,96 @@ def annual_tax(
     tax = short_rate * max(st, 0.0) + long_rate * max(lt, 0.0)
     carry = -(min(st, 0.0) + min(lt, 0.0)) + 0.0  # never -0.0
     return float(tax), float(carry), {"net_short_term": float(st), "net_long_term": float(lt)}
+
+
+# ----------------------------------------------------------------------------- estimated tax
+# Pure functions over the autopilot's state (:class:`autoport.autopilot.state.AutopilotState`):
+# taxes are computed, never withdrawn from the engine's account.
+
+def close_tax_year(state: AutopilotState, today: pd.Timestamp, rates: TaxSettings
+                   ) -> tuple[AutopilotState, dict | None]:
+    """On the first decision of a new year, the tax on the years since the last one (paid
+    ``today``, losses carried forward): the new state and the record's ``tax_year_end``."""
+    if state.tax_year is None:
+        return replace(state, tax_year=today.year), None
+    if today.year <= state.tax_year:
+        return state, None
+    start = pd.Timestamp(f"{state.tax_year}-01-01") - pd.Timedelta(days=1)
+    end = pd.Timestamp(f"{today.year - 1}-12-31")
+    realized = state.taxbook.realized_between(start, end)
+    due, carry, parts = annual_tax(realized, short_rate=rates.short_term_rate,
+                                   long_rate=rates.long_term_rate,
+                                   carryforward=state.carryforward)
+    entry = {"years": f"{state.tax_year}-{today.year - 1}", "tax": due,
+             "carryforward_loss": carry, **parts}
+    return replace(state, carryforward=carry, taxes_paid=(*state.taxes_paid, (today, due)),
+                   tax_year=today.year), entry
+
+
+def estimated_tax(taxbook: TaxBook, current: pd.Series, target: pd.Series, prices: pd.Series,
+                  value: float, today: pd.Timestamp, rates: TaxSettings) -> float:
+    """Tax the sales from ``current`` toward ``target`` would realise, as a fraction of the
+    portfolio ``value``: each sale at the lots' average basis, at the short-term rate when
+    any lot is short-term."""
+    if value <= 0:
+        return 0.0
+    due = 0.0
+    for t in current.index:
+        sell_w = current.get(t, 0.0) - target.get(t, 0.0)
+        if sell_w <= 1e-9:
+            continue
+        lots = taxbook.lots.get(t, [])
+        held = sum(lot.shares for lot in lots)
+        if not held:
+            continue
+        basis = sum(lot.shares * lot.basis for lot in lots) / held
+        gain = sell_w * value / prices[t] * (prices[t] - basis)
+        short = any((today - lot.acquired).days <= LONG_TERM_DAYS for lot in lots)
+        due += max(gain, 0.0) * (rates.short_term_rate if short else rates.long_term_rate)
+    return due / value
+
+
+def after_tax(state: AutopilotState, rates: TaxSettings) -> dict:
+    """Pre-tax and after-tax total return of the book so far, computed as the report
+    computes them (:mod:`autoport.autopilot.aftertax`): a year's tax is paid at the first
+    decision of the next year, this year's tax on the gains realised so far is charged on
+    the latest value (owed, not yet due), each as a withdrawal ``tax / V_(t-1)``.
+    """
+    from autoport.autopilot import aftertax  # it builds on this module's tax book
+
+    if not state.values:
+        return {"pre_tax_return": 0.0, "after_tax_return": 0.0, "taxes_paid": 0.0,
+                "tax_owed_this_year": 0.0}
+    vals = pd.Series(dict(state.values))
+    vals = vals[~vals.index.duplicated(keep="last")]
+    taxes = pd.Series(0.0, index=vals.index)
+    for day, amount in state.taxes_paid:
+        taxes[day] += amount
+    owed = 0.0
+    if state.tax_year is not None:
+        this_year = state.taxbook.realized_between(
+            pd.Timestamp(f"{state.tax_year}-01-01") - pd.Timedelta(days=1), vals.index[-1])
+        owed, _, _ = annual_tax(this_year, short_rate=rates.short_term_rate,
+                                long_rate=rates.long_term_rate, carryforward=state.carryforward)
+        taxes.iloc[-1] += owed
+    rets = vals.pct_change().fillna(0.0)
+    at = aftertax.after_tax_returns(rets, taxes, float(vals.iloc[0]))
+    start = float(vals.iloc[0]) / state.capital
+    return {
+        "pre_tax_return": float(vals.iloc[-1] / state.capital - 1.0),
+        "after_tax_return": float((1.0 + at).prod() * start - 1.0),
+        "taxes_paid": float(taxes.sum() - owed),
+        "tax_owed_this_year": float(owed),
+    }
+
+
+def tax_summary(state: AutopilotState) -> dict:
+    """Realised gains by term, taxes paid and the carryforward, for the report."""
+    realized = state.taxbook.realized
+    return {
+        "realized_short_term": sum(r.gain for r in realized if r.term == "short"),
+        "realized_long_term": sum(r.gain for r in realized if r.term == "long"),
+        "wash_sale_disallowed": sum(r.disallowed for r in realized),
+        "taxes_paid": sum(t for _, t in state.taxes_paid),
+        "carryforward_loss": state.carryforward,
+    }

@@ -44,8 +44,9 @@ def test_bundled_config_loads_and_registry_builds_it():
     strat = make_strategy("autopilot", settings={"window": 126})
     assert strat.name == "autopilot" and strat.min_history == 127
     # alert rules fill what the user left open
-    assert strat.drawdown_limit == -0.10 and strat.max_position == 0.10
-    assert strat.rules.restore_drawdown == -0.05 and strat.confidence == 0.95
+    ready = strat.prepare()
+    assert ready.drawdown_limit == -0.10 and ready.max_position == 0.10
+    assert ready.rules.restore_drawdown == -0.05 and ready.confidence == 0.95
 
 
 # ----------------------------------------------------------------------------- triggers

@@ -130,7 +130,7 @@ def _forced(name, **settings):
     strat = Autopilot(settings={"regime": {"enabled": False}, "override": {"enabled": False},
                                 "tax_optimization": False, "var_limit": -0.5, **settings})
     probs = {"bull": 0.0, "bear": 0.0, "sideways": 0.0, name: 1.0}
-    strat._regime = lambda history: (name, 1.0, probs, None)
+    strat._regime = lambda state, history: (name, 1.0, probs, None, state)
     return strat
 
 
