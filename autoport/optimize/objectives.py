@@ -326,6 +326,9 @@ def optimize_pair(
     if not 0.5 <= beta < 1:
         raise ConfigError(f"beta must be in [0.5, 1), got {beta}")
     C.check_simple(p.r, budget=True)
+    if fn == ObjectiveFunction.MAXIMIZE_RATIO and max_drawdown is not None:
+        raise ConfigError("max_ratio cannot take a max_drawdown cap; use max_utility or "
+                          "max_return with it")
     if fn == ObjectiveFunction.MAXIMIZE_RETURN and (risk_limit is None or risk_limit <= 0):
         raise ConfigError(f"max_return needs a positive risk_limit on {m.name.value}")
     task = _Task(f"{fn.value}_{m.name.value}", fn, m.name, target_return=target_return,

@@ -95,3 +95,15 @@ def test_every_pair_gives_weights_summing_to_one_within_bounds(seed, n, cap):
         if limit is not None:
             value = M.get(measure).value(w, cov.values, scen.values, 0.95)
             assert value <= limit * (1 + 1e-5) + 1e-9, (fn, measure)
+
+
+def test_max_ratio_refuses_a_drawdown_cap_and_unknown_names():
+    mu, cov, scen = panel()
+    from autoport.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="max_ratio cannot take a max_drawdown"):
+        optimize_pair(mu, cov, "max_ratio", "cvar", scenarios=scen, max_drawdown=0.1)
+    with pytest.raises(ConfigError, match="unknown risk measure 'semivariance'"):
+        optimize_pair(mu, cov, "min_risk", "semivariance", scenarios=scen)
+    with pytest.raises(ConfigError, match="max_return needs a positive risk_limit"):
+        optimize_pair(mu, cov, "max_return", "variance")
