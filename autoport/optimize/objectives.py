@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cvxpy as cp
 import numpy as np
 import pandas as pd
 
+from autoport import measures as M
 from autoport.errors import ConfigError, InfeasibleError, OptimizationError
+from autoport.measures import RiskMeasure
 from autoport.optimize import constraints as C
 from autoport.optimize import solvers
+from autoport.optimize.result import OptimizationResult
 
 LARGE = 200  # assets from which Clarabel uses its faer factorisation
 
@@ -55,7 +58,44 @@ class Objective(str, enum.Enum):
             ) from None
 
 
-SCENARIO_OBJECTIVES = (Objective.MIN_CVAR, Objective.MEAN_CVAR, Objective.MIN_CDAR)
+class ObjectiveFunction(str, enum.Enum):
+    """What is done with a risk measure (skfolio's ``ObjectiveFunction``)."""
+
+    MINIMIZE_RISK = "min_risk"  # optionally under a target return
+    MAXIMIZE_RETURN = "max_return"  # under a risk limit
+    MAXIMIZE_RATIO = "max_ratio"  # (μ − rf)ᵀw / risk, by homogenisation
+    MAXIMIZE_UTILITY = "max_utility"  # μᵀw − scale·δ·risk (scale from the measure)
+
+
+@dataclass(frozen=True)
+class Alias:
+    """A user-facing objective name as an (objective function, risk measure) pair.
+
+    ``target_return``: the name honours ``target_return`` (required when "required");
+    ``limit``: the keyword giving the risk limit of ``MAXIMIZE_RETURN`` and how it maps onto the
+    measure; ``kelly``: growth-rate utility on excess returns, δ = 1/fraction, no budget.
+    """
+
+    function: ObjectiveFunction
+    measure: RiskMeasure
+    target_return: str | None = None
+    kelly: bool = False
+
+
+F, R = ObjectiveFunction, RiskMeasure
+ALIASES: dict[Objective, Alias] = {
+    Objective.MIN_VARIANCE: Alias(F.MINIMIZE_RISK, R.VARIANCE),
+    Objective.MAX_SHARPE: Alias(F.MAXIMIZE_RATIO, R.VARIANCE),
+    Objective.MAX_UTILITY: Alias(F.MAXIMIZE_UTILITY, R.VARIANCE),
+    Objective.EFFICIENT_RETURN: Alias(F.MINIMIZE_RISK, R.VARIANCE, target_return="required"),
+    Objective.EFFICIENT_RISK: Alias(F.MAXIMIZE_RETURN, R.VARIANCE),
+    Objective.MIN_CVAR: Alias(F.MINIMIZE_RISK, R.CVAR, target_return="optional"),
+    Objective.MEAN_CVAR: Alias(F.MAXIMIZE_UTILITY, R.CVAR, target_return="optional"),
+    Objective.MIN_CDAR: Alias(F.MINIMIZE_RISK, R.CDAR, target_return="optional"),
+    Objective.KELLY: Alias(F.MAXIMIZE_UTILITY, R.VARIANCE, kelly=True),
+}
+del F, R
+SCENARIO_OBJECTIVES = tuple(o for o, a in ALIASES.items() if M.get(a.measure).needs_scenarios)
 
 
 def risk_aversion_from_tolerance(risk_tolerance: float) -> float:
@@ -63,23 +103,6 @@ def risk_aversion_from_tolerance(risk_tolerance: float) -> float:
     if not 0.0 <= risk_tolerance <= 1.0:
         raise ConfigError(f"risk_tolerance must be in [0, 1], got {risk_tolerance}")
     return float(10 ** (2.0 - 3.0 * risk_tolerance))
-
-
-@dataclass(frozen=True)
-class OptimizationResult:
-    """Weights and what they promise, with the solver that produced them and any notes."""
-
-    objective: str
-    weights: pd.Series
-    expected_return: float
-    volatility: float
-    sharpe_ratio: float
-    risk_free_rate: float
-    solver: str
-    status: str
-    attempts: tuple[str, ...] = ()
-    notes: tuple[str, ...] = ()
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -140,54 +163,29 @@ def prepare(
 
 
 def _quad(w, cov: np.ndarray):
-    return cp.quad_form(w, cp.psd_wrap(cov))
+    return M.REGISTRY[RiskMeasure.VARIANCE].expression(w, cov, None, None)[0]
 
 
 def _cvar(w, scenarios: np.ndarray, beta: float):
     """Rockafellar-Uryasev CVaR of the loss −Rw at level β; returns (expr, constraints)."""
-    t = scenarios.shape[0]
-    alpha = cp.Variable()
-    u = cp.Variable(t, nonneg=True)
-    cons = [u >= -scenarios @ w - alpha]
-    return alpha + cp.sum(u) / ((1 - beta) * t), cons
-
-
-def _drawdowns(w, scenarios: np.ndarray):
-    """Uncompounded cumulative return path and the drawdown bounds z ≥ peak − path (Chekhlov)."""
-    t = scenarios.shape[0]
-    path = cp.cumsum(scenarios @ w)
-    peak = cp.Variable(t)
-    cons = [peak >= path, peak >= 0, peak[1:] >= peak[:-1]]
-    return peak - path, cons
+    return M.REGISTRY[RiskMeasure.CVAR].expression(w, None, scenarios, beta)
 
 
 def _cdar(w, scenarios: np.ndarray, beta: float):
-    dd, cons = _drawdowns(w, scenarios)
-    t = scenarios.shape[0]
-    alpha = cp.Variable()
-    z = cp.Variable(t, nonneg=True)
-    cons += [z >= dd - alpha]
-    return alpha + cp.sum(z) / ((1 - beta) * t), cons
+    return M.REGISTRY[RiskMeasure.CDAR].expression(w, None, scenarios, beta)
 
 
 def cvar_value(weights: np.ndarray, scenarios: np.ndarray, beta: float) -> float:
-    """Historical CVaR of the daily loss: mean of the worst (1 − β) share (interpolated)."""
-    losses = np.sort(-(scenarios @ weights))
-    t = len(losses)
-    var = np.quantile(losses, beta, method="inverted_cdf")
-    return float(var + np.maximum(losses - var, 0).sum() / ((1 - beta) * t))
+    """Historical CVaR of the daily loss at level β (the rule of :mod:`autoport.measures`)."""
+    return M.cvar(scenarios @ weights, beta)
 
 
 def cdar_value(weights: np.ndarray, scenarios: np.ndarray, beta: float) -> float:
-    path = np.cumsum(scenarios @ weights)
-    dd = np.maximum.accumulate(np.maximum(path, 0)) - path
-    var = np.quantile(dd, beta, method="inverted_cdf")
-    return float(var + np.maximum(dd - var, 0).sum() / ((1 - beta) * len(dd)))
+    return M.cdar(scenarios @ weights, beta)
 
 
 def max_drawdown_value(weights: np.ndarray, scenarios: np.ndarray) -> float:
-    path = np.cumsum(scenarios @ weights)
-    return float(np.max(np.maximum.accumulate(np.maximum(path, 0)) - path))
+    return M.max_drawdown(scenarios @ weights)
 
 
 def _solve_or_diagnose(
@@ -285,140 +283,210 @@ def optimize(
         raise ConfigError("multi_objective with cvar/cdar weights needs scenario returns")
     if not 0.5 <= beta < 1:
         raise ConfigError(f"beta must be in [0.5, 1), got {beta}")
-    budget = obj != Objective.KELLY
+    alias = ALIASES.get(obj)
+    budget = not (alias and alias.kelly)
     C.check_simple(p.r, budget=budget)
-    notes: list[str] = []
+    if obj == Objective.MULTI_OBJECTIVE:
+        task = _Task(obj.value, None, None, weights=_multi_weights(objective_weights))
+    else:
+        task = _alias_task(obj, alias, target_return, target_volatility, risk_aversion,
+                           risk_tolerance, kelly_fraction)
+    return _solve(p, task, risk_free_rate, beta, max_drawdown, solver_chain,
+                  fallback_to_min_variance)
 
-    if obj == Objective.MAX_SHARPE:
-        result = _max_sharpe(p, risk_free_rate, solver_chain, notes)
+
+def optimize_pair(
+    mu: pd.Series | np.ndarray,
+    cov: pd.DataFrame | np.ndarray,
+    function: str | ObjectiveFunction,
+    measure: str | RiskMeasure,
+    constraints: C.Constraints | None = None,
+    *,
+    risk_free_rate: float = 0.0,
+    target_return: float | None = None,
+    risk_limit: float | None = None,
+    risk_aversion: float = 1.0,
+    scenarios: pd.DataFrame | np.ndarray | None = None,
+    beta: float = 0.95,
+    max_drawdown: float | None = None,
+    solver_chain: tuple[str, ...] = solvers.DEFAULT_CHAIN,
+) -> OptimizationResult:
+    """Any objective function on any risk measure of :mod:`autoport.measures`.
+
+    ``target_return`` (annualised) bounds ``MINIMIZE_RISK`` and ``MAXIMIZE_UTILITY`` from
+    below; ``risk_limit`` (in the measure's units: annualised variance, daily CVaR/CDaR/max
+    drawdown) is required by ``MAXIMIZE_RETURN``; ``MAXIMIZE_RATIO`` maximises
+    ``(μᵀw − rf) / risk`` and needs a measure that is positive on the feasible set.
+    """
+    fn = _parse(ObjectiveFunction, function, "objective function")
+    m = M.get(measure)
+    p = prepare(mu, cov, constraints, scenarios)
+    if (m.needs_scenarios or max_drawdown is not None) and p.scenarios is None:
+        raise ConfigError(f"risk measure {m.name.value} needs scenario returns")
+    if not 0.5 <= beta < 1:
+        raise ConfigError(f"beta must be in [0.5, 1), got {beta}")
+    C.check_simple(p.r, budget=True)
+    if fn == ObjectiveFunction.MAXIMIZE_RATIO and max_drawdown is not None:
+        raise ConfigError("max_ratio cannot take a max_drawdown cap; use max_utility or "
+                          "max_return with it")
+    if fn == ObjectiveFunction.MAXIMIZE_RETURN and (risk_limit is None or risk_limit <= 0):
+        raise ConfigError(f"max_return needs a positive risk_limit on {m.name.value}")
+    task = _Task(f"{fn.value}_{m.name.value}", fn, m.name, target_return=target_return,
+                 risk_limit=risk_limit, limit_label=f"{m.name.value} ≤ {risk_limit:g}"
+                 if risk_limit is not None else "",
+                 delta=_delta(risk_aversion, None, default=1.0))
+    return _solve(p, task, risk_free_rate, beta, max_drawdown, solver_chain, False)
+
+
+def _parse(kind, value, what: str):
+    try:
+        return kind(value)
+    except ValueError:
+        raise ConfigError(
+            f"unknown {what} {value!r}; choose one of {', '.join(k.value for k in kind)}"
+        ) from None
+
+
+@dataclass(frozen=True)
+class _Task:
+    """One solve: a name, an (objective function, measure) pair or multi-objective weights."""
+
+    name: str
+    function: ObjectiveFunction | None
+    measure: RiskMeasure | None
+    target_return: float | None = None
+    risk_limit: float | None = None
+    limit_label: str = ""
+    delta: float = 1.0
+    excess: bool = False  # utility on (μ − rf)ᵀw and no budget (Kelly)
+    weights: Mapping[str, float] | None = None
+
+
+def _alias_task(obj: Objective, alias: Alias, target_return, target_volatility,
+                risk_aversion, risk_tolerance, kelly_fraction) -> _Task:
+    """Check an alias's own parameters and turn them into a task."""
+    if alias.target_return == "required" and target_return is None:
+        raise ConfigError(f"{obj.value} needs target_return (annualised, e.g. 0.12)")
+    limit, label, delta = None, "", 1.0
+    if alias.function == ObjectiveFunction.MAXIMIZE_RETURN:
+        if target_volatility is None or target_volatility <= 0:
+            raise ConfigError(f"{obj.value} needs a positive target_volatility (annualised)")
+        limit, label = target_volatility ** 2, f"target volatility ≤ {target_volatility:g}"
+    if alias.kelly:
+        if not 0 < kelly_fraction <= 1:
+            raise ConfigError(f"kelly_fraction must be in (0, 1], got {kelly_fraction}")
+        delta = 1.0 / kelly_fraction
+    elif alias.function == ObjectiveFunction.MAXIMIZE_UTILITY:
+        delta = _delta(risk_aversion, risk_tolerance, default=1.0)
+    return _Task(obj.value, alias.function, alias.measure,
+                 target_return=target_return if alias.target_return else None,
+                 risk_limit=limit, limit_label=label, delta=delta, excess=alias.kelly)
+
+
+def _multi_weights(objective_weights: Mapping[str, float] | None) -> dict[str, float]:
+    lam = {"return": 1.0, "variance": 1.0, "cvar": 0.0, "cdar": 0.0}
+    unknown = set(objective_weights or {}) - set(lam)
+    if unknown:
+        raise ConfigError(
+            f"unknown objective weight(s) {', '.join(sorted(unknown))}; use "
+            "return, variance, cvar, cdar"
+        )
+    lam.update(objective_weights or {})
+    if any(v < 0 for v in lam.values()):
+        raise ConfigError("objective weights must be ≥ 0")
+    return lam
+
+
+def _parts(v, p: Problem, task: _Task, rf: float, beta: float, max_drawdown):
+    """(goal, auxiliary constraints of the goal, [(label, constraints, auxiliaries)]) in ``v``."""
+    cost = C.cost_term(v, p.r)
+    net_return = p.mu @ v - cost
+    aux: list = []
+    groups: list = []
+    if task.weights is not None:  # Σ λ_m · measure_m − λ_r · return
+        lam = task.weights
+        expr = -lam["return"] * net_return + lam["variance"] * _quad(v, p.cov)
+        for name in (RiskMeasure.CVAR, RiskMeasure.CDAR):
+            if lam[name.value]:
+                risk, cons = M.get(name).expression(v, p.cov, p.scenarios, beta)
+                expr, aux = expr + lam[name.value] * risk, aux + cons
+        goal = cp.Minimize(expr)
+    else:
+        m = M.get(task.measure)
+        risk, cons = m.expression(v, p.cov, p.scenarios, beta)
+        fn = task.function
+        if fn == ObjectiveFunction.MINIMIZE_RISK:
+            goal, aux = cp.Minimize(risk), cons
+        elif fn == ObjectiveFunction.MAXIMIZE_RETURN:
+            goal = cp.Maximize(net_return)
+            groups.append((task.limit_label, [risk <= task.risk_limit], cons))
+        else:  # MAXIMIZE_UTILITY (MAXIMIZE_RATIO is solved by _max_ratio)
+            gain = (p.mu - rf) @ v - cost if task.excess else net_return
+            goal, aux = cp.Maximize(gain - m.utility_scale * task.delta * risk), cons
+    if task.target_return is not None:
+        groups.insert(0, (f"target return ≥ {task.target_return:g}",
+                          [net_return >= task.target_return], []))
+    if max_drawdown is not None:
+        dd, cons = M.drawdown_expr(v, p.scenarios)
+        groups.append((f"max drawdown ≤ {max_drawdown:g}", [dd <= max_drawdown], cons))
+    return goal, aux, groups
+
+
+def _solve(p: Problem, task: _Task, rf: float, beta: float, max_drawdown, chain,
+           fallback: bool) -> OptimizationResult:
+    notes: list[str] = []
+    if task.function == ObjectiveFunction.MAXIMIZE_RATIO:
+        result = _max_ratio(p, task, rf, chain, notes, beta)
         if result is not None:
             return result
         # the homogenised problem was infeasible: either the constraints are, or nothing in
         # them beats the risk-free rate; the LP tells which (and the diagnosis names them)
-        best = best_excess_return(p, risk_free_rate, solver_chain)
+        best = best_excess_return(p, rf, chain)
         if best > 1e-12:
             raise OptimizationError(
-                f"max_sharpe failed although a portfolio beats the risk-free rate by {best:.2%}; "
-                "the problem may be badly scaled"
+                f"{task.name} failed although a portfolio beats the risk-free rate by "
+                f"{best:.2%}; the problem may be badly scaled"
             )
+        ratio = "Sharpe" if task.measure == RiskMeasure.VARIANCE else "return/risk ratio"
+        fallback_name = _min_risk_name(task.measure)
         message = (
-            f"max Sharpe is undefined: no portfolio within the constraints is expected to "
-            f"beat the risk-free rate {risk_free_rate:.2%} (best expected excess return "
-            f"{best:.2%})"
+            f"max {ratio} is undefined: no portfolio within the constraints is expected to "
+            f"beat the risk-free rate {rf:.2%} (best expected excess return {best:.2%})"
         )
-        if not fallback_to_min_variance:
+        if not fallback:
             raise OptimizationError(
-                message + "; use objective min_variance, or lower --risk-free"
+                message + f"; use objective {fallback_name}, or lower --risk-free"
             )
-        notes.append(message + "; returned min variance instead")
-        obj = Objective.MIN_VARIANCE
+        notes.append(message + f"; returned {fallback_name.replace('_', ' ')} instead")
+        task = _Task(fallback_name, ObjectiveFunction.MINIMIZE_RISK, task.measure)
 
-    n = p.r.n
-    w = cp.Variable(n)
-    extra_groups: list[C.Group] = []
-    extra_cons: list = []
-    cost = C.cost_term(w, p.r)
-    net_return = p.mu @ w - cost
-    risk = _quad(w, p.cov)
-
-    if obj == Objective.MIN_VARIANCE:
-        goal = cp.Minimize(risk)
-    elif obj == Objective.MAX_UTILITY:
-        delta = _delta(risk_aversion, risk_tolerance, default=1.0)
-        goal = cp.Maximize(net_return - 0.5 * delta * risk)
-    elif obj == Objective.EFFICIENT_RETURN:
-        if target_return is None:
-            raise ConfigError("efficient_return needs target_return (annualised, e.g. 0.12)")
-        goal = cp.Minimize(risk)
-        extra_groups.append((f"target return ≥ {target_return:g}",
-                             [p.mu @ w - C.cost_term(w, p.r) >= target_return]))
-    elif obj == Objective.EFFICIENT_RISK:
-        if target_volatility is None or target_volatility <= 0:
-            raise ConfigError("efficient_risk needs a positive target_volatility (annualised)")
-        goal = cp.Maximize(net_return)
-        extra_groups.append((f"target volatility ≤ {target_volatility:g}",
-                             [risk <= target_volatility ** 2]))
-    elif obj in (Objective.MIN_CVAR, Objective.MEAN_CVAR):
-        cvar, cons = _cvar(w, p.scenarios, beta)
-        extra_cons += cons
-        if obj == Objective.MIN_CVAR:
-            goal = cp.Minimize(cvar)
-        else:
-            delta = _delta(risk_aversion, risk_tolerance, default=1.0)
-            goal = cp.Maximize(net_return - delta * cvar)
-        if target_return is not None:
-            extra_groups.append(
-                (f"target return ≥ {target_return:g}", [net_return >= target_return])
-            )
-    elif obj == Objective.MIN_CDAR:
-        cdar, cons = _cdar(w, p.scenarios, beta)
-        extra_cons += cons
-        goal = cp.Minimize(cdar)
-        if target_return is not None:
-            extra_groups.append(
-                (f"target return ≥ {target_return:g}", [net_return >= target_return])
-            )
-    elif obj == Objective.MULTI_OBJECTIVE:
-        lam = {"return": 1.0, "variance": 1.0, "cvar": 0.0, "cdar": 0.0}
-        unknown = set(objective_weights or {}) - set(lam)
-        if unknown:
-            raise ConfigError(
-                f"unknown objective weight(s) {', '.join(sorted(unknown))}; use "
-                "return, variance, cvar, cdar"
-            )
-        lam.update(objective_weights or {})
-        if any(v < 0 for v in lam.values()):
-            raise ConfigError("objective weights must be ≥ 0")
-        expr = -lam["return"] * net_return + lam["variance"] * risk
-        if lam["cvar"]:
-            cvar, cons = _cvar(w, p.scenarios, beta)
-            expr, extra_cons = expr + lam["cvar"] * cvar, extra_cons + cons
-        if lam["cdar"]:
-            cdar, cons = _cdar(w, p.scenarios, beta)
-            expr, extra_cons = expr + lam["cdar"] * cdar, extra_cons + cons
-        goal = cp.Minimize(expr)
-    elif obj == Objective.KELLY:
-        if not 0 < kelly_fraction <= 1:
-            raise ConfigError(f"kelly_fraction must be in (0, 1], got {kelly_fraction}")
-        goal = cp.Maximize((p.mu - risk_free_rate) @ w - cost - risk / (2 * kelly_fraction))
-    else:  # pragma: no cover - enum is exhaustive
-        raise ConfigError(f"objective {obj.value} is not handled")
-
-    if max_drawdown is not None:
-        dd, cons = _drawdowns(w, p.scenarios)
-        extra_cons += cons
-        extra_groups.append((f"max drawdown ≤ {max_drawdown:g}", [dd <= max_drawdown]))
+    budget = not task.excess
+    w = cp.Variable(p.r.n)
+    goal, aux, extra = _parts(w, p, task, rf, beta, max_drawdown)
 
     def make_groups(v):
-        return C.build(v, p.r, budget=budget) + _rebuild_extra(v, p, obj, target_return,
-                                                               target_volatility, max_drawdown)
+        rebuilt = _parts(v, p, task, rf, beta, max_drawdown)[2]
+        return C.build(v, p.r, budget=budget) + [(lab, [*a, *c]) for lab, c, a in rebuilt]
 
-    groups = C.build(w, p.r, budget=budget) + extra_groups
-    prob = cp.Problem(goal, C.flatten(groups) + extra_cons)
-    report = _solve_or_diagnose(prob, p, make_groups, obj.value, solver_chain, budget=budget)
+    groups = C.build(w, p.r, budget=budget) + [(lab, c) for lab, c, _ in extra]
+    cons = C.flatten(groups) + aux + [c for _, _, a in extra for c in a]
+    prob = cp.Problem(goal, cons)
+    report = _solve_or_diagnose(prob, p, make_groups, task.name, chain, budget=budget)
     if report.status == cp.UNBOUNDED:
         raise OptimizationError(
-            f"{obj.value} is unbounded: the constraints let the weights grow without limit; "
+            f"{task.name} is unbounded: the constraints let the weights grow without limit; "
             "add bounds or a max_leverage"
         )
-    return _result(obj.value, w.value, p, risk_free_rate, report, notes, beta)
+    return _result(task.name, w.value, p, rf, report, notes, beta)
 
 
-def _rebuild_extra(v, p: Problem, obj, target_return, target_volatility, max_drawdown):
-    """The objective's own constraints, rebuilt on a fresh variable for the diagnosis."""
-    out: list[C.Group] = []
-    if target_return is not None and obj in (
-        Objective.EFFICIENT_RETURN, Objective.MIN_CVAR, Objective.MEAN_CVAR, Objective.MIN_CDAR
-    ):
-        out.append((f"target return ≥ {target_return:g}",
-                    [p.mu @ v - C.cost_term(v, p.r) >= target_return]))
-    if obj == Objective.EFFICIENT_RISK and target_volatility is not None:
-        out.append((f"target volatility ≤ {target_volatility:g}",
-                    [_quad(v, p.cov) <= target_volatility ** 2]))
-    if max_drawdown is not None:
-        dd, cons = _drawdowns(v, p.scenarios)
-        out.append((f"max drawdown ≤ {max_drawdown:g}", [*cons, dd <= max_drawdown]))
-    return out
+def _min_risk_name(measure: RiskMeasure) -> str:
+    for obj, alias in ALIASES.items():
+        if (alias.function, alias.measure) == (ObjectiveFunction.MINIMIZE_RISK, measure) and (
+            alias.target_return != "required"
+        ):
+            return obj.value
+    return f"{ObjectiveFunction.MINIMIZE_RISK.value}_{measure.value}"
 
 
 def _delta(risk_aversion, risk_tolerance, default):
@@ -431,14 +499,17 @@ def _delta(risk_aversion, risk_tolerance, default):
     return default
 
 
-def _max_sharpe(p: Problem, rf: float, chain, notes: list[str]) -> OptimizationResult | None:
-    """Cornuejols-Tütüncü: min yᵀΣy s.t. (μ − rf)ᵀy − costs ≥ 1, constraints scaled by κ ≥ 0.
+def _max_ratio(p: Problem, task: _Task, rf: float, chain, notes: list[str],
+               beta: float) -> OptimizationResult | None:
+    """Cornuejols-Tütüncü: min risk(y) s.t. (μ − rf)ᵀy − costs ≥ 1, constraints scaled by κ ≥ 0.
 
+    Exact for any positively homogeneous measure (variance ranks as its square root does).
     Returns None when that problem is infeasible (the caller finds out why).
     """
     from autoport.optimize import _screening
 
-    if _screening.eligible(p.r):
+    m = M.get(task.measure)
+    if m.name == RiskMeasure.VARIANCE and _screening.eligible(p.r):
         found = _screening.max_sharpe(p.mu, p.cov, p.r, rf, chain)
         if found is not None:
             weights, report, size = found
@@ -446,26 +517,28 @@ def _max_sharpe(p: Problem, rf: float, chain, notes: list[str]) -> OptimizationR
                 f"solved on a working set of {size} of {p.r.n} assets; the other weights are "
                 "proven zero by their reduced costs"
             )
-            return _result(Objective.MAX_SHARPE.value, weights, p, rf, report, notes, 0.95)
+            return _result(task.name, weights, p, rf, report, notes, beta)
     y = cp.Variable(p.r.n)
     kappa = cp.Variable(nonneg=True)
     groups = C.build(y, p.r, kappa)
     groups.append(("positive excess return", [
         (p.mu - rf) @ y - C.cost_term(y, p.r, kappa) >= 1
     ]))
-    prob = cp.Problem(cp.Minimize(_quad(y, p.cov)), C.flatten(groups))
+    risk, aux = m.expression(y, p.cov, p.scenarios, beta)
+    prob = cp.Problem(cp.Minimize(risk), C.flatten(groups) + aux)
     report = solvers.solve(prob, chain, large=p.r.n >= LARGE)
     if report.status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
         return None
     if report.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE, cp.UNBOUNDED):
-        raise OptimizationError(f"max_sharpe: solver {report.solver} reports {report.status}")
+        raise OptimizationError(f"{task.name}: solver {report.solver} reports {report.status}")
     if report.status == cp.UNBOUNDED or kappa.value is None or kappa.value <= 1e-12:
+        ratio = "Sharpe ratio" if m.name == RiskMeasure.VARIANCE else "return/risk ratio"
         raise OptimizationError(
-            "max_sharpe has no finite solution (the Sharpe ratio is unbounded on this set); "
-            "add bounds or use min_variance"
+            f"{task.name} has no finite solution (the {ratio} is unbounded on this set); "
+            f"add bounds or use {_min_risk_name(m.name)}"
         )
     weights = y.value / kappa.value
-    return _result(Objective.MAX_SHARPE.value, weights, p, rf, report, notes, 0.95)
+    return _result(task.name, weights, p, rf, report, notes, beta)
 
 
 def _result(name, weights, p: Problem, rf, report, notes, beta) -> OptimizationResult:
@@ -494,9 +567,9 @@ def _result(name, weights, p: Problem, rf, report, notes, beta) -> OptimizationR
     if p.r.max_turnover is not None or p.r.has_costs:
         extra["turnover"] = float(np.abs(w - p.r.w0).sum())
     if p.scenarios is not None:
-        extra["cvar"] = cvar_value(w, p.scenarios, beta)
-        extra["cdar"] = cdar_value(w, p.scenarios, beta)
-        extra["max_drawdown"] = max_drawdown_value(w, p.scenarios)
+        for m in M.REGISTRY.values():
+            if m.needs_scenarios:
+                extra[m.name.value] = m.value(w, p.cov, p.scenarios, beta)
     excess = ret - rf * (w.sum() if name == Objective.KELLY.value else 1.0)
     return OptimizationResult(
         objective=name,

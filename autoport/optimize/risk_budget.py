@@ -76,7 +76,7 @@ def risk_budgeting(
     given; None means equal risk contribution across assets (or classes). Only long-only,
     fully invested portfolios are supported: any other constraint raises ``ConfigError``.
     """
-    from autoport.optimize.objectives import OptimizationResult
+    from autoport.optimize.result import OptimizationResult
 
     if constraints is not None and constraints != C.Constraints():
         raise ConfigError(

@@ -1,8 +1,7 @@
-"""Historical simulation: plain (empyrical's quantile and CVaR) and age-weighted (BRW)."""
+"""Historical simulation: plain (the tail rule of autoport.measures) and age-weighted (BRW)."""
 
 from __future__ import annotations
 
-import empyrical
 import numpy as np
 
 from autoport._blas import blas_single
@@ -35,7 +34,8 @@ def historical_var(
 ) -> VaRResult:
     """Historical simulation on the portfolio's (overlapping ``horizon``-day) returns.
 
-    ``decay=None``: plain (VaR = empirical quantile, ES = empyrical's CVaR on one-day data).
+    ``decay=None``: plain, by the tail rule of :mod:`autoport.measures` (VaR the
+    ``inverted_cdf`` quantile, ES the mean of tail mass ``1 - confidence``).
     ``decay=lambda`` in (0, 1): Boudoukh-Richardson-Whitelaw age weighting, weight
     ``lambda**age`` (age 0 = most recent window).
     """
@@ -47,11 +47,7 @@ def historical_var(
     pnl = hx @ w
     a = 1.0 - confidence
     if decay is None:
-        if h == 1:
-            var = float(empyrical.value_at_risk(pnl, cutoff=a))
-            es = float(empyrical.conditional_value_at_risk(pnl, cutoff=a))
-        else:
-            var, es = scenario_var_es(pnl, confidence)
+        var, es = scenario_var_es(pnl, confidence)
         tail, band, band_p = conditional_asset_means(pnl, confidence, lambda idx: hx[idx])
         scale = var / band_p if band_p != 0 else 1.0
         return VaRResult(

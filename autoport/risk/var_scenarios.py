@@ -1,32 +1,30 @@
 """Tail rules on a set of scenarios (history or simulation): VaR, ES and the assets behind them.
 
-VaR is the empirical quantile (numpy's linear rule, as empyrical) and ES the mean of the lowest
-``floor((n - 1) a) + 1`` scenarios; with probabilities per scenario (age weighting) both come
-from the discrete distribution. Historical windows of ``h`` days overlap and compound asset by
-asset (buy and hold).
+VaR and ES follow the one tail rule of :mod:`autoport.measures` (the discrete distribution of
+the scenarios: VaR the ``inverted_cdf`` quantile, ES the mean of tail mass ``a`` with the VaR
+scenario counted fractionally; as a loss, the Rockafellar-Uryasev CVaR the optimizer
+minimises), with equal or per-scenario (age weighting) probabilities; the tail's asset means
+weight the scenarios the same way, so they add up to ES. Historical windows of ``h`` days
+overlap and compound asset by asset (buy and hold).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from autoport import measures as M
 from autoport.errors import DataError
 from autoport.risk.var_common import alpha
 
 
 def tail_count(n: int, confidence: float) -> int:
-    """Scenarios averaged into ES: the lowest ``floor((n - 1) a) + 1`` (as empyrical's CVaR)."""
+    """empyrical's tail size ``floor((n - 1) a) + 1`` (the VaR backtest's historical ES)."""
     return int((n - 1) * alpha(confidence)) + 1
 
 
 def scenario_var_es(pnl: np.ndarray, confidence: float) -> tuple[float, float]:
-    """VaR = the empirical quantile (numpy's linear rule, as empyrical); ES = mean of the tail."""
-    pnl = np.asarray(pnl, dtype=float)
-    a = alpha(confidence)
-    var = float(np.quantile(pnl, a))
-    k = tail_count(pnl.size, confidence)
-    es = float(np.partition(pnl, k - 1)[:k].mean())
-    return var, es
+    """(VaR, ES) as returns by the tail rule of :mod:`autoport.measures`."""
+    return M.var_es(np.asarray(pnl, dtype=float), alpha(confidence))
 
 
 def conditional_asset_means(
@@ -39,10 +37,12 @@ def conditional_asset_means(
     band mean of ``r_p`` is returned so callers can rescale to the exact VaR (Hallerbach).
     """
     n = pnl.size
-    k = tail_count(n, confidence)
-    order = np.argpartition(pnl, k - 1)
-    tail_idx = order[:k]
-    tail_mean = asset_rows(tail_idx).mean(0)
+    a = alpha(confidence)
+    k = M.tail_size(n, a)
+    tail_idx = np.argpartition(pnl, k - 1)[:k]
+    share = np.ones((k, 1)) / n
+    share[np.argmax(pnl[tail_idx])] = a - (k - 1) / n  # the VaR scenario's fractional part
+    tail_mean = (share * asset_rows(tail_idx)).sum(0) / a
     m = max(1, int(np.sqrt(n) / 2))
     pos = int(round((n - 1) * alpha(confidence)))
     lo, hi = max(0, pos - m), min(n, pos + m + 1)

@@ -1,4 +1,4 @@
-"""VaR/ES estimators against closed forms, numpy/empyrical quantiles and each other."""
+"""VaR/ES estimators against closed forms, numpy quantiles, skfolio's measures and each other."""
 
 from __future__ import annotations
 
@@ -71,16 +71,31 @@ def test_parametric_var_is_mu_plus_z_sigma_of_the_portfolio():
 # ---------------------------------------------------------------- historical
 
 
-def test_historical_var_equals_empirical_quantile():
+def test_historical_var_is_the_discrete_tail_rule():
+    """The one tail rule of autoport.measures (the optimizer's Rockafellar-Uryasev CVaR)."""
+    skm = pytest.importorskip("skfolio.measures")
     x, _, _ = normal_panel(n_obs=1234, seed=3)
     rp = x @ W4
+    srt = np.sort(rp)
     for c in (0.9, 0.95, 0.99):
         r = V.historical_var(x, W4, confidence=c)
-        assert r.var == pytest.approx(np.quantile(rp, 1 - c), abs=1e-15)
-        k = int((rp.size - 1) * (1 - c)) + 1
-        assert r.expected_shortfall == pytest.approx(np.sort(rp)[:k].mean(), rel=1e-12)
-        assert r.expected_shortfall == pytest.approx(
-            empyrical.conditional_value_at_risk(rp, 1 - c), rel=1e-12
+        # by hand: tail mass m = 1234 (1 - c) scenarios (123.4, 61.7, 12.34): VaR is the
+        # ceil(m)-th lowest return; ES averages the floor(m) lowest and m - floor(m) of the next
+        m = rp.size * (1 - c)
+        k = int(np.ceil(m))
+        assert r.var == srt[k - 1] == np.quantile(rp, 1 - c, method="inverted_cdf")
+        es = (srt[: k - 1].sum() + (m - (k - 1)) * srt[k - 1]) / m
+        assert r.expected_shortfall == pytest.approx(es, rel=1e-12)
+        # the peer: skfolio's measures use the same rule
+        assert r.var == pytest.approx(-skm.value_at_risk(rp, beta=c), rel=1e-12)
+        assert r.expected_shortfall == pytest.approx(-skm.cvar(rp, beta=c), rel=1e-12)
+        # and it is the LP's value: min over α of α + E[(−r − α)⁺] / (1 − c), at α = −VaR
+        ru = -r.var + np.maximum(-rp + r.var, 0).mean() / (1 - c)
+        assert -r.expected_shortfall == pytest.approx(ru, rel=1e-12)
+        # empyrical (linear quantile, floor((n - 1) a) + 1 lowest) differs only in the tail's
+        # last scenario: by less than the gap between neighbouring order statistics
+        assert abs(r.expected_shortfall - empyrical.conditional_value_at_risk(rp, 1 - c)) < (
+            (srt[k] - srt[0]) / m
         )
 
 
@@ -90,7 +105,7 @@ def test_historical_multi_day_compounds_overlapping_windows():
     pnl = [(np.prod(1 + x[t : t + h], axis=0) - 1) @ W4 for t in range(x.shape[0] - h + 1)]
     r = V.historical_var(x, W4, horizon=h)
     assert r.n_scenarios == 296
-    assert r.var == pytest.approx(np.quantile(pnl, 0.05), rel=1e-10)
+    assert r.var == pytest.approx(np.quantile(pnl, 0.05, method="inverted_cdf"), rel=1e-10)
 
 
 def test_age_weighted_historical_by_hand():
@@ -249,7 +264,7 @@ def test_short_form_on_a_return_series_and_an_equal_weight_table():
     x, _, _ = normal_panel(n_obs=800, seed=12)
     rp = x.mean(axis=1)
     one = V.value_at_risk(rp, confidence=0.99)
-    assert one.var == pytest.approx(np.quantile(rp, 0.01), rel=1e-12)
+    assert one.var == pytest.approx(np.quantile(rp, 0.01, method="inverted_cdf"), rel=1e-12)
     table = V.value_at_risk(x, method="parametric", confidence=0.99)
     assert table.var == pytest.approx(rp.mean() + stats.norm.ppf(0.01) * rp.std(ddof=1))
     assert table.expected_shortfall < table.var < 0
@@ -295,7 +310,7 @@ def test_fallback_when_the_fast_path_missed_a_row(monkeypatch):
     monkeypatch.setattr(MC, "_one_day_projected", missing_rows)
     r = V.monte_carlo_var(x, W4, confidence=0.95, n_paths=20_000, seed=4)
     full = V.simulate_asset_returns(V.fit_market_model(x), 20_000, seed=4) @ W4
-    assert r.var == pytest.approx(np.quantile(full, 0.05), rel=1e-12)
+    assert r.var == pytest.approx(np.quantile(full, 0.05, method="inverted_cdf"), rel=1e-12)
     assert W4 @ r.asset_tail_mean == pytest.approx(r.expected_shortfall, rel=1e-9)
 
 
