@@ -25,7 +25,7 @@ from autoport_cli.common import (
     JsonOption, NoTrackOption, OutOption, PricesOption,
     console, emit_json, err_console, output_dir, to_jsonable, user_errors,
 )
-from autoport_cli.common import check_tracking
+from autoport_cli.common import check_tracking, counting
 
 LABEL_COLUMN = "regime"
 EXTRA_COLUMNS = ("volume", "sentiment")
@@ -74,11 +74,13 @@ def regime(
     check_tracking(not no_track)
     det = cfg.detector
     panel, truth, extra = _load(prices, as_of, det.min_train + det.vol_window + 2)
-    report = regime_report(
-        panel, cfg, truth=truth, extra=extra,
-        benchmark=data.bundled_benchmark() if prices is None else None,
-        benchmark_name="S&P 500 index (bundled)" if prices is None else None,
-    )
+    with counting("regime model", "refits", quiet=as_json) as on_fit:
+        report = regime_report(
+            panel, cfg, truth=truth, extra=extra,
+            benchmark=data.bundled_benchmark() if prices is None else None,
+            benchmark_name="S&P 500 index (bundled)" if prices is None else None,
+            on_fit=on_fit,
+        )
     payload = report.to_json()
     with output_dir(out, "regime") as (staging, final):
         from autoport.reporting import plot_regimes

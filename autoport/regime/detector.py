@@ -20,6 +20,7 @@ def detect(
     detector: DetectorConfig | None = None,
     *,
     extra: pd.DataFrame | None = None,
+    on_fit=None,
 ) -> RegimeResult:
     """Online regimes of ``prices`` under ``detector`` (default: the bundled ``configs/regime.yaml``).
 
@@ -27,9 +28,10 @@ def detect(
     before ``t``'s refit segment: the batch run of
     :class:`~autoport.regime.online.OnlineRegimeFilter` (``detector.refit_every``), the filter
     the environment, the regime strategy and the autopilot run incrementally.
+    ``on_fit(done, total)`` follows the refits (a progress bar).
     """
     det = detector if detector is not None else load_config().detector
     feats = build_features(prices, extra=extra, **det.feature_kwargs())
     return online_regimes(feats, min_train=det.min_train, refit_every=det.refit_every,
                           train_window=det.train_window, refit_restarts=det.refit_restarts,
-                          **det.fit_kwargs())
+                          on_fit=on_fit, **det.fit_kwargs())

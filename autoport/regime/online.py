@@ -29,6 +29,8 @@ is handed and only processes what is new.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -71,6 +73,8 @@ class OnlineRegimeFilter:
         self.warm_start = warm_start
         self.refit_restarts = refit_restarts
         self.fit_kwargs = fit_kwargs
+        # on_fit(done, total): called after each grid point an update fits (a progress bar)
+        self.on_fit: Callable[[int, int], None] | None = None
         self.n_fits = 0  # HMM fits run by this object (what the incremental path saves)
         self.reset()
 
@@ -196,11 +200,17 @@ class OnlineRegimeFilter:
         n, first_new = len(self._rows), len(self._probs)
         parts = [self._probs]
         r = max(start, self.min_train)
+        step = self.refit_every
+        first_grid = self.min_train + -(-(r - self.min_train) // step) * step
+        to_fit, fitted = (len(range(first_grid, n, step)) if first_grid < n else 0), 0
         while r < n:
             a = self.min_train + (r - self.min_train) // self.refit_every * self.refit_every
             end = min(a + self.refit_every, n)
             if r == a:
                 fit, prior = self._refit(a)
+                fitted += 1
+                if self.on_fit is not None:
+                    self.on_fit(fitted, to_fit)
             else:
                 fit = self._fits[-1]
                 prior = predict(self._state, fit.model.transmat_)
