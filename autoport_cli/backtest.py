@@ -15,7 +15,7 @@ from autoport_cli.common import (
     bundled_config, console, emit_json, err_console, load_prices, output_dir, to_jsonable,
     user_errors,
 )
-from autoport_cli.common import check_tracking
+from autoport_cli.common import check_tracking, show_progress, waiting
 
 if TYPE_CHECKING:  # zipline, pyfolio and the strategies load when a backtest runs
     import pandas as pd
@@ -80,7 +80,8 @@ def backtest(
     outcome = _run_with_progress(cfg, panel, index_levels, quiet=json_output, engine=engine)
     after_tax = None
     with output_dir(out, f"backtest-{cfg.strategy}") as (staging, final):
-        _write_artifacts(outcome, staging)
+        with waiting("drawing the figures and the pyfolio tear sheet", quiet=json_output):
+            _write_artifacts(outcome, staging)
         if cfg.strategy == "autopilot":
             after_tax = _write_autopilot_report(outcome, panel, staging)
         run_id = None
@@ -144,7 +145,8 @@ def _run_with_progress(cfg, panel, index_levels, *, quiet: bool,
 
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("sessions"), TimeElapsedColumn(), console=err_console, disable=quiet,
+        TextColumn("sessions"), TimeElapsedColumn(), console=err_console,
+        disable=not show_progress(quiet),
         transient=False,
     )
     tasks: dict[str, int] = {}

@@ -290,3 +290,43 @@ def output_dir(out: Path | None, command: str) -> Iterator[tuple[Path, Path]]:
     if final.exists():
         final.rmdir()
     staging.rename(final)
+
+
+# Progress on waits: stderr only (``--json`` stays clean), and only to a terminal (a log file
+# or a pipe gets no spinner frames).
+def show_progress(quiet: bool = False) -> bool:
+    return not quiet and err_console.is_terminal
+
+
+@contextlib.contextmanager
+def waiting(message: str, quiet: bool = False) -> Iterator[Callable[[str], None]]:
+    """A spinner with the elapsed time while a step without a count runs (a tear sheet, an
+    evaluation); yields ``say(text)`` to name the next step. Gone when the step ends."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                        console=err_console, transient=True, disable=not show_progress(quiet))
+    with progress:
+        task = progress.add_task(message, total=None)
+        yield lambda text: progress.update(task, description=text)
+
+
+@contextlib.contextmanager
+def counting(label: str, unit: str, quiet: bool = False) -> Iterator[Callable[[int, int], None]]:
+    """A bar over a counted wait (model refits); yields ``advance(done, total)``."""
+    from rich.progress import (
+        BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+    )
+
+    progress = Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn(unit), TimeElapsedColumn(), console=err_console,
+                        disable=not show_progress(quiet))
+    task = None
+    with progress:
+        def advance(done: int, total: int) -> None:
+            nonlocal task
+            if task is None:
+                task = progress.add_task(label, total=total)
+            progress.update(task, completed=done, total=total)
+
+        yield advance

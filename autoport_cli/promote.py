@@ -11,7 +11,8 @@ from rich.table import Table
 
 from autoport.errors import ConfigError
 from autoport_cli.common import (
-    JsonOption, OutOption, bundled_config, console, emit_json, err_console, output_dir, user_errors,
+    JsonOption, OutOption, bundled_config, console, emit_json, err_console, output_dir,
+    user_errors, waiting,
 )
 from autoport_cli.common import check_tracking
 
@@ -57,8 +58,10 @@ def promote(
                           f"{config.test_period.start} (this takes a while)")
     from autoport.promotion.promote import promote_run  # imports MLflow: only when used
 
-    with output_dir(out, f"promote-{run_id[:8]}") as (staging, final):
-        result = promote_run(run_id, config, staging, toolkit=_toolkit(), name=name)
+    with output_dir(out, f"promote-{run_id[:8]}") as (staging, final), \
+            waiting("loading the run", quiet=json_output) as say:
+        result = promote_run(run_id, config, staging, toolkit=_toolkit(), name=name,
+                             on_step=say)
     if json_output:
         emit_json({**result.as_dict(), "artifacts_dir": final, "report": final / "report.md"})
     else:

@@ -27,7 +27,7 @@ from autoport_cli.common import (
     user_errors,
 )
 from autoport.errors import ConfigError
-from autoport_cli.common import check_tracking
+from autoport_cli.common import check_tracking, counting
 
 LABEL_COLUMN = "regime"
 EXTRA_COLUMNS = ("volume", "sentiment")
@@ -94,11 +94,13 @@ def regime(
         "--end" if as_of is None and end is not None else "--as-of",
         det.min_train + det.vol_window + 2, ffill, allow_jumps,
     )
-    report = regime_report(
-        panel, cfg, truth=truth, extra=extra,
-        benchmark=data.bundled_benchmark() if prices is None else None,
-        benchmark_name="S&P 500 index (bundled)" if prices is None else None,
-    )
+    with counting("regime model", "refits", quiet=as_json) as on_fit:
+        report = regime_report(
+            panel, cfg, truth=truth, extra=extra,
+            benchmark=data.bundled_benchmark() if prices is None else None,
+            benchmark_name="S&P 500 index (bundled)" if prices is None else None,
+            on_fit=on_fit,
+        )
     payload = report.to_json()
     with output_dir(out, "regime") as (staging, final):
         from autoport.reporting import plot_regimes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 from pathlib import Path
@@ -16,7 +17,7 @@ from autoport_cli.common import (
     to_jsonable, user_errors,
 )
 from autoport_cli.choices import AGENT
-from autoport_cli.common import check_tracking
+from autoport_cli.common import check_tracking, counting, show_progress, waiting
 
 if TYPE_CHECKING:  # torch and stable-baselines3 load when training starts
     from autoport.strategies.dqn.train import TrainingResult
@@ -49,6 +50,10 @@ def train_agent(
         help="run id of `autoport regime`: its model adds regime probabilities to the "
              "observation (sessions it was trained on are left out)",
         show_default="none")] = None,
+    seeds: Annotated[int, typer.Option(
+        min=1, help="also train seeds SEED+1 .. SEED+N-1 and report the test success rate's "
+                    "mean and standard deviation over the N seeds (the logged model is SEED's)"
+    )] = 1,
 ) -> None:
     """Train a DQN over a menu of allocations; report the test success rate beside baselines."""
     from autoport import data, tracking
@@ -69,9 +74,22 @@ def train_agent(
                 f"Sharpe - 1/N {point['mean_excess_sharpe']:+.3f}, "
                 f"top action share {point['most_common_share']:.0%}", highlight=False)
 
-    result = train(panel, cfg, progress_bar=not json_output, on_eval=on_eval)
+    from autoport.envs import menus
+
+    with waiting("decision menus (built once per prices and menu settings, then cached)",
+                 quiet=json_output):
+        menus.table(panel, cfg.env)
+    with contextlib.ExitStack() as after_learning:  # SB3's bar has closed when it is called
+        result = train(panel, cfg, progress_bar=show_progress(json_output), on_eval=on_eval,
+                       on_phase=lambda text: after_learning.enter_context(
+                           waiting(text, quiet=json_output)))
+    spread = _seed_spread(panel, cfg, result, seeds, json_output) if seeds > 1 else None
     with output_dir(out, "train-agent") as (staging, final):
         _write_artifacts(result, staging)
+        if spread is not None:
+            import pandas as pd
+
+            pd.DataFrame(spread["runs"]).to_csv(staging / "seeds.csv", index=False)
         run_id = model_uri = None
         if track:
             with tempfile.TemporaryDirectory() as tmp:
@@ -85,7 +103,10 @@ def train_agent(
                             "data_hash": data.content_hash(panel),
                             "data_source": str(prices) if prices else "bundled:sp500_dataset",
                             "timesteps_done": result.timesteps, "best_step": result.best_step},
-                    metrics=_metrics(result),
+                    metrics={**_metrics(result), **({
+                        "test_success_rate_seed_mean": spread["success_rate_mean"],
+                        "test_success_rate_seed_sd": spread["success_rate_sd"]}
+                        if spread is not None else {})},
                     curves=_curves(result),
                     model_artifacts=model_artifacts,
                     **model_log_kwargs(Path(tmp) / "code"),
@@ -117,14 +138,57 @@ def train_agent(
         "validation_mean_excess_sharpe": result.validation.get("mean_excess_sharpe"),
         "validation_baselines": result.validation.get("baselines"),
         "artifacts_dir": final,
+        **({"seeds": spread} if spread is not None else {}),
     }
     if json_output:
         emit_json(payload)
         return
     _print(result)
+    if spread is not None:
+        _print_spread(spread)
+    else:
+        console.print(f"seed {cfg.seed} is one draw: `--seeds 5` also trains seeds "
+                      f"{cfg.seed + 1}..{cfg.seed + 4} and reports the spread", highlight=False)
     console.print(f"artifacts: [bold]{final}[/]")
     if run_id:
         console.print(f"MLflow run: [bold]{run_id}[/]; model: [bold]{model_uri}[/]")
+
+
+def _seed_spread(panel, cfg, first: TrainingResult, n: int, quiet: bool) -> dict:
+    """Test figures of seeds ``cfg.seed`` .. ``cfg.seed + n - 1`` (the first is ``first``):
+    one seed's success rate is one draw; the spread says how far another seed may land."""
+    import numpy as np
+
+    from autoport.strategies.dqn.train import train
+
+    runs = [first]
+    with counting("other seeds", "trained", quiet=quiet) as advance:
+        advance(0, n - 1)
+        for k in range(1, n):
+            runs.append(train(panel, cfg.model_copy(update={"seed": cfg.seed + k})))
+            advance(k, n - 1)
+    rates = np.array([r.test["success_rate"] for r in runs])
+    return {
+        "runs": [{"seed": r.config.seed, "success_rate": r.test["success_rate"],
+                  "sharpe": r.test["sharpe"], "best_step": r.best_step,
+                  "validation_success_rate": r.validation.get("success_rate"),
+                  "switch_rate": r.test["switch_rate"]} for r in runs],
+        "success_rate_mean": float(rates.mean()),
+        "success_rate_sd": float(rates.std(ddof=1)),
+        "n_seeds": n,
+    }
+
+
+def _print_spread(spread: dict) -> None:
+    table = Table(title=f"test success over {spread['n_seeds']} seeds")
+    for column in ("seed", "success rate", "Sharpe", "best validation", "switch rate"):
+        table.add_column(column, justify="right")
+    for r in spread["runs"]:
+        table.add_row(str(r["seed"]), f"{r['success_rate']:.1%}", f"{r['sharpe']:.3f}",
+                      f"{r['validation_success_rate']:.0%}", f"{r['switch_rate']:.0%}")
+    console.print(table)
+    console.print(f"test success rate: mean {spread['success_rate_mean']:.1%} ± "
+                  f"{spread['success_rate_sd']:.1%} (sample sd over {spread['n_seeds']} seeds)")
 
 
 def _flatten(tree: dict, prefix: str = "") -> dict[str, object]:

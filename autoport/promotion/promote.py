@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,12 +90,16 @@ def promote_run(
     *,
     toolkit: Toolkit,
     name: str | None = None,
+    on_step: Callable[[str], None] | None = None,
 ) -> PromotionResult:
     """Re-evaluate ``run_id`` on the test period, gate it, write the report into ``folder`` and
-    log it as a validation run; register and move aliases only if every gate passed."""
+    log it as a validation run; register and move aliases only if every gate passed.
+    ``on_step(text)`` names each long step as it starts (a progress line)."""
+    say = on_step or (lambda text: None)
     record = registry.fetch_run(run_id)
     evaluator = evaluator_for(record)
     code = tracking.code_version()
+    say(f"re-evaluating the {record.command} run on the test period")
     evaluation = evaluator(record, gates, CodeVersion(code.get("commit"), code["version"]),
                            toolkit)
     sweep_id = sweep_parent(record)
@@ -106,6 +111,7 @@ def promote_run(
     result = PromotionResult(run_id, passed, results, evaluation, model_name)
     checked = [r for r in results if r.passed is not None]
     summary = f"{sum(1 for r in checked if r.passed)}/{len(checked)}"
+    say("logging the validation run" + (" and registering the model" if passed else ""))
     with registry.validation_run(
         run_name=f"validate-{record.run_name or run_id[:8]}",
         tags={"command": "promote", "source_run_id": run_id, "source_command": record.command,
@@ -134,6 +140,7 @@ def promote_run(
             result.model_version = registration.version
             result.previous_version = registration.previous_version
             result.alias = registry.CHAMPION
+        say("writing the validation report (figures)")
         result.report_files = write_report(
             folder, record=record, evaluation=evaluation, results=results, promoted=passed,
             outcome=result.as_dict(),

@@ -22,6 +22,7 @@ def detect(
     detector: DetectorConfig | None = None,
     *,
     extra: pd.DataFrame | None = None,
+    on_fit=None,
 ) -> RegimeResult:
     """Online regimes of ``prices`` under ``detector`` (default: the bundled ``configs/regime.yaml``).
 
@@ -29,6 +30,7 @@ def detect(
     before ``t``'s refit segment: the batch run of
     :class:`~autoport.regime.online.OnlineRegimeFilter` (``detector.refit_every``), the filter
     the environment, the regime strategy and the autopilot run incrementally.
+    ``on_fit(done, total)`` follows the refits (a progress bar).
     """
     det = detector if detector is not None else load_config().detector
     feats = build_features(prices, extra=extra, **det.feature_kwargs())
@@ -37,4 +39,6 @@ def detect(
             f"{len(feats)} sessions of features leave nothing to label after min_train "
             f"{det.min_train}; pass a longer history or lower min_train"
         )
-    return OnlineRegimeFilter.from_detector(det).run(feats)
+    online = OnlineRegimeFilter.from_detector(det)
+    online.on_fit = on_fit
+    return online.run(feats)

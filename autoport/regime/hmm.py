@@ -454,15 +454,18 @@ def online_regimes(
     refit_every: int = 63,
     train_window: int | None = None,
     warm_start: bool = True,
+    on_fit=None,
     **fit_kwargs,
 ) -> RegimeResult:
     """Label every session after the first ``min_train`` with filtered probabilities: the batch
     run of :class:`autoport.regime.online.OnlineRegimeFilter` (its docstring states the refit
-    grid). The label on any date depends on rows up to that date only."""
+    grid). The label on any date depends on rows up to that date only. ``on_fit(done, total)``
+    is called after each refit (a progress bar)."""
     from autoport.regime.online import OnlineRegimeFilter
 
     online = OnlineRegimeFilter(min_train=min_train, refit_every=refit_every,
                                 train_window=train_window, warm_start=warm_start, **fit_kwargs)
+    online.on_fit = on_fit
     if len(features) <= min_train:
         raise DataError(
             f"{len(features)} sessions of features leave nothing to label after min_train "

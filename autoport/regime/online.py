@@ -41,6 +41,7 @@ is handed and only processes what is new.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from contextlib import contextmanager
 
 import numpy as np
@@ -109,6 +110,8 @@ class OnlineRegimeFilter:
             raise ConfigError(f"refit_restarts {refit_restarts} must be 0 or more")
         self.detector = detector if detector is not None else HMMDetector(
             warm_start=warm_start, refit_restarts=refit_restarts, **fit_kwargs)
+        # on_fit(done, total): called after each grid point an update fits (a progress bar)
+        self.on_fit: Callable[[int, int], None] | None = None
         self.n_fits = 0  # fits run by this object (what the incremental path saves)
         self.reset()
 
@@ -234,11 +237,17 @@ class OnlineRegimeFilter:
         n, first_new = len(self._rows), len(self._probs)
         parts = [self._probs]
         r = max(start, self.min_train)
+        step = self.refit_every
+        first_grid = self.min_train + -(-(r - self.min_train) // step) * step
+        to_fit, fitted = (len(range(first_grid, n, step)) if first_grid < n else 0), 0
         while r < n:
             a = self.min_train + (r - self.min_train) // self.refit_every * self.refit_every
             end = min(a + self.refit_every, n)
             if r == a:
                 self._refit(a)
+                fitted += 1
+                if self.on_fit is not None:
+                    self.on_fit(fitted, to_fit)
             probs, self._carry = self._fits[-1].step(self._rows[r:end], self._carry)
             parts.append(probs)
             r = end

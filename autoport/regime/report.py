@@ -119,6 +119,7 @@ def regime_report(
     benchmark_name: str | None = None,
     truth: pd.Series | None = None,
     extra: pd.DataFrame | None = None,
+    on_fit=None,
 ) -> RegimeReport:
     """Detect online regimes in ``prices`` and score them.
 
@@ -126,10 +127,11 @@ def regime_report(
     date); None uses the panel's :func:`~autoport.benchmarks.equal_weight_index`. ``truth``:
     true labels to score the online labels against. ``extra``: more HMM features (volume,
     sentiment), aligned on the prices' dates. Scores collapse to bear vs the rest.
+    ``on_fit(done, total)`` follows the detector's refits (a progress bar).
     """
     cfg = config if config is not None else load_config()
     det, s, ref = cfg.detector, cfg.strategy, cfg.reference
-    result = detect(prices, det, extra=extra)
+    result = detect(prices, det, extra=extra, on_fit=on_fit)
     active = hysteresis(
         result.probabilities, threshold=s.threshold, hold_days=s.hold_days, min_hold=s.min_hold
     )

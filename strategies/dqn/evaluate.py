@@ -107,14 +107,20 @@ def constant_policy(action: int) -> Policy:
 def baseline_episodes(
     prices: pd.DataFrame, config: AgentConfig, period: str = "test"
 ) -> dict[str, list[Episode]]:
-    """The fixed strategies on the protocol's windows (same schedule and costs as the agent)."""
-    env_config = config.env.model_copy(update={"actions": BASELINES})
+    """The fixed strategies on the protocol's windows (same schedule and costs as the agent).
+
+    When the agent's menu offers them all, they are its own menu items (the menus of the
+    panel are then built once, not a second time for a three-item menu)."""
+    env_config = config.env
+    if not set(BASELINES) <= set(env_config.actions):
+        env_config = env_config.model_copy(update={"actions": BASELINES})
     start, end = period_bounds(config, period)
     length = config.protocol.episode_sessions
     starts = episode_starts(prices.index, start, end, length)
     return {
-        name: run_episodes(prices, env_config, starts, length, constant_policy(i))
-        for i, name in enumerate(BASELINES)
+        name: run_episodes(prices, env_config, starts, length,
+                           constant_policy(list(env_config.actions).index(name)))
+        for name in BASELINES
     }
 
 

@@ -6,9 +6,10 @@ Pure of side effects apart from SB3's optional progress bar: no files, no MLflow
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,46 @@ class TrainingResult:
 def _score(result: dict[str, Any]) -> tuple[float, float]:
     """Model selection: validation success rate, ties broken by mean Sharpe over 1/N."""
     return (result["success_rate"], result["mean_excess_sharpe"])
+
+
+@contextlib.contextmanager
+def deterministic_torch(seed: int) -> Iterator[None]:
+    """Everything that decides a run's numbers, pinned while it trains, restored after.
+
+    Python's, numpy's and torch's generators seeded (SB3's ``set_random_seed``); one torch
+    thread (a reduction split over threads sums in another order); torch's deterministic
+    kernels; one BLAS thread (:mod:`autoport._blas`) for the env's numpy. The caller's
+    ``OMP_NUM_THREADS`` or an earlier ``torch.set_num_threads`` cannot change the result.
+    """
+    import torch
+    from stable_baselines3.common.utils import set_random_seed
+
+    from autoport._blas import single_threaded_blas
+
+    threads = torch.get_num_threads()
+    strict = torch.are_deterministic_algorithms_enabled()
+    set_random_seed(seed)
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    try:
+        with single_threaded_blas():
+            yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(strict)
+
+
+def _switch_mode_only_on_change(policy) -> None:
+    """SB3 flips the policy between train and eval mode before every action and every update
+    (a walk over all submodules each time: ~15% of a default run). Walk only on a change; the
+    flags end up the same, and the MLP has no mode-dependent layer anyway."""
+    switch = policy.set_training_mode
+
+    def set_training_mode(mode: bool) -> None:
+        if policy.training != mode:
+            switch(mode)
+
+    policy.set_training_mode = set_training_mode
 
 
 def _callbacks(prices, config, mapper, on_eval):
@@ -103,17 +144,14 @@ def train(
     *,
     progress_bar: bool = False,
     on_eval: Callable[[dict[str, float]], None] | None = None,
+    on_phase: Callable[[str], None] | None = None,
     evaluate_test: bool = True,
 ) -> TrainingResult:
     """Train on sessions up to ``protocol.train_end``; select on validation; test once.
 
     ``evaluate_test=False`` (a sweep's trials): the test period is not evaluated at all, so a
-    search cannot read it; ``test`` stays empty."""
-    import torch
-    from stable_baselines3 import DQN
-    from stable_baselines3.common.monitor import Monitor
-    from stable_baselines3.common.utils import set_random_seed
-
+    search cannot read it; ``test`` stays empty.
+    ``on_phase(text)`` is told when the final test evaluation starts (a progress line)."""
     config = parse_config(config)
     if list(prices.columns) != sorted(set(prices.columns), key=list(prices.columns).index):
         raise DataError("prices hold duplicate tickers")
@@ -121,9 +159,16 @@ def train(
     if prices.index[0] >= train_end:
         raise DataError(f"no training data: prices start {prices.index[0].date()}, after "
                         f"train_end {train_end.date()}")
-    set_random_seed(config.seed)
-    torch.set_num_threads(1)  # same numbers on any machine; the nets are small
-    env = Monitor(PortfolioEnv(prices, config.env, end=train_end))
+    with deterministic_torch(config.seed):
+        return _train(prices, config, train_end, progress_bar, on_eval, on_phase, evaluate_test)
+
+
+def _train(prices, config, train_end, progress_bar, on_eval, on_phase,
+           evaluate_test) -> TrainingResult:
+    from stable_baselines3 import DQN
+    from stable_baselines3.common.monitor import Monitor
+
+    env = Monitor(PortfolioEnv(prices, config.env, end=train_end, lean_info=True))
     d = config.dqn
     model = DQN(
         "MlpPolicy", env, policy_kwargs={"net_arch": list(d.net_arch)},
@@ -136,6 +181,7 @@ def train(
         exploration_final_eps=d.exploration_final_eps, max_grad_norm=d.max_grad_norm,
         seed=config.seed, device="cpu", verbose=0,
     )
+    _switch_mode_only_on_change(model.policy)
     mapper = PolicyMapper(model, config.env, list(prices.columns),
                           seen_until=config.protocol.validation_end)
     validation, curve = _callbacks(prices, config, mapper, on_eval)
@@ -146,6 +192,8 @@ def train(
         validation.evaluate()  # the final weights compete too
     model.policy.load_state_dict(validation.best_state)
     wall = time.perf_counter() - started
+    if evaluate_test and on_phase is not None:
+        on_phase("evaluating the selected policy on the test period")
     test = (evaluate_policy(prices, config, mapper.action, period="test")
             if evaluate_test else {})
     return TrainingResult(
