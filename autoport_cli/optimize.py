@@ -209,8 +209,8 @@ def _render(result, stats, notes, final, frontier) -> None:
     ]
     if frontier is not None:
         rows.append(("frontier points", str(len(frontier.returns))))
-    for name, value in rows:
-        summary.add_row(name, value)
+    for name, shown in rows:
+        summary.add_row(name, shown)
     console.print(summary)
     for note in notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
