@@ -44,7 +44,7 @@ def run_blocks(blocks: list[str]) -> dict:
     return namespace
 
 
-@pytest.mark.slow  # 60-90 s on the shared 2-core machine (regime refits, SB3, two backtests)
+@pytest.mark.slow  # 10 s of CPU, 40-100 s wall on the shared 2-core machine (SB3, regime refits)
 def test_every_block_of_the_library_page_runs(tmp_path, monkeypatch, home):
     monkeypatch.chdir(tmp_path)
     namespace = run_blocks(python_blocks(PAGE.read_text()))
