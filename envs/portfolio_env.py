@@ -46,19 +46,18 @@ def _as_config(config: EnvConfig | Mapping[str, Any] | None) -> EnvConfig:
 class PortfolioEnv(gym.Env):
     """Discrete menu of long-only allocations over a price panel.
 
-    Args:
-        prices: wide panel of adjusted closes; default the bundled 20 US stocks.
-        config: :class:`EnvConfig` or a mapping of its fields.
-        start: first session an episode may cover (decisions and returns); history before
-            ``start`` only feeds the features. Default: the whole panel.
-        end: last session an episode may cover. Default: the end of the panel.
-        episode_starts: decision sessions to cycle through in order on each ``reset``
-            (evaluation); default: a random start drawn uniformly from every session between
-            ``start`` (or the first session with enough history) and the last one leaving
-            ``episode_length`` sessions before ``end`` (``train_starts: any_session``), or from
-            the schedule's days only (``train_starts: schedule``). Decisions after the first
-            follow ``schedule``.
-        episode_length: sessions per episode; default ``config.episode_length``.
+    Parameters
+    ----------
+    prices : wide panel of adjusted closes; default the bundled 20 US stocks.
+    config : :class:`EnvConfig` or a mapping of its fields.
+    start, end : first and last session an episode may cover (decisions and returns); history
+        before ``start`` only feeds the features. Default: the whole panel.
+    episode_starts : decision sessions to cycle through in order on each ``reset`` (evaluation);
+        default: a random start drawn uniformly from every session between ``start`` (or the
+        first session with enough history) and the last one leaving ``episode_length``
+        sessions before ``end`` (``train_starts: any_session``), or from the schedule's days
+        only (``train_starts: schedule``). Decisions after the first follow ``schedule``.
+    episode_length : sessions per episode; default ``config.episode_length``.
     """
 
     metadata = {"render_modes": []}
