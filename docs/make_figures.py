@@ -47,12 +47,20 @@ ENV = {
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
+def _children_cpu() -> float:
+    """CPU seconds of finished child processes (wall time depends on the machine's load)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run(step: str, args: list[str], *, expect_fail: bool | None = False, shown: str | None = None,
         append: bool = False) -> subprocess.CompletedProcess:
     """Run ``autoport ARGS``; save the command and what it printed (stderr too on failure)."""
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), _children_cpu()
     proc = subprocess.run([AUTOPORT, *args], cwd=ROOT, env=ENV, capture_output=True, text=True)
-    took = time.perf_counter() - t0
+    took, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
     failed = proc.returncode != 0
     if expect_fail is not None and failed != expect_fail:
         sys.stderr.write(proc.stdout + proc.stderr)
@@ -69,7 +77,7 @@ def run(step: str, args: list[str], *, expect_fail: bool | None = False, shown: 
     path = OUT / f"{step}.txt"
     with path.open("a" if append else "w") as fh:
         fh.write(("\n" if append else "") + record)
-    print(f"[{took:6.1f} s] {step}: {command}", flush=True)
+    print(f"[{took:6.1f} s, CPU {cpu:6.1f} s] {step}: {command}", flush=True)
     found = re.search(re.escape(str(HOME / "runs")) + r"/[\w.:\-]+", proc.stdout + proc.stderr)
     proc.folder = Path(found.group(0)) if found else None
     return proc
@@ -351,7 +359,8 @@ def main(names: list[str]) -> None:
     t0 = time.perf_counter()
     for name in names or [n for n in STEPS if n != "serve"]:
         STEPS[name]()
-    print(f"done in {time.perf_counter() - t0:.0f} s", flush=True)
+    print(f"done in {time.perf_counter() - t0:.0f} s (CPU of the commands {_children_cpu():.0f} s)",
+          flush=True)
 
 
 if __name__ == "__main__":
