@@ -1,6 +1,6 @@
 """Run the documented commands on the bundled data and keep their outputs for the docs site.
 
-    .venv/bin/python docs/make_figures.py            # every step (about 10 minutes on 2 cores)
+    .venv/bin/python docs/make_figures.py            # every step (31 min wall on a 2-core machine at load 13-25)
     .venv/bin/python docs/make_figures.py optimize   # only the steps named
 
 Each step runs the real ``autoport`` command (short periods, so the whole script stays quick),
