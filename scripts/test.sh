@@ -17,4 +17,7 @@ bash scripts/install_torch.sh "$VENV/bin/python"
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 # Run the installed package, not the source tree (checks packaging and bundled data too).
 export AUTOPORT_HOME="$(mktemp -d)/autoport_home"
+# The documentation site first (seconds): a broken link, a missing page or output, or a CLI
+# reference that no longer renders fails here. Its code blocks run in tests/docs.
+NO_MKDOCS_2_WARNING=1 "$VENV/bin/mkdocs" build --strict --quiet --site-dir "$(mktemp -d)/site"
 exec "$VENV/bin/pytest" -q "$@"
