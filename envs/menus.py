@@ -387,10 +387,12 @@ def table(prices: pd.DataFrame, config: EnvConfig, *, use_disk: bool = True) -> 
     """The panel's menus from this process (or the items of a larger menu of the same panel
     and settings in it), else from disk, else built (and saved)."""
     key = cache_key(prices, config)
-    found = _TABLES.get(key)
-    if found is not None:
-        return found
     first = config.history_needed - 1
+    found = _TABLES.get(key)
+    # the key leaves out what only moves the first row (the regime features' warm-up): a table
+    # held from an earlier first row holds every later row too, one from a later row does not
+    if found is not None and found.first <= first:
+        return found
     shape = (len(prices) - first, len(config.actions), prices.shape[1])
     family = _family(prices, config)
     path = cache_dir() / f"{key}.npz"

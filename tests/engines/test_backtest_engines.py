@@ -83,5 +83,6 @@ def test_cli_engine_sim_is_recorded_and_an_unknown_engine_refused(home, tmp_path
     assert run.data.tags["engine"] == "sim" and run.data.params["engine"] == "sim"
     assert (out / "daily_returns.csv").exists()
     bad = CliRunner().invoke(app, ["backtest", "--strategy", "equal_weight", "--engine", "fast"])
-    assert bad.exit_code == 1 and "unknown engine 'fast'" in bad.output
+    # a usage error (exit 2, Typer's convention) naming the bad value and the choices
+    assert bad.exit_code == 2 and "'fast'" in bad.output and "zipline" in bad.output
     assert "Traceback" not in bad.output

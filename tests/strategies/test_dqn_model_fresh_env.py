@@ -66,6 +66,8 @@ OPTIONAL = {
     "tqdm": "stable-baselines3's progress bar", "rich": "tqdm.rich, for that progress bar",
     "pygments": "rich's", "numexpr": "pandas' optional accelerator",
     "psutil": "MLflow's optional system metrics",
+    "colorama": "werkzeug's log handler (MLflow's server side), when present; the test extra's "
+                "mkdocs-material brings it",
 }
 
 
