@@ -267,8 +267,11 @@ def run_sweep(
         )
     with contextlib.redirect_stdout(sys.stderr):  # Tune's tables must not mix with --json
         grid = tuner.fit()
-    unfinished = _unfinished(storage / name)
-    if unfinished:  # Tune caught Ctrl-C, saved its state and returned early
+    # Tune caught Ctrl-C, saved its state and returned early: its saved state marks trials
+    # still RUNNING, or trials that never reported came back without a result or an error
+    never_reported = sum(1 for r in grid if r.error is None and not r.metrics)
+    unfinished = max(_unfinished(storage / name), never_reported)
+    if unfinished:
         raise SweepInterrupted(storage / name, len(grid) - unfinished, len(grid))
     trials = [_result(r, spec) for r in grid]
     stopped = sorted((t for t in trials if t.status == STOPPED),
