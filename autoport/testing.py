@@ -54,3 +54,19 @@ def run_loop(strategy, prices, every=5, first=None):
 
 SYNTH = {"window": 126, "regime": {"enabled": False}, "max_position": 0.4, "max_sector": None,
          "var_limit": -0.02, "calendar": "monthly"}
+
+
+# A DQN agent config small enough to train in seconds on a ~900-session synthetic panel from
+# 1999-06 (train to 2001, validate and test in 2002): tests override seed and net_arch.
+TINY_AGENT = {
+    "timesteps": 600,
+    "env": {"estimation_window": 60, "momentum_window": 40, "lookback": 10, "vol_window": 10,
+            "rebalance_every": 5, "episode_length": 40, "schedule": "every_k"},
+    "dqn": {"net_arch": [16, 16], "learning_starts": 100, "target_update_interval": 100,
+            "batch_size": 32},
+    "protocol": {"train_end": "2001-12-31", "validation_start": "2002-01-01",
+                 "validation_end": "2002-06-30", "test_start": "2002-07-01",
+                 "episode_sessions": 20, "max_drawdown_limit": 0.10},
+    "validation": {"eval_freq": 200, "patience": 2, "min_evals": 2},
+}
+

@@ -7,17 +7,15 @@ imports this one, and ``autoport --help`` must not pay for libraries it does not
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import json
-import math
 import shutil
 import signal
 import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -27,6 +25,7 @@ from rich.markup import escape
 from typer.core import TyperCommand, TyperGroup
 
 from autoport import workspace
+from autoport.jsonable import to_jsonable  # noqa: F401 (the commands import it from here)
 from autoport.errors import AutoportError
 
 if TYPE_CHECKING:
@@ -223,36 +222,6 @@ def load_prices(
 def note(message: str) -> None:
     """One yellow line on stderr: something the user should know, not an error."""
     err_console.print(f"[yellow]note:[/] {message}", highlight=False, soft_wrap=True)
-
-
-def to_jsonable(obj):
-    """Plain JSON types; NaN and infinities become null so the output stays valid JSON."""
-    import numpy as np
-    import pandas as pd
-
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, pd.Series):
-        return to_jsonable(obj.to_dict())
-    if isinstance(obj, pd.DataFrame):
-        return to_jsonable(obj.to_dict(orient="index"))
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return to_jsonable({f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)})
-    if isinstance(obj, (pd.Timestamp, datetime, date)):
-        stamp = pd.Timestamp(obj)
-        return stamp.isoformat()[:10] if stamp == stamp.normalize() else stamp.isoformat()
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        value = float(obj)
-        return value if math.isfinite(value) else None
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
 
 
 def emit_json(obj) -> None:

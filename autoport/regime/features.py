@@ -152,3 +152,12 @@ class Scaler:
 
     def transform(self, x: np.ndarray | pd.DataFrame) -> np.ndarray:
         return (np.asarray(x, dtype=float) - self.mean) / self.std
+
+
+def check_columns(features: pd.DataFrame, fitted: tuple[str, ...]) -> None:
+    """Refuse features built with other settings than the ones a model was fitted on."""
+    if tuple(features.columns) != tuple(fitted):
+        raise DataError(
+            f"features have columns {list(features.columns)} but the model was fitted on "
+            f"{list(fitted)}; build them with the same settings"
+        )

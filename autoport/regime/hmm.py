@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from autoport.errors import ConfigError, DataError
-from autoport.regime.features import FEATURE_RET, Scaler
+from autoport.regime.features import FEATURE_RET, Scaler, check_columns
 
 REGIMES = ("bull", "bear", "sideways")
 
@@ -86,22 +86,15 @@ class HMMFit:
 
     def filter(self, features: pd.DataFrame) -> pd.DataFrame:
         """Filtered probabilities P(regime_t | rows up to t), columns bull/bear/sideways."""
-        self._check_columns(features)
+        check_columns(features, self.columns)
         probs = forward_filter(self.model, self.scaler.transform(features))
         return pd.DataFrame(self.to_regimes(probs), index=features.index, columns=list(REGIMES))
 
     def smoothed(self, features: pd.DataFrame) -> pd.DataFrame:
         """Smoothed posteriors (uses later rows): in-sample description only."""
-        self._check_columns(features)
+        check_columns(features, self.columns)
         probs = self.model.predict_proba(self.scaler.transform(features))
         return pd.DataFrame(self.to_regimes(probs), index=features.index, columns=list(REGIMES))
-
-    def _check_columns(self, features: pd.DataFrame) -> None:
-        if tuple(features.columns) != self.columns:
-            raise DataError(
-                f"features have columns {list(features.columns)} but the model was fitted on "
-                f"{list(self.columns)}; build them with the same settings"
-            )
 
     def describe(self) -> dict:
         return {

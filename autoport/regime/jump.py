@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from autoport.errors import ConfigError, DataError
-from autoport.regime.features import FEATURE_RET, Scaler
+from autoport.regime.features import FEATURE_RET, Scaler, check_columns
 from autoport.regime.hmm import REGIMES, market_weights, name_states, regime_order, to_regimes
 
 
@@ -89,7 +89,7 @@ class JumpFit:
 
     def filter(self, features: pd.DataFrame) -> pd.DataFrame:
         """Online labels of every row (one-hot, columns bull/bear/sideways)."""
-        self._check_columns(features)
+        check_columns(features, self.columns)
         probs, _ = self.step(features.to_numpy(dtype=float), None)
         return pd.DataFrame(probs, index=features.index, columns=list(REGIMES))
 
@@ -97,18 +97,11 @@ class JumpFit:
         """The jointly optimal path (uses later rows): in-sample description only."""
         from jumpmodels.jump import dp
 
-        self._check_columns(features)
+        check_columns(features, self.columns)
         labels, _ = dp(self._loss(features.to_numpy(dtype=float)), self._penalty())
         hidden = np.eye(len(self.centers))[labels]
         return pd.DataFrame(self.to_regimes(hidden), index=features.index,
                             columns=list(REGIMES))
-
-    def _check_columns(self, features: pd.DataFrame) -> None:
-        if tuple(features.columns) != self.columns:
-            raise DataError(
-                f"features have columns {list(features.columns)} but the model was fitted on "
-                f"{list(self.columns)}; build them with the same settings"
-            )
 
     def describe(self) -> dict:
         return {

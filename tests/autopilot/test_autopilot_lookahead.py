@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from autoport_cli.common import to_jsonable
+from autoport.jsonable import to_jsonable
 from autoport.strategies.autopilot import Autopilot
 from autoport.testing import SYNTH, crash_prices, run_loop
 

@@ -121,7 +121,7 @@ def test_shipped_backtest_config_is_the_defaults():
 def test_json_output_handles_dates_and_non_finite_numbers():
     import datetime
 
-    from autoport_cli.common import to_jsonable
+    from autoport.jsonable import to_jsonable
 
     out = to_jsonable({"a": datetime.datetime(2020, 1, 2, 3, 4), "b": datetime.date(2020, 1, 2),
                        "c": pd.Timestamp("2020-01-02"), "d": float("nan"), "e": np.int64(3)})

@@ -100,7 +100,7 @@ def test_short_history_is_a_data_error(prices):
 
 def test_cli_json_is_the_report(prices, tmp_path, monkeypatch):
     """The command is a shell: its --json is the report's to_json plus where it wrote."""
-    from autoport_cli.common import to_jsonable
+    from autoport.jsonable import to_jsonable
     from autoport_cli.main import app
 
     monkeypatch.setenv("AUTOPORT_HOME", str(tmp_path))

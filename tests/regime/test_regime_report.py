@@ -111,7 +111,7 @@ def test_a_given_benchmark_is_cut_at_the_last_price(inputs):
 
 def test_cli_scores_equal_the_report(inputs, report, tmp_path, monkeypatch):
     """`autoport regime --json` on the same file gives the same scores and labels."""
-    from autoport_cli.common import to_jsonable
+    from autoport.jsonable import to_jsonable
     from autoport_cli.main import app
 
     prices, truth, _ = inputs

@@ -18,19 +18,10 @@ from autoport.strategies.dqn.evaluate import (
 from autoport.envs.portfolio_env import PortfolioEnv
 from autoport.errors import ConfigError, DataError
 from autoport.synthetic import regime_switching_prices
+from autoport.testing import TINY_AGENT
 
-CONFIG = {
-    "seed": 3,
-    "timesteps": 600,
-    "env": {"estimation_window": 60, "momentum_window": 40, "lookback": 10, "vol_window": 10,
-            "rebalance_every": 5, "episode_length": 40, "schedule": "every_k"},
-    "dqn": {"net_arch": [32, 32], "learning_starts": 100, "target_update_interval": 100,
-            "batch_size": 32},
-    "protocol": {"train_end": "2001-12-31", "validation_start": "2002-01-01",
-                 "validation_end": "2002-06-30", "test_start": "2002-07-01",
-                 "episode_sessions": 20, "max_drawdown_limit": 0.10},
-    "validation": {"eval_freq": 200, "patience": 2, "min_evals": 2},
-}
+CONFIG = {**TINY_AGENT, "seed": 3,
+          "dqn": {**TINY_AGENT["dqn"], "net_arch": [32, 32]}}
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from autoport.testing import TINY_AGENT
 from autoport import configfile
 from autoport.strategies.dqn.sweep import agent_trial, sweep_agent
 from autoport.sweep.spec import SweepSpec
@@ -18,17 +19,7 @@ from autoport.synthetic import regime_switching_prices
 pytestmark = pytest.mark.slow
 pytest.importorskip("ray")
 
-BASE = {
-    "timesteps": 600,
-    "env": {"estimation_window": 60, "momentum_window": 40, "lookback": 10, "vol_window": 10,
-            "rebalance_every": 5, "episode_length": 40, "schedule": "every_k"},
-    "dqn": {"net_arch": [16, 16], "learning_starts": 100, "target_update_interval": 100,
-            "batch_size": 32},
-    "protocol": {"train_end": "2001-12-31", "validation_start": "2002-01-01",
-                 "validation_end": "2002-06-30", "test_start": "2002-07-01",
-                 "episode_sessions": 20, "max_drawdown_limit": 0.10},
-    "validation": {"eval_freq": 200, "patience": 2, "min_evals": 2},
-}
+BASE = TINY_AGENT
 
 
 @pytest.fixture(scope="module")
