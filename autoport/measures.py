@@ -67,6 +67,18 @@ def var_es(returns: np.ndarray, a: float) -> tuple[float, float]:
     return var, min(es, var)
 
 
+def var_es_rows(windows: np.ndarray, a: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`var_es` of every row of ``windows`` at once (rolling forecasts)."""
+    x = np.asarray(windows, dtype=float)
+    n = x.shape[1]
+    k = tail_size(n, a)
+    low = np.partition(x, k - 1, axis=1)[:, :k]  # the k smallest, the k-th at index k - 1
+    var = low.max(axis=1)
+    m = a * n
+    es = (low.sum(axis=1) - var + (m - (k - 1)) * var) / m
+    return var, np.minimum(es, var)
+
+
 def cvar(returns: np.ndarray, beta: float = 0.95) -> float:
     """CVaR of the loss ``−returns`` at level ``beta`` (the negated ES)."""
     return -var_es(returns, 1.0 - beta)[1]

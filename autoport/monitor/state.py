@@ -33,7 +33,7 @@ from autoport.risk.monitoring import EwmaRiskMonitor
 from autoport.risk.var_backtest import ewma_variance
 from autoport.risk.var_common import check_confidence
 from autoport.risk.var_parametric import normal_var_es
-from autoport.risk.var_scenarios import tail_count
+from autoport import measures
 
 SEED_OBS = 20  # as ewma_variance: the first 20 returns seed the book's EWMA variance
 
@@ -154,9 +154,7 @@ class LiveRisk:
         """One-bar filtered historical VaR and ES (as rolling_forecasts' FHS model)."""
         a = 1.0 - confidence
         s = np.sqrt(self.v_next_)
-        k = tail_count(self.z_.size, confidence)
-        q = float(np.quantile(self.z_, a))
-        tail = float(np.partition(self.z_, k - 1)[:k].mean())
+        q, tail = measures.var_es(self.z_, a)  # the one tail rule (autoport.measures)
         return q * s, tail * s
 
     def _breach_forecasts(self) -> dict[float, float]:

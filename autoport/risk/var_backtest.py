@@ -26,7 +26,8 @@ from scipy import stats
 
 from autoport.errors import ConfigError, DataError
 from autoport._blas import blas_single
-from autoport.risk.var import check_confidence, tail_count
+from autoport import measures
+from autoport.risk.var import check_confidence
 
 BACKTEST_MODELS = ("filtered_historical", "ewma_normal", "historical", "normal")
 DEFAULT_MODEL = "filtered_historical"
@@ -204,12 +205,10 @@ def rolling_forecasts(
             "longer history or a smaller window"
         )
     a = 1.0 - confidence
-    k = tail_count(window, confidence)
     # windows[j] = r[j : j + window], the information for forecasting day j + window.
     windows = sliding_window_view(r[:-1], window)
     if model == "historical":
-        var = np.quantile(windows, a, axis=1)
-        es = np.partition(windows, k - 1, axis=1)[:, :k].mean(1)
+        var, es = measures.var_es_rows(windows, a)  # the one tail rule (autoport.measures)
     elif model == "normal":
         mu, sd = windows.mean(1), windows.std(1, ddof=1)
         z = stats.norm.ppf(a)
@@ -230,8 +229,7 @@ def rolling_forecasts(
             first = int(np.argmax(np.isfinite(zs)))
             start = first  # windows[j] covers zs[j : j + window]; need j >= first
             zw = zw[start:]
-            q = np.quantile(zw, a, axis=1)
-            tail = np.partition(zw, k - 1, axis=1)[:, :k].mean(1)
+            q, tail = measures.var_es_rows(zw, a)
             s = vol[window + start :]
             var, es = q * s, tail * s
             idx = returns.index[window + start :]

@@ -57,10 +57,19 @@ def test_forecasts_are_causal(model):
 def test_historical_forecast_is_window_quantile():
     rng = np.random.default_rng(1)
     r = pd.Series(rng.standard_normal(400) * 0.01)
-    var, _ = B.rolling_forecasts(r, model="historical", window=100)
-    assert var.iloc[0] == pytest.approx(np.quantile(r.iloc[:100], 0.05))
+    var, es = B.rolling_forecasts(r, model="historical", window=100)
+    # the one tail rule (autoport.measures): VaR is numpy's inverted_cdf quantile; with 100
+    # days at 95% the tail is exactly the 5 worst days, so ES is their mean
+    first, last = r.iloc[:100].to_numpy(), r.iloc[-101:-1].to_numpy()
+    assert var.iloc[0] == pytest.approx(np.quantile(first, 0.05, method="inverted_cdf"))
+    assert es.iloc[0] == pytest.approx(np.sort(first)[:5].mean())
     assert var.index[0] == 100
-    assert var.iloc[-1] == pytest.approx(np.quantile(r.iloc[-101:-1], 0.05))
+    assert var.iloc[-1] == pytest.approx(np.quantile(last, 0.05, method="inverted_cdf"))
+    assert es.iloc[-1] == pytest.approx(np.sort(last)[:5].mean())
+    # a fractional tail (99% of 250 days: 2.5 days) is the same rule as measures.var_es
+    from autoport.measures import var_es
+    var99, es99 = B.rolling_forecasts(r, model="historical", window=250, confidence=0.99)
+    assert (var99.iloc[3], es99.iloc[3]) == pytest.approx(var_es(r.iloc[3:253].to_numpy(), 0.01))
 
 
 def test_iid_normal_coverage():
