@@ -20,6 +20,7 @@ import cvxpy as cp
 import numpy as np
 import pandas as pd
 
+from autoport import measures as M
 from autoport.errors import ConfigError, OptimizationError
 from autoport.estimators import single_blas_thread
 from autoport.optimize import _homotopy, solvers
@@ -222,30 +223,23 @@ def _pointwise(p: O.Problem, targets: np.ndarray, w_mv: np.ndarray, solver_chain
 
 
 def _measure(name: str, w, p: O.Problem, beta: float):
-    """(cvxpy expression, extra constraints, sense) for one measure; sense +1 = minimise."""
+    """(cvxpy expression, extra constraints, sense) for one measure; sense +1 = minimise.
+    Risk measures come from the one registry (:mod:`autoport.measures`)."""
     if name == "return":
         return p.mu @ w - C.cost_term(w, p.r), [], -1
-    if name == "variance":
-        return O._quad(w, p.cov), [], 1
-    if p.scenarios is None:
+    if name not in MEASURES:
+        raise ConfigError(f"unknown measure {name!r}; choose from {', '.join(MEASURES)}")
+    measure = M.get(name)
+    if measure.needs_scenarios and p.scenarios is None:
         raise ConfigError(f"measure {name} needs scenario returns")
-    if name == "cvar":
-        expr, cons = O._cvar(w, p.scenarios, beta)
-        return expr, cons, 1
-    if name == "cdar":
-        expr, cons = O._cdar(w, p.scenarios, beta)
-        return expr, cons, 1
-    raise ConfigError(f"unknown measure {name!r}; choose from {', '.join(MEASURES)}")
+    expr, cons = measure.expression(w, p.cov, p.scenarios, beta)
+    return expr, cons, 1
 
 
 def _value(name: str, w: np.ndarray, p: O.Problem, beta: float) -> float:
     if name == "return":
         return float(p.mu @ w)
-    if name == "variance":
-        return float(w @ p.cov @ w)
-    if name == "cvar":
-        return O.cvar_value(w, p.scenarios, beta)
-    return O.cdar_value(w, p.scenarios, beta)
+    return M.get(name).value(w, p.cov, p.scenarios, beta)
 
 
 def pareto_front(
