@@ -26,7 +26,7 @@ import typer
 from autoport.errors import AutoportError, ConfigError, DataError
 from autoport_cli.choices import Strategy, value
 from autoport_cli.common import (
-    JsonOption, TrackOption, OutOption, PricesOption,
+    TrackOption, OutOption, PricesOption,
     check_tracking,
     console,
     err_console,

@@ -18,7 +18,7 @@ from rich.table import Table
 from autoport.errors import ConfigError
 from autoport_cli.choices import MAX_WEIGHT, OPTIMIZE, ObjectiveName, ReturnsModel, RiskModel, value
 from autoport_cli.common import (
-    AllowJumpsOption, EndOption, FfillOption, JsonOption, OutOption, PricesOption, StartOption,
+    AllowJumpsOption, FfillOption, JsonOption, OutOption, PricesOption, StartOption,
     TrackOption, bundled_config,
     console,
     emit_json,

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from autoport_cli.common import (
     FfillOption, JsonOption, OutOption, PricesOption,
-    bundled_config, check_tracking, console, emit_json, err_console, load_prices, output_dir, user_errors,
+    check_tracking, console, emit_json, err_console, load_prices, output_dir, user_errors,
 )
 
 EXPERIMENT = "sweeps"
@@ -39,8 +39,6 @@ def sweep(
 ) -> None:
     """Search a strategy's settings on the validation period (Ray Tune), then test the winner
     once through zipline, with its deflated Sharpe ratio and the probability of overfitting."""
-    import yaml
-
     from autoport import configfile, data, tracking, workspace
     from autoport.sweep.runner import SweepInterrupted, ray_session
     from autoport.sweep.spec import Target, load_spec, trial_count

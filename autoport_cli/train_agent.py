@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -13,7 +14,7 @@ from rich.table import Table
 
 from autoport_cli.common import (
     AllowJumpsOption, EndOption, FfillOption, JsonOption, OutOption, PricesOption, StartOption,
-    TrackOption, bundled_config, console, emit_json, err_console, load_prices, output_dir,
+    bundled_config, console, emit_json, err_console, load_prices, output_dir,
     to_jsonable, user_errors,
 )
 from autoport_cli.choices import AGENT
@@ -79,7 +80,9 @@ def train_agent(
     with waiting("decision menus (built once per prices and menu settings, then cached)",
                  quiet=json_output):
         menus.table(panel, cfg.env)
-    with contextlib.ExitStack() as after_learning:  # SB3's bar has closed when it is called
+    # SB3's progress bar prints to stdout: send it to stderr with the other progress output
+    with contextlib.ExitStack() as after_learning, \
+            contextlib.redirect_stdout(sys.stderr):  # SB3's bar has closed when it is called
         result = train(panel, cfg, progress_bar=show_progress(json_output), on_eval=on_eval,
                        on_phase=lambda text: after_learning.enter_context(
                            waiting(text, quiet=json_output)))
