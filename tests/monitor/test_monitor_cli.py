@@ -113,8 +113,11 @@ def test_notifier_gets_each_alert_and_a_failing_one_does_not_stop(
 
 def _spawn(args, home, **kw):
     env = {**os.environ, "AUTOPORT_HOME": str(home)}
+    # from a folder outside the checkout: `-m` puts the working folder first on sys.path, and
+    # the source tree's autoport/ lacks the bundled data the installed package holds
     proc = subprocess.Popen([sys.executable, "-m", "autoport_cli.main", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+                            cwd=home.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, **kw)
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
     return proc, lines

@@ -110,7 +110,8 @@ def test_mlflow_models_serve_answers_a_price_panel(logged, tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "models", "serve", "-m", uri,
          "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env,
+        cwd=tmp_path)  # not the checkout: uvicorn puts the working folder first on sys.path
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
