@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 import shutil
 import signal
 import sys
@@ -111,8 +112,18 @@ def bundled_config(path: Path | None, err=None) -> Path | None:
                                f"bundled copy {found}", highlight=False, soft_wrap=True)
     return found
 
-console = Console()
-err_console = Console(stderr=True)
+def _file_width(stream) -> int | None:
+    """Output to a file or a pipe: 120 columns (rich's 80 would cut the wider tables' cells to
+    "…"); a terminal, or an explicit COLUMNS, keeps rich's own width."""
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    return None if tty or os.environ.get("COLUMNS") else 120
+
+
+console = Console(width=_file_width(sys.stdout))
+err_console = Console(stderr=True, width=_file_width(sys.stderr))
 
 
 class Terminated(KeyboardInterrupt):
