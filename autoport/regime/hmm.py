@@ -429,13 +429,12 @@ class RegimeResult:
             "confidence": float(conf.iloc[-1]),
             "regime_probabilities": {k: float(v) for k, v in last.items()},
             "regime_history": [
-                {
-                    "date": date,
-                    "regime": labels.loc[date],
-                    "confidence": float(conf.loc[date]),
-                    "probabilities": {k: float(v) for k, v in row.items()},
-                }
-                for date, row in probs.iterrows()
+                {"date": date, "regime": label, "confidence": c,
+                 "probabilities": dict(zip(probs.columns, row))}
+                for date, label, c, row in zip(
+                    probs.index, labels.loc[probs.index].tolist(),
+                    conf.loc[probs.index].astype(float).tolist(),
+                    probs.to_numpy(dtype=float).tolist())
             ],
         }
 

@@ -41,13 +41,15 @@ def plot_regimes(report: RegimeReport, path: Path | None = None) -> Figure:
     for r in runs(reference.loc[labels.index[0] :]).itertuples():
         if r.label == "bear":
             ax.axvspan(r.start, r.end, ymin=0.97, ymax=1.0, color="black", lw=0)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c, alpha=0.4) for c in COLORS.values()]
+    # only the states the detector has (a 2-state detector has no sideways)
+    states = [s for s in COLORS if any(s in fit.state_names for fit in report.detection.fits)]
+    handles = [plt.Rectangle((0, 0), 1, 1, color=COLORS[s], alpha=0.4) for s in states]
     handles.append(plt.Rectangle((0, 0), 1, 1, color="black"))
-    ax.legend(handles, [*COLORS, "bear market (20% rule, top band)"], loc="upper left",
+    ax.legend(handles, [*states, "bear market (20% rule, top band)"], loc="upper left",
               fontsize=8)
     ax.set_title(f"Online regimes (filtered, no look-ahead) over {ref_name}")
-    ax2.stackplot(probs.index, *(probs[c].to_numpy() for c in COLORS),
-                  colors=list(COLORS.values()), alpha=0.6)
+    ax2.stackplot(probs.index, *(probs[s].to_numpy() for s in states),
+                  colors=[COLORS[s] for s in states], alpha=0.6)
     ax2.set_ylabel("filtered\nprobability", fontsize=9)
     ax2.set_ylim(0, 1)
     for start, end, label in _spans(active.dropna()):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -141,3 +142,15 @@ def test_plot_regimes_saves(report, tmp_path):
     fig = plot_regimes(report, tmp_path / "r.png")
     # the index, the filtered probabilities, the strip of the regime acted on
     assert (tmp_path / "r.png").stat().st_size > 10_000 and len(fig.axes) == 3
+
+
+def test_the_timeline_legend_shows_only_the_detector_states(report, tmp_path):
+    from autoport.reporting import plot_regimes
+
+    two = dataclasses.replace(report, detection=dataclasses.replace(
+        report.detection, fits=tuple(dataclasses.replace(f, state_names=("bull", "bear"))
+                                     for f in report.detection.fits)))
+    for rep, expected in ((report, {"bull", "bear", "sideways"}), (two, {"bull", "bear"})):
+        fig = plot_regimes(rep, tmp_path / "r.png")
+        shown = {t.get_text() for t in fig.axes[0].get_legend().get_texts()}
+        assert shown - {"bear market (20% rule, top band)"} == expected
