@@ -31,7 +31,6 @@ import contextlib
 import os
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -266,13 +265,12 @@ def run_sweep(
                 failure_config=tune.FailureConfig(max_failures=0),
             ),
         )
-    fit_started = time.time()
     with contextlib.redirect_stdout(sys.stderr):  # Tune's tables must not mix with --json
         grid = tuner.fit()
     # Tune caught Ctrl-C, saved its state and returned early: the state this fit saved marks
     # trials still RUNNING, or trials that never reported came back without a result or an error
     never_reported = sum(1 for r in grid if r.error is None and not r.metrics)
-    unfinished = max(_unfinished(storage / name, since=fit_started), never_reported)
+    unfinished = max(_unfinished(storage / name), never_reported)
     if unfinished:
         raise SweepInterrupted(storage / name, len(grid) - unfinished, len(grid))
     trials = [_result(r, spec) for r in grid]
@@ -285,17 +283,18 @@ def run_sweep(
     return SweepResult(spec, tuple(ok + stopped + failed), storage / name)
 
 
-def _unfinished(path: Path, since: float = 0.0) -> int:
-    """Trials not finished in Tune's last saved experiment state (what a resume reruns).
+def _unfinished(path: Path) -> int:
+    """Trials not finished in Tune's newest experiment state (what a resume reruns).
 
     After Ctrl-C Tune returns normally and its in-memory trials all look ended; the state it
-    saved just before (the one ``resume`` reads) still marks the interrupted ones RUNNING. Only
-    states saved since ``since`` (this fit's start) count: after a resume, the interrupted run's
-    own state file is still in the folder."""
+    saved just before (the one ``resume`` reads) still marks the interrupted ones RUNNING.
+    The newest state is the one with the latest name (``experiment_state-<session start>``),
+    the rule ``Tuner.restore`` itself follows, not the latest file time: a resumed fit copies
+    the interrupted session's state back into the folder at every save, so that stale file's
+    time is as recent as the new one's and, about half the time, later (#14 item 7)."""
     import json
 
-    states = sorted((p for p in path.glob("experiment_state-*.json")
-                     if p.stat().st_mtime >= since), key=lambda p: p.stat().st_mtime)
+    states = sorted(path.glob("experiment_state-*.json"), key=lambda p: p.name)
     if not states:
         return 0
     trials = json.loads(states[-1].read_text()).get("trial_data", [])
