@@ -100,16 +100,19 @@ class Strategy(Protocol):
 
 def check_weights(weights: pd.Series, tol: float = 1e-6) -> pd.Series:
     """Clip solver dust, renormalise, and refuse anything that is not a long-only budget."""
-    w = weights.astype(float).where(weights.abs() > 1e-10, 0.0)
+    # numpy, not pandas: this runs at every decision of both engines
+    v = weights.to_numpy(dtype=float)
+    w = np.where(np.abs(v) > 1e-10, v, 0.0)
     if not np.isfinite(w).all():
         raise OptimizationError("strategy produced non-finite weights")
-    if (w < -tol).any() or abs(w.sum() - 1.0) > 1e-4:
+    total = w.sum()
+    if (w < -tol).any() or abs(total - 1.0) > 1e-4:
         raise OptimizationError(
-            f"strategy weights must be long-only and sum to 1; got sum {w.sum():.6f}, "
+            f"strategy weights must be long-only and sum to 1; got sum {total:.6f}, "
             f"min {w.min():.6f}"
         )
-    w = w.clip(lower=0.0)
-    return w / w.sum()
+    w = np.clip(w, 0.0, None)
+    return pd.Series(w / w.sum(), index=weights.index, name=weights.name)
 
 
 def decide_schedule(
@@ -131,16 +134,17 @@ def decide_schedule(
     return pd.DataFrame.from_dict(rows, orient="index", columns=prices.columns)
 
 
-def decide_investable(strategy: Strategy, history: pd.DataFrame, book: Book | None = None
-                      ) -> Decision:
+def decide_investable(strategy: Strategy, history: pd.DataFrame, book: Book | None = None,
+                      *, complete: bool = False) -> Decision:
     """``strategy.decide`` on the assets that may be held at ``history``'s last row.
 
     On a ragged panel (late listings, delistings) an asset enters once it has
     ``strategy.min_history`` rows of prices and leaves after its last price; the strategy
     sees only those columns (no NaN), and every other asset gets weight 0 (a delisted holding
-    is sold at its last price). A complete panel goes to the strategy unchanged.
+    is sold at its last price). A complete panel goes to the strategy unchanged; an engine that
+    checked its whole panel once says so by ``complete`` (no scan of the history per decision).
     """
-    if not history.isna().to_numpy().any():
+    if complete or not history.isna().to_numpy().any():
         return strategy.decide(history, book)
     from autoport.data import investable
 

@@ -269,6 +269,40 @@ def _frame(values: np.ndarray, tickers: pd.Index) -> pd.DataFrame:
     return pd.DataFrame(ensure_psd(values), index=tickers, columns=tickers)
 
 
+def window_estimates(window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Annualised CAGR means and Ledoit-Wolf Σ of a complete (sessions × assets) price array.
+
+    The numbers of :func:`mean_return` and :func:`ledoit_wolf_cov` (PyPortfolioOpt's CAGR,
+    scikit-learn's Ledoit-Wolf on simple returns, symmetrised) to rounding, without the
+    DataFrame round trips: what a step that re-estimates every session or month can afford
+    (the decision menus, the MPT strategy).
+    """
+    rets = window[1:] / window[:-1] - 1.0
+    mu = np.prod(1.0 + rets, axis=0) ** (TRADING_DAYS / len(rets)) - 1.0
+    cov = _ledoit_wolf(rets - rets.mean(axis=0)) * TRADING_DAYS
+    return mu, (cov + cov.T) / 2.0
+
+
+def _ledoit_wolf(x: np.ndarray) -> np.ndarray:
+    """scikit-learn's ``LedoitWolf().fit`` on centred ``x`` (sessions × assets), its formulas
+    step by step (one block: fewer than 1000 assets), without its input validation."""
+    n, p = x.shape
+    x2 = x * x
+    trace = x2.sum(axis=0) / n
+    mean_var = trace.sum() / p
+    gram = x.T @ x
+    beta_ = np.sum(x2.T @ x2)
+    delta_ = np.sum(gram ** 2) / n ** 2
+    beta = 1.0 / (p * n) * (beta_ / n - delta_)
+    delta = (delta_ - 2.0 * mean_var * trace.sum() + p * mean_var ** 2) / p
+    beta = min(beta, delta)
+    shrinkage = 0 if beta == 0 else beta / delta
+    emp_cov = gram / n
+    shrunk = (1.0 - shrinkage) * emp_cov
+    shrunk.flat[:: p + 1] += shrinkage * (np.trace(emp_cov) / p)
+    return shrunk
+
+
 def sample_cov(prices: pd.DataFrame) -> pd.DataFrame:
     """Sample covariance of daily simple returns × 252 (pairwise-complete, as PyPortfolioOpt)."""
     _returns(prices)

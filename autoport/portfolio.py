@@ -20,8 +20,11 @@ import pandas as pd
 from autoport import estimators
 from autoport.errors import ConfigError, InfeasibleError, OptimizationError
 from autoport.optimize import Constraints, Objective, optimize
+from autoport.optimize import constraints as C
+from autoport.optimize.warm import PathFailed, WarmPath
 
 OBJECTIVES = ("max_sharpe", "min_volatility")
+EXACT_OBJECTIVES = (Objective.MAX_SHARPE, Objective.MIN_VARIANCE)
 
 
 @dataclass(frozen=True)
@@ -48,20 +51,9 @@ def solve(
     ``objective_params`` go to :func:`autoport.optimize.optimize` (``target_return``, ...).
     Scenario objectives (CVaR, CDaR) get the window's daily returns.
     """
-    try:
-        obj = Objective.parse(objective)
-    except ConfigError:
-        raise ConfigError(
-            f"unknown objective {objective!r}; choose one of {', '.join(OBJECTIVES)} "
-            f"or {', '.join(o.value for o in Objective)}"
-        ) from None
-    n = prices.shape[1]
+    obj = _parse(objective)
     if constraints is None:
-        if max_weight * n < 1.0 - 1e-12:
-            raise InfeasibleError(
-                f"max_weight {max_weight} times {n} assets is below 1: the weights cannot sum "
-                f"to 1; raise max_weight to at least {1.0 / n:.4f}"
-            )
+        _check_cap(max_weight, prices.shape[1])
         constraints = Constraints(upper=max_weight)
     mu = estimators.mean_return(prices)
     cov = estimators.ledoit_wolf_cov(prices)
@@ -81,18 +73,99 @@ def solve(
         raise InfeasibleError(
             f"{obj.value} failed on the window ending {prices.index[-1].date()}: {exc}"
         ) from exc
-    note = "; ".join(n for n in result.notes if n.startswith("max Sharpe is undefined"))
-    if note:
-        note = (
-            f"no portfolio within the bounds is expected to beat the risk-free rate "
-            f"{risk_free_rate:.2%}: max Sharpe is undefined, held min variance instead"
+    undefined = any(n.startswith("max Sharpe is undefined") for n in result.notes)
+    return _solution(result.weights.reindex(prices.columns), mu.to_numpy(), cov.to_numpy(),
+                     _undefined_note(risk_free_rate) if undefined else "")
+
+
+def _parse(objective: str) -> Objective:
+    try:
+        return Objective.parse(objective)
+    except ConfigError:
+        raise ConfigError(
+            f"unknown objective {objective!r}; choose one of {', '.join(OBJECTIVES)} "
+            f"or {', '.join(o.value for o in Objective)}"
+        ) from None
+
+
+def _check_cap(max_weight: float, n: int) -> None:
+    if max_weight * n < 1.0 - 1e-12:
+        raise InfeasibleError(
+            f"max_weight {max_weight} times {n} assets is below 1: the weights cannot sum "
+            f"to 1; raise max_weight to at least {1.0 / n:.4f}"
         )
-    weights = result.weights.reindex(prices.columns)
-    weights = weights.where(weights.abs() > 1e-8, 0.0)
-    w = weights.to_numpy()
-    return Solution(
-        weights,
-        float(w @ mu.to_numpy()),
-        float(np.sqrt(w @ cov.to_numpy() @ w)),
-        note,
+
+
+def _undefined_note(risk_free_rate: float) -> str:
+    return (
+        f"no portfolio within the bounds is expected to beat the risk-free rate "
+        f"{risk_free_rate:.2%}: max Sharpe is undefined, held min variance instead"
     )
+
+
+def _solution(weights: pd.Series, mu: np.ndarray, cov: np.ndarray, note: str) -> Solution:
+    """Dust below 1e-8 to zero; the expected return and volatility of what is left."""
+    w = weights.to_numpy(dtype=float)
+    w = np.where(np.abs(w) > 1e-8, w, 0.0)
+    return Solution(pd.Series(w, index=weights.index, name=weights.name),
+                    float(w @ mu), float(np.sqrt(w @ cov @ w)), note)
+
+
+class WindowSolver:
+    """:func:`solve` for a strategy that solves one objective on every window of a backtest.
+
+    Max Sharpe and min variance under the default long-only cap (no ``constraints``, no
+    ``objective_params``) are solved exactly: each window's estimates straight from its price
+    array (:func:`autoport.estimators.window_estimates`, the numbers of :func:`solve`'s
+    estimators), then the KKT point of the same problem on the critical-line path,
+    warm-started from the previous window's active sets (:class:`WarmPath`, per set of
+    tickers). :func:`solve`'s conic solver reaches that point to its tolerance (~1e-5 in
+    weights), and is what answers everything else: other objectives or constraints, a window
+    with gaps, the rare window the exact path cannot settle (counted in ``fallbacks``).
+    Nothing is kept across windows but the active sets, which change the time, not the numbers.
+    """
+
+    def __init__(self, *, objective: str = "max_sharpe", max_weight: float = 1.0,
+                 risk_free_rate: float = 0.0, constraints: Constraints | None = None,
+                 **objective_params) -> None:
+        self.objective = _parse(objective)
+        self.max_weight = max_weight
+        self.risk_free_rate = risk_free_rate
+        self.constraints = constraints
+        self.objective_params = objective_params
+        self.exact = (constraints is None and not objective_params
+                      and self.objective in EXACT_OBJECTIVES)
+        self._paths: dict[tuple[str, ...], WarmPath] = {}
+        self.fallbacks = 0
+
+    def __call__(self, prices: pd.DataFrame) -> Solution:
+        """The weights :func:`solve` gives for ``prices`` (one estimation window)."""
+        values = np.ascontiguousarray(prices.to_numpy(dtype=float))
+        if self.exact and len(values) >= 3 and np.isfinite(values).all() and (values > 0).all():
+            _check_cap(self.max_weight, values.shape[1])
+            found = self._exact(values, tuple(str(t) for t in prices.columns))
+            if found is not None:
+                w, mu, cov, note = found
+                return _solution(pd.Series(w, index=prices.columns, name="weight"), mu, cov,
+                                 note)
+            self.fallbacks += 1
+        return solve(prices, objective=self.objective.value, max_weight=self.max_weight,
+                     risk_free_rate=self.risk_free_rate, constraints=self.constraints,
+                     **self.objective_params)
+
+    def _exact(self, values: np.ndarray, tickers: tuple[str, ...]):
+        mu, cov = estimators.window_estimates(values)
+        path = self._paths.get(tickers)
+        if path is None:
+            path = self._paths[tickers] = WarmPath(
+                C.resolve(Constraints(upper=self.max_weight), tickers))
+        sharpe = self.objective == Objective.MAX_SHARPE
+        try:
+            found = path.solve(mu, cov, sharpe=sharpe, rf=self.risk_free_rate,
+                               min_variance=not sharpe)
+        except PathFailed:
+            return None
+        if not sharpe:
+            return found.min_variance, mu, cov, ""
+        return (found.max_sharpe, mu, cov,
+                "" if found.beats_rf else _undefined_note(self.risk_free_rate))

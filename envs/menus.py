@@ -34,10 +34,12 @@ import pandas as pd
 
 from autoport import data as data_mod
 from autoport import workspace
+from autoport.estimators import window_estimates
 from autoport.envs.config import EnvConfig
 from autoport.errors import DataError, OptimizationError
-from autoport.optimize import Constraints, _homotopy
+from autoport.optimize import Constraints
 from autoport.optimize import constraints as C
+from autoport.optimize.warm import PathFailed, WarmPath
 
 TRADING_DAYS = 252
 MENU_VERSION = 1  # bump when the menu's numbers change for the same prices and settings
@@ -133,37 +135,8 @@ def reference_menu_weights(history: pd.DataFrame, config: EnvConfig) -> np.ndarr
 # ------------------------------------------------------------------------- the fast build
 
 
-def estimates(window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Annualised CAGR means and Ledoit-Wolf Σ of a (sessions × assets) price window.
-
-    The numbers of :func:`autoport.estimators.mean_return` and
-    :func:`~autoport.estimators.ledoit_wolf_cov` (PyPortfolioOpt's CAGR, scikit-learn's
-    Ledoit-Wolf on simple returns, symmetrised), without the DataFrame round trips.
-    """
-    rets = window[1:] / window[:-1] - 1.0
-    mu = np.prod(1.0 + rets, axis=0) ** (TRADING_DAYS / len(rets)) - 1.0
-    cov = _ledoit_wolf(rets - rets.mean(axis=0)) * TRADING_DAYS
-    return mu, (cov + cov.T) / 2.0
-
-
-def _ledoit_wolf(x: np.ndarray) -> np.ndarray:
-    """scikit-learn's ``LedoitWolf().fit`` on centred ``x`` (sessions × assets), its formulas
-    step by step (one block: fewer than 1000 assets), without its input validation."""
-    n, p = x.shape
-    x2 = x * x
-    trace = x2.sum(axis=0) / n
-    mean_var = trace.sum() / p
-    gram = x.T @ x
-    beta_ = np.sum(x2.T @ x2)
-    delta_ = np.sum(gram ** 2) / n ** 2
-    beta = 1.0 / (p * n) * (beta_ / n - delta_)
-    delta = (delta_ - 2.0 * mean_var * trace.sum() + p * mean_var ** 2) / p
-    beta = min(beta, delta)
-    shrinkage = 0 if beta == 0 else beta / delta
-    emp_cov = gram / n
-    shrunk = (1.0 - shrinkage) * emp_cov
-    shrunk.flat[:: p + 1] += shrinkage * (np.trace(emp_cov) / p)
-    return shrunk
+# the estimates of one window straight from its price array (the core's, shared with MPT)
+estimates = window_estimates
 
 
 def _clean(w: np.ndarray) -> np.ndarray | None:
@@ -176,16 +149,16 @@ def _clean(w: np.ndarray) -> np.ndarray | None:
 
 
 class _Builder:
-    """One session's menu at a time; remembers the last min-variance and max-Sharpe active
-    sets as the next session's starting guesses (only the time depends on them)."""
+    """One session's menu at a time; its :class:`WarmPath` remembers the last min-variance and
+    max-Sharpe active sets as the next session's starting guesses (only the time depends on
+    them)."""
 
     def __init__(self, tickers, config: EnvConfig) -> None:
         self.config = config
         self.tickers = list(tickers)
         n = len(self.tickers)
         self.cap = max(config.max_weight, 1.0 / n)
-        self.box = C.resolve(Constraints(upper=self.cap), self.tickers)
-        self.states: dict[str, np.ndarray] = {}  # last active sets ("mv", "ms")
+        self.path = WarmPath(C.resolve(Constraints(upper=self.cap), self.tickers))
         self.fallbacks = 0  # sessions where the path failed and the reference solved
 
     def menu(self, values: np.ndarray, history) -> np.ndarray:
@@ -229,37 +202,15 @@ class _Builder:
     def _path(self, mu: np.ndarray, cov: np.ndarray, sharpe: bool):
         """(min variance, max Sharpe at rf 0); None where the exact path fails.
 
-        Each starts from the previous session's active set (:func:`_homotopy.settle`); if
-        that does not settle, a walk from λ = 0 finds it, recomputed by one dense solve of
-        its active set either way, so the warm start changes the time, not the numbers.
+        Warm-started from the previous session's active sets (:class:`WarmPath`), which
+        changes the time, not the numbers. Where nothing beats rf 0 max Sharpe is min
+        variance, as the reference's ``fallback_to_min_variance`` holds.
         """
-        mu_, cov_, box = mu, cov, self.box
         try:
-            try:
-                w_mv, seg = _homotopy.settle(mu_, cov_, box, self._state("mv"), lam=0.0)
-            except _homotopy.PathFailed:
-                w_mv, seg = _homotopy.min_variance(mu_, cov_, box, polish=True)
-            self.states["mv"] = seg.state
-            w_ms = None
-            if sharpe:
-                start = self.states.get("ms", seg.state)
-                try:
-                    w_ms, seg_ms = _homotopy.settle(mu_, cov_, box, start, lam=None, rf=0.0)
-                except _homotopy.PathFailed:
-                    found = _homotopy.max_sharpe(mu_, cov_, box, 0.0, w_start=w_mv,
-                                                 polish=True)
-                    w_ms, seg_ms = found if found is not None else (w_mv, seg)
-                    # None: nothing beats the risk-free rate; min variance, as the
-                    # reference's fallback_to_min_variance holds
-                self.states["ms"] = seg_ms.state
-        except _homotopy.PathFailed:
-            self.states.clear()
+            found = self.path.solve(mu, cov, sharpe=sharpe, rf=0.0)
+        except PathFailed:
             return None, None
-        return _clean(w_mv), (_clean(w_ms) if sharpe else None)
-
-    def _state(self, name: str) -> np.ndarray:
-        found = self.states.get(name)
-        return found if found is not None else np.zeros(len(self.tickers), dtype=int)
+        return _clean(found.min_variance), (_clean(found.max_sharpe) if sharpe else None)
 
     def _risk_parity(self, cov: np.ndarray) -> np.ndarray | None:
         y = equal_risk(cov)

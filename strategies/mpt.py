@@ -1,7 +1,9 @@
 """Markowitz on a trailing window: expected returns and a shrunk covariance, then an objective.
 
 The estimates use only the ``window`` sessions the strategy is handed, ending at the decision
-date's close. ``objective`` is any optimizer objective; ``constraints`` is the same mapping as a
+date's close. Max Sharpe and min variance under the weight cap are solved exactly on the
+critical-line path, warm-started from the previous decision (:class:`autoport.portfolio.
+WindowSolver`); ``objective`` is any optimizer objective; ``constraints`` is the same mapping as a
 ``--constraints`` YAML file of ``autoport optimize`` (sectors, ESG, exclusions, ...), so a
 backtest can run any objective and constraint set from its config.
 """
@@ -45,6 +47,11 @@ class MeanVariance:
             else None
         )
         self._resolved: dict[tuple[str, ...], object] = {}
+        # max Sharpe / min variance under the cap: exact and warm-started (the same
+        # problem :func:`portfolio.solve` hands a conic solver); anything else goes to it
+        self._solve = portfolio.WindowSolver(
+            objective=objective, max_weight=max_weight, risk_free_rate=risk_free_rate,
+            **self.objective_params)
 
     def _constraints(self, tickers: list[str]):
         if self._constraints_cfg is None:
@@ -59,14 +66,17 @@ class MeanVariance:
 
     def decide(self, history: pd.DataFrame, book: Book | None = None) -> Decision:
         trailing = history.iloc[-(self.window + 1) :]
-        result = portfolio.solve(
-            trailing,
-            objective=self.objective,
-            max_weight=self.max_weight,
-            risk_free_rate=self.risk_free_rate,
-            constraints=self._constraints(list(trailing.columns)),
-            **self.objective_params,
-        )
+        if self._constraints_cfg is None:
+            result = self._solve(trailing)
+        else:
+            result = portfolio.solve(
+                trailing,
+                objective=self.objective,
+                max_weight=self.max_weight,
+                risk_free_rate=self.risk_free_rate,
+                constraints=self._constraints(list(trailing.columns)),
+                **self.objective_params,
+            )
         weights = check_weights(result.weights)
         return Decision(
             history.index[-1],

@@ -181,6 +181,7 @@ def run(
     # a ragged panel: a delisted asset keeps its last price (it is sold there), one not yet
     # listed its first (never held: decide_investable gives it weight 0)
     segment = prices.ffill().bfill().loc[sessions]
+    complete = not prices.isna().to_numpy().any()  # then no decision scans its history
     # row-major, so each session's dot products run alike whatever layout ``prices`` has
     px = np.ascontiguousarray(segment.to_numpy(dtype=float))
     if not np.isfinite(px).all() or (px <= 0).any():
@@ -222,7 +223,8 @@ def run(
             book = Book(day, account.cash, pd.Series(account.shares.copy(), index=tickers),
                         marks, tuple(since_last), costs, sizing, whole_shares)
             since_last = []
-            decision = decide_investable(strategy, prices.iloc[: first_row + t + 1], book)
+            decision = decide_investable(strategy, prices.iloc[: first_row + t + 1], book,
+                                         complete=complete)
             decisions.append(decision)
             w = decision.weights.reindex(tickers, fill_value=0.0)
             if sizing.active:

@@ -105,6 +105,7 @@ def run(
         raise DataError(f"the backtest window {start.date()}..{end.date()} holds under 2 sessions")
     decisions: list[Decision] = []
     total = len(sessions)
+    complete = not prices.isna().to_numpy().any()  # then no decision scans its history
     sizing = sizing or orders.OrderSizing()
 
     def initialize(context):
@@ -155,7 +156,7 @@ def run(
             return
         collect_fills(context)
         book = book_now(context, bar_data, today)
-        decision = decide_investable(strategy, history, book)
+        decision = decide_investable(strategy, history, book, complete=complete)
         decisions.append(decision)
         if not sizing.active:
             for ticker, weight in decision.weights.items():
