@@ -13,7 +13,11 @@ import pandas as pd
 def equal_weight_index(prices: pd.DataFrame) -> pd.Series:
     """Growth of 1 in the 1/N portfolio rebalanced daily: ``cumprod(1 + mean_i r_i,t)``.
 
-    ``r`` are daily simple returns; the first session is 1. A return that cannot be computed
-    (an asset not yet listed) counts as 0 in that day's mean, as cash would.
+    ``r`` are daily simple returns; the first session is 1. On a ragged panel (late listings,
+    delistings) each day's mean is over the assets priced on that day and the one before, the
+    market index the regime detector reads (:func:`autoport.regime.features.market_returns`);
+    a day with none counts as 0, as cash would.
     """
-    return (1 + prices.pct_change().fillna(0.0).mean(axis=1)).cumprod()
+    if not prices.isna().to_numpy().any():  # pandas' default path: the same bits as ever
+        return (1 + prices.pct_change().fillna(0.0).mean(axis=1)).cumprod()
+    return (1 + prices.pct_change(fill_method=None).mean(axis=1).fillna(0.0)).cumprod()

@@ -247,6 +247,18 @@ def investable(history: pd.DataFrame, sessions: int) -> list[str]:
     return [c for c in history.columns if tail[c].notna().all()]
 
 
+def investable_mask(prices: pd.DataFrame, sessions: int) -> np.ndarray:
+    """:func:`investable` at every row at once: a (rows, assets) bool array, True where the
+    asset is priced on that row and the ``sessions - 1`` before it (False on the first
+    ``sessions - 1`` rows)."""
+    priced = prices.notna().to_numpy()
+    n = max(int(sessions), 1)
+    counts = np.cumsum(np.vstack([np.zeros((1, priced.shape[1]), dtype=int), priced]), axis=0)
+    out = np.zeros_like(priced)
+    out[n - 1:] = (counts[n:] - counts[:-n]) == n
+    return out
+
+
 def complete_universe(prices: pd.DataFrame, sessions: int | None) -> tuple[pd.DataFrame, str]:
     """The assets investable over the last ``sessions`` rows and the rows they all share.
 

@@ -143,9 +143,23 @@ def decide_investable(strategy: Strategy, history: pd.DataFrame, book: Book | No
     sees only those columns (no NaN), and every other asset gets weight 0 (a delisted holding
     is sold at its last price). A complete panel goes to the strategy unchanged; an engine that
     checked its whole panel once says so by ``complete`` (no scan of the history per decision).
+
+    A strategy with ``reads_ragged_history = True`` (one whose signal reads the whole market,
+    as the regime detector's index does) is handed the whole ragged history and the book and
+    picks its investable assets itself; weight on an asset without a price on the decision
+    date is refused.
     """
     if complete or not history.isna().to_numpy().any():
         return strategy.decide(history, book)
+    if getattr(strategy, "reads_ragged_history", False):
+        decision = strategy.decide(history, book)
+        weights = decision.weights.reindex(history.columns, fill_value=0.0)
+        unpriced = history.columns[history.iloc[-1].isna().to_numpy() & (weights.abs() > 1e-12)]
+        if len(unpriced):
+            raise OptimizationError(
+                f"strategy {strategy.name} gave weight to {', '.join(map(str, unpriced))}, "
+                f"which has no price on {history.index[-1].date()}")
+        return replace(decision, weights=weights)
     from autoport.data import investable
 
     cols = investable(history, strategy.min_history)

@@ -7,6 +7,10 @@ panel's equal-weight index for a user file, and against true labels when the fil
 ``regime`` column), writes report.json, the fitted model and
 :func:`autoport.reporting.plot_regimes`, and logs the run (model included) to MLflow.
 
+A ragged ``--prices`` (late listings, delistings) is accepted: the detector's market index
+(and the bull/bear reference) averages the assets priced on each session and the one before
+(:mod:`autoport.regime.features`).
+
 Extra columns in ``--prices`` that are not prices: ``regime`` (true labels, scored only) and
 ``volume`` / ``sentiment`` (added to the HMM features, standardized like the others).
 """
@@ -23,7 +27,7 @@ from rich.table import Table
 
 from autoport_cli.common import (
     AllowJumpsOption, FfillOption, JsonOption, OutOption, PricesOption, StartOption, TrackOption,
-    bundled_config, console, emit_json, err_console, load_prices, output_dir, to_jsonable,
+    bundled_config, console, emit_json, err_console, load_prices, note, output_dir, to_jsonable,
     user_errors,
 )
 from autoport.errors import ConfigError
@@ -48,10 +52,15 @@ def _load(path: Path | None, start: str | None, end: str | None, end_flag: str,
     extra = raw[extra_cols].apply(pd.to_numeric, errors="coerce") if extra_cols else None
     panel = load_prices(
         path, start=start, end=end, min_history=min_history, ffill=ffill,
-        allow_jumps=allow_jumps, end_flag=end_flag,
+        allow_jumps=allow_jumps, end_flag=end_flag, ragged=True,
         too_short="pass a longer history (an earlier --start or a later --end), or a smaller "
                   "detector.min_train in a --config file", raw=raw.drop(columns=label_cols + extra_cols),
     )
+    if panel.isna().to_numpy().any():
+        first = panel.apply(pd.Series.first_valid_index)
+        note(f"ragged panel: the market index averages the assets priced on each session and "
+             f"the one before ({int((first == panel.index[0]).sum())} of {panel.shape[1]} on "
+             f"{panel.index[0].date()}, all from {first.max().date()})")
     return panel, truth, extra
 
 

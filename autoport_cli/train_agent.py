@@ -64,7 +64,7 @@ def train_agent(
     cfg = load_config(bundled_config(config), {"timesteps": timesteps, "seed": seed}, regime_model=regime_model)
     check_tracking(track)
     panel = load_prices(prices, start=start, end=end, min_history=cfg.env.history_needed + 2,
-                        ffill=ffill, allow_jumps=allow_jumps,
+                        ffill=ffill, allow_jumps=allow_jumps, ragged=True,
                         too_short="pass a longer history (an earlier --start or a later --end), "
                                   "or a shorter env window in a --config file")
 

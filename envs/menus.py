@@ -269,19 +269,58 @@ def menu_weights(history: pd.DataFrame, config: EnvConfig) -> np.ndarray:
     """One session's menu (the last row of ``history``), as the batched build computes it."""
     _check_history(len(history), config)
     values = _rows_of(history)[-config.history_needed:]
+    if np.isnan(values).any():  # a ragged panel: the menu of the listed assets
+        cols = np.flatnonzero(~np.isnan(values).any(axis=0))
+        _check_listed(cols, history.index[-1], config)
+        out = np.zeros((len(config.actions), history.shape[1]))
+        sub = history.iloc[-config.history_needed:, cols]
+        out[:, cols] = _Builder(sub.columns, config).menu(_rows_of(sub), lambda: sub)
+        return out
     return _Builder(history.columns, config).menu(values, lambda: history)
 
 
+def _check_listed(cols: np.ndarray, date: pd.Timestamp, config: EnvConfig) -> None:
+    if len(cols) == 0:
+        raise DataError(
+            f"no asset has {config.history_needed} sessions of prices up to {date.date()} "
+            "(the menu's history); pass a later --start")
+
+
 def build(prices: pd.DataFrame, config: EnvConfig, first: int) -> np.ndarray:
-    """Menus of rows ``first .. len(prices) - 1``, shape (rows, n_actions, n_assets)."""
+    """Menus of rows ``first .. len(prices) - 1``, shape (rows, n_actions, n_assets).
+
+    On a ragged panel (late listings, delistings) each row's menu is over the assets priced
+    on each of its last ``history_needed`` rows (:func:`autoport.data.investable_mask`): an
+    asset enters once it has the menu's estimation window and leaves at its last price;
+    the others get weight 0 in every item (1/N is over the listed assets).
+    """
     _check_history(first + 1, config)
     values = _rows_of(prices)
-    builder = _Builder(prices.columns, config)
     need = config.history_needed
     out = np.empty((len(prices) - first, len(config.actions), prices.shape[1]))
+    if np.isnan(values).any():
+        return _build_ragged(prices, values, config, first, out)
+    builder = _Builder(prices.columns, config)
     for k, row in enumerate(range(first, len(prices))):
         out[k] = builder.menu(values[max(0, row + 1 - need): row + 1],
                               lambda row=row: prices.iloc[: row + 1])
+    return out
+
+
+def _build_ragged(prices, values, config, first, out) -> np.ndarray:
+    """:func:`build` on a ragged panel: one builder (and warm start) per set of listed assets."""
+    need = config.history_needed
+    listed = data_mod.investable_mask(prices, need)
+    out[:] = 0.0
+    builder, held = None, None
+    for k, row in enumerate(range(first, len(prices))):
+        cols = np.flatnonzero(listed[row])
+        _check_listed(cols, prices.index[row], config)
+        if held is None or not np.array_equal(cols, held):
+            builder, held = _Builder(prices.columns[cols], config), cols
+        window = np.ascontiguousarray(values[row + 1 - need: row + 1][:, cols])
+        out[k][:, cols] = builder.menu(
+            window, lambda row=row, cols=cols: prices.iloc[row + 1 - need: row + 1, cols])
     return out
 
 

@@ -48,7 +48,10 @@ class PortfolioEnv(gym.Env):
 
     Parameters
     ----------
-    prices : wide panel of adjusted closes; default the bundled 20 US stocks.
+    prices : wide panel of adjusted closes; default the bundled 20 US stocks. A ragged panel
+        (late listings, delistings) is accepted: at each decision the menu offers allocations
+        over the assets with ``history_needed`` sessions of prices up to it (the others get
+        weight 0 and observe 0 returns), a delisted holding is sold at its last price.
     config : :class:`EnvConfig` or a mapping of its fields.
     start, end : first and last session an episode may cover (decisions and returns); history
         before ``start`` only feeds the features. Default: the whole panel.
@@ -88,9 +91,17 @@ class PortfolioEnv(gym.Env):
         self.config = _as_config(config)
         cfg = self.config
         panel = data_mod.bundled_prices() if prices is None else prices
-        panel = data_mod.validate_prices(panel, min_history=cfg.history_needed + 2)
+        panel = data_mod.validate_prices(panel, min_history=cfg.history_needed + 2, ragged=True)
         self.prices = panel
         self.tickers = list(panel.columns)
+        # a ragged panel (late listings, delistings): the book marks an asset at its first
+        # price before it lists and its last after it delists, as the simulator does (its
+        # returns there are 0); the menu (and the 1/N book) holds only the assets priced on
+        # each of the menu's history_needed rows (None: a complete panel, all of them)
+        self._listed = None
+        if panel.isna().to_numpy().any():
+            self._listed = data_mod.investable_mask(panel, cfg.history_needed)
+            panel = panel.ffill().bfill()
         self._p = panel.to_numpy(dtype=float)
         self._rets = np.diff(np.log(self._p), axis=0)  # row r-1: log return into session r
         self._dates = list(panel.index)
@@ -98,7 +109,8 @@ class PortfolioEnv(gym.Env):
         self.episode_length = int(episode_length or cfg.episode_length)
         index = panel.index
         first = cfg.history_needed - 1
-        self._regime = features.regime_matrix(panel, cfg) if cfg.regime_features else None
+        self._regime = (features.regime_matrix(self.prices, cfg) if cfg.regime_features
+                        else None)
         if self._regime is not None:  # a logged regime model leaves out its training dates
             usable = np.flatnonzero(np.isfinite(self._regime).all(axis=1))
             if len(usable) == 0:
@@ -261,7 +273,8 @@ class PortfolioEnv(gym.Env):
         bench_daily = np.zeros_like(daily)
         bench_log = 0.0
         if cfg.excess_over_equal_weight:
-            ew = np.full(len(self.tickers), 1.0 / len(self.tickers))
+            ew = np.full(len(self.tickers), 1.0 / len(self.tickers)) if self._listed is None \
+                else self._listed[t] / self._listed[t].sum()
             ew_values, _ = self._advance(self._ew_book, ew, t, nt)
             ew_prev = np.concatenate([[self._ew_value], ew_values[:-1]])
             bench_daily = ew_values / ew_prev - 1.0

@@ -23,6 +23,11 @@ At each decision the strategy is handed the history up to the decision date. It
    portfolios, both solved on the same history, times ``cost_bps``). Otherwise the held regime's
    portfolio is kept and the decision says why. The engine charges the actual trading costs.
 
+On a ragged panel (late listings, delistings) the detector reads the whole history (its
+market index averages the assets priced on each session, :mod:`autoport.regime.features`) and
+the portfolios hold the assets with the longest policy window of prices up to the decision
+(:meth:`RegimeSwitching.investable`); the others get weight 0.
+
 With ``model_uri`` (an ``autoport regime`` run id) the logged model filters the data as is, and
 a decision on a date the model was trained on is refused as look-ahead.
 """
@@ -48,6 +53,9 @@ from autoport.decision import Book, Decision, check_weights
 
 class RegimeSwitching:
     name = "regime"
+    # on a ragged panel the detector reads the whole market (the index of the assets listed
+    # on each session); the optimizer holds only the assets with the longest policy window
+    reads_ragged_history = True
 
     def __init__(
         self,
@@ -79,6 +87,7 @@ class RegimeSwitching:
         det = cfg.detector
         warmup = det.warmup
         longest = max(p.window for p in cfg.strategy.regimes.values())
+        self._estimation = longest + 1
         fit_history = warmup + 60 if self.logged else det.min_train + warmup
         self.min_history = max(fit_history, longest + 1)
         self._online = OnlineRegimeFilter.from_detector(det, cfg.strategy.refit_every)
@@ -128,20 +137,38 @@ class RegimeSwitching:
         cash = self.config.strategy.regimes[regime].cash
         return check_weights(result.weights) * (1.0 - cash), result
 
+    def investable(self, history: pd.DataFrame) -> pd.DataFrame:
+        """The history the portfolios are solved on: on a ragged panel the assets priced on
+        each of the longest policy window's sessions up to the decision, on the rows they all
+        share (an asset enters once it has that window and leaves at its last price); a
+        complete panel as it is."""
+        if not history.isna().to_numpy().any():
+            return history
+        from autoport.data import investable
+
+        cols = investable(history, self._estimation)
+        if not cols:
+            raise DataError(f"no asset has {self._estimation} sessions of prices up to "
+                            f"{history.index[-1].date()}; start later (--start)")
+        sub = history[cols]
+        return sub.iloc[-int(sub.notna().all(axis=1)[::-1].cumprod().sum()):]
+
     def decide(self, history: pd.DataFrame, book: Book | None = None) -> Decision:
         if len(history) < self.min_history:
             raise DataError(
                 f"the regime strategy needs {self.min_history} sessions of history, got "
                 f"{len(history)}; start the backtest later or lower detector.min_train"
             )
-        probs, active, fit = self.regimes(history)
+        probs, active, fit = self.regimes(history)  # the detector reads the whole market
+        seen = history.index
+        history = self.investable(history)  # the portfolios hold the investable assets
         s = self.config.strategy
         today = history.index[-1]
         signal = str(active.iloc[-1])
         # the regime held since the last decision; a history that does not continue the last
         # one (a new backtest) starts afresh from the signal
         held = signal
-        if self._held is not None and self._held[0] < today and self._held[0] in history.index:
+        if self._held is not None and self._held[0] < today and self._held[0] in seen:
             held = self._held[1]
         weights, result = self._target(history, signal)
         regime, switch_cost, gain, kept = signal, 0.0, None, False

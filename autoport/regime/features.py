@@ -17,6 +17,14 @@ Every feature on date ``t`` uses closes up to ``t`` only:
   regime change, the log makes it closer to Gaussian;
 - any ``extra`` columns the user supplies (volume, sentiment), aligned on the same dates.
 
+On a ragged panel (late listings, delistings) the index on date ``t`` averages the assets
+priced on both ``t-1`` and ``t``: an asset counts from its second price to its last, so a
+listing or a delisting never enters as a return, and no price is invented. ``returns="assets"``
+needs one column per asset on every row, so it keeps the assets priced on every row of the
+history it is given: those listed all along (a history that outlives a delisting drops that
+asset, so the batch run keeps only the survivors of its whole history, while the online filter
+of a backtest keeps those alive at each decision); the index features use every asset.
+
 Standardization is a separate step whose statistics come from the training window only
 (:class:`Scaler`), so a refit never learns the scale of data it has not seen.
 """
@@ -57,13 +65,23 @@ def market_features(ret: pd.Series, horizons: tuple[int, ...] = HORIZONS) -> pd.
 def market_returns(prices: pd.DataFrame | pd.Series) -> pd.Series:
     """Daily log returns of the market proxy; a panel becomes its equal-weight index.
 
-    The first session is dropped (it has no return).
+    The first session is dropped (it has no return). On a ragged panel each day's mean is over
+    the assets priced on that day and the one before (see the module docstring).
     """
     if isinstance(prices, pd.DataFrame):
         if prices.shape[1] == 1:
             prices = prices.iloc[:, 0]
         else:
-            simple = prices.pct_change().iloc[1:].mean(axis=1)
+            # (a complete panel keeps pandas' default path: the row means then add up in the
+            # same memory order, bit for bit, as before ragged panels were accepted)
+            ragged = prices.isna().to_numpy().any()
+            changes = prices.pct_change(fill_method=None) if ragged else prices.pct_change()
+            simple = changes.iloc[1:].mean(axis=1)
+            if simple.isna().any():
+                day = simple.index[simple.isna().argmax()]
+                raise DataError(f"no asset is priced on both {day.date()} and the session "
+                                "before it; the market index has no return there (pass a "
+                                "later --start)")
             return np.log1p(simple).rename(FEATURE_RET)
     return np.log(prices / prices.shift(1)).iloc[1:].rename(FEATURE_RET)
 
@@ -103,7 +121,13 @@ def build_features(
     if returns == "features":
         parts = [market_features(ret, tuple(horizons))]
     elif returns == "assets" and isinstance(prices, pd.DataFrame) and prices.shape[1] > 1:
-        parts = [np.log(prices / prices.shift(1)).iloc[1:].add_prefix(FEATURE_RET + ":")]
+        # a ragged panel: the assets listed all along
+        listed = prices.loc[:, prices.notna().all()] if prices.isna().to_numpy().any() else prices
+        if listed.shape[1] == 0:
+            raise DataError("returns: assets needs an asset priced on every session; none is "
+                            "(a ragged panel): use returns: market or features, or a later "
+                            "--start")
+        parts = [np.log(listed / listed.shift(1)).iloc[1:].add_prefix(FEATURE_RET + ":")]
     else:
         parts = [ret.to_frame()]
     if realized_vol:

@@ -25,6 +25,9 @@ from autoport.errors import ConfigError
 
 class DQNPolicy:
     name = "dqn"
+    # the observation covers every asset the policy was trained on; on a ragged panel the
+    # menu holds the listed ones only (as in the env), so the whole history is handed over
+    reads_ragged_history = True
 
     def __init__(self, *, model_uri: str | None = None, mapper=None) -> None:
         """``model_uri`` of a logged policy, or (tests, notebooks) a ``PolicyMapper``."""
@@ -87,15 +90,20 @@ class DQNPolicy:
         from autoport.envs import features
 
         self.policy.check_tickers(list(history.columns))
-        weights_now, drawdown = self._book_state(history, book)
         menu = features.menu_weights(history, self.config)
+        regime_history = history
+        if history.isna().to_numpy().any():
+            # a ragged panel: an asset observes 0 returns before it lists and after it
+            # delists, as in the env (never held there: the menu gives it weight 0)
+            history = history.ffill().bfill().fillna(1.0)
+        weights_now, drawdown = self._book_state(history, book)
         rets = features.log_returns(history.to_numpy(), self.config)
         regime = None
         if self.config.regime_features:
             if self._regimes is None:
                 self._regimes = features.RegimeObservations(self.config.regime_detector,
                                                        self.config.regime_model)
-            regime = self._regimes.at(history)
+            regime = self._regimes.at(regime_history)
         obs = features.observation(rets, weights_now, drawdown, menu, self.config, regime)
         return obs, menu, drawdown, regime
 

@@ -45,9 +45,9 @@ def report(inputs) -> RegimeReport:
 def test_equal_weight_index_by_hand():
     prices = pd.DataFrame({"A": [100.0, 110.0, 99.0, 99.0], "B": [np.nan, 50.0, 55.0, 44.0]},
                           index=pd.bdate_range("2020-01-01", periods=4))
-    # day 1: A +10%, B not listed yet counts 0 -> +5%; day 2: (-10% + 10%) / 2 = 0;
-    # day 3: (0 - 20%) / 2 = -10%
-    expected = [1.0, 1.05, 1.05, 1.05 * 0.9]
+    # day 1: A +10%, B has no return yet (listed that day): the mean of the assets priced on
+    # both days -> +10%; day 2: (-10% + 10%) / 2 = 0; day 3: (0 - 20%) / 2 = -10%
+    expected = [1.0, 1.10, 1.10, 1.10 * 0.9]
     np.testing.assert_allclose(equal_weight_index(prices).to_numpy(), expected, rtol=1e-15)
 
 
