@@ -69,3 +69,26 @@ def test_each_strategy_trades_alike_in_both_engines(home, strategy):
         np.testing.assert_allclose(b.weights.to_numpy(), a.weights.to_numpy(), atol=1e-12)
         # both trade: costs are charged and the comparison is not of two idle books
         assert len(b.transactions) > 0 and len(b.transactions) == len(a.transactions)
+
+
+@pytest.mark.parametrize(("strategy", "runs"), [("equal_weight", 1), ("mpt", 2)])
+def test_the_1n_column_reuses_the_strategy_run_when_the_strategy_is_1n(strategy, runs):
+    """`backtest --strategy equal_weight` runs 1/N once and shows it in both columns; any other
+    strategy (or 1/N with parameters) gets its own 1/N run."""
+    prices = data.bundled_prices().loc[PANEL[0]:PANEL[1]]
+    made = []
+
+    def factory(name, **params):
+        made.append(name)
+        return make_strategy(name, **params)
+
+    cfg = load_config(None, {"strategy": strategy, "window": 126, "start": "2018-02-01",
+                             "end": "2018-05-31"})
+    outcome = run_backtest(cfg, prices, make_strategy=factory, engine="sim")
+    assert len(made) == runs
+    reference = run_backtest(load_config(None, {"strategy": "equal_weight", "window": 126,
+                                                "start": outcome.start.date(),
+                                                "end": "2018-05-31"}),
+                             prices, make_strategy=make_strategy, engine="sim").strategy
+    np.testing.assert_array_equal(outcome.baseline.returns, reference.returns)
+    assert outcome.baseline.metrics == reference.metrics
