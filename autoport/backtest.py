@@ -264,8 +264,11 @@ def run_backtest(
 
     main = _run_one(strategy, prices, config, start, end, index_returns,
                     progress(config.strategy), engine)
-    base = _run_one(make_strategy(BASELINE), prices, config, start, end, index_returns,
-                    progress(BASELINE), engine)
+    if config.strategy == BASELINE and not config.strategy_params:
+        base = main  # the same strategy on the same sessions: one run serves both columns
+    else:
+        base = _run_one(make_strategy(BASELINE), prices, config, start, end, index_returns,
+                        progress(BASELINE), engine)
     index_metrics = None
     if index_returns is not None:
         index_metrics = metrics.summary(index_returns.fillna(0.0), risk_free=config.risk_free)

@@ -170,10 +170,12 @@ def run(
             if amount != book.shares.get(ticker, 0.0):
                 order_target(context.assets[ticker], float(amount))
 
+    stride = max(1, total // 200)  # a progress bar needs no more than 200 updates
+
     def handle_data(context, bar_data):
         collect_fills(context)
         context.done += 1
-        if on_progress is not None:
+        if on_progress is not None and (context.done % stride == 0 or context.done == total):
             on_progress(context.done, total)
 
     bench = benchmark_returns
@@ -204,12 +206,12 @@ def _collect(perf: pd.DataFrame, decisions: list[Decision]) -> ZiplineResult:
     perf = perf.copy()
     perf.index = index
     returns = perf["returns"].astype(float).rename("strategy")
-    rows = []
-    for date, positions in perf["positions"].items():
+    rows = []  # plain dicts: one DataFrame build, not a Series per session
+    for positions, cash in zip(perf["positions"], perf["ending_cash"], strict=True):
         row = {p["sid"].symbol: p["amount"] * p["last_sale_price"] for p in positions}
-        row["cash"] = perf.at[date, "ending_cash"]
-        rows.append(pd.Series(row, name=date))
-    positions = pd.DataFrame(rows).fillna(0.0)
+        row["cash"] = cash
+        rows.append(row)
+    positions = pd.DataFrame(rows, index=index).fillna(0.0)
     txns = [
         {"date": date, "symbol": t["sid"].symbol, "amount": t["amount"], "price": t["price"]}
         for date, day in perf["transactions"].items()

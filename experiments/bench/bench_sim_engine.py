@@ -1,13 +1,17 @@
 """``autoport backtest --engine sim`` against the zipline engine on the same config, same process.
 
-    .venv/bin/python experiments/bench/bench_sim_engine.py [--strategy equal_weight] [--start D]
+    .venv/bin/python experiments/bench/bench_sim_engine.py [--strategy mpt,regime|all]
+        [--start D] [--end D] [--model URI]
 
-Runs :func:`autoport.backtest.run_backtest` (the strategy and the 1/N baseline, as the CLI
-does) through zipline and through the fast simulator on the bundled prices, after ingesting
-the zipline bundle and importing the metrics' libraries once (not timed). Prints each engine's
-wall time, the ratio, and the largest daily return difference between the two. A strategy's
-own decisions cost the same in both engines, so the ratio is highest for a cheap strategy
-such as 1/N.
+For each strategy, runs :func:`autoport.backtest.run_backtest` (the strategy and the 1/N
+baseline, as the CLI does) through the fast simulator and then through zipline on the bundled
+prices, after ingesting the zipline bundle and importing the metrics' libraries once (not
+timed). Each run builds its own strategy objects, so neither engine reuses the other's solves
+(MPT's warm starts live in its strategy object). Prints each engine's wall time, the ratio, and
+the largest daily return difference between the two (strategy and 1/N).
+
+``dqn`` without ``--model`` is an untrained, seeded policy on the default env settings: the
+engines' cost per decision (observation, menu, forward pass) is a trained policy's.
 """
 
 from __future__ import annotations
@@ -22,32 +26,61 @@ from autoport.backtest import load_config, run_backtest
 from autoport.engines import zipline_engine
 from autoport.strategies import make_strategy
 
+ALL = ("equal_weight", "mpt", "regime", "dqn", "autopilot")
+
+
+def untrained_dqn(prices):
+    """``make_strategy`` with ``dqn`` as a seeded, untrained policy over ``prices``' tickers."""
+    from stable_baselines3 import DQN
+
+    from autoport.envs import EnvConfig
+    from autoport.envs.portfolio_env import PortfolioEnv
+    from autoport.strategies.dqn import DQNPolicy
+    from autoport.strategies.dqn.policy import PolicyMapper
+
+    cfg = EnvConfig()
+    env = PortfolioEnv(prices.iloc[: cfg.history_needed + 2 * cfg.episode_length], cfg)
+    mapper = PolicyMapper(DQN("MlpPolicy", env, seed=0, device="cpu", learning_starts=0),
+                          cfg, list(prices.columns))
+
+    def make(name, **params):
+        return DQNPolicy(mapper=mapper) if name == "dqn" else make_strategy(name, **params)
+    return make
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--strategy", default="equal_weight")
+    parser.add_argument("--strategy", default="equal_weight",
+                        help=f"comma-separated, or all ({', '.join(ALL)})")
     parser.add_argument("--start", default=None)
     parser.add_argument("--end", default=None)
+    parser.add_argument("--model", default=None, help="dqn: runs:/RUN_ID/model")
     args = parser.parse_args()
+    names = ALL if args.strategy == "all" else tuple(args.strategy.split(","))
     prices = data.bundled_prices()
     zipline_engine.ensure_bundle(prices)  # the one-off ingestion is not what is compared
     import empyrical  # noqa: F401  (imported lazily by the first metrics call of either engine)
     import pyfolio.txn  # noqa: F401
-    cfg = load_config(None, {"strategy": args.strategy, "start": args.start, "end": args.end})
-    times, outcomes = {}, {}
-    for engine in ("sim", "zipline"):
-        t0 = time.perf_counter()
-        outcomes[engine] = run_backtest(cfg, prices, make_strategy=make_strategy, engine=engine)
-        times[engine] = time.perf_counter() - t0
-    zp, sim = outcomes["zipline"], outcomes["sim"]
-    sessions = len(zp.strategy.returns)
-    diff = max(np.abs(a.returns.to_numpy() - b.returns.to_numpy()).max()
-               for a, b in ((zp.strategy, sim.strategy), (zp.baseline, sim.baseline)))
-    print(f"{args.strategy} and 1/N, {zp.start.date()} to {zp.end.date()} ({sessions} sessions, "
-          f"capital {cfg.capital:,.0f})")
-    print(f"zipline {times['zipline']:.2f} s, sim {times['sim']:.2f} s: "
-          f"sim is {times['zipline'] / times['sim']:.1f}x faster; "
-          f"max daily return difference {diff:.2e}")
+
+    for name in names:
+        params = {"model_uri": args.model} if name == "dqn" and args.model else {}
+        factory = untrained_dqn(prices) if name == "dqn" and not args.model else make_strategy
+        cfg = load_config(None, {"strategy": name, "start": args.start, "end": args.end,
+                                 "strategy_params": params})
+        times, outcomes = {}, {}
+        for engine in ("sim", "zipline"):
+            t0 = time.perf_counter()
+            outcomes[engine] = run_backtest(cfg, prices, make_strategy=factory, engine=engine)
+            times[engine] = time.perf_counter() - t0
+        zp, sim = outcomes["zipline"], outcomes["sim"]
+        sessions = len(zp.strategy.returns)
+        diff = max(np.abs(a.returns.to_numpy() - b.returns.to_numpy()).max()
+                   for a, b in ((zp.strategy, sim.strategy), (zp.baseline, sim.baseline)))
+        print(f"{name} and 1/N, {zp.start.date()} to {zp.end.date()} ({sessions} sessions, "
+              f"{len(zp.strategy.records)} decisions, capital {cfg.capital:,.0f})")
+        print(f"  zipline {times['zipline']:.2f} s, sim {times['sim']:.2f} s: "
+              f"sim is {times['zipline'] / times['sim']:.1f}x faster; "
+              f"max daily return difference {diff:.2e}", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,31 +1,38 @@
-"""autoport's zipline path against a bare zipline run of the same monthly 1/N.
+"""``autoport backtest --strategy equal_weight`` (the whole command) against a bare zipline run
+of the same monthly 1/N on the same sessions, same process.
 
-    python experiments/bench/bench_zipline_path.py [--sessions 4527] [--repeat 2]
+    python experiments/bench/bench_zipline_path.py [--start 2005-01-03] [--repeat 1]
 
-Both runs use the same bundle (ingested once, before timing), the same sessions, costs and
-capital, and a 1/N rebalanced on each month's first session:
+- bare: ``zipline.run_algorithm`` with a minimal ``initialize``, a scheduled
+  ``order_target_percent`` of 1/N on each month's first session and an empty ``handle_data``,
+  on the command's sessions, costs and capital;
+- command: ``autoport backtest --strategy equal_weight --no-track --out DIR`` invoked in this
+  process (Typer's runner): prices and the index loaded and checked, the zipline run with the
+  book handed to the strategy and the progress callback, the metrics (pyfolio's turnover
+  included), the index's figures, and every artifact (CSV files, the comparison and weight
+  figures, the pyfolio tear sheet). The 1/N column is the strategy's own run (the command runs
+  1/N once when the strategy is 1/N), so one bare run is the reference. ``core`` is the part
+  spent in :func:`autoport.backtest.run_backtest`, timed apart in a second call.
 
-- bare: ``zipline.run_algorithm`` with a minimal ``initialize`` / scheduled
-  ``order_target_percent`` and an empty ``handle_data``;
-- autoport: :func:`autoport.engines.zipline_engine.run` with the ``equal_weight`` strategy
-  (the book handed to the strategy, the progress counter, the collection of returns,
-  positions and transactions for pyfolio).
-
-Prints the best wall time of each, per session, their ratio (the target is <= 1.3) and the
-largest daily return difference (the two must trade alike).
+Both are warmed up once on a short period (imports, the bundle, fonts; not timed). Prints the
+best wall time of each, per session, the ratio (the target is <= 1.3) and the largest daily
+return difference between the command's ``daily_returns.csv`` and the bare run.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import tempfile
 import time
 import warnings
+from pathlib import Path
 
 import pandas as pd
 
 from autoport import data
-from autoport.engines import zipline_engine
+from autoport.backtest import load_config, run_backtest, trading_window
 from autoport.engines.costs import CostModel
 from autoport.engines.zipline_bundle import ensure_bundle, environ
 from autoport.strategies import make_strategy
@@ -65,37 +72,59 @@ def bare(prices: pd.DataFrame, sessions: pd.DatetimeIndex, costs: CostModel,
     return returns
 
 
+def command(start: str | None, out: Path) -> None:
+    from typer.testing import CliRunner
+
+    from autoport_cli.main import app
+
+    argv = ["backtest", "--strategy", "equal_weight", "--no-track", "--out", str(out)]
+    result = CliRunner().invoke(app, argv + (["--start", start] if start else []))
+    if result.exit_code != 0:
+        raise SystemExit(f"autoport backtest failed:\n{result.output}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sessions", type=int, default=4527)
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--start", default=None, help="first session (default: the command's)")
+    parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
     logging.getLogger("zipline").setLevel(logging.ERROR)
+    os.environ.setdefault("AUTOPORT_HOME", tempfile.mkdtemp(prefix="bench-zipline-path-"))
+    work = Path(tempfile.mkdtemp(prefix="bench-zipline-path-out-"))
 
     prices = data.bundled_prices()
-    sessions = prices.index[-args.sessions:]
-    costs, capital = CostModel(), 10_000_000.0
-    ensure_bundle(prices)  # ingest once, outside the timings
-    strategy = make_strategy("equal_weight")
+    cfg = load_config(None, {"strategy": "equal_weight", "start": args.start})
+    first, last = trading_window(prices, cfg)
+    sessions = prices.loc[first:last].index
+    ensure_bundle(prices)
+    # warm-up, not timed: imports, fonts, pyfolio, zipline's calendars
+    bare(prices, sessions[-60:], cfg.costs, cfg.capital)
+    command(str(sessions[-60].date()), work / "warm")
 
-    times = {"bare": [], "autoport": []}
-    for _ in range(args.repeat):
+    times = {"bare": [], "command": [], "core": []}
+    for k in range(args.repeat):
         t0 = time.perf_counter()
-        plain = bare(prices, sessions, costs, capital)
+        plain = bare(prices, sessions, cfg.costs, cfg.capital)
         times["bare"].append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        ours = zipline_engine.run(strategy, prices, start=sessions[0], end=sessions[-1],
-                                  costs=costs, capital=capital, rebalance="month_start",
-                                  on_progress=lambda done, total: None)
-        times["autoport"].append(time.perf_counter() - t0)
-    diff = (ours.returns - plain.reindex(ours.returns.index)).abs().max()
+        command(args.start, work / f"run{k}")
+        times["command"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        run_backtest(cfg, prices, make_strategy=make_strategy,
+                     index_levels=data.bundled_benchmark())
+        times["core"].append(time.perf_counter() - t0)
+    ours = pd.read_csv(work / f"run{args.repeat - 1}" / "daily_returns.csv", index_col="date",
+                       parse_dates=True)["equal_weight"]
+    diff = (ours - plain.reindex(ours.index)).abs().max()
     best = {k: min(v) for k, v in times.items()}
     n = len(sessions)
-    print(f"monthly 1/N on {prices.shape[1]} assets x {n} sessions, best of {args.repeat}")
-    for k in ("bare", "autoport"):
-        print(f"  {k:9s}: {best[k]:6.1f} s  ({1e3 * best[k] / n:.2f} ms a session)")
-    print(f"  ratio autoport / bare zipline: {best['autoport'] / best['bare']:.2f} "
-          "(target <= 1.3)")
+    print(f"monthly 1/N on {prices.shape[1]} assets x {n} sessions "
+          f"({sessions[0].date()} to {sessions[-1].date()}), best of {args.repeat}")
+    for k, label in (("bare", "bare zipline"), ("command", "autoport backtest"),
+                     ("core", "  of which run_backtest")):
+        print(f"  {label:24s}: {best[k]:6.1f} s  ({1e3 * best[k] / n:.2f} ms a session)")
+    print(f"  ratio command / bare zipline: {best['command'] / best['bare']:.2f} "
+          f"(target <= 1.3); run_backtest / bare: {best['core'] / best['bare']:.2f}")
     print(f"  max daily return difference  : {diff:.2e}")
 
 
