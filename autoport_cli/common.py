@@ -202,7 +202,8 @@ def load_prices(
     are said too (every command takes the file's rows as its sessions; only the zipline engine
     needs NYSE sessions). ``too_short`` is the fix a too-short history is told (an option the
     command has). ``ragged`` accepts late listings and delistings (commands whose
-    core admits each asset once it has the estimation window: optimize, stress, backtest).
+    core admits each asset once it has the estimation window: optimize, stress, backtest,
+    regime, train-agent, sweep).
     """
     from autoport import data
 

@@ -26,7 +26,7 @@ import typer
 from autoport.errors import AutoportError, ConfigError, DataError
 from autoport_cli.choices import Strategy, value
 from autoport_cli.common import (
-    TrackOption, OutOption, PricesOption,
+    AllowJumpsOption, FfillOption, TrackOption, OutOption, PricesOption,
     check_tracking,
     console,
     err_console,
@@ -57,6 +57,11 @@ def monitor(
                                       show_default="none")
     ] = None,
     prices: PricesOption = None,
+    start: Annotated[str | None, typer.Option(
+        "--start", help="first date of the history read before the feed (YYYY-MM-DD)",
+        show_default="the first date of the prices")] = None,
+    ffill: FfillOption = False,
+    allow_jumps: AllowJumpsOption = False,
     follow: Annotated[
         bool, typer.Option("--follow/--no-follow",
                            help="wait for rows appended to --feed; --no-follow stops at its end "
@@ -109,7 +114,8 @@ def monitor(
     notify_argv = shlex.split(cfg.notify) if cfg.notify else None
     check_tracking(track)
     rules = load_alert_rules(cfg.alerts)
-    panel = load_prices(prices, min_history=3)
+    panel = load_prices(prices, start=start, min_history=3, ffill=ffill, allow_jumps=allow_jumps,
+                        too_short="pass a longer history (an earlier --start)")
     book, source = _book(weights, value(strategy), panel)
     hz = resolve_horizon(cfg.horizon, panel.index)
     live = LiveAlerts(rules)

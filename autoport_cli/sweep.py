@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from autoport_cli.common import (
-    FfillOption, JsonOption, OutOption, PricesOption,
+    AllowJumpsOption, EndOption, FfillOption, JsonOption, OutOption, PricesOption, StartOption,
     check_tracking, console, emit_json, err_console, load_prices, output_dir, user_errors,
 )
 
@@ -30,7 +30,13 @@ def sweep(
     resume: Annotated[bool, typer.Option("--resume", help="continue an interrupted sweep of "
                                          "the same spec from Ray Tune's saved state")] = False,
     prices: PricesOption = None,
+    start: Annotated[str | None, typer.Option(
+        "--start", help="first date of the prices every trial reads (YYYY-MM-DD); the spec's "
+        "periods must lie inside --start..--end", show_default="the first date of the prices")
+    ] = None,
+    end: EndOption = None,
     ffill: FfillOption = False,
+    allow_jumps: AllowJumpsOption = False,
     out: OutOption = None,
     json_output: JsonOption = False,
     track: Annotated[bool, typer.Option(
@@ -41,23 +47,30 @@ def sweep(
     once through zipline, with its deflated Sharpe ratio and the probability of overfitting."""
     from autoport import configfile, data, tracking, workspace
     from autoport.sweep.runner import SweepInterrupted, ray_session
-    from autoport.sweep.spec import Target, load_spec, trial_count
+    from autoport.sweep.spec import Target, check_periods_within, load_spec, trial_count
 
     check_tracking(track)
     spec = load_spec(spec_file)
     base, _ = configfile.read_mapping(_base_path(spec.base_config, spec_file))
     agent = spec.target is Target.TRAIN_AGENT
+    # --start/--end narrow the prices of every trial; the spec's periods must lie inside them
+    short = "pass a longer history (an earlier --start or a later --end)"
     if agent:
-        from autoport.strategies.dqn.sweep import check_agent_spec
+        from autoport.strategies.dqn.sweep import agent_periods, check_agent_spec
 
-        panel = load_prices(prices, min_history=60, ffill=ffill)
+        check_periods_within(agent_periods(base), start, end)
+        panel = load_prices(prices, start=start, end=end, min_history=60, ffill=ffill,
+                            allow_jumps=allow_jumps, ragged=True, too_short=short)
         check_agent_spec(spec, base)
         index_levels = None
     else:
         from autoport.strategies import make_strategy
         from autoport.sweep.backtest_target import check_backtest_spec
 
-        panel = load_prices(prices, end=str(spec.test.end), min_history=60, ffill=ffill)
+        check_periods_within({"validation": (spec.validation.start, spec.validation.end),
+                              "test": (spec.test.start, spec.test.end)}, start, end)
+        panel = load_prices(prices, start=start, end=str(spec.test.end), min_history=60,
+                            ffill=ffill, allow_jumps=allow_jumps, ragged=True, too_short=short)
         index_levels = data.bundled_benchmark() if prices is None else None
         check_backtest_spec(spec, base, panel, make_strategy)
     name = f"{spec_file.stem}-{data.content_hash(panel)[:8]}-seed{seed}"

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from autoport_cli.choices import Strategy, WalkForwardScheme, value
 from autoport_cli.common import (
-    FfillOption, JsonOption, TrackOption, OutOption, PricesOption,
+    AllowJumpsOption, FfillOption, JsonOption, TrackOption, OutOption, PricesOption,
     check_tracking, console, emit_json, err_console, load_prices, output_dir, user_errors,
 )
 
@@ -52,6 +52,7 @@ def walk_forward(
         help="CPUs of the local Ray (default: all cores)")] = None,
     prices: PricesOption = None,
     ffill: FfillOption = False,
+    allow_jumps: AllowJumpsOption = False,
     out: OutOption = None,
     json_output: JsonOption = False,
     track: TrackOption = True,
@@ -84,7 +85,9 @@ def walk_forward(
         "test": test, "purge": purge, "embargo": embargo, "warmup": warmup},
         "walk-forward settings")
     check_tracking(track)
-    panel = load_prices(prices, start=start, end=end, min_history=60, ffill=ffill)
+    panel = load_prices(prices, start=start, end=end, min_history=60, ffill=ffill,
+                        allow_jumps=allow_jumps,
+                        too_short="pass a longer history (an earlier --start or a later --end)")
     probe = make_strategy(cfg.strategy, **cfg.strategy_arguments())
     seen = getattr(probe, "seen_until", None)
     if seen is not None and panel.index[0] <= seen:

@@ -246,3 +246,30 @@ def _deep_copy(value):
     if isinstance(value, list):
         return [_deep_copy(v) for v in value]
     return value
+
+
+def check_periods_within(
+    periods: dict[str, tuple[date | None, date | None]], start: str | None, end: str | None
+) -> None:
+    """Refuse a spec period that reaches outside ``--start``..``--end``.
+
+    ``--start``/``--end`` narrow the prices every trial (and the final test) reads, so a
+    validation or test period outside them would be scored on data the sweep was told not to
+    use. ``periods`` maps a name to its ``(first, last)`` dates; ``None`` is open (the agent's
+    training runs from the first date, its test to the last).
+    """
+    from autoport.data import parse_date
+
+    lo = parse_date(start).date() if start is not None else None
+    hi = parse_date(end).date() if end is not None else None
+    for label, (first, last) in periods.items():
+        shown = f"the {label} period {first or 'first date'}..{last or 'last date'}"
+        fix = f"or move the {label} period in the spec"
+        if lo is not None and first is not None and first < lo:
+            raise ConfigError(f"{shown} starts before --start {lo}; pass an earlier --start {fix}")
+        if lo is not None and last is not None and last <= lo:
+            raise ConfigError(f"{shown} ends before --start {lo}; pass an earlier --start {fix}")
+        if hi is not None and last is not None and last > hi:
+            raise ConfigError(f"{shown} ends after --end {hi}; pass a later --end {fix}")
+        if hi is not None and first is not None and first >= hi:
+            raise ConfigError(f"{shown} starts after --end {hi}; pass a later --end {fix}")

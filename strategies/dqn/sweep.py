@@ -83,6 +83,13 @@ def check_agent_spec(spec: SweepSpec, base: dict[str, Any]) -> None:
     check_space(spec, base, lambda mapping: agent_config(mapping, "base config"))
 
 
+def agent_periods(base: dict[str, Any]) -> dict[str, tuple]:
+    """The protocol's periods (training from the first date, test to the last when open)."""
+    p = agent_config(base, "the spec's base config").protocol
+    return {"training": (None, p.train_end), "validation": (p.validation_start, p.validation_end),
+            "test": (p.test_start, p.test_end)}
+
+
 def max_steps(spec: SweepSpec, base: dict[str, Any]) -> int:
     """A trial's largest step budget over all its seeds (ASHA's max_t)."""
     dim = spec.space.get("timesteps")

@@ -172,7 +172,7 @@ def _suggested_options_exist(command, message):
 
 @pytest.mark.parametrize("command,extra", [
     ("regime", []), ("stress", ["--method", "parametric"]), ("optimize", []),
-    ("backtest", ["--engine", "sim"]), ("train-agent", []),
+    ("backtest", ["--engine", "sim"]), ("train-agent", []), ("walk-forward", []),
 ])
 def test_messages_suggest_only_options_the_command_has(tmp_path, home, command, extra):
     gap = _real(start="2019-01-01")
@@ -185,3 +185,19 @@ def test_messages_suggest_only_options_the_command_has(tmp_path, home, command, 
         res = _invoke([command, "--prices", str(path), "--no-track", *extra])
         assert res.exit_code == 1, (name, res.output)
         _suggested_options_exist(command, _text(res))
+
+
+def test_monitor_messages_suggest_only_its_options(tmp_path, home):
+    late = _real()
+    late.iloc[:50, 2] = float("nan")  # monitor's history must be complete: it names --start
+    gap = _real()
+    gap.iloc[40, 0] = float("nan")  # --ffill
+    jump = _real()
+    jump.iloc[300, 1] *= 100  # a bad tick: --allow-jumps
+    for name, frame in (("late", late), ("gap", gap), ("jump", jump)):
+        path = tmp_path / f"{name}.csv"
+        frame.to_csv(path)
+        res = _invoke(["monitor", "--prices", str(path), "--feed", str(path), "--strategy",
+                       "equal_weight", "--no-track", "--out", str(tmp_path / name)])
+        assert res.exit_code == 1, (name, res.output)
+        _suggested_options_exist("monitor", _text(res))
