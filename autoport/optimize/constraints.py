@@ -13,10 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-import cvxpy as cp
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from autoport.errors import ConfigError, InfeasibleError
+
+if TYPE_CHECKING:  # cvxpy is imported where a problem is built (configs read this module)
+    import cvxpy as cp
 
 CONCENTRATION_WARNING = 0.10  # the mission's concentration alert: one position above 10 %
 # The one default cap per asset for long-only objectives: `autoport optimize`, the backtest's
@@ -293,6 +297,8 @@ def build(
     With ``scale = κ`` every right-hand side is multiplied by κ, so that ``y = κ w`` satisfies
     the scaled set exactly when ``w`` satisfies the original one.
     """
+    import cvxpy as cp
+
     groups: list[Group] = []
     lo = np.isfinite(r.lb)
     hi = np.isfinite(r.ub)
@@ -334,6 +340,8 @@ def flatten(groups: list[Group]) -> list:
 
 def cost_term(w: cp.Expression, r: Resolved, scale: cp.Expression | float = 1.0):
     """Linear transaction cost ``c·|w − w₀|`` (0 when no costs)."""
+    import cvxpy as cp
+
     if not r.has_costs:
         return 0.0
     return r.cost @ cp.abs(w - r.w0 * scale)
@@ -347,6 +355,8 @@ def diagnose(
     Deletion filter: drop each group in turn and keep it dropped if the rest stays infeasible;
     what survives conflicts as a whole, and removing any one of its groups makes it feasible.
     """
+    import cvxpy as cp
+
     w = cp.Variable(n)
     groups = make_groups(w)
 

@@ -24,38 +24,10 @@ from autoport.errors import ConfigError, InfeasibleError, OptimizationError
 from autoport.measures import RiskMeasure
 from autoport.optimize import constraints as C
 from autoport.optimize import solvers
+from autoport.optimize.objective_names import Objective  # noqa: F401 (re-exported)
 from autoport.optimize.result import OptimizationResult
 
 LARGE = 200  # assets from which Clarabel uses its faer factorisation
-
-
-class Objective(str, enum.Enum):
-    MIN_VARIANCE = "min_variance"
-    MAX_SHARPE = "max_sharpe"
-    MAX_UTILITY = "max_utility"
-    EFFICIENT_RETURN = "efficient_return"
-    EFFICIENT_RISK = "efficient_risk"
-    MIN_CVAR = "min_cvar"
-    MEAN_CVAR = "mean_cvar"
-    MIN_CDAR = "min_cdar"
-    MULTI_OBJECTIVE = "multi_objective"
-    KELLY = "kelly"
-    RISK_PARITY = "risk_parity"
-
-    @classmethod
-    def parse(cls, name: str | Objective) -> Objective:
-        if isinstance(name, Objective):
-            return name
-        aliases = {"min_volatility": "min_variance", "quadratic_utility": "max_utility",
-                   "max_quadratic_utility": "max_utility", "risk_budgeting": "risk_parity",
-                   "erc": "risk_parity"}
-        key = aliases.get(name, name)
-        try:
-            return cls(key)
-        except ValueError:
-            raise ConfigError(
-                f"unknown objective {name!r}; choose one of {', '.join(o.value for o in cls)}"
-            ) from None
 
 
 class ObjectiveFunction(str, enum.Enum):

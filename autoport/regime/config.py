@@ -82,7 +82,7 @@ class RegimePolicy(BaseModel):
     @field_validator("objective")
     @classmethod
     def _known_objective(cls, value: str) -> str:
-        from autoport.optimize import Objective
+        from autoport.optimize.objective_names import Objective
 
         try:
             Objective.parse(value)

@@ -16,6 +16,18 @@ from autoport.errors import DataError
 BEAR_VS_REST = {"bull": "bull", "sideways": "bull", "bear": "bear"}
 
 
+def synthetic_accuracy(labels: pd.Series, truth: pd.Series, n_states: int) -> float:
+    """Share of labelled dates a detector gets right against a synthetic panel's true regimes
+    (:func:`autoport.synthetic.regime_switching_prices`): a 2-state detector has no sideways,
+    so it is scored bear vs the rest (``sideways`` counts as not bear, as in the peak-to-trough
+    dating it is chosen on); a 3-state detector on all three names."""
+    collapse = BEAR_VS_REST if n_states == 2 else None
+    t = truth.reindex(labels.index)
+    p = labels.map(collapse) if collapse else labels
+    t = t.map(collapse) if collapse else t
+    return float((p.to_numpy() == t.to_numpy()).mean())
+
+
 def _align(pred: pd.Series, truth: pd.Series) -> tuple[pd.Series, pd.Series]:
     common = pred.index.intersection(truth.index)
     if len(common) == 0:

@@ -10,12 +10,13 @@ the same draws, stopping rule and state order), but solves each state assignment
 hmmlearn's compiled Viterbi pass instead of ``jumpmodels``' Python loop: the assignment
 minimises loss plus ``jump_penalty`` per switch, which is Viterbi with log-densities ``-loss``
 and log-transitions ``-jump_penalty`` off the diagonal, 0 on it, the same sums negated (so the
-same floating-point numbers). ``tests/regime`` checks labels, centres and objective against
-``JumpModel`` itself; the pure-Python programme took 80% of ``autoport regime``. The online label of a row is the state of least
-cumulative cost over paths ending there, the forward dynamic programme over rows up to that
-row (``JumpModel.predict_online``, reproduced in :meth:`JumpFit.step` so that it can continue
-from a carry; ``tests/regime`` checks the two agree). Labels are hard: the label's probability
-is 1.
+same floating-point numbers; ``tests/regime`` checks labels, centres and objective against
+``JumpModel`` itself). The Python programme took 80% of ``autoport regime``.
+
+The online label of a row is the state of least cumulative cost over paths ending there, the
+forward dynamic programme over rows up to that row (``JumpModel.predict_online``, reproduced
+in :meth:`JumpFit.step` so that it can continue from a carry; ``tests/regime`` checks the two
+agree). Labels are hard: the label's probability is 1.
 
 States are named by the rule of :mod:`autoport.regime.hmm` (bear: the highest volatility of the
 ``ret`` column over the training rows labelled in that state; bull: the higher mean return of

@@ -24,8 +24,13 @@ def test_the_default_is_the_detector_the_comparison_chose_on_1990_2006():
     cfg = load_config()
     chosen = table.loc[table["default"], "candidate"].item()
     assert cfg.detector.use == chosen
-    # the choice is the best 1990-2006 score, never a held-out one
-    assert chosen == table.loc[table["tune_balanced"].idxmax(), "candidate"]
+    # the choice is the best 1990-2006 score among the candidates that pass the synthetic check
+    # (all of them when none does), never a held-out one
+    pool = table[table["eligible"]] if table["eligible"].any() else table
+    tuning = pd.read_csv(COMPARISON.with_name("tuning.csv"))
+    seeds = tuning["synthetic_by_seed"].str.split().map(lambda v: [float(x) for x in v])
+    assert (tuning["eligible"] == (seeds.map(min) >= 0.90)).all()  # the rule as written
+    assert chosen == pool.loc[pool["tune_balanced"].idxmax(), "candidate"]
     assert set(cfg.candidates) == set(table["candidate"])
     for row in table.itertuples():
         key, value = row.setting.split("=")
@@ -67,17 +72,17 @@ def test_the_strategy_the_autopilot_and_the_env_run_on_the_default_detector():
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason=(
-    "measured: the default 2-state jump model on market features scores 26-83% bear-vs-rest "
-    "online accuracy on seeds 0-7 (1,600-day panels): its slow features miss the generator's "
-    "short volatile bear spells; see README 'What the regime detector is, and is not'"))
+    "measured: the default 2-state jump model on market features is right on 73/36/26/46/79/41/"
+    "82/34% of days (bear vs the rest, seeds 0-7, 1,600-day panels): its 63-session features and "
+    "switch penalty miss the generator's ~33-session bear spells. No setting of any candidate "
+    "passes on every seed (experiments/regime/comparison.md, best worst seed 71%), so "
+    "compare.py's eligibility rule cannot be met; see the handbook, 'What the regime detector "
+    "is, and is not'"))
 def test_the_default_is_right_on_90_percent_of_days_on_eight_synthetic_panels():
     det = load_config().detector
     scores = []
     for seed in range(8):
         prices, truth = regime_switching_prices(1600, seed=seed)
-        labels = detect(prices, det).labels
-        t = truth.reindex(labels.index)
-        if det.n_states == 2:  # a 2-state detector names bear vs the rest
-            labels, t = labels.map(ev.BEAR_VS_REST), t.map(ev.BEAR_VS_REST)
-        scores.append(float((labels == t).mean()))
+        # a 2-state detector is scored bear vs the rest, a 3-state one on all three names
+        scores.append(ev.synthetic_accuracy(detect(prices, det).labels, truth, det.n_states))
     assert np.min(scores) >= 0.90, scores
