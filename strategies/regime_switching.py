@@ -93,6 +93,7 @@ class RegimeSwitching:
         self._online = OnlineRegimeFilter.from_detector(det, cfg.strategy.refit_every)
         # the regime held at the last decision: a switch is made only when it pays (see decide)
         self._held: tuple[pd.Timestamp, str] | None = None
+        self._solvers: dict[tuple[str, float], portfolio.WindowSolver] = {}
 
     # ------------------------------------------------------------------------------------
 
@@ -126,10 +127,14 @@ class RegimeSwitching:
         return probs, active, fit
 
     def _solve(self, history: pd.DataFrame, regime: str) -> portfolio.Solution:
+        """The regime's objective on its window: :func:`portfolio.solve`, with max Sharpe and
+        min variance solved exactly and warm-started (:class:`portfolio.WindowSolver`)."""
         pol = self.config.strategy.regimes[regime]
-        return portfolio.solve(
-            history.iloc[-(pol.window + 1) :], **pol.solve_arguments(history.shape[1])
-        )
+        args = pol.solve_arguments(history.shape[1])
+        key = (regime, args["max_weight"])
+        if key not in self._solvers:
+            self._solvers[key] = portfolio.WindowSolver(**args)
+        return self._solvers[key](history.iloc[-(pol.window + 1) :])
 
     def _target(self, history: pd.DataFrame, regime: str) -> tuple[pd.Series, portfolio.Solution]:
         """Invested weights for ``regime``, scaled down by its cash sleeve (the rest is cash)."""
