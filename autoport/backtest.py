@@ -82,7 +82,15 @@ class BacktestConfig(BaseModel):
 
 
 def load_config(path, overrides: dict[str, Any] | None = None) -> BacktestConfig:
-    """YAML file (optional) merged with CLI overrides; one message for any bad key or value."""
+    """YAML file (optional) merged with CLI overrides; one message for any bad key or value.
+
+    Parameters
+    ----------
+    path
+        A YAML file of :class:`BacktestConfig` keys; None: the defaults.
+    overrides
+        Values given as options, applied over the file (None values ignored).
+    """
     return configfile.load(BacktestConfig, path, overrides=overrides)
 
 
@@ -138,7 +146,15 @@ class BacktestOutcome:
 
 def seen_until(strategy: Strategy, config: BacktestConfig) -> pd.Timestamp | None:
     """The last date a trained model inside ``strategy`` (its ``seen_until``: a DQN's validation
-    end, a logged regime model's training end) or the selection of ``config``'s settings saw."""
+    end, a logged regime model's training end) or the selection of ``config``'s settings saw.
+
+    Parameters
+    ----------
+    strategy
+        The strategy built from ``config``.
+    config
+        The backtest's settings (``selected_through``).
+    """
     dates = [pd.Timestamp(d) for d in (getattr(strategy, "seen_until", None),
                                        config.selected_through) if d is not None]
     return max(dates) if dates else None
@@ -155,6 +171,17 @@ def trading_window(
     the strategy and 1/N are measured on the same sessions, none of them spent waiting in cash.
     With ``seen`` (the last date a trained model or a selection saw), trading starts after it
     by default, and an earlier ``start`` is refused unless ``allow_in_sample``.
+
+    Parameters
+    ----------
+    prices
+        Adjusted closes, shape (T, N): sessions by tickers.
+    config
+        The backtest's settings (``window``, ``start``, ``end``, ``allow_in_sample``).
+    min_history
+        Rows of history the strategy needs before its first decision.
+    seen
+        The last date a trained model or a selection saw (:func:`seen_until`); None: none.
     """
     skip = max(config.window, min_history - 1)
     if len(prices) <= skip + 1:
@@ -249,6 +276,21 @@ def run_backtest(
 
     ``make_strategy(name, **params)`` builds them (``autoport.strategies.make_strategy``); it is
     handed in because strategies live above the core.
+
+    Parameters
+    ----------
+    config
+        The backtest's settings.
+    prices
+        Adjusted closes, shape (T, N): sessions by tickers, validated.
+    make_strategy
+        ``make_strategy(name, **params)`` returns a :class:`~autoport.decision.Strategy`.
+    index_levels
+        Benchmark index levels on the same sessions, shape (T,); None: no index column.
+    on_progress
+        Called as ``on_progress(label, done, total)`` while the engines run.
+    engine
+        ``zipline`` (the reference) or ``sim`` (the fast simulator).
     """
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")

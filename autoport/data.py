@@ -55,7 +55,14 @@ def sector_map() -> dict[str, str]:
 
 
 def read_price_file(path: str | Path) -> pd.DataFrame:
-    """Read a wide CSV or Parquet file (date index, one column per ticker); no validation."""
+    """Read a wide CSV or Parquet file (date index, one column per ticker); no validation.
+
+    Parameters
+    ----------
+    path
+        A ``.csv``, ``.csv.gz``, ``.txt``, ``.parquet`` or ``.pq`` file: dates in the first
+        column, one column of adjusted closes per ticker.
+    """
     path = Path(path)
     if not path.exists():
         raise DataError(f"price file {path} does not exist; pass an existing CSV or Parquet file")
@@ -94,6 +101,13 @@ def session_dates(index: pd.Index, where: str = "the date index") -> pd.Datetime
     tz-naive sessions fails, and offsets that change with daylight saving do not parse as one
     index at all. A column of numbers (a saved row index) would parse as nanoseconds after
     1970, so it is refused.
+
+    Parameters
+    ----------
+    index
+        The file's first column, parsed or not.
+    where
+        How messages name the column (for example ``the first column of prices.csv``).
     """
     if pd.api.types.is_numeric_dtype(index.dtype) or pd.api.types.is_bool_dtype(index.dtype):
         shown = ", ".join(map(str, index[:3]))
@@ -129,6 +143,22 @@ def validate_prices(
     ``ragged`` accepts late listings (empty cells before an asset's first price) and
     delistings (empty cells after its last): each asset enters the investable universe once it
     has the estimation window of history and leaves at its last price (:func:`investable`).
+
+    Parameters
+    ----------
+    prices
+        Adjusted closes, shape (T, N): T sessions (sorted ``DatetimeIndex``) by N tickers.
+    min_history
+        Sessions the caller needs (rows of the panel), for example the window plus one.
+    ffill
+        Forward-fill NaN gaps inside a series (never before its first price).
+    allow_jumps
+        Accept one-day jumps that reverse the next session; False refuses them.
+    ragged
+        Accept late listings and delistings (empty cells before the first or after the last
+        price).
+    too_short
+        The fix a too-short history's message suggests.
     """
     if not isinstance(prices.index, pd.DatetimeIndex):
         raise DataError("prices need a date index; put dates in the first column")
@@ -242,7 +272,15 @@ def _check_gaps(prices: pd.DataFrame, *, ffill: bool, ragged: bool = False) -> p
 
 def investable(history: pd.DataFrame, sessions: int) -> list[str]:
     """Assets priced on each of the last ``sessions`` rows: listed for a whole estimation
-    window and not delisted. The universe a decision at ``history``'s last row may hold."""
+    window and not delisted. The universe a decision at ``history``'s last row may hold.
+
+    Parameters
+    ----------
+    history
+        Adjusted closes up to the decision, shape (T, N); NaN where an asset is not listed.
+    sessions
+        Rows an asset must be priced on (the estimation window).
+    """
     tail = history.iloc[-max(int(sessions), 1):]
     return [c for c in history.columns if tail[c].notna().all()]
 
@@ -265,6 +303,14 @@ def complete_universe(prices: pd.DataFrame, sessions: int | None) -> tuple[pd.Da
     ``sessions`` None takes every asset priced on the last row, from the date the last of
     them was listed. Returns the complete (NaN-free) panel and a note naming what was left
     out ("" when nothing was); no asset at all is one ``DataError``.
+
+    Parameters
+    ----------
+    prices
+        Adjusted closes, shape (T, N): T sessions (sorted ``DatetimeIndex``) by N tickers;
+        NaN where an asset is not listed.
+    sessions
+        Rows an asset must be priced on; None: priced on the last row.
     """
     if not prices.isna().to_numpy().any():
         return prices, ""
@@ -291,7 +337,15 @@ def complete_universe(prices: pd.DataFrame, sessions: int | None) -> tuple[pd.Da
 
 
 def select(prices: pd.DataFrame, tickers: list[str] | None) -> pd.DataFrame:
-    """Keep ``tickers`` in the given order, refusing unknown ones by name."""
+    """Keep ``tickers`` in the given order, refusing unknown ones by name.
+
+    Parameters
+    ----------
+    prices
+        Adjusted closes, shape (T, N): T sessions (sorted ``DatetimeIndex``) by N tickers.
+    tickers
+        Columns to keep, in this order; None or empty keeps every column.
+    """
     if not tickers:
         return prices
     unknown = [t for t in tickers if t not in prices.columns]
@@ -303,7 +357,13 @@ def select(prices: pd.DataFrame, tickers: list[str] | None) -> pd.DataFrame:
 
 
 def parse_date(value: str | pd.Timestamp) -> pd.Timestamp:
-    """A date a user typed (``2019-01-31``); words like ``yesterday`` are one ``DataError``."""
+    """A date a user typed (``2019-01-31``); words like ``yesterday`` are one ``DataError``.
+
+    Parameters
+    ----------
+    value
+        A date as ``YYYY-MM-DD`` or a ``Timestamp``.
+    """
     try:
         stamp = pd.Timestamp(value)
     except (ValueError, TypeError, OverflowError):
@@ -325,6 +385,15 @@ def slice_dates(
 
     Messages name the options the user typed (``end_flag`` is ``--as-of`` where that is the
     option), and never a date the user did not give.
+
+    Parameters
+    ----------
+    prices
+        Adjusted closes, shape (T, N): T sessions (sorted ``DatetimeIndex``) by N tickers.
+    start, end
+        First and last date kept (inclusive); None: the panel's own.
+    start_flag, end_flag
+        The option names messages use for ``start`` and ``end``.
     """
     first, last = prices.index[0], prices.index[-1]
     start_ts = parse_date(start) if start is not None else None
@@ -348,7 +417,15 @@ def slice_dates(
 
 
 def past_the_data(prices: pd.DataFrame, end: str | pd.Timestamp | None) -> pd.Timestamp | None:
-    """The last date when ``end`` lies after it (the run then ends there), else None."""
+    """The last date when ``end`` lies after it (the run then ends there), else None.
+
+    Parameters
+    ----------
+    prices
+        Adjusted closes, shape (T, N): T sessions (sorted ``DatetimeIndex``) by N tickers.
+    end
+        The last date asked for; None: no end asked.
+    """
     if end is None or parse_date(end) <= prices.index[-1]:
         return None
     return prices.index[-1]
@@ -362,7 +439,13 @@ REVERSAL = 1.5
 
 
 def find_jumps(prices: pd.DataFrame) -> list[tuple[str, pd.Timestamp, float]]:
-    """``(ticker, date, factor)`` of every one-day jump that reverses the next session."""
+    """``(ticker, date, factor)`` of every one-day jump that reverses the next session.
+
+    Parameters
+    ----------
+    prices
+        Adjusted closes, shape (T, N): T sessions (sorted ``DatetimeIndex``) by N tickers.
+    """
     found = []
     for ticker in prices.columns:
         col = prices[ticker].dropna()
@@ -379,7 +462,13 @@ def find_jumps(prices: pd.DataFrame) -> list[tuple[str, pd.Timestamp, float]]:
 
 
 def check_jumps(prices: pd.DataFrame) -> None:
-    """Refuse a panel holding bad ticks, naming each ticker and date (at most five)."""
+    """Refuse a panel holding bad ticks, naming each ticker and date (at most five).
+
+    Parameters
+    ----------
+    prices
+        Adjusted closes, shape (T, N): T sessions (sorted ``DatetimeIndex``) by N tickers.
+    """
     jumps = find_jumps(prices)
     if not jumps:
         return
@@ -393,7 +482,13 @@ def check_jumps(prices: pd.DataFrame) -> None:
 
 
 def non_nyse_dates(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
-    """Dates of ``index`` that are not NYSE (XNYS) sessions, by exchange-calendars."""
+    """Dates of ``index`` that are not NYSE (XNYS) sessions, by exchange-calendars.
+
+    Parameters
+    ----------
+    index
+        Sorted dates to check.
+    """
     import exchange_calendars as xcals
 
     first = min(index[0], pd.Timestamp("1990-01-01"))
@@ -404,7 +499,13 @@ def non_nyse_dates(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
 
 
 def content_hash(frame: pd.DataFrame | pd.Series) -> str:
-    """A short SHA-256 of values, index and column names: the identity of a data set."""
+    """A short SHA-256 of values, index and column names: the identity of a data set.
+
+    Parameters
+    ----------
+    frame
+        The data set (prices, returns or a benchmark series).
+    """
     digest = hashlib.sha256()
     digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
     names = frame.columns if isinstance(frame, pd.DataFrame) else [frame.name]
@@ -413,5 +514,11 @@ def content_hash(frame: pd.DataFrame | pd.Series) -> str:
 
 
 def simple_returns(prices: pd.DataFrame) -> pd.DataFrame:
-    """Daily simple returns; the first session is dropped."""
+    """Daily simple returns; the first session is dropped.
+
+    Parameters
+    ----------
+    prices
+        Adjusted closes, shape (T, N): T sessions (sorted ``DatetimeIndex``) by N tickers.
+    """
     return prices.pct_change().iloc[1:]

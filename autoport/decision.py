@@ -71,7 +71,18 @@ class Book:
     @classmethod
     def all_cash(cls, prices: pd.Series, cash: float = 1.0, **rules) -> Book:
         """A fresh account: for calling a strategy outside an engine (a served model, a
-        notebook); ``rules`` are ``costs``, ``sizing`` and ``whole_shares``."""
+        notebook); ``rules`` are ``costs``, ``sizing`` and ``whole_shares``.
+
+        Parameters
+        ----------
+        prices
+            Marks per ticker at the decision close, shape (N,); its ``name``, if a date, dates
+            the book.
+        cash
+            Cash in the account (currency).
+        **rules
+            ``costs``, ``sizing`` and ``whole_shares``, as the engine would apply them.
+        """
         prices = prices.astype(float)
         return cls(prices.name if isinstance(prices.name, pd.Timestamp) else pd.NaT, float(cash),
                    pd.Series(0.0, index=prices.index), prices, (), **rules)
@@ -95,11 +106,28 @@ class Strategy(Protocol):
     name: str
     min_history: int
 
-    def decide(self, history: pd.DataFrame, book: Book | None = None) -> Decision: ...
+    def decide(self, history: pd.DataFrame, book: Book | None = None) -> Decision:
+        """The target weights at ``history``'s last close.
+
+        Parameters
+        ----------
+        history
+            Adjusted closes up to the decision, shape (T, N): sessions by tickers.
+        book
+            The engine's account at that close; None: a fresh all-cash account.
+        """
 
 
 def check_weights(weights: pd.Series, tol: float = 1e-6) -> pd.Series:
-    """Clip solver dust, renormalise, and refuse anything that is not a long-only budget."""
+    """Clip solver dust, renormalise, and refuse anything that is not a long-only budget.
+
+    Parameters
+    ----------
+    weights
+        Target weights per ticker, shape (N,): long-only, summing to 1 (fractions of the value).
+    tol
+        Negative weights down to ``-tol`` count as solver dust and are clipped to 0.
+    """
     # numpy, not pandas: this runs at every decision of both engines
     v = weights.to_numpy(dtype=float)
     w = np.where(np.abs(v) > 1e-10, v, 0.0)
@@ -123,6 +151,15 @@ def decide_schedule(
     The fast simulator drives it (no costs, fractional shares), so a strategy that reads its
     book is handed the book its own past decisions made; handing over ``prices.loc[:date]`` is
     what makes a decision unable to use later data.
+
+    Parameters
+    ----------
+    strategy
+        The strategy to run.
+    prices
+        Adjusted closes, shape (T, N): sessions by tickers.
+    dates
+        Decision dates; those with fewer than ``strategy.min_history`` rows before are skipped.
     """
     from autoport.engines import simulator
 
@@ -148,6 +185,17 @@ def decide_investable(strategy: Strategy, history: pd.DataFrame, book: Book | No
     as the regime detector's index does) is handed the whole ragged history and the book and
     picks its investable assets itself; weight on an asset without a price on the decision
     date is refused.
+
+    Parameters
+    ----------
+    strategy
+        The strategy to run.
+    history
+        Adjusted closes up to the decision, shape (T, N); NaN where an asset is not listed.
+    book
+        The engine's account at the decision close; None: a fresh all-cash account.
+    complete
+        True when the engine checked its whole panel has no empty cell (skips the scan).
     """
     if complete or not history.isna().to_numpy().any():
         return strategy.decide(history, book)

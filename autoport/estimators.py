@@ -59,7 +59,15 @@ def _complete_returns(prices: pd.DataFrame) -> pd.DataFrame:
 
 
 def mean_return(prices: pd.DataFrame, *, compounding: bool = True) -> pd.Series:
-    """Historical mean: the CAGR of each column (``compounding``) or 252 × the mean daily return."""
+    """Historical mean: the CAGR of each column (``compounding``) or 252 × the mean daily return.
+
+    Parameters
+    ----------
+    prices
+        Adjusted closes, shape (T, N): T sessions by N tickers.
+    compounding
+        True: the compound annual growth rate; False: 252 × the mean daily simple return.
+    """
     _returns(prices)
     return _er.mean_historical_return(prices, compounding=compounding, frequency=TRADING_DAYS)
 
@@ -67,7 +75,17 @@ def mean_return(prices: pd.DataFrame, *, compounding: bool = True) -> pd.Series:
 def ewma_return(
     prices: pd.DataFrame, *, span: int = 500, compounding: bool = True
 ) -> pd.Series:
-    """Exponentially weighted mean of daily returns (``span`` sessions), annualised."""
+    """Exponentially weighted mean of daily returns (``span`` sessions), annualised.
+
+    Parameters
+    ----------
+    prices
+        Adjusted closes, shape (T, N): T sessions by N tickers.
+    span
+        EWMA span in sessions.
+    compounding
+        Compound the weighted mean daily return over 252 sessions (True) or multiply it by 252.
+    """
     _returns(prices)
     if span < 1:
         raise ConfigError(f"ewma span must be a positive number of sessions, got {span}")
@@ -82,7 +100,17 @@ def capm_return(
     market_prices: pd.Series | pd.DataFrame | None = None,
     risk_free_rate: float = 0.0,
 ) -> pd.Series:
-    """CAPM-implied returns rf + β (E[R_m] − rf); the market is equal-weighted if not given."""
+    """CAPM-implied returns rf + β (E[R_m] − rf); the market is equal-weighted if not given.
+
+    Parameters
+    ----------
+    prices
+        Adjusted closes, shape (T, N): T sessions by N tickers.
+    market_prices
+        Market levels on the same sessions, shape (T,) or (T, 1); None: the equal-weight index.
+    risk_free_rate
+        Annual risk-free rate (0.02 is 2% a year).
+    """
     _returns(prices)
     if market_prices is not None and isinstance(market_prices, pd.Series):
         market_prices = market_prices.to_frame("mkt")
@@ -101,6 +129,11 @@ def james_stein_return(prices: pd.DataFrame) -> pd.Series:
     (``S_daily / T``), the intensity is ``δ = min(1, (N − 3) / ((m − g)ᵀ (S/T)⁻¹ (m − g)))`` and
     the estimate ``g + (1 − δ)(m − g)``, annualised × 252. N − 3 because the target itself is
     estimated (Efron & Morris 1973). Needs N ≥ 4 assets.
+
+    Parameters
+    ----------
+    prices
+        Adjusted closes, shape (T, N): T sessions by N tickers. N ≥ 4.
     """
     rets = _complete_returns(prices)
     t, n = rets.shape
@@ -147,6 +180,23 @@ def black_litterman_return(
 
     The prior is market-implied: ``δ Σ w_mkt + rf`` with ``w_mkt`` from ``market_caps`` or equal
     weights when no caps are given.
+
+    Parameters
+    ----------
+    prices
+        Adjusted closes, shape (T, N): T sessions by N tickers.
+    views
+        The views (:class:`View`): annual returns, at least one.
+    cov
+        Annualised covariance, shape (N, N); None: :func:`ledoit_wolf_cov` of ``prices``.
+    market_caps
+        Market capitalisation per ticker (any unit); None: equal weights as the market.
+    risk_aversion
+        δ of the market-implied prior ``δ Σ w_mkt + rf``.
+    risk_free_rate
+        Annual risk-free rate.
+    tau
+        Scale of the prior's uncertainty (τ Σ).
     """
     tickers = list(prices.columns)
     cov = cov if cov is not None else ledoit_wolf_cov(prices)
@@ -192,7 +242,24 @@ def expected_returns(
     market_caps: Mapping[str, float] | None = None,
     cov: pd.DataFrame | None = None,
 ) -> pd.Series:
-    """Dispatch on ``model`` (one of :data:`RETURN_MODELS`)."""
+    """Dispatch on ``model`` (one of :data:`RETURN_MODELS`).
+
+    Parameters
+    ----------
+    prices
+        Adjusted closes, shape (T, N): T sessions by N tickers.
+    model
+        One of :data:`RETURN_MODELS`: ``mean`` (CAGR), ``arithmetic`` (252 × mean daily return),
+        ``ewma``, ``capm``, ``shrunk`` (James-Stein), ``black_litterman``.
+    risk_free_rate
+        Annual risk-free rate (``capm``, ``black_litterman``).
+    span
+        EWMA span in sessions (``ewma``).
+    market_prices
+        Market levels, shape (T,) (``capm``).
+    views, market_caps, cov
+        Views, caps and covariance (``black_litterman``, see :func:`black_litterman_return`).
+    """
     if model == "mean":  # CAGR, PyPortfolioOpt's default
         return mean_return(prices)
     if model == "arithmetic":  # 252 x mean daily simple return, skfolio's and Riskfolio's
@@ -225,6 +292,15 @@ def ensure_psd(
     Asymmetry beyond rounding is refused (it is a bug upstream, not noise). Negative eigenvalues
     below ``-tol × max|λ|`` are clipped to zero when ``repair`` (spectral projection, the nearest
     PSD matrix in Frobenius norm) and refused otherwise.
+
+    Parameters
+    ----------
+    matrix
+        A covariance matrix, shape (N, N).
+    repair
+        Clip negative eigenvalues to zero instead of refusing the matrix.
+    tol
+        Eigenvalues above ``-tol × max|λ|`` count as zero.
     """
     values = np.asarray(matrix, dtype=float)
     if values.ndim != 2 or values.shape[0] != values.shape[1]:
@@ -304,7 +380,13 @@ def _ledoit_wolf(x: np.ndarray) -> np.ndarray:
 
 
 def sample_cov(prices: pd.DataFrame) -> pd.DataFrame:
-    """Sample covariance of daily simple returns × 252 (pairwise-complete, as PyPortfolioOpt)."""
+    """Sample covariance of daily simple returns × 252 (pairwise-complete, as PyPortfolioOpt).
+
+    Parameters
+    ----------
+    prices
+        Adjusted closes, shape (T, N): T sessions by N tickers.
+    """
     _returns(prices)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pypfopt warns on repair; ensure_psd decides instead
@@ -313,21 +395,41 @@ def sample_cov(prices: pd.DataFrame) -> pd.DataFrame:
 
 
 def ledoit_wolf_cov(prices: pd.DataFrame) -> pd.DataFrame:
-    """Ledoit-Wolf shrinkage toward a scaled identity (scikit-learn), × 252."""
+    """Ledoit-Wolf shrinkage toward a scaled identity (scikit-learn), × 252.
+
+    Parameters
+    ----------
+    prices
+        Adjusted closes, shape (T, N): T sessions by N tickers.
+    """
     rets = _complete_returns(prices)
     fitted = LedoitWolf().fit(rets.to_numpy())
     return _frame(fitted.covariance_ * TRADING_DAYS, prices.columns)
 
 
 def oas_cov(prices: pd.DataFrame) -> pd.DataFrame:
-    """Oracle approximating shrinkage (Chen et al. 2010, scikit-learn), × 252."""
+    """Oracle approximating shrinkage (Chen et al. 2010, scikit-learn), × 252.
+
+    Parameters
+    ----------
+    prices
+        Adjusted closes, shape (T, N): T sessions by N tickers.
+    """
     rets = _complete_returns(prices)
     fitted = OAS().fit(rets.to_numpy())
     return _frame(fitted.covariance_ * TRADING_DAYS, prices.columns)
 
 
 def ewma_cov(prices: pd.DataFrame, *, span: int = 180) -> pd.DataFrame:
-    """Exponentially weighted covariance (``span`` sessions, PyPortfolioOpt), × 252."""
+    """Exponentially weighted covariance (``span`` sessions, PyPortfolioOpt), × 252.
+
+    Parameters
+    ----------
+    prices
+        Adjusted closes, shape (T, N): T sessions by N tickers.
+    span
+        EWMA span in sessions.
+    """
     _returns(prices)
     if span < 1:
         raise ConfigError(f"ewma span must be a positive number of sessions, got {span}")
@@ -342,6 +444,13 @@ def factor_cov(prices: pd.DataFrame, *, n_factors: int = 3) -> pd.DataFrame:
 
     ``Σ = V_k Λ_k V_kᵀ + D`` with ``D`` the diagonal of what the factors leave unexplained, so
     the model keeps each asset's sample variance exactly; × 252.
+
+    Parameters
+    ----------
+    prices
+        Adjusted closes, shape (T, N): T sessions by N tickers.
+    n_factors
+        Principal components kept, 1 ≤ n_factors < N.
     """
     rets = _complete_returns(prices)
     n = rets.shape[1]
@@ -358,7 +467,19 @@ def factor_cov(prices: pd.DataFrame, *, n_factors: int = 3) -> pd.DataFrame:
 def risk_matrix(
     prices: pd.DataFrame, model: str = "ledoit_wolf", *, span: int = 180, n_factors: int = 3
 ) -> pd.DataFrame:
-    """Dispatch on ``model`` (one of :data:`RISK_MODELS`)."""
+    """Dispatch on ``model`` (one of :data:`RISK_MODELS`).
+
+    Parameters
+    ----------
+    prices
+        Adjusted closes, shape (T, N): T sessions by N tickers.
+    model
+        One of :data:`RISK_MODELS`: ``sample``, ``ledoit_wolf``, ``oas``, ``ewma``, ``factor``.
+    span
+        EWMA span in sessions (``ewma``).
+    n_factors
+        Principal components kept (``factor``).
+    """
     if model == "sample":
         return sample_cov(prices)
     if model == "ledoit_wolf":

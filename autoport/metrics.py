@@ -23,7 +23,20 @@ def summary(
     transactions: pd.DataFrame | None = None,
     risk_free: float = 0.0,
 ) -> dict[str, float]:
-    """Headline figures for a daily return series; ``risk_free`` is annual."""
+    """Headline figures for a daily return series; ``risk_free`` is annual.
+
+    Parameters
+    ----------
+    returns
+        Daily simple returns of the portfolio after costs, shape (T,).
+    positions
+        Dollar value held per asset and cash per session, shape (T, N + 1) (pyfolio's layout);
+        with ``transactions``, gives the turnover.
+    transactions
+        One row per fill (``symbol``, ``amount`` in shares, ``price``), indexed by date.
+    risk_free
+        Annual risk-free rate for the Sharpe and Sortino ratios.
+    """
     daily_rf = risk_free / 252.0
     out = {
         "annual_return": float(empyrical.annual_return(returns)),

@@ -77,7 +77,13 @@ class BacktestOverfitting:
 
 
 def sharpe_ratios(returns: np.ndarray) -> np.ndarray:
-    """Per-period Sharpe ratio of each column (mean over sample standard deviation, ddof 1)."""
+    """Per-period Sharpe ratio of each column (mean over sample standard deviation, ddof 1).
+
+    Parameters
+    ----------
+    returns
+        Per-period returns, shape (T, K): T periods by K series.
+    """
     r = _matrix(returns, "returns")
     std = r.std(axis=0, ddof=1)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -90,6 +96,14 @@ def deflated_sharpe(selected_returns: np.ndarray, trial_sharpes: np.ndarray) -> 
     ``selected_returns``: the winner's per-period returns on the period it was scored on.
     ``trial_sharpes``: every trial's per-period Sharpe ratio on that same period, the winner's
     included (their count and spread set the benchmark). NaN trials (failed ones) are dropped.
+
+    Parameters
+    ----------
+    selected_returns
+        The selected trial's per-period returns, shape (T,), on the period it was scored on.
+    trial_sharpes
+        Every trial's per-period (not annualised) Sharpe ratio on that period, shape (K,); NaN
+        for a failed trial.
     """
     from skfolio.measures import (
         deflated_sharpe_ratio,
@@ -137,6 +151,16 @@ def backtest_overfitting(
     Rows are split into ``n_blocks`` contiguous blocks of (nearly) equal length, as the paper
     does, so that serial dependence stays inside a block. The in-sample winner of a split is the
     first trial with the highest metric.
+
+    Parameters
+    ----------
+    trial_returns
+        Per-period returns of every trial, shape (T, K): T periods by K ≥ 2 trials.
+    n_blocks
+        Even number of contiguous blocks (T ≥ 2 × n_blocks); the splits are all the choices
+        of half of them.
+    metric
+        ``sharpe`` or ``mean``: what ranks the trials in and out of sample.
     """
     r = _matrix(trial_returns, "trial returns")
     n_obs, n_trials = r.shape

@@ -38,7 +38,13 @@ class RegimeModel:
 
 
 def default_model(n_assets: int = 5) -> RegimeModel:
-    """Three persistent regimes: calm bull, volatile bear, flat sideways (daily units)."""
+    """Three persistent regimes: calm bull, volatile bear, flat sideways (daily units).
+
+    Parameters
+    ----------
+    n_assets
+        Number of assets N.
+    """
     ones = np.ones(n_assets)
     means = np.vstack([0.0010 * ones, -0.0015 * ones, 0.0000 * ones])
     vols = np.vstack([0.008 * ones, 0.025 * ones, 0.013 * ones])
@@ -59,7 +65,24 @@ def regime_switching_prices(
     tickers: list[str] | None = None,
     initial_price: float = 100.0,
 ) -> tuple[pd.DataFrame, pd.Series]:
-    """Simulate ``n_days`` of prices; return (prices, true regime names) on business days."""
+    """Simulate ``n_days`` of prices; return (prices, true regime names) on business days.
+
+    Parameters
+    ----------
+    n_days
+        Daily returns to simulate; the prices have ``n_days + 1`` rows (business days).
+    model
+        Daily means, volatilities, correlations and transition matrix per regime; None:
+        :func:`default_model` (5 assets).
+    seed
+        Seed of the Markov chain and the returns.
+    start
+        First date.
+    tickers
+        Column names, one per asset of ``model``; None: ``A0``, ``A1``, ...
+    initial_price
+        Every asset's price on the first day.
+    """
     model = model or default_model()
     model.check()
     k, n = model.means.shape

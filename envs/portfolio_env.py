@@ -48,24 +48,32 @@ class PortfolioEnv(gym.Env):
 
     Parameters
     ----------
-    prices : wide panel of adjusted closes; default the bundled 20 US stocks. A ragged panel
-        (late listings, delistings) is accepted: at each decision the menu offers allocations
-        over the assets with ``history_needed`` sessions of prices up to it (the others get
-        weight 0 and observe 0 returns), a delisted holding is sold at its last price.
-    config : :class:`EnvConfig` or a mapping of its fields.
-    start, end : first and last session an episode may cover (decisions and returns); history
-        before ``start`` only feeds the features. Default: the whole panel.
-    episode_starts : decision sessions to cycle through in order on each ``reset`` (evaluation);
-        default: a random start drawn uniformly from every session between ``start`` (or the
-        first session with enough history) and the last one leaving ``episode_length``
-        sessions before ``end`` (``train_starts: any_session``), or from the schedule's days
-        only (``train_starts: schedule``). Decisions after the first follow ``schedule``.
-    episode_length : sessions per episode; default ``config.episode_length``.
-    render_mode : None, or ``"ansi"``: :meth:`render` returns the book at the current decision
-        close as text (date, value, drawdown, cash and each holding's weight).
-    lean_info : ``step``'s info holds only ``action``, ``value`` and ``cost``; for training
-        loops that never read the rest (SB3 deep-copies every step's info: the date, weights
-        and daily returns cost ~10% of a default ``train-agent`` run).
+    prices
+        Adjusted closes, shape (T, N): sessions by tickers; default the bundled 20 US stocks.
+        A ragged panel (late listings, delistings) is accepted: at each decision the menu
+        offers allocations over the assets with ``history_needed`` sessions of prices up to it
+        (the others get weight 0 and observe 0 returns), a delisted holding is sold at its
+        last price.
+    config
+        :class:`EnvConfig` or a mapping of its fields.
+    start, end
+        First and last session an episode may cover (decisions and returns); history before
+        ``start`` only feeds the features. Default: the whole panel.
+    episode_starts
+        Decision sessions to cycle through in order on each ``reset`` (evaluation); default: a
+        random start drawn uniformly from every session between ``start`` (or the first session
+        with enough history) and the last one leaving ``episode_length`` sessions before
+        ``end`` (``train_starts: any_session``), or from the schedule's days only
+        (``train_starts: schedule``). Decisions after the first follow ``schedule``.
+    episode_length
+        Sessions per episode; default ``config.episode_length``.
+    render_mode
+        None, or ``"ansi"``: :meth:`render` returns the book at the current decision close as
+        text (date, value, drawdown, cash and each holding's weight).
+    lean_info
+        ``step``'s info holds only ``action``, ``value`` and ``cost``; for training loops that
+        never read the rest (SB3 deep-copies every step's info: the date, weights and daily
+        returns cost ~10% of a default ``train-agent`` run).
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 1}  # fps: Gymnasium asks; one decision a frame
@@ -168,7 +176,13 @@ class PortfolioEnv(gym.Env):
     def menu_at(self, row: int) -> np.ndarray:
         """Menu weights (n_actions, n_assets) decided at the close of session ``row``: every
         session's menu is built once per panel and settings, and kept on disk
-        (:mod:`autoport.envs.menus`)."""
+        (:mod:`autoport.envs.menus`).
+
+        Parameters
+        ----------
+        row
+            Position of the decision session in ``prices``.
+        """
         if self._menus is None:
             self._menus = menus.table(self.prices, self.config)
         return self._menus.at(int(row))
@@ -238,6 +252,15 @@ class PortfolioEnv(gym.Env):
         return simulator.hold_values(book, self._p[t + 1 : nt + 1]), cost
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Start an episode; returns ``(observation, info)`` at its first decision close.
+
+        Parameters
+        ----------
+        seed
+            Seeds the environment's random episode starts (Gymnasium's convention).
+        options
+            ``{"start": date}`` starts the episode at that session.
+        """
         super().reset(seed=seed)
         options = options or {}
         if "start" in options:
@@ -253,6 +276,13 @@ class PortfolioEnv(gym.Env):
         return self._observation(), info
 
     def step(self, action):
+        """Hold the menu item ``action`` until the next decision; Gymnasium's 5-tuple.
+
+        Parameters
+        ----------
+        action
+            Index of a menu item, 0 .. ``n_actions - 1`` (names in ``action_names``).
+        """
         try:
             a = int(action)
         except (TypeError, ValueError):

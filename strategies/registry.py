@@ -22,7 +22,13 @@ STRATEGIES: dict[str, Callable[..., Strategy]] = {
 
 
 def check_strategy_name(name: str) -> str:
-    """``name`` if it is a known strategy, else one error listing the known ones."""
+    """``name`` if it is a known strategy, else one error listing the known ones.
+
+    Parameters
+    ----------
+    name
+        The strategy name a user typed.
+    """
     if name not in STRATEGIES:
         raise ConfigError(
             f"unknown strategy {name!r}; choose one of {', '.join(sorted(STRATEGIES))}"
@@ -31,6 +37,15 @@ def check_strategy_name(name: str) -> str:
 
 
 def make_strategy(name: str, **params) -> Strategy:
+    """Build the strategy registered as ``name``; bad parameters are one ``ConfigError``.
+
+    Parameters
+    ----------
+    name
+        A registered strategy (``equal_weight``, ``mpt``, ``regime``, ``dqn``, ``autopilot``).
+    **params
+        Its constructor's arguments (for ``mpt``: ``window``, ``objective``, ``max_weight``...).
+    """
     factory = STRATEGIES[check_strategy_name(name)]
     try:
         return factory(**params)

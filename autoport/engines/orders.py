@@ -38,7 +38,13 @@ class OrderSizing(BaseModel):
 
 def whole_shares(delta: np.ndarray | pd.Series) -> np.ndarray | pd.Series:
     """Share changes as an engine that trades whole shares places them (zipline's order
-    amounts): within 1e-4 of a whole number, that number; else truncated toward zero."""
+    amounts): within 1e-4 of a whole number, that number; else truncated toward zero.
+
+    Parameters
+    ----------
+    delta
+        Share changes per ticker, shape (N,).
+    """
     near = np.round(delta)
     return np.where(np.abs(delta - near) < 1e-4, near, np.trunc(delta)) if isinstance(
         delta, np.ndarray) else near.where((delta - near).abs() < 1e-4, np.trunc(delta))
@@ -59,6 +65,21 @@ def size(
     trimmed. ``target`` may sum below 1 (the rest is cash); with a ``cash_buffer`` it is scaled
     so that at least that share stays in cash. Buys are trimmed so that cash after ``costs``
     (at the decision price) stays at or above 0.
+
+    Parameters
+    ----------
+    target
+        Target weights per ticker (fractions of the book's value, summing to at most 1).
+    shares
+        Shares held per ticker before the trade.
+    prices
+        Decision prices per ticker, shape (N,); their index sets the tickers returned.
+    cash
+        Cash before the trade (currency).
+    costs
+        Commission and slippage charged on each traded dollar.
+    sizing
+        Lot size, minimum trade value and cash buffer.
     """
     tickers = prices.index
     shares = shares.reindex(tickers, fill_value=0.0).astype(float)

@@ -169,6 +169,28 @@ def run(
     under ``strategy.min_history`` rows of history is skipped, as in the zipline engine.
     Without sizing rules the targets are fractional shares ``w * V / P``; ``whole_shares``
     places every change in whole shares as zipline does (:func:`orders.whole_shares`).
+
+    Parameters
+    ----------
+    strategy
+        The strategy to drive.
+    prices
+        Adjusted closes, shape (T, N): sessions by tickers.
+    start, end
+        First and last session traded; None: the panel's.
+    dates
+        Decision sessions; None: those of ``rebalance``.
+    rebalance
+        Decision schedule when ``dates`` is None: ``month_start``, ``week_start`` or
+        ``every_day``.
+    costs
+        Commission and slippage per traded dollar; None: no costs.
+    capital
+        Starting cash (currency).
+    sizing
+        Lot size, minimum trade and cash buffer; None: fractional shares, no minimum.
+    whole_shares
+        Place every change in whole shares, as zipline does.
     """
     costs = costs or CostModel(commission_bps=0.0, slippage_bps=0.0)
     sizing = sizing or orders.OrderSizing()

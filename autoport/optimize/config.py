@@ -105,6 +105,13 @@ def _read_yaml(path: Path) -> dict:
 
 
 def load_constraints_file(path: Path) -> ConstraintsConfig:
+    """A constraints YAML file, validated; one message for any bad key or value.
+
+    Parameters
+    ----------
+    path
+        The file (``configs/constraints.example.yaml`` shows every key).
+    """
     raw = _read_yaml(path)
     try:
         return ConstraintsConfig.model_validate(raw)
@@ -114,7 +121,17 @@ def load_constraints_file(path: Path) -> ConstraintsConfig:
 
 def load_config(path: Path | None, constraints_path: Path | None = None,
                 overrides: dict | None = None) -> OptimizeConfig:
-    """Merge: file config, then the constraints file, then non-None CLI ``overrides``."""
+    """Merge: file config, then the constraints file, then non-None CLI ``overrides``.
+
+    Parameters
+    ----------
+    path
+        A YAML file of :class:`OptimizeConfig` keys; None: the defaults.
+    constraints_path
+        A constraints YAML file; it replaces the config's ``constraints``.
+    overrides
+        Values given as options, applied last (None values ignored).
+    """
     raw: dict = _read_yaml(path) if path is not None else {}
     if constraints_path is not None:
         raw["constraints"] = load_constraints_file(constraints_path).model_dump(
@@ -125,7 +142,17 @@ def load_config(path: Path | None, constraints_path: Path | None = None,
 
 
 def read_mapping_csv(source: str, value_column: str, bundled: dict[str, str]) -> pd.Series:
-    """A ticker → value column from a bundled name or a CSV path (``#`` lines are comments)."""
+    """A ticker → value column from a bundled name or a CSV path (``#`` lines are comments).
+
+    Parameters
+    ----------
+    source
+        A bundled name (a key of ``bundled``) or a CSV path with a ``ticker`` column.
+    value_column
+        The column holding the values (``sector``, ``esg``).
+    bundled
+        Bundled name → file of the package data.
+    """
     if source in bundled:
         with resources.files("autoport.datasets").joinpath(bundled[source]).open("r") as fh:
             frame = pd.read_csv(fh, comment="#")
@@ -149,6 +176,13 @@ def capped(cfg: OptimizeConfig, n_assets: int) -> tuple[ConstraintsConfig, str |
 
     Applies to long-only objectives other than risk parity (uncapped by design) when the
     constraints give no ``upper``; fewer assets than ``1 / max_weight`` raise it to ``1/n``.
+
+    Parameters
+    ----------
+    cfg
+        The optimizer's settings (``objective``, ``max_weight``, ``constraints``).
+    n_assets
+        Number of assets N.
     """
     cons = cfg.constraints
     if (cfg.max_weight >= 1.0 or not cons.long_only or cons.upper is not None
@@ -163,7 +197,17 @@ def capped(cfg: OptimizeConfig, n_assets: int) -> tuple[ConstraintsConfig, str |
 
 def to_constraints(cfg: ConstraintsConfig, tickers: list[str],
                    sector_map: dict[str, str] | None = None) -> Constraints:
-    """Plain :class:`Constraints` for ``tickers`` (reads the sector / ESG files it names)."""
+    """Plain :class:`Constraints` for ``tickers`` (reads the sector / ESG files it names).
+
+    Parameters
+    ----------
+    cfg
+        The constraints' settings.
+    tickers
+        The assets, in the order of ``mu`` and ``cov``.
+    sector_map
+        Sector of each ticker for sector limits naming no file; None: the bundled map.
+    """
     groups = None
     if cfg.sectors is not None:
         if cfg.sectors == "bundled":
@@ -217,4 +261,11 @@ def _bound(value, tickers: list[str], default: float | None, what: str):
 
 
 def views(cfg: OptimizeConfig) -> list[View]:
+    """The config's Black-Litterman views as :class:`~autoport.estimators.View` objects.
+
+    Parameters
+    ----------
+    cfg
+        The optimizer's settings (``views``).
+    """
     return [View(v.long, v.value, v.short, v.confidence) for v in cfg.views]

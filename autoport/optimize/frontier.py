@@ -81,6 +81,23 @@ def efficient_frontier(
     ``method``: ``"homotopy"`` walks the exact piecewise-affine path (linear constraints only),
     ``"pointwise"`` re-solves one compiled DPP problem per point, ``"auto"`` tries the former
     and falls back to the latter with a note.
+
+    Parameters
+    ----------
+    mu
+        Expected annual returns per asset, shape (N,) (annualised by 252).
+    cov
+        Annualised covariance of daily returns, shape (N, N).
+    constraints
+        Bounds, groups, ESG, turnover and leverage limits; None: long-only, fully invested.
+    n_points
+        Portfolios on the frontier.
+    risk_free_rate
+        Annual risk-free rate.
+    solver_chain
+        cvxpy solvers tried in order until one solves.
+    method
+        ``auto``, ``homotopy`` or ``pointwise``.
     """
     if method not in ("auto", "homotopy", "pointwise"):
         raise ConfigError(f"unknown frontier method {method!r}; use auto, homotopy or pointwise")
@@ -258,6 +275,26 @@ def pareto_front(
     The second measure of ``pair`` is optimised while the first is held at ``n_points`` levels
     between its two extremes (each measure optimised alone). Returns one row per
     non-dominated point: both measures and the weights.
+
+    Parameters
+    ----------
+    mu
+        Expected annual returns per asset, shape (N,) (annualised by 252).
+    cov
+        Annualised covariance of daily returns, shape (N, N).
+    pair
+        Two of ``return``, ``variance``, ``cvar``, ``cdar``: the first held at levels, the second
+        optimised.
+    constraints
+        Bounds, groups, ESG, turnover and leverage limits; None: long-only, fully invested.
+    scenarios
+        Daily simple returns of the assets, shape (T, N), for CVaR, CDaR and drawdown.
+    n_points
+        Levels of the first measure.
+    beta
+        Confidence level of CVaR and CDaR (0.95: the worst 5%).
+    solver_chain
+        cvxpy solvers tried in order until one solves.
     """
     a, b = pair
     if a == b or a not in MEASURES or b not in MEASURES:

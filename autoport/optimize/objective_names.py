@@ -26,6 +26,13 @@ class Objective(str, enum.Enum):
 
     @classmethod
     def parse(cls, name: str | Objective) -> Objective:
+        """The objective a name stands for (aliases accepted), or one ``ConfigError``.
+
+        Parameters
+        ----------
+        name
+            An objective, its value (``max_sharpe``) or an alias (``min_volatility``, ``erc``).
+        """
         if isinstance(name, Objective):
             return name
         aliases = {"min_volatility": "min_variance", "quadratic_utility": "max_utility",

@@ -148,11 +148,32 @@ def _cdar(w, scenarios: np.ndarray, beta: float):
 
 
 def cvar_value(weights: np.ndarray, scenarios: np.ndarray, beta: float) -> float:
-    """Historical CVaR of the daily loss at level β (the rule of :mod:`autoport.measures`)."""
+    """Historical CVaR of the daily loss at level β (the rule of :mod:`autoport.measures`).
+
+    Parameters
+    ----------
+    weights
+        Portfolio weights, shape (N,).
+    scenarios
+        Daily simple returns of the assets, shape (T, N).
+    beta
+        Confidence level of CVaR and CDaR (0.95: the worst 5%).
+    """
     return M.cvar(scenarios @ weights, beta)
 
 
 def cdar_value(weights: np.ndarray, scenarios: np.ndarray, beta: float) -> float:
+    """CDaR at level β of the portfolio's uncompounded return path (:mod:`autoport.measures`).
+
+    Parameters
+    ----------
+    weights
+        Portfolio weights, shape (N,).
+    scenarios
+        Daily simple returns of the assets, shape (T, N).
+    beta
+        Confidence level (0.95: the worst 5% of drawdowns).
+    """
     return M.cdar(scenarios @ weights, beta)
 
 
@@ -236,6 +257,44 @@ def optimize(
     - ``max_sharpe`` with no admissible portfolio above ``risk_free_rate`` raises
       ``OptimizationError`` offering min variance, or returns min variance with a note when
       ``fallback_to_min_variance``.
+
+    Parameters
+    ----------
+    mu
+        Expected annual returns per asset, shape (N,) (annualised by 252).
+    cov
+        Annualised covariance of daily returns, shape (N, N).
+    objective
+        An :class:`Objective` or its name (aliases such as ``min_volatility`` accepted).
+    constraints
+        Bounds, groups, ESG, turnover and leverage limits; None: long-only, fully invested.
+    risk_free_rate
+        Annual risk-free rate.
+    target_return
+        Annual return to reach (``efficient_return``; optional for ``min_cvar``/``min_cdar``).
+    target_volatility
+        Annual volatility not to exceed (``efficient_risk``).
+    risk_aversion, risk_tolerance
+        δ of ``max_utility`` and ``mean_cvar``, or its inverse (default δ = 1).
+    scenarios
+        Daily simple returns of the assets, shape (T, N), for CVaR, CDaR and drawdown.
+    beta
+        Confidence level of CVaR and CDaR (0.95: the worst 5%).
+    max_drawdown
+        Cap on the historical max drawdown of the scenario path (a positive fraction, 0.2 = 20%).
+    kelly_fraction
+        f of ``kelly`` (1: full Kelly).
+    objective_weights
+        λ per measure (``return``, ``variance``, ``cvar``, ``cdar``) of ``multi_objective``.
+    fallback_to_min_variance
+        With ``max_sharpe`` and no portfolio above ``risk_free_rate``: min variance with a note
+        instead of an error.
+    risk_budget
+        Target share of risk per asset or class (``risk_parity``); None: equal.
+    asset_classes
+        Class of each ticker, for a ``risk_budget`` by class.
+    solver_chain
+        cvxpy solvers tried in order until one solves.
     """
     obj = Objective.parse(objective)
     p = prepare(mu, cov, constraints, scenarios)

@@ -92,12 +92,26 @@ class OptimizeReport:
 
 
 def sessions_needed(cfg: cfgmod.OptimizeConfig) -> int:
-    """Price rows the estimation window needs (``window`` returns need ``window`` + 1 rows)."""
+    """Price rows the estimation window needs (``window`` returns need ``window`` + 1 rows).
+
+    Parameters
+    ----------
+    cfg
+        The optimizer's settings (``window``).
+    """
     return MIN_SESSIONS if cfg.window == "all" else cfg.window + 1
 
 
 def estimation_window(prices: pd.DataFrame, cfg: cfgmod.OptimizeConfig) -> pd.DataFrame:
-    """The sessions the estimates use: up to ``as_of``, the last ``window`` + 1 (or all)."""
+    """The sessions the estimates use: up to ``as_of``, the last ``window`` + 1 (or all).
+
+    Parameters
+    ----------
+    prices
+        Adjusted closes, shape (T, N): sessions by tickers.
+    cfg
+        The optimizer's settings (``window``, ``as_of``).
+    """
     return _estimation_window(prices, cfg)[0]
 
 
@@ -126,6 +140,15 @@ def optimize_report(
     → sector) serves sector limits that name no sector file (the bundled map when None);
     risk budgeting by sector uses the constraints' groups, else the bundled map. A frontier
     that cannot be drawn is a note, not an error; any other failure raises.
+
+    Parameters
+    ----------
+    prices
+        Adjusted closes, shape (T, N): sessions by tickers, validated.
+    cfg
+        The optimizer's settings; None: the defaults.
+    sectors
+        Sector of each ticker; None: the bundled map.
     """
     cfg = cfg if cfg is not None else cfgmod.OptimizeConfig()
     obj = Objective.parse(cfg.objective)

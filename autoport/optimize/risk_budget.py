@@ -22,7 +22,15 @@ from autoport.optimize import solvers
 
 
 def risk_contributions(weights: np.ndarray | pd.Series, cov: np.ndarray | pd.DataFrame):
-    """Share of portfolio variance from each asset (sums to 1)."""
+    """Share of portfolio variance from each asset (sums to 1).
+
+    Parameters
+    ----------
+    weights
+        Portfolio weights, shape (N,).
+    cov
+        Annualised covariance of daily returns, shape (N, N).
+    """
     w = np.asarray(weights, dtype=float)
     s = np.asarray(cov, dtype=float)
     marginal = s @ w
@@ -75,6 +83,21 @@ def risk_budgeting(
     ``budget`` keys are tickers, or asset classes when ``asset_classes`` (ticker → class) is
     given; None means equal risk contribution across assets (or classes). Only long-only,
     fully invested portfolios are supported: any other constraint raises ``ConfigError``.
+
+    Parameters
+    ----------
+    cov
+        Annualised covariance of daily returns, shape (N, N).
+    budget
+        Target share of risk per ticker (or per class); None: equal.
+    asset_classes
+        Class of each ticker, when ``budget`` is by class.
+    constraints
+        Only long-only, fully invested constraints are accepted; None: those.
+    mu
+        Expected annual returns, shape (N,), for the reported return and Sharpe ratio; None: NaN.
+    risk_free_rate
+        Annual risk-free rate.
     """
     from autoport.optimize.result import OptimizationResult
 

@@ -91,7 +91,13 @@ class RegimePolicy(BaseModel):
         return value
 
     def solve_arguments(self, n_assets: int) -> dict:
-        """Arguments for ``portfolio.solve``: risk parity is long-only and uncapped by design."""
+        """Arguments for ``portfolio.solve``: risk parity is long-only and uncapped by design.
+
+        Parameters
+        ----------
+        n_assets
+            Number of assets N the policy's objective is solved over.
+        """
         cap = 1.0 if self.objective == "risk_parity" else max(self.max_weight, 1.0 / n_assets)
         return {"objective": self.objective, "max_weight": cap}
 
@@ -164,7 +170,13 @@ class RegimeConfig(BaseModel):
 
     def detector_with(self, overrides: dict) -> DetectorConfig:
         """The detector with ``overrides`` (a ``use`` among them starts from that candidate);
-        raises pydantic's ValidationError on a bad setting, for the caller to word."""
+        raises pydantic's ValidationError on a bad setting, for the caller to word.
+
+        Parameters
+        ----------
+        overrides
+            Detector keys to change (``use`` picks a candidate first).
+        """
         base = self.detector.model_dump()
         name = overrides.get("use")
         if name is not None and name != self.detector.use:
@@ -172,7 +184,13 @@ class RegimeConfig(BaseModel):
         return DetectorConfig.model_validate({**base, **overrides})
 
     def candidate(self, name: str) -> DetectorConfig:
-        """The detector settings with ``use: name`` (the shared keys of ``detector`` kept)."""
+        """The detector settings with ``use: name`` (the shared keys of ``detector`` kept).
+
+        Parameters
+        ----------
+        name
+            A candidate of ``detector.candidates`` (for example ``hmm_market_3``).
+        """
         if name not in self.candidates:
             raise ConfigError(f"no detector candidate {name!r}; use one of "
                               f"{', '.join(sorted(self.candidates))}")
@@ -203,7 +221,17 @@ def _merge(base: dict, over: dict) -> dict:
 
 
 def parse_config(text: str, source: str = "regime.yaml", *, merge: bool = False) -> RegimeConfig:
-    """Validate a regime YAML; ``merge`` lays it over the bundled file (a partial file)."""
+    """Validate a regime YAML; ``merge`` lays it over the bundled file (a partial file).
+
+    Parameters
+    ----------
+    text
+        The YAML text.
+    source
+        How messages name the file.
+    merge
+        Lay the file over the bundled one (keys it leaves out keep the bundled values).
+    """
     raw = configfile.parse_mapping(text, source)
     if merge:
         raw = _merge(_bundled_mapping(), raw)
@@ -216,7 +244,13 @@ def parse_config(text: str, source: str = "regime.yaml", *, merge: bool = False)
 def load_config(path: str | Path | dict | None = None) -> RegimeConfig:
     """The bundled ``configs/regime.yaml``, the user's file (possibly partial) over it, or a
     mapping of overrides merged key by key into the bundled file (what a sweep searches, e.g.
-    ``{"strategy": {"threshold": 0.8}}``)."""
+    ``{"strategy": {"threshold": 0.8}}``).
+
+    Parameters
+    ----------
+    path
+        A YAML file, a mapping of overrides, or None for the bundled file.
+    """
     if isinstance(path, dict):
         merged = _merge(load_config().model_dump(), path)
         try:

@@ -59,7 +59,13 @@ _SHARED: dict[str, tuple[RegimeFit, object]] | None = None
 
 @contextmanager
 def sharing(fits: dict | None = None):
-    """Share fits between filters in this block (seeded with ``fits``); yields the table."""
+    """Share fits between filters in this block (seeded with ``fits``); yields the table.
+
+    Parameters
+    ----------
+    fits
+        Fits to start from, keyed by the hash of the detector's settings and rows.
+    """
     global _SHARED
     previous, _SHARED = _SHARED, {**(_SHARED or {}), **(fits or {})}
     try:
@@ -69,7 +75,13 @@ def sharing(fits: dict | None = None):
 
 
 def install(fits: dict) -> None:
-    """Turn sharing on for the rest of this process, seeded with ``fits`` (a sweep worker)."""
+    """Turn sharing on for the rest of this process, seeded with ``fits`` (a sweep worker).
+
+    Parameters
+    ----------
+    fits
+        Fits keyed as in :func:`sharing` (built by the sweep's driver).
+    """
     global _SHARED
     _SHARED = {**(_SHARED or {}), **fits}
 
@@ -82,6 +94,23 @@ class OnlineRegimeFilter:
     :func:`autoport.regime.hmm.fit_hmm`). State: the feature rows seen, the fits of the grid
     points passed, the probabilities of the labelled rows, and the recursion's carry at the start
     of each fit's segment and after the last row (to continue it).
+
+    Parameters
+    ----------
+    min_train
+        Rows before the first grid point (no probability before it), at least 60.
+    refit_every
+        Rows between grid points (refits).
+    train_window
+        Rows each fit trains on (a rolling window); None: every row from the first.
+    detector
+        The model fitted at each grid point; None: a Gaussian HMM.
+    warm_start
+        Start each HMM refit from the previous fit's parameters.
+    refit_restarts
+        Seeded restarts added to each warm-started HMM refit.
+    **fit_kwargs
+        Passed to :func:`autoport.regime.hmm.fit_hmm` (the default HMM only).
     """
 
     def __init__(
@@ -120,7 +149,15 @@ class OnlineRegimeFilter:
         cls, detector: DetectorConfig, refit_every: int | None = None
     ) -> OnlineRegimeFilter:
         """The filter of a detector config; ``refit_every`` overrides the detector's (the
-        regime strategy and the autopilot take theirs from ``strategy.refit_every``)."""
+        regime strategy and the autopilot take theirs from ``strategy.refit_every``).
+
+        Parameters
+        ----------
+        detector
+            The detector's settings (``configs/regime.yaml``'s ``detector``).
+        refit_every
+            Rows between refits; None: the detector's own.
+        """
         return cls(
             min_train=detector.min_train,
             refit_every=detector.refit_every if refit_every is None else refit_every,
@@ -185,7 +222,13 @@ class OnlineRegimeFilter:
 
     # ------------------------------------------------------------------ runs
     def run(self, features: pd.DataFrame) -> RegimeResult:
-        """The batch run: forget any state, then :meth:`update` with every row."""
+        """The batch run: forget any state, then :meth:`update` with every row.
+
+        Parameters
+        ----------
+        features
+            Feature rows by date, shape (T, F) (:mod:`autoport.regime.features`).
+        """
         self.reset()
         self.update(features)
         return self.result()
@@ -196,6 +239,12 @@ class OnlineRegimeFilter:
         When the rows seen are a prefix of ``features`` (the next decision of a backtest) only
         the new rows are processed; when ``features`` is a prefix of the rows seen (a new run
         over the same data) the state is cut back to it; anything else starts afresh.
+
+        Parameters
+        ----------
+        features
+            Feature rows by date, shape (T, F) (:mod:`autoport.regime.features`): the whole
+            history up to now.
         """
         n, m = len(self._rows), len(features)
         if n and tuple(features.columns) == self._columns:
@@ -214,7 +263,13 @@ class OnlineRegimeFilter:
 
     def update(self, rows: pd.DataFrame) -> pd.DataFrame:
         """Add ``rows`` (dated after every row seen) and return the new rows' probabilities
-        (rows before ``min_train`` get none); fits every grid point the rows reach."""
+        (rows before ``min_train`` get none); fits every grid point the rows reach.
+
+        Parameters
+        ----------
+        rows
+            New feature rows, shape (k, F), dated after every row seen.
+        """
         if rows.empty:
             return pd.DataFrame(columns=list(REGIMES), dtype=float)
         if self._columns is None:

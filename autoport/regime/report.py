@@ -128,6 +128,24 @@ def regime_report(
     true labels to score the online labels against. ``extra``: more HMM features (volume,
     sentiment), aligned on the prices' dates. Scores collapse to bear vs the rest.
     ``on_fit(done, total)`` follows the detector's refits (a progress bar).
+
+    Parameters
+    ----------
+    prices
+        Adjusted closes, shape (T, N): sessions by tickers.
+    config
+        The regime settings; None: the bundled ``configs/regime.yaml``.
+    benchmark
+        Market index levels, shape (T,), to date bull and bear markets on; None: the panel's
+        equal-weight index.
+    benchmark_name
+        How the scores name the benchmark.
+    truth
+        True regime labels per date (synthetic data) to score against.
+    extra
+        More feature columns on the prices' dates, shape (T, F).
+    on_fit
+        Called as ``on_fit(done, total)`` after each refit.
     """
     cfg = config if config is not None else load_config()
     det, s, ref = cfg.detector, cfg.strategy, cfg.reference

@@ -35,7 +35,23 @@ def save_training_curve(
     title: str = "DQN training",
 ) -> Path:
     """Validation success rate (and the top action's share) at each evaluation above; training
-    episode rewards with their moving mean below; the kept (best) step marked on both."""
+    episode rewards with their moving mean below; the kept (best) step marked on both.
+
+    Parameters
+    ----------
+    validation_curve
+        One mapping per evaluation: ``step``, ``success_rate`` (and ``most_common_share``).
+    train_curve
+        ``(step, episode reward)`` per training episode.
+    path
+        PNG file to write.
+    best_step
+        The step of the kept model, marked; None: not marked.
+    target_success_rate
+        Drawn as a dashed line; None: not drawn.
+    title
+        Figure title.
+    """
     val = pd.DataFrame(list(validation_curve))
     train = pd.DataFrame(list(train_curve), columns=["step", "episode_reward"])
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True,
@@ -80,7 +96,20 @@ def save_training_curve(
 def save_episodes(episodes: pd.DataFrame, path: Path, *, name: str = "agent",
                   title: str | None = None) -> Path:
     """Sharpe per test episode, the agent beside 1/N; the agent's bar is green where the episode
-    counts as a success (its ``success`` column) and red where not."""
+    counts as a success (its ``success`` column) and red where not.
+
+    Parameters
+    ----------
+    episodes
+        One row per test episode: ``sharpe`` (the agent), ``equal_weight_sharpe``, and optionally
+        ``success`` and ``start``.
+    path
+        PNG file to write.
+    name
+        Label of the agent's bars.
+    title
+        Figure title; None: a default naming the agent and 1/N.
+    """
     x = np.arange(len(episodes))
     ok = episodes["success"].astype(bool).to_numpy() if "success" in episodes else None
     colours = ([SUCCESS if s else FAILURE for s in ok] if ok is not None

@@ -34,6 +34,21 @@ def save_tear_sheet(returns: pd.Series, benchmark: pd.Series | None, path: Path,
     pyfolio calls the strategy "Backtest" and knows one benchmark: the lines are renamed to
     ``name`` and ``benchmark_name``, and ``baseline`` (1/N) is drawn beside them on the
     cumulative-return panels, so the sheet compares the same three series as comparison.png.
+
+    Parameters
+    ----------
+    returns
+        Daily simple returns of the strategy, shape (T,).
+    benchmark
+        Daily simple returns of the index on the same sessions; None: none.
+    path
+        PNG file to write.
+    name
+        The strategy's label.
+    baseline
+        Daily simple returns of 1/N on the same sessions; None: not drawn.
+    benchmark_name, baseline_name
+        Labels of the index and the baseline.
     """
     import pyfolio as pf
 
@@ -160,7 +175,19 @@ def plain_log_axis(ax) -> None:
 def save_comparison(curves: dict[str, pd.Series], path: Path, title: str,
                     in_sample_end: pd.Timestamp | None = None) -> Path:
     """Growth of $1 and drawdown for the strategy beside 1/N and the index; the sessions a
-    trained model or a selection already saw (up to ``in_sample_end``) are shaded."""
+    trained model or a selection already saw (up to ``in_sample_end``) are shaded.
+
+    Parameters
+    ----------
+    curves
+        Daily simple returns per label (strategy, 1/N, index), each shape (T,).
+    path
+        PNG file to write.
+    title
+        Figure title.
+    in_sample_end
+        Last date a trained model or selection saw, shaded; None: nothing shaded.
+    """
     fig, (top, bottom) = plt.subplots(
         2, 1, figsize=(11, 7), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
     )
@@ -194,7 +221,13 @@ def distinct_colours(n: int) -> list:
     """``n`` colours no two of which repeat (up to 60; beyond, hues spaced evenly).
 
     tab20's dark shades first, then its light ones, so bands stacked next to each other differ
-    in hue, not only in lightness; then tab20b and tab20c."""
+    in hue, not only in lightness; then tab20b and tab20c.
+
+    Parameters
+    ----------
+    n
+        Number of colours.
+    """
     from matplotlib import colormaps
 
     tab20 = list(colormaps["tab20"].colors)
@@ -208,7 +241,18 @@ def distinct_colours(n: int) -> list:
 
 def save_weights(weights: pd.DataFrame, path: Path, title: str) -> Path:
     """Stacked target weights held from each rebalance to the next, one distinct colour per
-    asset, the uninvested rest (or a ``cash`` column) as a grey cash band on top."""
+    asset, the uninvested rest (or a ``cash`` column) as a grey cash band on top.
+
+    Parameters
+    ----------
+    weights
+        Target weights per rebalance date, shape (D, N) (fractions of the value; a ``cash``
+        column optional).
+    path
+        PNG file to write.
+    title
+        Figure title.
+    """
     w = weights.fillna(0.0).clip(lower=0.0)
     cash_cols = [c for c in w.columns if str(c).lower() == "cash"]
     cash = w[cash_cols].sum(axis=1) if cash_cols else (1.0 - w.sum(axis=1)).clip(lower=0.0)
@@ -243,7 +287,21 @@ REGIME_COLOURS = {"bull": "#2ca02c", "sideways": "#bbbbbb", "bear": "#d62728"}
 def save_regime_timeline(
     wealth: pd.Series, regimes: pd.Series, exposure: pd.Series, path: Path, title: str
 ) -> Path:
-    """Growth of $1 with the regime acted on shaded behind it, and the invested share below."""
+    """Growth of $1 with the regime acted on shaded behind it, and the invested share below.
+
+    Parameters
+    ----------
+    wealth
+        Growth of $1 per session, shape (T,).
+    regimes
+        Regime acted on per decision date (``bull``, ``bear``, ``sideways``).
+    exposure
+        Invested share (1 − cash) per decision date.
+    path
+        PNG file to write.
+    title
+        Figure title.
+    """
     fig, (top, bottom) = plt.subplots(
         2, 1, figsize=(11, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
     )

@@ -25,7 +25,15 @@ DPI = 120  # 8 x 5.5 inches: 960 x 660 px
 
 def plot_frontier(report: OptimizeReport, path: Path | None = None) -> Figure:
     """Frontier, the assets, min-variance and tangency points, and the capital market line,
-    with the chosen portfolio circled. Annualised axes. ``path``: also save (PNG) and close."""
+    with the chosen portfolio circled. Annualised axes. ``path``: also save (PNG) and close.
+
+    Parameters
+    ----------
+    report
+        The result of :func:`autoport.optimize.report.optimize_report`.
+    path
+        PNG file to write (the figure is then closed); None: return it open.
+    """
     frontier, mu, cov, result = report.frontier, report.mu, report.cov, report.result
     if frontier is None:
         raise ValueError("the report has no frontier (frontier_points 0, or it could not be "

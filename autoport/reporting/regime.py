@@ -24,7 +24,15 @@ COLORS = {"bull": "tab:green", "sideways": "0.6", "bear": "tab:red"}  # as the b
 def plot_regimes(report: RegimeReport, path: Path | None = None) -> Figure:
     """The market index (log) shaded by online regime, bear markets of the reference dating as a
     top band; below, the filtered probabilities, and a strip shaded by the regime acted on after
-    hysteresis. ``path``: also save (PNG) and close."""
+    hysteresis. ``path``: also save (PNG) and close.
+
+    Parameters
+    ----------
+    report
+        The result of :func:`autoport.regime.report.regime_report`.
+    path
+        PNG file to write (the figure is then closed); None: return it open.
+    """
     from autoport.reporting.backtest import plain_log_axis
 
     index, ref_name = report.index, report.reference_name

@@ -35,7 +35,19 @@ def plot_loss_distribution(report: RiskReport, confidence: float | None = None,
     ``method``: a key of ``report.var_results`` (default: ``historical`` when computed, else the
     first); the other methods' figures are in the stress table and JSON. When the method has no
     scenarios (the parametric ones) the first method that has some is drawn beneath its lines.
-    ``confidence`` labels the title (default: the method's level)."""
+    ``confidence`` labels the title (default: the method's level).
+
+    Parameters
+    ----------
+    report
+        The result of :func:`autoport.risk.report.risk_report`.
+    confidence
+        Level named in the title; None: the method's own.
+    path
+        PNG file to write (the figure is then closed); None: return it open.
+    method
+        A key of ``report.var_results``; None: ``historical`` when computed, else the first.
+    """
     results = report.var_results
     name = method or ("historical" if "historical" in results else next(iter(results)))
     if name not in results:
@@ -75,7 +87,15 @@ def plot_loss_distribution(report: RiskReport, confidence: float | None = None,
 
 def plot_stress_scenarios(report: RiskReport, path: Path | None = None) -> Figure:
     """P&L of each scenario that ran, worst first: losses red, deeper for worse, gains green,
-    each bar labelled with its value."""
+    each bar labelled with its value.
+
+    Parameters
+    ----------
+    report
+        The result of :func:`autoport.risk.report.risk_report`.
+    path
+        PNG file to write (the figure is then closed); None: return it open.
+    """
     done = sorted((r for r in report.stress if not r.skipped), key=lambda r: r.pnl)
     pnl = np.array([r.pnl for r in done], dtype=float)
     worst = max(float(np.abs(pnl).max()) if len(pnl) else 0.0, 1e-12)
@@ -103,7 +123,15 @@ def plot_stress_scenarios(report: RiskReport, path: Path | None = None) -> Figur
 
 
 def plot_correlation(report: RiskReport, path: Path | None = None) -> Figure:
-    """The estimation window's correlation matrix as a heat map."""
+    """The estimation window's correlation matrix as a heat map.
+
+    Parameters
+    ----------
+    report
+        The result of :func:`autoport.risk.report.risk_report`.
+    path
+        PNG file to write (the figure is then closed); None: return it open.
+    """
     corr = report.correlation
     fig, ax = plt.subplots(figsize=(7, 6))
     im = ax.imshow(corr.to_numpy(), vmin=-1, vmax=1, cmap="RdBu_r")
@@ -117,7 +145,17 @@ def plot_correlation(report: RiskReport, path: Path | None = None) -> Figure:
 
 def save_risk_plots(report: RiskReport, folder: Path, confidence: float | None = None
                     ) -> list[Path]:
-    """The three figures `autoport stress` writes, into ``folder`` (names in ``FILES``)."""
+    """The three figures `autoport stress` writes, into ``folder`` (names in ``FILES``).
+
+    Parameters
+    ----------
+    report
+        The result of :func:`autoport.risk.report.risk_report`.
+    folder
+        Folder to write the PNGs into.
+    confidence
+        Level named in the loss distribution's title; None: the method's own.
+    """
     paths = [Path(folder) / name for name in FILES]
     plot_loss_distribution(report, confidence, paths[0])
     plot_stress_scenarios(report, paths[1])

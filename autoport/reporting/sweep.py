@@ -13,7 +13,20 @@ import pandas as pd  # noqa: E402
 
 def save_sweep_plot(board: pd.DataFrame, metric: str, path: Path, title: str) -> Path:
     """The validation metric against each searched setting, one panel a setting; the chosen
-    trial in red. Failed trials are left out (they have no score)."""
+    trial in red. Failed trials are left out (they have no score).
+
+    Parameters
+    ----------
+    board
+        The leaderboard: one row per trial, a column per searched setting, the metric and
+        ``status``, best first.
+    metric
+        The column scored on validation.
+    path
+        PNG file to write.
+    title
+        Figure title.
+    """
     ok = board[board["status"] == "ok"]
     params = [c for c in board.columns if c.startswith("param.")]
     fig, axes = plt.subplots(1, len(params), figsize=(4.2 * len(params), 3.6), squeeze=False,

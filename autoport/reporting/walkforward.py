@@ -14,7 +14,17 @@ import pandas as pd  # noqa: E402
 
 def save_fold_sharpes(sharpes: pd.DataFrame, path: Path, title: str) -> Path:
     """Box plot of the fold Sharpe ratios per column (strategy, 1/N), every fold as a dot,
-    and a grey line joining each fold's pair (the same test sessions for both)."""
+    and a grey line joining each fold's pair (the same test sessions for both).
+
+    Parameters
+    ----------
+    sharpes
+        Annualised Sharpe ratio per fold (rows) for the strategy and 1/N (columns).
+    path
+        PNG file to write.
+    title
+        Figure title.
+    """
     columns = list(sharpes.columns)
     fig, ax = plt.subplots(figsize=(1.9 * len(columns) + 3.2, 4.4))
     values = [sharpes[c].dropna().to_numpy() for c in columns]

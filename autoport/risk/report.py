@@ -28,7 +28,15 @@ WEIGHT_SUM_TOLERANCE = 1e-4
 
 
 def check_portfolio(weights: Mapping[str, float], tickers: list[str]) -> pd.Series:
-    """Weights as a Series over ``tickers`` (missing = 0), refusing unknown names and bad sums."""
+    """Weights as a Series over ``tickers`` (missing = 0), refusing unknown names and bad sums.
+
+    Parameters
+    ----------
+    weights
+        Weight per ticker (fractions of the value, summing to 1; cash is not modelled).
+    tickers
+        The tickers of the prices.
+    """
     if not weights:
         raise DataError("the weights are empty; give at least one {ticker: weight}")
     unknown = [t for t in weights if t not in tickers]
@@ -150,6 +158,41 @@ def risk_report(
     The VaR backtest runs over the whole history given, re-estimating ``backtest_model``
     causally on a rolling ``backtest_window`` at each date, for the fixed ``weights``
     (rebalanced daily to them).
+
+    Parameters
+    ----------
+    prices
+        Adjusted closes, shape (T, N): sessions by tickers.
+    weights
+        Portfolio weights per ticker, summing to 1 (held fixed, rebalanced daily).
+    method
+        A VaR method, a family (``parametric``, ``historical``, ``monte_carlo``) or ``all``.
+    confidence
+        Probability of doing better than VaR, in (0.5, 1): 0.95 or 0.99.
+    horizon
+        Days the loss is measured over (1, 5, 10).
+    window
+        Sessions of daily returns the estimates use (the last ones), or ``"all"``.
+    scenarios
+        Stress scenarios (:func:`autoport.risk.stress.load_scenarios`).
+    alert_rules
+        Limits to check; None: no alerts.
+    sectors
+        Sector of each ticker, for the sector decomposition and sector shocks.
+    benchmark
+        Benchmark index levels on the same sessions, shape (T,), for beta-driven scenarios.
+    n_paths, seed, sampler
+        Monte Carlo paths, seed and sampler (``antithetic``, ``plain``, ``sobol``).
+    decay
+        Age weight λ per day (age-weighted historical VaR).
+    backtest_model
+        The VaR model re-estimated at each date of the VaR backtest.
+    backtest_window
+        Sessions of its rolling estimation window.
+    concentration_limit
+        Weight above which a position is flagged as concentrated.
+    risk_budgets
+        Target share of VaR per ticker; None: equal risk over the held assets (1/N).
     """
     tickers = list(weights.index)
     returns = prices[tickers].pct_change().iloc[1:]

@@ -102,7 +102,13 @@ def parse_scenarios(text: str, source: str = "stress.yaml") -> ScenarioSet:
 
 
 def load_scenarios(path: str | Path | None = None) -> ScenarioSet:
-    """The bundled scenario set, or the user's YAML file (config edge, reads the file)."""
+    """The bundled scenario set, or the user's YAML file (config edge, reads the file).
+
+    Parameters
+    ----------
+    path
+        A YAML file of scenarios (the bundled ``stress.yaml``'s format); None: the bundled set.
+    """
     if path is None:
         return parse_scenarios(bundled_scenarios_path().read_text(), "bundled stress.yaml")
     raw, source = configfile.read_mapping(path, kind="scenario file")

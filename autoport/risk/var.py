@@ -111,7 +111,31 @@ def compute_var(
     decay: float = 0.99,
     keep_scenarios: bool = False,
 ) -> VaRResult:
-    """Dispatch a :class:`VaRMethod` name to its estimator."""
+    """Dispatch a :class:`VaRMethod` name to its estimator.
+
+    Parameters
+    ----------
+    method
+        A :class:`VaRMethod` or its name.
+    returns
+        Daily simple returns of the assets, shape (T, N).
+    weights
+        Portfolio weights per asset, shape (N,): fractions of the value (long-only: sum to 1).
+    confidence
+        Probability of doing better than VaR, in (0.5, 1): 0.95 or 0.99.
+    horizon
+        Days the loss is measured over (1, 5, 10).
+    n_paths
+        Simulated paths (Monte Carlo methods).
+    seed
+        Seed of the simulation (Monte Carlo methods).
+    sampler
+        ``antithetic``, ``plain`` or ``sobol`` draws (Monte Carlo methods).
+    decay
+        Age weight λ per day (age-weighted historical).
+    keep_scenarios
+        Keep the portfolio return of every scenario in the result.
+    """
     m = choice(VaRMethod, method, "VaR method")
     common = {"confidence": confidence, "horizon": horizon}
     if m is VaRMethod.PARAMETRIC:
@@ -155,6 +179,21 @@ def value_at_risk(
 
     A 1-D ``returns`` is one portfolio's daily returns; a 2-D table without ``weights`` is held
     in equal weights. ``options`` go to :func:`compute_var` (``n_paths``, ``seed``, ...).
+
+    Parameters
+    ----------
+    returns
+        Daily simple returns: one portfolio's, shape (T,), or the assets', shape (T, N).
+    weights
+        Weights per asset, shape (N,), for a 2-D ``returns``; None: equal weights.
+    method
+        A :class:`VaRMethod` or its name.
+    confidence
+        Probability of doing better than VaR, in (0.5, 1): 0.95 or 0.99.
+    horizon
+        Days the loss is measured over (1, 5, 10).
+    **options
+        Passed to :func:`compute_var` (``n_paths``, ``seed``, ``sampler``, ``decay``).
     """
     x = np.asarray(returns, dtype=float)
     if weights is None:
@@ -165,7 +204,13 @@ def value_at_risk(
 
 def methods_for(family: str) -> tuple[VaRMethod, ...]:
     """The methods a family name stands for (``parametric``, ``historical``, ``monte_carlo``,
-    ``all``) or the one method it names; else one ``ConfigError`` naming both kinds."""
+    ``all``) or the one method it names; else one ``ConfigError`` naming both kinds.
+
+    Parameters
+    ----------
+    family
+        ``parametric``, ``historical``, ``monte_carlo``, ``all``, or one method's name.
+    """
     try:
         return METHOD_FAMILIES[family]
     except KeyError:

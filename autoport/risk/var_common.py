@@ -140,6 +140,13 @@ def choice(kind: type[Choice], value: object, what: str,
 
 
 def check_confidence(confidence: float) -> float:
+    """The confidence level as a float, or one ``ConfigError``.
+
+    Parameters
+    ----------
+    confidence
+        Probability of doing better than VaR, in (0.5, 1): 0.95 or 0.99.
+    """
     confidence = float(confidence)
     if not 0.5 < confidence < 1.0:
         raise ConfigError(
@@ -150,13 +157,28 @@ def check_confidence(confidence: float) -> float:
 
 
 def check_horizon(horizon: int) -> int:
+    """The horizon as an int, or one ``ConfigError``.
+
+    Parameters
+    ----------
+    horizon
+        Days the loss is measured over: a whole number, 1 or more.
+    """
     if int(horizon) != horizon or horizon < 1:
         raise ConfigError(f"horizon {horizon} must be a whole number of days >= 1 (1, 5, 10)")
     return int(horizon)
 
 
 def as_returns(returns: ArrayLike, *, min_obs: int = 2) -> np.ndarray:
-    """Daily asset returns as a finite float array of shape (n_observations, n_assets)."""
+    """Daily asset returns as a finite float array of shape (n_observations, n_assets).
+
+    Parameters
+    ----------
+    returns
+        Daily simple returns, shape (T, N) or (T,) for one asset.
+    min_obs
+        Fewest rows accepted.
+    """
     x = np.asarray(returns, dtype=float)
     if x.ndim == 1:
         x = x[:, None]
@@ -178,6 +200,15 @@ def as_returns(returns: ArrayLike, *, min_obs: int = 2) -> np.ndarray:
 
 
 def as_weights(weights: ArrayLike, n_assets: int) -> np.ndarray:
+    """Weights as a finite float array of shape (n_assets,), or one ``DataError``.
+
+    Parameters
+    ----------
+    weights
+        Portfolio weights per asset (fractions of the value).
+    n_assets
+        Number of assets N the returns hold.
+    """
     w = np.asarray(weights, dtype=float).ravel()
     if w.shape[0] != n_assets:
         raise DataError(f"{w.shape[0]} weights for {n_assets} assets; give one weight per asset")

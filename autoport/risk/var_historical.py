@@ -38,6 +38,19 @@ def historical_var(
     ``inverted_cdf`` quantile, ES the mean of tail mass ``1 - confidence``).
     ``decay=lambda`` in (0, 1): Boudoukh-Richardson-Whitelaw age weighting, weight
     ``lambda**age`` (age 0 = most recent window).
+
+    Parameters
+    ----------
+    returns
+        Daily simple returns of the assets, shape (T, N).
+    weights
+        Portfolio weights per asset, shape (N,): fractions of the value (long-only: sum to 1).
+    confidence
+        Probability of doing better than VaR, in (0.5, 1): 0.95 or 0.99.
+    horizon
+        Days the loss is measured over (1, 5, 10).
+    decay
+        None: plain historical simulation; λ in (0, 1): age weights ``λ**age``.
     """
     x = as_returns(returns, min_obs=2)
     w = as_weights(weights, x.shape[1])

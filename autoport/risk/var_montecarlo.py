@@ -56,7 +56,13 @@ class MarketModel:
 
 
 def matrix_root(cov: np.ndarray) -> np.ndarray:
-    """A lower-triangular Cholesky factor, or a symmetric eigen-root when ``cov`` is singular."""
+    """A lower-triangular Cholesky factor, or a symmetric eigen-root when ``cov`` is singular.
+
+    Parameters
+    ----------
+    cov
+        Covariance matrix, shape (N, N).
+    """
     try:
         return np.linalg.cholesky(cov)
     except np.linalg.LinAlgError:
@@ -66,7 +72,15 @@ def matrix_root(cov: np.ndarray) -> np.ndarray:
 
 @blas_single
 def fit_market_model(returns: ArrayLike, *, copula: bool = False) -> MarketModel:
-    """Sample mean and covariance of daily returns (and the copula's pieces when asked)."""
+    """Sample mean and covariance of daily returns (and the copula's pieces when asked).
+
+    Parameters
+    ----------
+    returns
+        Daily simple returns of the assets, shape (T, N).
+    copula
+        Also keep the sorted returns and the normal scores' correlation root (copula model).
+    """
     x = as_returns(returns, min_obs=3)
     mean = x.mean(0)
     cov = np.atleast_2d(np.cov(x, rowvar=False))
@@ -131,6 +145,23 @@ def standard_normals(
     (:func:`antithetic`); plain: ``n`` draws from ``rng``; both in ``dtype``. sobol: rows
     ``start .. start + n`` of the scrambled sequence seeded by ``seed`` (float64; ``rng``
     unused).
+
+    Parameters
+    ----------
+    n
+        Rows (paths).
+    d
+        Columns (dimensions).
+    rng
+        Generator of the ``antithetic`` and ``plain`` draws.
+    sampler
+        ``antithetic``, ``plain`` or ``sobol``.
+    seed
+        Seed of the Sobol scrambling.
+    start
+        First Sobol point drawn.
+    dtype
+        Float type of ``antithetic`` and ``plain`` draws.
     """
     sampler = choice(Sampler, sampler, "sampler")
     if sampler is Sampler.SOBOL:
@@ -167,6 +198,23 @@ def simulate_asset_returns(
     ``normal``: mean + root z. ``student_t``: multivariate t with ``dof`` scaled to the
     covariance. ``copula``: Gaussian copula on normal scores mapped to each asset's empirical
     distribution (linear interpolation between order statistics).
+
+    Parameters
+    ----------
+    model
+        Fitted daily mean and covariance (:func:`fit_market_model`).
+    n_paths
+        Simulated paths.
+    horizon
+        Days the loss is measured over (1, 5, 10).
+    distribution
+        ``normal``, ``student_t`` or ``copula``.
+    dof
+        Degrees of freedom of ``student_t`` (> 2).
+    sampler
+        ``antithetic``, ``plain`` or ``sobol``.
+    seed
+        Seed of the draws.
     """
     distribution = choice(Distribution, distribution, "Monte Carlo distribution",
                           MONTE_CARLO_DISTRIBUTIONS)
@@ -208,6 +256,13 @@ def empirical_quantiles(sorted_x: np.ndarray, u: np.ndarray) -> np.ndarray:
 
     Numpy's default ("linear") rule: position ``u (T - 1)`` between order statistics. Gathers
     through flat indices, which is faster than paired fancy indexing.
+
+    Parameters
+    ----------
+    sorted_x
+        Samples sorted in each column, shape (T, N).
+    u
+        Probabilities in [0, 1], shape (P, N).
     """
     t, n = sorted_x.shape
     pos = u * (t - 1)
@@ -442,6 +497,31 @@ def monte_carlo_var(
     the VaR band, which attribution needs. Other cases simulate every asset on every path
     (compounded over ``horizon`` days) in chunks on all cores, keeping the lowest paths' rows.
     Results do not depend on ``n_threads`` (default: all cores): each chunk has its own seed.
+
+    Parameters
+    ----------
+    returns
+        Daily simple returns of the assets, shape (T, N), or a fitted :class:`MarketModel`.
+    weights
+        Portfolio weights per asset, shape (N,): fractions of the value (long-only: sum to 1).
+    confidence
+        Probability of doing better than VaR, in (0.5, 1): 0.95 or 0.99.
+    horizon
+        Days the loss is measured over (1, 5, 10).
+    distribution
+        ``normal``, ``student_t`` or ``copula``.
+    n_paths
+        Simulated paths.
+    sampler
+        ``antithetic``, ``plain`` or ``sobol``.
+    seed
+        Seed of the draws.
+    dof
+        Degrees of freedom of ``student_t``; None: fitted on the portfolio's returns.
+    keep_scenarios
+        Keep every path's portfolio return in the result.
+    n_threads
+        Threads for the chunks; None: all cores.
     """
     confidence = check_confidence(confidence)
     h = check_horizon(horizon)

@@ -34,7 +34,15 @@ from autoport.risk.var_common import (
 
 
 def normal_var_es(mu: float, sigma: float, confidence: float) -> tuple[float, float]:
-    """VaR = mu + z_a sigma and ES = mu - sigma phi(z_a) / a, with a = 1 - confidence."""
+    """VaR = mu + z_a sigma and ES = mu - sigma phi(z_a) / a, with a = 1 - confidence.
+
+    Parameters
+    ----------
+    mu, sigma
+        Mean and standard deviation of the portfolio's return over the horizon.
+    confidence
+        Probability of doing better than VaR, in (0.5, 1): 0.95 or 0.99.
+    """
     a = alpha(confidence)
     z = stats.norm.ppf(a)
     return mu + z * sigma, mu - sigma * stats.norm.pdf(z) / a
@@ -44,6 +52,15 @@ def student_t_var_es(mu: float, sigma: float, dof: float, confidence: float) -> 
     """Student-t with ``dof`` > 2 scaled so its standard deviation is ``sigma``.
 
     ES = mu - s (nu + t_a^2) f_nu(t_a) / ((nu - 1) a), s = sigma sqrt((nu - 2) / nu).
+
+    Parameters
+    ----------
+    mu, sigma
+        Mean and standard deviation of the portfolio's return over the horizon.
+    dof
+        Degrees of freedom, > 2.
+    confidence
+        Probability of doing better than VaR, in (0.5, 1): 0.95 or 0.99.
     """
     if not dof > 2:
         raise ConfigError(f"Student-t degrees of freedom {dof} must exceed 2 (finite variance)")
@@ -55,7 +72,15 @@ def student_t_var_es(mu: float, sigma: float, dof: float, confidence: float) -> 
 
 
 def cornish_fisher_quantile(p: np.ndarray | float, skew: float, exkurt: float) -> np.ndarray:
-    """Cornish-Fisher expansion of the standardised quantile at probability ``p``."""
+    """Cornish-Fisher expansion of the standardised quantile at probability ``p``.
+
+    Parameters
+    ----------
+    p
+        Probabilities in (0, 1).
+    skew, exkurt
+        Skewness and excess kurtosis of the portfolio's return over the horizon.
+    """
     z = stats.norm.ppf(p)
     return (
         z
@@ -66,7 +91,15 @@ def cornish_fisher_quantile(p: np.ndarray | float, skew: float, exkurt: float) -
 
 
 def cornish_fisher_monotone(skew: float, exkurt: float, confidence: float) -> bool:
-    """Whether the expansion's quantile rises with probability over (1e-6, a]: valid there."""
+    """Whether the expansion's quantile rises with probability over (1e-6, a]: valid there.
+
+    Parameters
+    ----------
+    skew, exkurt
+        Skewness and excess kurtosis of the portfolio's return over the horizon.
+    confidence
+        Probability of doing better than VaR, in (0.5, 1): 0.95 or 0.99.
+    """
     p = np.geomspace(1e-6, alpha(confidence), 400)
     return bool(np.all(np.diff(cornish_fisher_quantile(p, skew, exkurt)) > 0))
 
@@ -79,6 +112,13 @@ def cornish_fisher_valid(skew: float, exkurt: float, z_max: float = 6.0) -> bool
     expansion", takes all ``z``: ``0 <= K <= 8`` for ``S = 0``). Over six standard deviations
     a slightly negative kurtosis stays valid; past an excess kurtosis of 8 the body folds over
     and tail quantiles overshoot (the bundled 1/N's 13.9 doubles the historical 99% VaR).
+
+    Parameters
+    ----------
+    skew, exkurt
+        Skewness and excess kurtosis of the portfolio's return over the horizon.
+    z_max
+        Half-width of the range of standard normal ``z`` checked.
     """
     a = exkurt / 8.0 - skew**2 / 6.0
     b = skew / 3.0
@@ -92,7 +132,17 @@ def cornish_fisher_valid(skew: float, exkurt: float, z_max: float = 6.0) -> bool
 def cornish_fisher_var_es(
     mu: float, sigma: float, skew: float, exkurt: float, confidence: float
 ) -> tuple[float, float]:
-    """VaR from the Cornish-Fisher quantile; ES = (1/a) integral of the quantile over (0, a)."""
+    """VaR from the Cornish-Fisher quantile; ES = (1/a) integral of the quantile over (0, a).
+
+    Parameters
+    ----------
+    mu, sigma
+        Mean and standard deviation of the portfolio's return over the horizon.
+    skew, exkurt
+        Skewness and excess kurtosis of the portfolio's return over the horizon.
+    confidence
+        Probability of doing better than VaR, in (0.5, 1): 0.95 or 0.99.
+    """
     a = alpha(confidence)
     var = mu + sigma * float(cornish_fisher_quantile(a, skew, exkurt))
     integral, _ = integrate.quad(
@@ -108,7 +158,13 @@ def cornish_fisher_var_es(
 
 
 def fit_student_t_dof(x: np.ndarray) -> float:
-    """Degrees of freedom by maximum likelihood (location and scale free), kept in (2.1, 100]."""
+    """Degrees of freedom by maximum likelihood (location and scale free), kept in (2.1, 100].
+
+    Parameters
+    ----------
+    x
+        Daily returns of one portfolio, shape (T,).
+    """
     x = np.asarray(x, dtype=float)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -131,6 +187,21 @@ def parametric_var(
     ``distribution``: ``normal``, ``student_t`` (``dof`` fitted by ML on the portfolio's
     returns unless given) or ``cornish_fisher`` (sample skewness and excess kurtosis of the
     portfolio's returns).
+
+    Parameters
+    ----------
+    returns
+        Daily simple returns of the assets, shape (T, N).
+    weights
+        Portfolio weights per asset, shape (N,): fractions of the value (long-only: sum to 1).
+    confidence
+        Probability of doing better than VaR, in (0.5, 1): 0.95 or 0.99.
+    horizon
+        Days the loss is measured over (1, 5, 10).
+    distribution
+        ``normal``, ``student_t`` or ``cornish_fisher``.
+    dof
+        Degrees of freedom of ``student_t``; None: fitted by maximum likelihood.
     """
     x = as_returns(returns, min_obs=3)
     w = as_weights(weights, x.shape[1])

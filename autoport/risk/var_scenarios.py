@@ -18,12 +18,28 @@ from autoport.risk.var_common import alpha
 
 
 def tail_count(n: int, confidence: float) -> int:
-    """empyrical's tail size ``floor((n - 1) a) + 1`` (the VaR backtest's historical ES)."""
+    """empyrical's tail size ``floor((n - 1) a) + 1`` (the VaR backtest's historical ES).
+
+    Parameters
+    ----------
+    n
+        Number of observations.
+    confidence
+        Probability of doing better than VaR, in (0.5, 1): 0.95 or 0.99.
+    """
     return int((n - 1) * alpha(confidence)) + 1
 
 
 def scenario_var_es(pnl: np.ndarray, confidence: float) -> tuple[float, float]:
-    """(VaR, ES) as returns by the tail rule of :mod:`autoport.measures`."""
+    """(VaR, ES) as returns by the tail rule of :mod:`autoport.measures`.
+
+    Parameters
+    ----------
+    pnl
+        The portfolio's return in each scenario, shape (S,).
+    confidence
+        Probability of doing better than VaR, in (0.5, 1): 0.95 or 0.99.
+    """
     return M.var_es(np.asarray(pnl, dtype=float), alpha(confidence))
 
 
@@ -52,7 +68,15 @@ def conditional_asset_means(
 
 
 def horizon_asset_returns(x: np.ndarray, horizon: int) -> np.ndarray:
-    """Overlapping ``horizon``-day compounded returns per asset (one row per window)."""
+    """Overlapping ``horizon``-day compounded returns per asset (one row per window).
+
+    Parameters
+    ----------
+    x
+        Daily simple returns of the assets, shape (T, N).
+    horizon
+        Days the loss is measured over (1, 5, 10).
+    """
     if horizon == 1:
         return x
     if x.shape[0] < horizon + 1:
@@ -74,6 +98,15 @@ def weighted_var_es(
     VaR is the smallest outcome whose cumulative probability reaches ``a``; ES averages the
     outcomes below it plus the fraction of the VaR outcome that completes mass ``a``. Returns
     the per-scenario tail weights too (summing to ``a``).
+
+    Parameters
+    ----------
+    pnl
+        The portfolio's return in each scenario, shape (S,).
+    prob
+        Probability of each scenario, shape (S,), summing to 1.
+    confidence
+        Probability of doing better than VaR, in (0.5, 1): 0.95 or 0.99.
     """
     a = alpha(confidence)
     order = np.argsort(pnl, kind="stable")
