@@ -288,7 +288,15 @@ def investable(history: pd.DataFrame, sessions: int) -> list[str]:
 def investable_mask(prices: pd.DataFrame, sessions: int) -> np.ndarray:
     """:func:`investable` at every row at once: a (rows, assets) bool array, True where the
     asset is priced on that row and the ``sessions - 1`` before it (False on the first
-    ``sessions - 1`` rows)."""
+    ``sessions - 1`` rows).
+
+    Parameters
+    ----------
+    prices
+        Adjusted closes, shape (T, N); NaN where an asset is not listed.
+    sessions
+        Rows of prices an asset needs up to a row to count as investable there.
+    """
     priced = prices.notna().to_numpy()
     n = max(int(sessions), 1)
     counts = np.cumsum(np.vstack([np.zeros((1, priced.shape[1]), dtype=int), priced]), axis=0)

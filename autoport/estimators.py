@@ -352,6 +352,11 @@ def window_estimates(window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     scikit-learn's Ledoit-Wolf on simple returns, symmetrised) to rounding, without the
     DataFrame round trips: what a step that re-estimates every session or month can afford
     (the decision menus, the MPT strategy).
+
+    Parameters
+    ----------
+    window
+        Adjusted closes without gaps, shape (T, N): T sessions (T >= 2) by N assets.
     """
     rets = window[1:] / window[:-1] - 1.0
     mu = np.prod(1.0 + rets, axis=0) ** (TRADING_DAYS / len(rets)) - 1.0
