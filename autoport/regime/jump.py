@@ -249,17 +249,56 @@ def _cluster_means(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
         return (onehot.T @ x) / onehot.sum(axis=0, keepdims=True).T
 
 
+def _random_state(seed) -> np.random.RandomState:
+    """``sklearn.utils.check_random_state``: a seed, a RandomState, or None (numpy's global)."""
+    if seed is None:
+        return np.random.mtrand._rand
+    if isinstance(seed, np.random.RandomState):
+        return seed
+    return np.random.RandomState(seed)
+
+
+def _kmeans_plusplus(x: np.ndarray, k: int, rng: np.random.RandomState) -> np.ndarray:
+    """``sklearn.cluster.kmeans_plusplus(x, k, random_state=rng)[0]`` (dense float64, unit
+    weights): the same draws and the same arithmetic, without importing sklearn.cluster (a
+    second of ``autoport regime``'s start-up); ``tests/regime`` checks it against sklearn."""
+    n, f = x.shape
+    weights = np.ones(n)
+    norms = np.einsum("ij,ij->i", x, x)
+
+    def squared_distances(rows: np.ndarray) -> np.ndarray:  # sklearn's _euclidean_distances
+        d = -2 * (rows @ x.T)
+        d += np.einsum("ij,ij->i", rows, rows)[:, None]
+        d += norms[None, :]
+        return np.maximum(d, 0, out=d)
+
+    trials = 2 + int(np.log(k))
+    centers = np.empty((k, f), dtype=x.dtype)
+    centers[0] = x[rng.choice(n, p=weights / weights.sum())]
+    closest = squared_distances(centers[0, np.newaxis])
+    potential = closest @ weights
+    for c in range(1, k):
+        ids = np.searchsorted(np.cumsum(weights * closest),
+                              rng.uniform(size=trials) * potential)
+        np.clip(ids, None, closest.size - 1, out=ids)
+        dist = squared_distances(x[ids])
+        np.minimum(closest, dist, out=dist)
+        pots = dist @ weights.reshape(-1, 1)
+        best = np.argmin(pots)
+        potential, closest = pots[best], dist[best]
+        centers[c] = x[ids[best]]
+    return centers
+
+
 def coordinate_descent(x: np.ndarray, n_states: int, jump_penalty: float, *, n_init: int,
                        seed, max_iter: int = 100, tol: float = 1e-8,
                        ) -> tuple[np.ndarray, np.ndarray, float]:
     """``jumpmodels.JumpModel(cont=False).fit(x, sort_by=None)`` with the compiled state
     assignment: (centres, labels, objective), states in decreasing frequency as there."""
     from scipy.spatial.distance import cdist
-    from sklearn.cluster import kmeans_plusplus
-    from sklearn.utils import check_random_state
 
-    rng = check_random_state(seed)
-    starts = [kmeans_plusplus(x, n_states, random_state=rng)[0] for _ in range(n_init)]
+    rng = _random_state(seed)
+    starts = [_kmeans_plusplus(x, n_states, rng) for _ in range(n_init)]
     best_val, best_labels, best_centers = np.inf, None, None
 
     def e_step(centers):

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from jumpmodels.jump import JumpModel, dp, jump_penalty_to_mx
 
-from autoport.regime.jump import assign_states, carry_after, coordinate_descent, forward_values
+from autoport.regime.jump import (
+    _kmeans_plusplus, assign_states, carry_after, coordinate_descent, forward_values,
+)
 
 PENALTIES = [0.0, 0.7, 10.0, 300.0, 900.0]  # 900: exp(-900) underflows, the Python fallback
 
@@ -61,3 +63,14 @@ def test_an_online_run_continued_from_the_carry_equals_one_pass(lam):
     last = whole[499]
     np.testing.assert_array_equal(carry, np.minimum(last, last.min() + lam))
     np.testing.assert_array_equal(forward_values(loss[500:], lam, carry), whole[500:])
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_the_kmeans_plusplus_starts_are_sklearns(k):
+    from sklearn.cluster import kmeans_plusplus
+
+    x = np.random.default_rng(k).standard_normal((1500, 7))
+    mine, theirs = np.random.RandomState(5), np.random.RandomState(5)
+    for _ in range(4):  # successive draws from one generator, as the fit makes them
+        np.testing.assert_array_equal(_kmeans_plusplus(x, k, mine),
+                                      kmeans_plusplus(x, k, random_state=theirs)[0])
