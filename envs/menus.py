@@ -41,7 +41,6 @@ from autoport.optimize import Constraints
 from autoport.optimize import constraints as C
 from autoport.optimize.warm import PathFailed, WarmPath
 
-TRADING_DAYS = 252
 MENU_VERSION = 1  # bump when the menu's numbers change for the same prices and settings
 MENU_SETTINGS = ("estimation_window", "vol_window", "momentum_window", "max_weight",
                  "defensive_cash", "actions")
