@@ -85,8 +85,10 @@ def walk_forward(
         "test": test, "purge": purge, "embargo": embargo, "warmup": warmup},
         "walk-forward settings")
     check_tracking(track)
+    # a ragged file (late listings, delistings) as in backtest: each decision holds the assets
+    # with the strategy's window of prices (decision.decide_investable), 1/N the listed ones
     panel = load_prices(prices, start=start, end=end, min_history=60, ffill=ffill,
-                        allow_jumps=allow_jumps,
+                        allow_jumps=allow_jumps, ragged=True,
                         too_short="pass a longer history (an earlier --start or a later --end)")
     probe = make_strategy(cfg.strategy, **cfg.strategy_arguments())
     seen = getattr(probe, "seen_until", None)

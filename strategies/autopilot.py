@@ -49,7 +49,7 @@ from autoport.autopilot import record as rec
 from autoport.autopilot import harvest, regimes, risk_checks, tax, trades, triggers
 from autoport.autopilot.settings import AutopilotSettings, EsgSettings, merged_settings
 from autoport.autopilot.state import AutopilotState
-from autoport.errors import ConfigError, OptimizationError
+from autoport.errors import ConfigError, DataError, OptimizationError
 from autoport.optimize import Constraints, Objective, risk_aversion_from_tolerance
 from autoport.optimize.capping import cap_and_renormalise
 from autoport.risk import load_alert_rules
@@ -174,6 +174,10 @@ class Autopilot:
     :meth:`prepare` (called by the first ``decide`` or ``min_history`` when not before)."""
 
     name = "autopilot"
+    # on a ragged panel (late listings, delistings) the regime detector and the DQN read the
+    # whole market (:meth:`step`); the autopilot's own targets hold the assets with its
+    # longest estimation window of prices (:meth:`investable`)
+    reads_ragged_history = True
 
     def __init__(self, settings: Any = None, **fields: Any) -> None:
         self.settings = s = merged_settings(settings, **fields)
@@ -224,6 +228,28 @@ class Autopilot:
     @property
     def min_history(self) -> int:
         return self.prepare().min_history
+
+    def investable(self, history: pd.DataFrame, book: Book | None
+                   ) -> tuple[pd.DataFrame, Book | None]:
+        """On a ragged panel, the history the autopilot's own steps read: the assets priced on
+        each session of its longest estimation window (its own, the regime map's, the DQN's)
+        up to the decision, on the rows they all share, and the book over them (a holding
+        left out, delisted, is sold at its last price, as ``decision.decide_investable``
+        does for other strategies). A complete panel and its book as they are."""
+        if not history.isna().to_numpy().any():
+            return history, book
+        p = self.prepare()
+        need = max([p.min_history, *(pol.window + 1 for pol in p.regime_map.values())])
+        cols = data_mod.investable(history, need)
+        if not cols:
+            raise DataError(f"no asset has {need} sessions of prices up to "
+                            f"{history.index[-1].date()}; start later (--start)")
+        sub = history[cols]
+        sub = sub.iloc[-int(sub.notna().all(axis=1)[::-1].cumprod().sum()):]
+        if book is not None:
+            book = replace(book, shares=book.shares.reindex(cols, fill_value=0.0),
+                           prices=book.prices.reindex(cols))
+        return sub, book
 
     def initial_state(self) -> AutopilotState:
         """The state before a run's first decision."""
@@ -389,7 +415,9 @@ class Autopilot:
         the current holdings and of today's normal target on the window ending that
         session, the drawdown then, and the regime then."""
         s, p = self.settings, self._ready
-        n = min(n, len(st.values))
+        # a ragged panel's history starts when its newest asset got the window, which may be
+        # after the last decision: those sessions only (never binds on a complete panel)
+        n = min(n, len(st.values), max(len(history) - s.window - 1, 1))
         tail = history.iloc[-(s.window + n + 1):].pct_change().iloc[1:]
         held = held.reindex(history.columns, fill_value=0.0)
         lookback = max(s.override.min_defensive_sessions, 5)
@@ -449,8 +477,13 @@ class Autopilot:
         today = history.index[-1]
         if state is None or state.last_date is not None and today <= state.last_date:
             state = self.initial_state()  # a new run from the start
+        # the regime detector and the DQN read the whole (possibly ragged) market
+        market, market_book = history, book
+        history, book = self.investable(history, book)
         if book is None:
             book = Book.all_cash(history.iloc[-1])
+        if market is history:
+            market_book = book
         st = state
         if st.capital is None:
             st = replace(st, capital=book.value, peak=book.value)
@@ -462,7 +495,7 @@ class Autopilot:
         st, year_end = tax.close_tax_year(st, today, s.tax)
         _put(record, "tax_year_end", year_end)
         now = self._today(st, history, closes, elapsed, book)
-        normal, st = self._normal_target(st, history, now)
+        normal, st = self._normal_target(st, history, now, market, market_book)
         risk = self._risk_state(st, now, normal)
         event, override, st = self._step_override(st, history, now, normal)
         _put(record, "override", override)
@@ -524,11 +557,14 @@ class Autopilot:
             blocked=sorted(t for t in tickers if st.taxbook.loss_sold_within(t, today)),
         )
 
-    def _normal_target(self, st: AutopilotState, history: pd.DataFrame, now: _Today
+    def _normal_target(self, st: AutopilotState, history: pd.DataFrame, now: _Today,
+                       market: pd.DataFrame, market_book: Book
                        ) -> tuple[_Normal, AutopilotState]:
         """3b. The regime and the target without override: the regime map's policy under the
-        stricter of its cap and the user's position limit, and the user's other limits."""
-        regime, confidence, probs, view, st = self._regime(st, history)
+        stricter of its cap and the user's position limit, and the user's other limits.
+        ``market`` and ``market_book``: the whole history and book (``history`` and
+        ``now.book`` unless the panel is ragged), which the detector and the DQN read."""
+        regime, confidence, probs, view, st = self._regime(st, market)
         policy = self._policy(regime)
         # the regime map's cap and the user's position limit: the stricter wins
         max_position = self._ready.max_position
@@ -537,14 +573,14 @@ class Autopilot:
         cons, notes, cap_used = self._constraints(now.tickers, now.blocked, cap)
         tol = self._tolerance(regime)
         weights, objective, more = self._solve_normal(st, history, policy, cons, tol, cap_used,
-                                                      now.book)
+                                                      market_book, market)
         return _Normal(regime=regime, confidence=confidence, probabilities=probs, view=view,
                        policy=policy, cap=cap, cap_used=cap_used, cons=cons, tol=tol,
                        objective=objective, weights=weights, notes=notes + more), st
 
     def _solve_normal(self, st: AutopilotState, history: pd.DataFrame, policy: regimes.Policy,
-                      cons: Constraints, tol: float, cap: float, book: Book
-                      ) -> tuple[pd.Series, str, list[str]]:
+                      cons: Constraints, tol: float, cap: float, book: Book,
+                      market: pd.DataFrame | None = None) -> tuple[pd.Series, str, list[str]]:
         """The normal weights (the DQN policy's proposal when one is set, else the policy's
         objective on its window, less its cash), the objective used, and notes. When solving
         fails, the previous target (1/N at first) is kept."""
@@ -556,10 +592,16 @@ class Autopilot:
         try:
             if self._ready.dqn is not None:
                 # the promoted policy proposes; the user's limits still apply (risk checks)
-                proposal = self._ready.dqn.decide(history, book)
+                # (on the whole market: it observes every asset it was trained on)
+                proposal = self._ready.dqn.decide(history if market is None else market, book)
                 normal = proposal.weights.reindex(tickers, fill_value=0.0).clip(lower=0.0)
                 objective = f"dqn policy {s.dqn_model_uri}"
                 notes.append(f"DQN policy: {proposal.reason}")
+                outside = proposal.weights.drop(tickers, errors="ignore")
+                outside = outside[outside.abs() > 1e-12]
+                if len(outside):
+                    notes.append(f"DQN weight on {', '.join(map(str, outside.index))} (not yet "
+                                 "with the autopilot's estimation window) left in cash")
             else:
                 sol = self._solve(est_window, objective, cons, tol, cap)
                 normal = sol.weights.clip(lower=0.0) * (1.0 - policy.cash)

@@ -201,8 +201,12 @@ def run(
     if dates is None:
         dates = schedule(prices.index, start, end, rebalance)
     # a ragged panel: a delisted asset keeps its last price (it is sold there), one not yet
-    # listed its first (never held: decide_investable gives it weight 0)
+    # listed its first (never held: decide_investable gives it weight 0); one without any
+    # price in ``prices`` (a walk-forward block before its listing) a placeholder 1, never held
     segment = prices.ffill().bfill().loc[sessions]
+    unpriced = prices.columns[prices.isna().all().to_numpy()]
+    if len(unpriced):
+        segment[unpriced] = 1.0
     complete = not prices.isna().to_numpy().any()  # then no decision scans its history
     # row-major, so each session's dot products run alike whatever layout ``prices`` has
     px = np.ascontiguousarray(segment.to_numpy(dtype=float))
