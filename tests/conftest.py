@@ -14,20 +14,12 @@ from pathlib import Path
 
 import pytest
 
-# Tests that start Ray (a local 2-CPU Ray, a two-node cluster, a sweep interrupted and resumed):
-# under pytest-xdist's ``--dist loadgroup`` they share one worker, so two Rays never compete for
-# the two cores. Without xdist the mark does nothing.
-RAY_MODULES = {"test_sweep_agent.py", "test_sweep_asha.py", "test_sweep_backtest.py",
-               "test_sweep_cluster.py", "test_sweep_interrupt.py", "test_sweep_runner.py",
-               "test_walkforward_cli.py"}
-
 
 def pytest_configure(config):
     """Under pytest-xdist each worker gets its own AUTOPORT_HOME below the one given, so tests
     that use the process-wide working area (MLflow store, menu cache) never share a store, and
     the terminal width the main process had: workers start with COLUMNS=80, which the CLI's
     rich console would keep as a fixed width (tables then lose columns)."""
-    config.addinivalue_line("markers", "xdist_group(name): tests pytest-xdist runs on one worker")
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if not worker:
         return
@@ -45,12 +37,6 @@ def pytest_configure(config):
 def pytest_configure_node(node):
     """pytest-xdist, main process: hand each worker this process's COLUMNS (None if unset)."""
     node.workerinput["autoport_columns"] = os.environ.get("COLUMNS")
-
-
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if item.path.name in RAY_MODULES:
-            item.add_marker(pytest.mark.xdist_group("ray"))
 
 
 @pytest.fixture()
