@@ -15,6 +15,30 @@ from pathlib import Path
 import pytest
 
 
+def pytest_configure(config):
+    """Under pytest-xdist each worker gets its own AUTOPORT_HOME below the one given, so tests
+    that use the process-wide working area (MLflow store, menu cache) never share a store, and
+    the terminal width the main process had: workers start with COLUMNS=80, which the CLI's
+    rich console would keep as a fixed width (tables then lose columns)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    base = os.environ.get("AUTOPORT_HOME")
+    if base:
+        os.environ["AUTOPORT_HOME"] = str(Path(base) / f"xdist-{worker}")
+    columns = getattr(config, "workerinput", {}).get("autoport_columns")
+    if columns is None:
+        os.environ.pop("COLUMNS", None)
+    else:
+        os.environ["COLUMNS"] = columns
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """pytest-xdist, main process: hand each worker this process's COLUMNS (None if unset)."""
+    node.workerinput["autoport_columns"] = os.environ.get("COLUMNS")
+
+
 @pytest.fixture()
 def home(tmp_path, monkeypatch):
     """A fresh AUTOPORT_HOME (MLflow store, zipline root, runs) and a default local store."""
