@@ -8,7 +8,7 @@ not settle. Either way the answer is one dense KKT solve of the final active set
 on (μ, Σ, constraints) only, not on the warm start: the warm start changes the time, not the
 numbers. It is the exact KKT point of the problem a conic solver approximates (to its
 tolerance). Shared by the decision menus (:mod:`autoport.envs.menus`) and the MPT strategy
-(:func:`autoport.portfolio.WindowSolver`).
+(:class:`autoport.portfolio.WindowSolver`).
 """
 
 from __future__ import annotations
