@@ -49,6 +49,10 @@ ENV = {
     "OPENBLAS_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
     "NO_COLOR": "1",
+    # Ray starts its workers at nice 15: beside the other steps (and anything else at normal
+    # priority) the sweep's trials got a few percent of a core, 160-450 s wall for a trial of
+    # 1 s CPU. The raylet reads this from its environment; its workers then run at nice 0.
+    "RAY_worker_niceness": "0",
     "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",  # mlflow serve starts uvicorn
 }
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
