@@ -70,3 +70,28 @@ TINY_AGENT = {
     "validation": {"eval_freq": 200, "patience": 2, "min_evals": 2},
 }
 
+
+
+def wait_for_http(proc, url: str, log_path, *, timeout: float = 180.0, what: str = "server") -> None:
+    """Wait until ``url`` answers 200 while ``proc`` (a server started by a test) runs.
+
+    Raises AssertionError with the server's log if it exits first, or after ``timeout``
+    seconds (generous: a loaded 2-core CI machine starts an MLflow server in tens of seconds).
+    """
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise AssertionError(f"{what} exited: {Path(log_path).read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not answer {url} in {timeout:.0f} s")
+        time.sleep(0.5)

@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from datetime import date
 
@@ -19,6 +18,7 @@ import pytest
 
 from autoport.envs.config import EnvConfig
 from autoport.synthetic import regime_switching_prices
+from autoport.testing import wait_for_http
 
 ENV = {"estimation_window": 40, "momentum_window": 30, "lookback": 5, "vol_window": 5,
        "rebalance_every": 5, "episode_length": 30, "schedule": "every_k"}
@@ -114,19 +114,8 @@ def test_mlflow_models_serve_answers_a_price_panel(logged, tmp_path):
         cwd=tmp_path)  # not the checkout: uvicorn puts the working folder first on sys.path
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"mlflow models serve exited: {(tmp_path / 'serve.log').read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/ping", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("mlflow models serve did not answer /ping in 120 s")
-            time.sleep(0.5)
+        wait_for_http(proc, f"{url}/ping", tmp_path / "serve.log", timeout=240,
+                      what="mlflow models serve")
         split = json.loads(prices.to_json(orient="split", date_format="iso"))
         answer = _post(f"{url}/invocations", {"dataframe_split": split})["predictions"]
         assert len(answer) == 1
