@@ -40,9 +40,10 @@ class Detector(Protocol):
 
 
 class HMMDetector:
-    """Gaussian HMM: the first fit runs ``n_restarts`` seeded restarts; later fits start EM
-    from the previous fit (``warm_start``) plus ``refit_restarts`` seeded restarts, and fall
-    back to the seeded restarts if the warm start alone fails."""
+    """Gaussian HMM: the first fit runs ``n_restarts`` seeded restarts and the split start;
+    later fits start EM from the previous fit (``warm_start``), the split start and
+    ``refit_restarts`` seeded restarts (the highest likelihood wins, so a refit leaves a warm
+    start stuck in a poor optimum), and fall back to the seeded restarts if those fail."""
 
     def __init__(self, *, warm_start: bool = True, refit_restarts: int = 0, **fit_kwargs):
         self.warm_start = warm_start

@@ -25,7 +25,8 @@ Protocol (one run, nothing tuned on the held-out years):
    1/N on 2007-2022 (fast simulator engine, monthly decisions, the bundled strategy settings).
 
 Run: ``.venv/bin/python experiments/regime/compare.py`` (22 minutes on a loaded 2-core machine,
-the synthetic check included). Writes
+the synthetic check included; ``--synthetic-only [CANDIDATE ...]`` prints step 0 alone and writes
+nothing, a quick loop while working on a detector). Writes
 ``tuning.csv``, ``comparison.csv``, ``comparison.md``, ``comparison.png`` and the held-out
 online labels ``heldout_labels.csv.gz`` beside this file.
 """
@@ -113,14 +114,31 @@ def strategy_figures(detector: DetectorConfig, prices: pd.DataFrame) -> dict:
             "max_drawdown_1n": out.baseline.metrics["max_drawdown"]}
 
 
+def synthetic_only(names: list[str]) -> None:
+    """Print the synthetic check of every setting of ``names`` (a quick loop while working on
+    a detector); writes nothing and reads no real data."""
+    base = load_config().detector
+    shared = {k: getattr(base, k) for k in SHARED}
+    for name in names:
+        fixed, key, values = CANDIDATES[name]
+        for value in values:
+            t0 = time.perf_counter()
+            acc = synthetic_check(DetectorConfig.model_validate({**shared, **fixed, key: value}))
+            print(f"{name} {key}={value:g}: worst {min(acc):.3f}, seeds "
+                  + " ".join(f"{a:.2f}" for a in acc)
+                  + f" ({time.perf_counter() - t0:.0f} s)", flush=True)
+
+
+SHARED = ("min_train", "refit_every", "train_window", "refit_restarts", "n_restarts", "seed",
+          "n_iter", "tol")
+
+
 def main() -> None:
     base = load_config().detector
     prices, index = data.bundled_prices(), data.bundled_benchmark()
     tune_prices, tune_index = prices.loc[:TUNE_END], index.loc[:TUNE_END]
     tune_ref = bull_bear_labels(tune_index)
-    shared = {k: getattr(base, k) for k in ("min_train", "refit_every", "train_window",
-                                            "refit_restarts", "n_restarts", "seed", "n_iter",
-                                            "tol")}
+    shared = {k: getattr(base, k) for k in SHARED}
     # 1. selection on 1990-2006
     rows, chosen = [], {}
     for name, (fixed, key, values) in CANDIDATES.items():
@@ -247,4 +265,18 @@ def plot(paths: dict, index: pd.Series, ref: pd.Series, nber: pd.Series, default
 
 
 if __name__ == "__main__":
-    main()
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--synthetic-only", nargs="*", metavar="CANDIDATE",
+                        help="only print the synthetic check of these candidates (all when none "
+                        "is named); writes nothing")
+    args = parser.parse_args()
+    if args.synthetic_only is not None:
+        unknown = set(args.synthetic_only) - set(CANDIDATES)
+        if unknown:
+            parser.error(f"unknown candidate(s) {', '.join(sorted(unknown))}; use "
+                         f"{', '.join(CANDIDATES)}")
+        synthetic_only(args.synthetic_only or list(CANDIDATES))
+    else:
+        main()

@@ -92,7 +92,8 @@ def test_convergence_is_reported_not_hidden(path):
     assert short.converged is False and short.n_iter == 2
     full = fit_hmm(feats, n_restarts=3)
     assert full.converged is True
-    assert [r.seed for r in full.restarts] == [0, 1, 2]
+    assert [(r.start, r.seed) for r in full.restarts] == [
+        ("seeded", 0), ("seeded", 1), ("seeded", 2), ("split", -2)]
     assert full.log_likelihood == max(r.log_likelihood for r in full.restarts)
 
 
@@ -115,3 +116,26 @@ def test_online_accuracy_is_at_least_90_percent_on_synthetic_paths(seed):
     assert len(labels) == 3000 - 1008
     accuracy = float((labels == truth.reindex(labels.index)).mean())
     assert accuracy >= 0.90, f"seed {seed}: online accuracy {accuracy:.3f}"
+
+
+def test_the_split_start_finds_a_rare_crash_regime_no_kmeans_start_finds():
+    # seed 7's first 756 sessions hold a calm and a middle regime and five crash days: every
+    # k-means start splits the calm regime in two (and names the middle one bear); the split
+    # start gives the five crash days their own state, at a higher likelihood
+    prices, truth = regime_switching_prices(1600, seed=7)
+    feats = build_features(prices, returns="assets").iloc[:756]
+    crash = (truth.reindex(feats.index) == "bear").to_numpy()
+    assert crash.sum() == 5
+    kmeans = fit_hmm(feats, n_restarts=5, transmat_prior=30.0, split_start=False)
+    split = fit_hmm(feats, n_restarts=5, transmat_prior=30.0)
+    assert split.restarts[-1].start == "split" and split.log_likelihood == max(
+        r.log_likelihood for r in split.restarts)
+    assert split.log_likelihood > kmeans.log_likelihood + 10  # nats
+    assert [r.log_likelihood for r in split.restarts[:5]] == [
+        r.log_likelihood for r in kmeans.restarts]  # the same k-means starts, one more start
+    # in sample, the split fit's bear state is exactly the five crash days; the k-means fit's
+    # bear state is the middle regime, a third of the sessions and more
+    bear = {name: fit.smoothed(feats).idxmax(axis=1).to_numpy() == "bear"
+            for name, fit in (("split", split), ("kmeans", kmeans))}
+    np.testing.assert_array_equal(bear["split"], crash)
+    assert bear["kmeans"].mean() > 0.3
