@@ -243,7 +243,9 @@ def test_regime_probabilities_of_a_cut_history_equal_the_full_panel(prices):
         np.testing.assert_array_equal(online.at(prices.iloc[: t + 1]), full[t])
     assert online.fitted == 8  # one fit per grid point up to row 399, reused across calls
     assert np.isnan(online.at(prices.iloc[:first])).all()  # before the first fit
-    assert len({tuple(np.round(r, 3)) for r in full[first:]}) > 50  # a live signal
+    # a live signal: every regime leads on some date, and the probabilities move
+    assert len(set(full[first:].argmax(axis=1))) == 3
+    assert len({tuple(np.round(r, 3)) for r in full[first:]}) > 20
 
 
 def test_regime_observations_ignore_the_future(prices):
