@@ -9,6 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from autoport.regime.config import load_config
 from autoport.regime.features import build_features
 from autoport.regime.hmm import fit_from_dict, online_regimes
 from autoport.synthetic import regime_switching_prices
@@ -56,7 +57,8 @@ def test_regime_json_files_and_mlflow_model(app, files, tmp_path, monkeypatch):
     # the same computation done directly gives the same current regime and history
     cut = prices.loc[:"2002-12-31"]
     direct = online_regimes(build_features(cut, returns="assets"), min_train=300,
-                            refit_every=200, n_restarts=2, tol=1e-2)
+                            refit_every=200, n_restarts=2, tol=1e-2,
+                            transmat_prior=load_config().candidate("hmm_market_3").transmat_prior)
     assert payload["as_of"] == "2002-12-31"
     assert payload["current_regime"] == direct.labels.iloc[-1]
     assert payload["confidence"] == pytest.approx(direct.confidence.iloc[-1])

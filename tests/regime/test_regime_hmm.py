@@ -139,3 +139,16 @@ def test_the_split_start_finds_a_rare_crash_regime_no_kmeans_start_finds():
             for name, fit in (("split", split), ("kmeans", kmeans))}
     np.testing.assert_array_equal(bear["split"], crash)
     assert bear["kmeans"].mean() > 0.3
+
+
+def test_the_detector_setting_split_start_false_leaves_the_kmeans_and_warm_starts():
+    from autoport.regime.config import DetectorConfig
+    from autoport.regime.detector import detect
+
+    prices = regime_switching_prices(500, seed=1)[0]
+    for on in (True, False):
+        det = DetectorConfig(min_train=200, refit_every=150, n_restarts=1, split_start=on)
+        fits = detect(prices, det).fits
+        assert len(fits) == 2
+        assert [{r.start for r in f.restarts} for f in fits] == (
+            [{"seeded", "split"}, {"warm", "split"}] if on else [{"seeded"}, {"warm"}])
