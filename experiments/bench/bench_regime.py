@@ -105,8 +105,10 @@ def main() -> None:
 
     ref = res.probabilities.to_numpy()
     same = all(np.array_equal(f.probabilities.to_numpy(), ref) for f in (monthly, daily))
-    print(f"\nonline filter, {len(res.fits)} fits, {len(ref)} labelled sessions "
-          f"(EM iterations of the winning candidates: {sum(f.n_iter for f in res.fits)}):")
+    # EM iterations are an HMM's; the jump model's fits do not count theirs
+    em = (f" (EM iterations of the winning candidates: {sum(f.n_iter for f in res.fits)})"
+          if res.fits and res.fits[0].kind == "hmm" else "")
+    print(f"\nonline filter, {len(res.fits)} fits, {len(ref)} labelled sessions{em}:")
     print(f"  batch run()                    {t_batch:8.2f} s")
     n_sync = len(range(det.min_train + 1, len(feats) + 21, 21))
     print(f"  monthly sync() x {n_sync:<5}        {t_monthly:8.2f} s   / batch = "
