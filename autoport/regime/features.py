@@ -116,6 +116,14 @@ def build_features(
     they must cover every feature date. Volume is best passed as a log or a ratio to its own
     trailing mean, since the HMM treats each column as Gaussian within a regime.
     """
+    return _build(prices, returns=returns, realized_vol=realized_vol, vol_window=vol_window,
+                  horizons=horizons, extra=extra)[0]
+
+
+def _build(prices, *, returns, realized_vol, vol_window, horizons, extra=None
+           ) -> tuple[pd.DataFrame, pd.Series, np.ndarray | None]:
+    """:func:`build_features`, with the market returns and (``features``) the EWMA averages
+    on the last row, which :class:`FeatureStream` continues."""
     if vol_window < 2:
         raise DataError(f"vol_window {vol_window} is too short; use at least 2 sessions")
     if len(prices) < vol_window + 2:
@@ -129,8 +137,10 @@ def build_features(
         raise DataError(
             f"unknown returns feature {returns!r}; use 'assets', 'market' or 'features'")
     ret = market_returns(prices)
+    last = None
     if returns == "features":
-        parts = [market_features(ret, tuple(horizons))]
+        columns, last = _market_columns(ret, tuple(horizons))
+        parts = [columns.iloc[max(horizons):]]
     elif returns == "assets" and isinstance(prices, pd.DataFrame) and prices.shape[1] > 1:
         # a ragged panel: the assets listed all along
         listed = prices.loc[:, prices.notna().all()] if prices.isna().to_numpy().any() else prices
@@ -164,7 +174,7 @@ def build_features(
         frame = pd.concat([frame, aligned.astype(float)], axis=1)
     if not np.isfinite(frame.to_numpy()).all():
         raise DataError("regime features hold non-finite values; check the prices for gaps")
-    return frame
+    return frame, ret, last
 
 
 class FeatureStream:
@@ -229,26 +239,23 @@ class FeatureStream:
     def _rebuild(self, prices: pd.DataFrame, values: np.ndarray) -> pd.DataFrame:
         self.reset()
         self.rebuilds += 1
-        frame = build_features(prices, **self.kwargs)
+        frame, ret, self._ewm = _build(prices, **self.kwargs)
         kw = self.kwargs
         ragged_assets = (kw["returns"] == "assets" and prices.shape[1] > 1
                          and np.isnan(values).any())
         if ragged_assets:
             return frame  # no state: every call rebuilds
-        if kw["returns"] == "features" or kw["realized_vol"]:
-            ret = market_returns(prices)
         if kw["realized_vol"]:
             self._ret = ret.to_numpy(dtype=float).copy()
         if kw["returns"] == "features":
-            _, self._ewm = _market_columns(ret, kw["horizons"])
             # the trailing highs' window: 4·max(h) levels, -inf before the first
             span = 4 * max(kw["horizons"])
             level = np.concatenate([np.full(span, -np.inf), ret.cumsum().to_numpy()])
             self._levels = level[-span:].copy()
         # the new rows' market returns in numpy (pandas' pct_change and row mean take ~1 ms
         # a call), if they equal pandas' to the bit on this history; else pandas' on the tail
-        self._numpy_returns = _numpy_market_returns(values) is not None and _same(
-            _numpy_market_returns(values), market_returns(prices).to_numpy(dtype=float))
+        fast = _numpy_market_returns(values)
+        self._numpy_returns = fast is not None and _same(fast, ret.to_numpy(dtype=float))
         self._values = _frozen(values.copy())
         self._n = len(values)
         self._index, self._columns = prices.index, prices.columns
