@@ -67,7 +67,7 @@ class Hysteresis:
             n = 0
             self._seen, self._out, self._columns = p[:0].copy(), self._out[:0], columns
         self._walk(p, n)
-        return pd.Series(self._labels, index=probabilities.index, name="active_regime")
+        return pd.Series(self._labels.copy(), index=probabilities.index, name="active_regime")
 
     def __deepcopy__(self, memo) -> Hysteresis:
         """A walk that continues apart from this one; its arrays are replaced, never written,
