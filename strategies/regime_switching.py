@@ -2,7 +2,8 @@
 
 At each decision the strategy is handed the history up to the decision date. It
 
-1. builds the detector's features from that history;
+1. builds the detector's features from that history (continued over the sessions added since
+   the previous decision: :class:`autoport.regime.features.FeatureStream`);
 2. runs the online regime filter (:class:`autoport.regime.online.OnlineRegimeFilter`, the
    one behind ``autoport regime``, with ``strategy.refit_every``) over it: each session's
    filtered probability comes from the fit of the last refit-grid point before it, trained on
@@ -11,7 +12,8 @@ At each decision the strategy is handed the history up to the decision date. It
    since the previous decision;
 3. applies hysteresis to those online probabilities (a switch needs ``threshold`` held
    ``hold_days`` sessions and ``min_hold`` sessions since the previous switch) so the
-   portfolio does not churn;
+   portfolio does not churn (the walk resumes from the last decision's state:
+   :class:`autoport.regime.hysteresis.Hysteresis`);
 4. solves the active regime's objective (``configs/regime.yaml``: bull → max Sharpe,
    sideways → risk parity, bear → min CVaR on a recent window with a cash sleeve);
 
@@ -111,10 +113,10 @@ class RegimeSwitching:
         a logged model's over the whole history) and the hysteresis regime path, from
         ``history`` only."""
         kwargs = self.config.detector.feature_kwargs()
-        if self._features is None or self._features.kwargs != {**kwargs,
-                                                               "horizons": tuple(kwargs["horizons"])}:
-            self._features = FeatureStream(**kwargs)
-        feats = self._features(history)
+        stream = self._features
+        if stream is None or stream.kwargs != {**kwargs, "horizons": tuple(kwargs["horizons"])}:
+            stream = self._features = FeatureStream(**kwargs)
+        feats = stream(history)
         if self.logged is not None:
             self.logged.check_out_of_sample(history.index[-1])
             fit = self.logged.fit

@@ -360,9 +360,10 @@ def _continue_market(ret: np.ndarray, ewm: np.ndarray, levels: np.ndarray,
     out = [ret]
     for j, h in enumerate(horizons):
         win = np.lib.stride_tricks.sliding_window_view(trail, 4 * h)[-len(ret):]
-        out += [avg[:, 3 * j], 0.5 * np.log(np.ascontiguousarray(np.maximum(avg[:, 3 * j + 1], 1e-12))),
-                0.5 * np.log(np.ascontiguousarray(np.maximum(avg[:, 3 * j + 2], 1e-12))),
-                level - win.max(axis=1)]
+        # the logs on contiguous arrays, as pandas takes them (numpy's SIMD log)
+        vol = np.ascontiguousarray(np.maximum(avg[:, 3 * j + 1], 1e-12))
+        down = np.ascontiguousarray(np.maximum(avg[:, 3 * j + 2], 1e-12))
+        out += [avg[:, 3 * j], 0.5 * np.log(vol), 0.5 * np.log(down), level - win.max(axis=1)]
     return np.column_stack(out), (w, trail[-len(levels):].copy())
 
 
