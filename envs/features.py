@@ -155,11 +155,15 @@ class RegimeObservations:
     """
 
     def __init__(self, detector: DetectorConfig, regime_model: str | None = None) -> None:
+        from autoport.regime.features import FeatureStream
         from autoport.regime.online import OnlineRegimeFilter
 
         self.detector = detector
         self.regime_model = regime_model  # a logged model is used as is: no grid, no refits
         self._online = OnlineRegimeFilter.from_detector(detector)
+        # the features of the history seen, continued over the new sessions (rebuilt when a
+        # history does not continue it)
+        self._features = FeatureStream(**detector.feature_kwargs())
 
     @property
     def fitted(self) -> int:
@@ -168,13 +172,11 @@ class RegimeObservations:
 
     def at(self, history: pd.DataFrame) -> np.ndarray:
         """(bull, bear, sideways) on ``history.index[-1]``; NaN before the first fit."""
-        from autoport.regime.features import build_features
-
         if self.regime_model is not None:
             logged = logged_regime_model(self.regime_model)
             logged.check_out_of_sample(history.index[-1])
             return logged_probabilities(history, logged).iloc[-1].to_numpy(dtype=float)
-        feats = build_features(history, **self.detector.feature_kwargs())
+        feats = self._features(history)
         if len(feats) <= self.detector.min_train:
             return np.full(N_REGIMES, np.nan)
         return self._online.sync(feats).iloc[-1].to_numpy(dtype=float)

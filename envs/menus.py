@@ -266,16 +266,37 @@ def _rows_of(prices: pd.DataFrame) -> np.ndarray:
 
 def menu_weights(history: pd.DataFrame, config: EnvConfig) -> np.ndarray:
     """One session's menu (the last row of ``history``), as the batched build computes it."""
-    _check_history(len(history), config)
-    values = _rows_of(history)[-config.history_needed:]
-    if np.isnan(values).any():  # a ragged panel: the menu of the listed assets
-        cols = np.flatnonzero(~np.isnan(values).any(axis=0))
-        _check_listed(cols, history.index[-1], config)
-        out = np.zeros((len(config.actions), history.shape[1]))
-        sub = history.iloc[-config.history_needed:, cols]
-        out[:, cols] = _Builder(sub.columns, config).menu(_rows_of(sub), lambda: sub)
-        return out
-    return _Builder(history.columns, config).menu(values, lambda: history)
+    return SessionMenus(config)(history)
+
+
+class SessionMenus:
+    """One session's menu at a time (:func:`menu_weights`), for a strategy deciding on a
+    growing history: the builder of the listed assets is kept from one call to the next, so
+    each menu's solves start from the previous decision's active sets. That changes the time
+    (a monthly DQN backtest's menus took 2-3x less), not the numbers: each point is the dense
+    KKT solve of its final active set (see the module docstring)."""
+
+    def __init__(self, config: EnvConfig) -> None:
+        self.config = config
+        self._builder: _Builder | None = None  # of the last set of listed assets
+
+    def _of(self, tickers) -> _Builder:
+        if self._builder is None or self._builder.tickers != list(tickers):
+            self._builder = _Builder(tickers, self.config)
+        return self._builder
+
+    def __call__(self, history: pd.DataFrame) -> np.ndarray:
+        config = self.config
+        _check_history(len(history), config)
+        values = _rows_of(history.iloc[-config.history_needed:])
+        if np.isnan(values).any():  # a ragged panel: the menu of the listed assets
+            cols = np.flatnonzero(~np.isnan(values).any(axis=0))
+            _check_listed(cols, history.index[-1], config)
+            out = np.zeros((len(config.actions), history.shape[1]))
+            sub = history.iloc[-config.history_needed:, cols]
+            out[:, cols] = self._of(sub.columns).menu(_rows_of(sub), lambda: sub)
+            return out
+        return self._of(history.columns).menu(values, lambda: history)
 
 
 def _check_listed(cols: np.ndarray, date: pd.Timestamp, config: EnvConfig) -> None:

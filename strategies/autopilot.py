@@ -419,30 +419,45 @@ class Autopilot:
         # after the last decision: those sessions only (never binds on a complete panel)
         n = min(n, len(st.values), max(len(history) - s.window - 1, 1))
         tail = history.iloc[-(s.window + n + 1):].pct_change().iloc[1:]
-        held = held.reindex(history.columns, fill_value=0.0)
+        cols = history.columns
+        held = held.reindex(cols, fill_value=0.0).to_numpy(dtype=float)
+        target = normal.reindex(cols, fill_value=0.0).to_numpy(dtype=float)
         lookback = max(s.override.min_defensive_sessions, 5)
         vals = [v for _, v in st.values]
-        out = []
-        for e in range(n - 1, -1, -1):  # e sessions before today
-            day = history.index[-1 - e]
-            win = tail.iloc[max(0, len(tail) - s.window - e): len(tail) - e]
+        # each session's closes (the engine's marks where it gave them) and regime, as arrays
+        days = history.index[-n:]
+        px = history.iloc[-n:].to_numpy(dtype=float).copy()
+        at = closes.index.get_indexer(days)
+        px[at >= 0] = closes.reindex(columns=cols).to_numpy(dtype=float)[at[at >= 0]]
+        if view is not None:
+            on = view.path.index.get_indexer(days)
+            probs, names = view.path.to_numpy(dtype=float), list(view.path.columns)
+            acted = view.acted_path.reindex(view.path.index).to_numpy()
+        windows, books, rest = [], [], []
+        for j, e in enumerate(range(n - 1, -1, -1)):  # e sessions before today
+            windows.append((max(0, len(tail) - s.window - e), len(tail) - e))
             i = len(vals) - 1 - e
             v = vals[i]
-            px = closes.loc[day] if day in closes.index else history.loc[day]
-            w_now = held * px / v if v > 0 else held * 0.0
-            var_book = risk_checks.portfolio_var(w_now, win, p.confidence) if v else 0.0
-            var_norm = risk_checks.portfolio_var(normal, win, p.confidence)
+            # the holdings' value weights that session (0 without value: no VaR)
+            books.append(held * px[j] / v if v > 0 else np.zeros(len(cols)))
             dd = v / st.peaks[i] - 1.0
             recent = v / max(vals[max(0, i - lookback + 1): i + 1]) - 1.0
             regime = conf = None
-            if view is not None and day in view.path.index:
-                if p.rules.bear_signal == "acted":
-                    regime = str(view.acted_path.at[day])
-                else:
-                    row = view.path.loc[day]
-                    regime = str(row.idxmax())
-                conf = float(view.path.at[day, regime])
-            out.append(ov.OverrideInputs(var_book, var_norm, dd, recent, regime, conf))
+            if view is not None and on[j] >= 0:
+                row = probs[on[j]]
+                regime = (str(acted[on[j]]) if p.rules.bear_signal == "acted"
+                          else str(names[int(np.argmax(row))]))
+                conf = float(row[names.index(regime)])
+            rest.append((v, dd, recent, regime, conf))
+        # VaR of the holdings and of the normal target on the window ending each session
+        var_books = risk_checks.window_vars(tail, windows, books, p.confidence)
+        var_norms = risk_checks.window_vars(tail, windows, [target] * len(windows),
+                                            p.confidence)
+        out = []
+        for (v, dd, recent, regime, conf), var_book, var_norm in zip(
+                rest, var_books, var_norms, strict=True):
+            out.append(ov.OverrideInputs(var_book if v else 0.0, var_norm, dd, recent,
+                                         regime, conf))
         return out
 
     def _sync_values(self, st: AutopilotState, closes: pd.DataFrame, book: Book

@@ -2,7 +2,8 @@
 
 At each decision the strategy is handed the history up to the decision date. It
 
-1. builds the detector's features from that history;
+1. builds the detector's features from that history (continued over the sessions added since
+   the previous decision: :class:`autoport.regime.features.FeatureStream`);
 2. runs the online regime filter (:class:`autoport.regime.online.OnlineRegimeFilter`, the
    one behind ``autoport regime``, with ``strategy.refit_every``) over it: each session's
    filtered probability comes from the fit of the last refit-grid point before it, trained on
@@ -11,7 +12,8 @@ At each decision the strategy is handed the history up to the decision date. It
    since the previous decision;
 3. applies hysteresis to those online probabilities (a switch needs ``threshold`` held
    ``hold_days`` sessions and ``min_hold`` sessions since the previous switch) so the
-   portfolio does not churn;
+   portfolio does not churn (the walk resumes from the last decision's state:
+   :class:`autoport.regime.hysteresis.Hysteresis`);
 4. solves the active regime's objective (``configs/regime.yaml``: bull → max Sharpe,
    sideways → risk parity, bear → min CVaR on a recent window with a cash sleeve);
 
@@ -43,9 +45,9 @@ from pydantic import ValidationError
 from autoport import configfile, portfolio
 from autoport.errors import DataError
 from autoport.regime.config import RegimeConfig, load_config
-from autoport.regime.features import build_features
+from autoport.regime.features import FeatureStream
 from autoport.regime.hmm import HMMFit
-from autoport.regime.hysteresis import hysteresis
+from autoport.regime.hysteresis import Hysteresis
 from autoport.regime.logged import LoggedModel, load_logged_model
 from autoport.regime.online import OnlineRegimeFilter
 from autoport.decision import Book, Decision, check_weights
@@ -94,6 +96,10 @@ class RegimeSwitching:
         # the regime held at the last decision: a switch is made only when it pays (see decide)
         self._held: tuple[pd.Timestamp, str] | None = None
         self._solvers: dict[tuple[str, float], portfolio.WindowSolver] = {}
+        # the features and the hysteresis walk of the history seen, continued at each decision
+        # (each checks the history continues the one it saw, else starts afresh)
+        self._features: FeatureStream | None = None
+        self._hysteresis: Hysteresis | None = None
 
     # ------------------------------------------------------------------------------------
 
@@ -106,7 +112,11 @@ class RegimeSwitching:
         """Filtered probabilities (online: each session's from the fit of its refit-grid point;
         a logged model's over the whole history) and the hysteresis regime path, from
         ``history`` only."""
-        feats = build_features(history, **self.config.detector.feature_kwargs())
+        kwargs = self.config.detector.feature_kwargs()
+        stream = self._features
+        if stream is None or stream.kwargs != {**kwargs, "horizons": tuple(kwargs["horizons"])}:
+            stream = self._features = FeatureStream(**kwargs)
+        feats = stream(history)
         if self.logged is not None:
             self.logged.check_out_of_sample(history.index[-1])
             fit = self.logged.fit
@@ -121,10 +131,12 @@ class RegimeSwitching:
             probs = self._online.sync(feats)
             fit = self._online.last_fit
         s = self.config.strategy
-        active = hysteresis(
-            probs, threshold=s.threshold, hold_days=s.hold_days, min_hold=s.min_hold
-        )
-        return probs, active, fit
+        walk = self._hysteresis
+        if walk is None or (walk.threshold, walk.hold_days, walk.min_hold) != (
+                s.threshold, s.hold_days, s.min_hold):
+            walk = self._hysteresis = Hysteresis(threshold=s.threshold, hold_days=s.hold_days,
+                                                 min_hold=s.min_hold)
+        return probs, walk(probs), fit
 
     def _solve(self, history: pd.DataFrame, regime: str) -> portfolio.Solution:
         """The regime's objective on its window: :func:`portfolio.solve`, with max Sharpe and
@@ -147,7 +159,7 @@ class RegimeSwitching:
         each of the longest policy window's sessions up to the decision, on the rows they all
         share (an asset enters once it has that window and leaves at its last price); a
         complete panel as it is."""
-        if not history.isna().to_numpy().any():
+        if not np.isnan(history.to_numpy(dtype=float)).any():
             return history
         from autoport.data import investable
 

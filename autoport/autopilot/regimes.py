@@ -25,9 +25,9 @@ from pydantic import ValidationError
 
 from autoport.errors import ConfigError
 from autoport.regime.config import DetectorConfig, RegimeConfig, load_config
-from autoport.regime.features import build_features
+from autoport.regime.features import FeatureStream
 from autoport.regime.hmm import REGIMES
-from autoport.regime.hysteresis import hysteresis
+from autoport.regime.hysteresis import Hysteresis
 from autoport.regime.online import OnlineRegimeFilter
 
 FALLBACK_MAP = {
@@ -121,6 +121,11 @@ class AutopilotRegimes:
         warmup = self.detector.warmup
         self.min_history = self.detector.min_train + warmup
         self._online = OnlineRegimeFilter.from_detector(self.detector, self.refit_every)
+        # the features and the hysteresis walk continue from the history seen (each checks
+        # the history continues it, else starts afresh); copies share what they have built
+        self._features = FeatureStream(**self.detector.feature_kwargs())
+        self._walk = Hysteresis(threshold=self.threshold, hold_days=self.hold_days,
+                                min_hold=self.min_hold)
 
     @property
     def fits(self) -> int:
@@ -130,6 +135,7 @@ class AutopilotRegimes:
     def reset(self) -> None:
         """Start afresh: forget the rows, fits and probabilities of earlier histories."""
         self._online.reset()
+        self._features.reset()
 
     def describe(self) -> dict:
         return {**self.detector.model_dump(), "refit_every": self.refit_every,
@@ -140,13 +146,12 @@ class AutopilotRegimes:
         """The regime at ``history``'s last date, or None before the first fit."""
         if len(history) < self.min_history:
             return None
-        feats = build_features(history, **self.detector.feature_kwargs())
+        feats = self._features(history)
         if len(feats) <= self.detector.min_train:
             return None
         probs = self._online.sync(feats)
         fit = self._online.last_fit
-        acted = hysteresis(probs, threshold=self.threshold, hold_days=self.hold_days,
-                           min_hold=self.min_hold)
+        acted = self._walk(probs)
         today = probs.iloc[-1]
         return RegimeView(
             probabilities={k: float(v) for k, v in today.items()}, raw=str(today.idxmax()),

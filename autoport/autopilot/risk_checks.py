@@ -42,6 +42,39 @@ def portfolio_var(weights: pd.Series, returns: pd.DataFrame, confidence: float) 
     return float(historical_var(returns.to_numpy(float), w, confidence=confidence).var)
 
 
+def window_vars(returns: pd.DataFrame, windows: Sequence[tuple[int, int]],
+                weights: Sequence[np.ndarray], confidence: float) -> list[float]:
+    """``portfolio_var(w, returns.iloc[lo:hi], confidence)`` for each ``(lo, hi)`` window and
+    weights ``w`` (numpy, over ``returns``' columns), the same numbers to the bit.
+
+    The override reads two VaRs on every session since the last decision; here the returns
+    are converted and checked once, the BLAS limit is set once, and each window computes its
+    portfolio returns (the same product on the same memory) and their VaR quantile only, not
+    the ES and tail attribution :func:`~autoport.risk.historical_var` adds. A window or
+    weights that one of them would refuse goes through :func:`portfolio_var`, which raises
+    the same error.
+    """
+    from autoport._blas import single_threaded_blas
+    from autoport.risk.var_common import check_confidence
+    from autoport.risk.var_scenarios import scenario_var_es
+
+    confidence = check_confidence(confidence)
+    x = returns.to_numpy(float)
+    clean = bool(np.isfinite(x).all() and not (x <= -1.0).any())
+    out = []
+    with single_threaded_blas():
+        for (lo, hi), w in zip(windows, weights, strict=True):
+            win = x[lo:hi]
+            if not (clean and len(win) >= 2 and np.isfinite(w).all()):
+                out.append(portfolio_var(pd.Series(w, index=returns.columns),
+                                         returns.iloc[lo:hi], confidence))
+            elif not np.any(w):
+                out.append(0.0)
+            else:
+                out.append(float(scenario_var_es(win @ w, confidence)[0]))
+    return out
+
+
 def esg_score(weights: pd.Series, scores: Mapping[str, float]) -> float | None:
     """Weighted average ESG score of the invested part (cash excluded); None when all cash."""
     w = weights[weights > TOL]

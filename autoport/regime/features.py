@@ -31,6 +31,7 @@ Standardization is a separate step whose statistics come from the training windo
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,18 +49,28 @@ def market_features(ret: pd.Series, horizons: tuple[int, ...] = HORIZONS) -> pd.
     at each horizon (see the module docstring); each row from rows up to its date only (pandas'
     ``adjust=False`` recursions and trailing windows). The first ``max(horizons)`` rows, where
     the averages have not warmed up, are dropped."""
+    return _market_columns(ret, horizons)[0].iloc[max(horizons):]
+
+
+def _market_columns(ret: pd.Series, horizons: tuple[int, ...]) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`market_features` before its warm-up rows are dropped, and the raw EWMA averages
+    on the last row (ret, ret², min(ret, 0)² per horizon: the recursions' state, which
+    :class:`FeatureStream` continues)."""
     if not horizons or min(horizons) < 1:
         raise DataError(f"horizons {list(horizons)} must be positive session counts")
     level = ret.cumsum()
     cols = {FEATURE_RET: ret}
+    last = []
     for h in horizons:
         ewm = dict(halflife=h, adjust=False)
-        cols[f"ewm_ret:{h}"] = ret.ewm(**ewm).mean()
-        cols[f"log_vol:{h}"] = 0.5 * np.log((ret**2).ewm(**ewm).mean().clip(lower=1e-12))
-        cols[f"log_dd:{h}"] = 0.5 * np.log((ret.clip(upper=0.0) ** 2).ewm(**ewm).mean()
-                                           .clip(lower=1e-12))
+        avg = [ret.ewm(**ewm).mean(), (ret**2).ewm(**ewm).mean(),
+               (ret.clip(upper=0.0) ** 2).ewm(**ewm).mean()]
+        cols[f"ewm_ret:{h}"] = avg[0]
+        cols[f"log_vol:{h}"] = 0.5 * np.log(avg[1].clip(lower=1e-12))
+        cols[f"log_dd:{h}"] = 0.5 * np.log(avg[2].clip(lower=1e-12))
         cols[f"drawdown:{h}"] = level - level.rolling(4 * h, min_periods=1).max()
-    return pd.DataFrame(cols).iloc[max(horizons):]
+        last += [a.iat[-1] if len(a) else np.nan for a in avg]
+    return pd.DataFrame(cols), np.array(last, dtype=float)
 
 
 def market_returns(prices: pd.DataFrame | pd.Series) -> pd.Series:
@@ -105,6 +116,14 @@ def build_features(
     they must cover every feature date. Volume is best passed as a log or a ratio to its own
     trailing mean, since the HMM treats each column as Gaussian within a regime.
     """
+    return _build(prices, returns=returns, realized_vol=realized_vol, vol_window=vol_window,
+                  horizons=horizons, extra=extra)[0]
+
+
+def _build(prices, *, returns, realized_vol, vol_window, horizons, extra=None
+           ) -> tuple[pd.DataFrame, pd.Series, np.ndarray | None]:
+    """:func:`build_features`, with the market returns and (``features``) the EWMA averages
+    on the last row, which :class:`FeatureStream` continues."""
     if vol_window < 2:
         raise DataError(f"vol_window {vol_window} is too short; use at least 2 sessions")
     if len(prices) < vol_window + 2:
@@ -118,8 +137,10 @@ def build_features(
         raise DataError(
             f"unknown returns feature {returns!r}; use 'assets', 'market' or 'features'")
     ret = market_returns(prices)
+    last = None
     if returns == "features":
-        parts = [market_features(ret, tuple(horizons))]
+        columns, last = _market_columns(ret, tuple(horizons))
+        parts = [columns.iloc[max(horizons):]]
     elif returns == "assets" and isinstance(prices, pd.DataFrame) and prices.shape[1] > 1:
         # a ragged panel: the assets listed all along
         listed = prices.loc[:, prices.notna().all()] if prices.isna().to_numpy().any() else prices
@@ -153,7 +174,197 @@ def build_features(
         frame = pd.concat([frame, aligned.astype(float)], axis=1)
     if not np.isfinite(frame.to_numpy()).all():
         raise DataError("regime features hold non-finite values; check the prices for gaps")
-    return frame
+    return frame, ret, last
+
+
+class FeatureStream:
+    """:func:`build_features` (without ``extra``) of a growing history, computing only the
+    sessions added since the previous call.
+
+    A backtest hands a strategy the history up to each decision, and rebuilding the features
+    over all of it at every decision is quadratic in the backtest's length. The stream keeps
+    the prices it has seen and the recursions' state (the EWMA averages, the index level and
+    its trailing highs) and continues them over the new rows with pandas' own arithmetic (the
+    ``adjust=False`` EWMA step ``(old·avg + α·x) / (old + α)`` with ``old = 1 − α``, skipped
+    where the average already equals ``x``; a running sum; a trailing max), so its features
+    are :func:`build_features`' bit for bit. A history whose earlier rows, dates or columns
+    differ from those seen (another backtest, a changed price) is rebuilt from scratch, so
+    nothing computed from other prices is ever reused. Per-asset returns on a ragged panel
+    (whose columns depend on the whole history) are always rebuilt.
+
+    Parameters
+    ----------
+    returns, realized_vol, vol_window, horizons
+        As :func:`build_features`.
+    """
+
+    def __init__(self, *, returns: str = "assets", realized_vol: bool = False,
+                 vol_window: int = 10, horizons: tuple[int, ...] = HORIZONS) -> None:
+        self.kwargs = {"returns": returns, "realized_vol": realized_vol,
+                       "vol_window": vol_window, "horizons": tuple(horizons)}
+        self.rebuilds = 0  # whole-history builds (the first call, or a history not continued)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the history seen: the next call builds from scratch."""
+        self._n = 0  # price rows seen
+        self._values: np.ndarray | None = None  # their prices (read-only, as every array)
+        self._index: pd.Index | None = None
+        self._columns: pd.Index | None = None
+        self._rows: np.ndarray | None = None  # the feature rows
+        self._m = 0  # feature rows held
+        self._names: list[str] = []
+        self._ret: np.ndarray | None = None  # every market return (for the realized vol)
+        self._ewm: np.ndarray | None = None  # raw EWMA averages after the last row
+        self._levels: np.ndarray | None = None  # the index level's last 4·max(h) values
+        self._frame: pd.DataFrame | None = None
+
+    def __call__(self, prices: pd.DataFrame | pd.Series) -> pd.DataFrame:
+        """``build_features(prices, **kwargs)``: only the rows after those seen are computed
+        when ``prices`` continues the history seen. The frame is read-only."""
+        if not isinstance(prices, pd.DataFrame):
+            return build_features(prices, **self.kwargs)
+        values = prices.to_numpy(dtype=float)
+        n = self._n
+        if (n and len(prices) >= n and self._frame is not None
+                and prices.columns.equals(self._columns)
+                and prices.index[:n].equals(self._index[:n])
+                and _same(values[:n], self._values[:n])):
+            if len(prices) > n:
+                self._extend(prices, values)
+            return self._frame
+        return self._rebuild(prices, values)
+
+    # ------------------------------------------------------------------ internals
+    def _rebuild(self, prices: pd.DataFrame, values: np.ndarray) -> pd.DataFrame:
+        self.reset()
+        self.rebuilds += 1
+        frame, ret, self._ewm = _build(prices, **self.kwargs)
+        kw = self.kwargs
+        ragged_assets = (kw["returns"] == "assets" and prices.shape[1] > 1
+                         and np.isnan(values).any())
+        if ragged_assets:
+            return frame  # no state: every call rebuilds
+        if kw["realized_vol"]:
+            self._ret = ret.to_numpy(dtype=float).copy()
+        if kw["returns"] == "features":
+            # the trailing highs' window: 4·max(h) levels, -inf before the first
+            span = 4 * max(kw["horizons"])
+            level = np.concatenate([np.full(span, -np.inf), ret.cumsum().to_numpy()])
+            self._levels = level[-span:].copy()
+        # the new rows' market returns in numpy (pandas' pct_change and row mean take ~1 ms
+        # a call), if they equal pandas' to the bit on this history; else pandas' on the tail
+        fast = _numpy_market_returns(values)
+        self._numpy_returns = fast is not None and _same(fast, ret.to_numpy(dtype=float))
+        self._values = _frozen(values.copy())
+        self._n = len(values)
+        self._index, self._columns = prices.index, prices.columns
+        self._names = list(frame.columns)
+        self._rows = _frozen(frame.to_numpy(dtype=float).copy())
+        self._m = len(frame)
+        self._publish()
+        return self._frame
+
+    def _extend(self, prices: pd.DataFrame, values: np.ndarray) -> None:
+        """Compute the feature rows of ``prices``' rows after the ``_n`` seen, then commit."""
+        kw, n = self.kwargs, self._n
+        new_values = values[n:]
+        if (new_values <= 0).any():
+            raise DataError("regime features need strictly positive prices")
+        tail = prices.iloc[n - 1:]
+        parts = []
+        ret = _numpy_market_returns(values[n - 1:]) if self._numpy_returns else None
+        if ret is None:
+            ret = market_returns(tail).to_numpy(dtype=float)
+        state = None
+        if kw["returns"] == "features":
+            cols, state = _continue_market(ret, self._ewm, self._levels, kw["horizons"])
+            parts.append(cols)
+        elif kw["returns"] == "assets" and prices.shape[1] > 1:
+            parts.append(np.log(tail / tail.shift(1)).iloc[1:].to_numpy(dtype=float))
+        else:
+            parts.append(ret[:, None])
+        all_ret = None
+        if kw["realized_vol"]:
+            all_ret = np.concatenate([self._ret, ret])
+            vol = pd.Series(all_ret).rolling(kw["vol_window"]).std(ddof=1)
+            parts.append(np.log(vol.clip(lower=1e-6)).to_numpy()[-len(ret):, None])
+        rows = np.hstack(parts) if len(parts) > 1 else parts[0]
+        if not np.isfinite(rows).all():
+            raise DataError("regime features hold non-finite values; check the prices for gaps")
+        # commit
+        if state is not None:
+            self._ewm, self._levels = state
+        if all_ret is not None:
+            self._ret = all_ret
+        self._values = _frozen(np.concatenate([self._values, new_values]))
+        self._n = len(values)
+        self._index = prices.index
+        self._rows = _frozen(np.concatenate([self._rows, rows]))
+        self._m += len(rows)
+        self._publish()
+
+    def _publish(self) -> None:
+        self._frame = pd.DataFrame(self._rows, index=self._index[self._n - self._m: self._n],
+                                   columns=self._names, copy=False)
+
+    def __deepcopy__(self, memo) -> FeatureStream:
+        """A stream that continues apart from this one: its arrays are never written after
+        they are made (each call concatenates new ones), so the copy shares them."""
+        new = copy.copy(self)
+        new.kwargs = dict(self.kwargs)
+        memo[id(self)] = new
+        return new
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """The same float arrays to the bit (NaN equal to NaN), in one pass."""
+    return a.shape == b.shape and bool((a.view(np.int64) == b.view(np.int64)).all())
+
+
+def _numpy_market_returns(values: np.ndarray) -> np.ndarray | None:
+    """:func:`market_returns` of a complete panel's price rows in numpy (None when a price is
+    missing or the panel has one column): the same operations, the row sum over contiguous
+    memory as pandas does it (checked against pandas before use: :class:`FeatureStream`)."""
+    if values.ndim != 2 or values.shape[1] < 2 or np.isnan(values).any():
+        return None
+    change = np.ascontiguousarray(values[1:] / values[:-1] - 1.0)
+    return np.log1p(change.sum(axis=1) / values.shape[1])
+
+
+def _continue_market(ret: np.ndarray, ewm: np.ndarray, levels: np.ndarray,
+                     horizons: tuple[int, ...]) -> tuple[np.ndarray, tuple]:
+    """:func:`market_features`' rows for the new returns ``ret``, continuing the EWMA state
+    ``ewm`` and the trailing index ``levels``; the columns and the next state."""
+    from pandas.core.window.ewm import get_center_of_mass
+
+    k = len(horizons)
+    alpha = np.repeat([1.0 / (1.0 + get_center_of_mass(None, None, h, None))
+                       for h in horizons], 3)
+    old = 1.0 - alpha  # pandas: old_wt = 1 (adjust=False), times old_wt_factor = 1 - alpha
+    denom = old + alpha
+    x = np.tile(np.column_stack([ret, ret * ret, np.minimum(ret, 0.0) ** 2]), k)
+    avg = np.empty_like(x)
+    w = ewm
+    for i in range(len(x)):
+        cur = x[i]
+        w = np.where(w != cur, (old * w + alpha * cur) / denom, w)
+        avg[i] = w
+    level = np.cumsum(np.concatenate([levels[-1:], ret]))[1:]
+    trail = np.concatenate([levels, level])
+    out = [ret]
+    for j, h in enumerate(horizons):
+        win = np.lib.stride_tricks.sliding_window_view(trail, 4 * h)[-len(ret):]
+        # the logs on contiguous arrays, as pandas takes them (numpy's SIMD log)
+        vol = np.ascontiguousarray(np.maximum(avg[:, 3 * j + 1], 1e-12))
+        down = np.ascontiguousarray(np.maximum(avg[:, 3 * j + 2], 1e-12))
+        out += [avg[:, 3 * j], 0.5 * np.log(vol), 0.5 * np.log(down), level - win.max(axis=1)]
+    return np.column_stack(out), (w, trail[-len(levels):].copy())
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ is handed and only processes what is new.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -164,6 +165,15 @@ class OnlineRegimeFilter:
             train_window=detector.train_window,
             detector=make_detector(detector),
         )
+
+    def __deepcopy__(self, memo) -> OnlineRegimeFilter:
+        """A filter that advances apart from this one (the autopilot advances a copy at each
+        step). Cheap: the arrays are replaced at each update, never written, and the fits and
+        carries are values, so the copy shares them; only the growing lists are copied."""
+        new = copy.copy(self)
+        new._fits, new._starts = list(self._fits), list(self._starts)
+        memo[id(self)] = new
+        return new
 
     # ------------------------------------------------------------------ state
     def reset(self) -> None:

@@ -1,14 +1,23 @@
 """``autoport backtest --engine sim`` against the zipline engine on the same config, same process.
 
     .venv/bin/python experiments/bench/bench_sim_engine.py [--strategy mpt,regime|all]
-        [--start D] [--end D] [--model URI]
+        [--start D] [--end D] [--model URI] [--repeat N] [--profile]
 
 For each strategy, runs :func:`autoport.backtest.run_backtest` (the strategy and the 1/N
 baseline, as the CLI does) through the fast simulator and then through zipline on the bundled
 prices, after ingesting the zipline bundle and importing the metrics' libraries once (not
-timed). Each run builds its own strategy objects, so neither engine reuses the other's solves
-(MPT's warm starts live in its strategy object). Prints each engine's wall time, the ratio, and
-the largest daily return difference between the two (strategy and 1/N).
+timed). Each run builds its own strategy objects, so neither engine reuses the other's work:
+MPT's warm starts, the regime strategy's and the autopilot's feature streams, regime filters
+and hysteresis walks, and the DQN's menu builder all live in the strategy object; nothing they
+keep goes to disk (the env's menu table cache is not used by a backtest). Prints each engine's
+wall time, the ratio, the time spent in the strategies' ``decide`` (the strategy's and 1/N's)
+and the rest (the engine) per session, and the largest daily return difference between the two
+(strategy and 1/N).
+
+``--repeat N`` runs each pair N times (each with fresh strategies) and prints the median
+ratio too: on a shared machine one pair's ratio moves by 2x with the other jobs.
+``--profile`` then runs the sim engine once more (fresh strategies, not timed) under cProfile and
+prints its 30 costliest calls by cumulative time: where a decision's time goes.
 
 ``dqn`` without ``--model`` is an untrained, seeded policy on the default env settings: the
 engines' cost per decision (observation, menu, forward pass) is a trained policy's.
@@ -48,6 +57,53 @@ def untrained_dqn(prices):
     return make
 
 
+class Timed:
+    """Wraps a strategy factory: every strategy it makes adds its ``decide`` time to ``spent``."""
+
+    def __init__(self, factory):
+        self.factory, self.spent = factory, 0.0
+
+    def __call__(self, name, **params):
+        strategy = self.factory(name, **params)
+        decide = strategy.decide
+
+        def timed(history, book=None):
+            t0 = time.perf_counter()
+            try:
+                return decide(history, book)
+            finally:
+                self.spent += time.perf_counter() - t0
+        strategy.decide = timed
+        return strategy
+
+
+def _pair(name, cfg, prices, factory) -> float:
+    """One sim run and one zipline run of ``cfg`` (fresh strategies each); prints, returns the
+    ratio of their wall times."""
+    times, outcomes, decide = {}, {}, {}
+    for engine in ("sim", "zipline"):
+        timed = Timed(factory)
+        t0 = time.perf_counter()
+        outcomes[engine] = run_backtest(cfg, prices, make_strategy=timed, engine=engine)
+        times[engine] = time.perf_counter() - t0
+        decide[engine] = timed.spent
+    zp, sim = outcomes["zipline"], outcomes["sim"]
+    sessions = len(zp.strategy.returns)
+    diff = max(np.abs(a.returns.to_numpy() - b.returns.to_numpy()).max()
+               for a, b in ((zp.strategy, sim.strategy), (zp.baseline, sim.baseline)))
+    print(f"{name} and 1/N, {zp.start.date()} to {zp.end.date()} ({sessions} sessions, "
+          f"{len(zp.strategy.records)} decisions, capital {cfg.capital:,.0f})")
+    print(f"  zipline {times['zipline']:.2f} s, sim {times['sim']:.2f} s: "
+          f"sim is {times['zipline'] / times['sim']:.1f}x faster; "
+          f"max daily return difference {diff:.2e}")
+    for engine in ("zipline", "sim"):
+        rest = times[engine] - decide[engine]
+        print(f"  {engine}: decisions {decide[engine]:.2f} s "
+              f"({decide[engine] / len(zp.strategy.records) * 1e3:.1f} ms each), engine "
+              f"{rest:.2f} s ({rest / sessions * 1e3:.2f} ms a session)", flush=True)
+    return times["zipline"] / times["sim"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--strategy", default="equal_weight",
@@ -55,6 +111,9 @@ def main() -> None:
     parser.add_argument("--start", default=None)
     parser.add_argument("--end", default=None)
     parser.add_argument("--model", default=None, help="dqn: runs:/RUN_ID/model")
+    parser.add_argument("--repeat", type=int, default=1, help="pairs per strategy")
+    parser.add_argument("--profile", action="store_true",
+                        help="profile one more sim run of each strategy (not timed)")
     args = parser.parse_args()
     names = ALL if args.strategy == "all" else tuple(args.strategy.split(","))
     prices = data.bundled_prices()
@@ -67,20 +126,19 @@ def main() -> None:
         factory = untrained_dqn(prices) if name == "dqn" and not args.model else make_strategy
         cfg = load_config(None, {"strategy": name, "start": args.start, "end": args.end,
                                  "strategy_params": params})
-        times, outcomes = {}, {}
-        for engine in ("sim", "zipline"):
-            t0 = time.perf_counter()
-            outcomes[engine] = run_backtest(cfg, prices, make_strategy=factory, engine=engine)
-            times[engine] = time.perf_counter() - t0
-        zp, sim = outcomes["zipline"], outcomes["sim"]
-        sessions = len(zp.strategy.returns)
-        diff = max(np.abs(a.returns.to_numpy() - b.returns.to_numpy()).max()
-                   for a, b in ((zp.strategy, sim.strategy), (zp.baseline, sim.baseline)))
-        print(f"{name} and 1/N, {zp.start.date()} to {zp.end.date()} ({sessions} sessions, "
-              f"{len(zp.strategy.records)} decisions, capital {cfg.capital:,.0f})")
-        print(f"  zipline {times['zipline']:.2f} s, sim {times['sim']:.2f} s: "
-              f"sim is {times['zipline'] / times['sim']:.1f}x faster; "
-              f"max daily return difference {diff:.2e}", flush=True)
+        ratios = []
+        for _ in range(args.repeat):
+            ratios.append(_pair(name, cfg, prices, factory))
+        if args.repeat > 1:
+            print(f"  median of {args.repeat} pairs: sim is {float(np.median(ratios)):.1f}x "
+                  f"faster (each: {', '.join(f'{r:.1f}x' for r in ratios)})", flush=True)
+        if args.profile:
+            import cProfile
+            import pstats
+
+            profiler = cProfile.Profile()
+            profiler.runcall(run_backtest, cfg, prices, make_strategy=factory, engine="sim")
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
 
 
 if __name__ == "__main__":

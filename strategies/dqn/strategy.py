@@ -48,6 +48,7 @@ class DQNPolicy:
         self.seen_until = pd.Timestamp(seen) if seen is not None else None
         self.min_history = self.config.history_needed
         self._regimes = None
+        self._menus = None  # the menu builder, warm-started from the previous decision
         self._last: pd.Timestamp | None = None  # the close of the last call
         self._state: tuple[np.ndarray, float] = (np.zeros(0), 0.0)  # its book state
         self._values: deque[float] = deque(maxlen=self.config.episode_length + 1)
@@ -71,14 +72,23 @@ class DQNPolicy:
             self._last = None  # a new run from the start
         if self._last is None:
             self._values.clear()
-        shares = book.shares.reindex(history.columns, fill_value=0.0).to_numpy(dtype=float)
+        cols = history.columns
+        # the engine's book is over the history's tickers: its numbers straight from numpy
+        aligned = book.shares.index.equals(cols) and book.prices.index.equals(cols)
+        shares = (book.shares.to_numpy(dtype=float) if aligned
+                  else book.shares.reindex(cols, fill_value=0.0).to_numpy(dtype=float))
         first = history.index.searchsorted(self._last, side="right") if self._last is not None \
             else len(history) - 1
         # the sessions since the last call, today's included, valued in one product
         self._values.extend(book.cash + np.ascontiguousarray(history.iloc[first:], dtype=float)
                             @ shares)
         self._last = today
-        weights = book.weights.reindex(history.columns, fill_value=0.0).to_numpy(dtype=float)
+        if aligned:  # Book.weights' arithmetic, without pandas' alignment
+            held = shares * book.prices.to_numpy(dtype=float)
+            total = book.cash + held.sum()
+            weights = held / total if total > 0 else held * 0.0
+        else:
+            weights = book.weights.reindex(cols, fill_value=0.0).to_numpy(dtype=float)
         values = np.fromiter(self._values, float)
         self._state = weights, float(1.0 - values[-1] / values.max())
         return self._state
@@ -87,12 +97,14 @@ class DQNPolicy:
                 ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray | None]:
         """The policy's observation at ``history``'s last close, from ``history`` and the
         engine's ``book`` only: ``(obs, menu, drawdown, regime probabilities or None)``."""
-        from autoport.envs import features
+        from autoport.envs import features, menus
 
         self.policy.check_tickers(list(history.columns))
-        menu = features.menu_weights(history, self.config)
+        if self._menus is None:
+            self._menus = menus.SessionMenus(self.config)
+        menu = self._menus(history)
         regime_history = history
-        if history.isna().to_numpy().any():
+        if np.isnan(history.to_numpy(dtype=float)).any():
             # a ragged panel: an asset observes 0 returns before it lists and after it
             # delists, as in the env (never held there: the menu gives it weight 0)
             history = history.ffill().bfill().fillna(1.0)
