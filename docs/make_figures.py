@@ -120,7 +120,9 @@ SHOWN = {
 
 
 def keep_figures(step: str, folder: Path) -> None:
-    """Copy the PNGs a command drew (those the pages show) into docs/img/<step>/."""
+    """Copy the PNGs a command drew (those the pages show) into docs/img/<step>/, replacing
+    the folder whole: figures made by other runs (the sweep results) live in folders of their
+    own, such as docs/img/sweep-results/."""
     dest = IMG / step
     if dest.exists():
         shutil.rmtree(dest)
