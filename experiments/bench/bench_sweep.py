@@ -23,7 +23,9 @@ against alone (cores shared with other jobs slow them) and the workers' niceness
 time spent while on Ray by the driver, the trial workers and Ray's own processes (GCS, raylet,
 agents, monitors), against the loop's. The loop's CPU time is what it would take on a core of
 its own: when other jobs slow the loop (its CPU time well under its wall time), the ratio
-against it is the fairer one. It also checks that both ways produce the same Sharpe
+against it is the fairer one. The Ray side's CPU time spread evenly over the CPUs, against the
+loop's CPU time, is the ratio free cores would give at best (a bound that other jobs hardly
+move: the start is partly serial, so it is optimistic). It also checks that both ways produce the same Sharpe
 ratios, so the comparison is of the same work.
 
 BLAS runs one thread everywhere (Ray's workers get one; the loop is given one too, so it does
@@ -182,6 +184,9 @@ def main() -> None:
     print(f"  CPU time while on Ray          : {driver_cpu + worker_cpu + ray_cpu:7.1f} s "
           f"(driver {driver_cpu:.1f}, trial workers {worker_cpu:.1f}, Ray's own processes "
           f"{ray_cpu:.1f}); the loop: {loop_cpu:.1f} s in {sequential:.1f} s of wall time")
+    bound = (driver_cpu + worker_cpu + ray_cpu) / args.cpus / loop_cpu
+    print(f"  {f'best case on {args.cpus} free cores':31}: {bound:7.2f}  (that CPU time spread "
+          f"evenly over the CPUs, against the loop's CPU time)")
     print(f"  same Sharpe ratios both ways   : {same}")
 
 
