@@ -25,8 +25,8 @@ agents, monitors), against the loop's. The loop's CPU time is what it would take
 its own: when other jobs slow the loop (its CPU time well under its wall time), the ratio
 against it is the fairer one. The Ray side's CPU time spread evenly over the CPUs, against the
 loop's CPU time, is the ratio free cores would give at best (a bound that other jobs hardly
-move: the start is partly serial, so it is optimistic). It also checks that both ways produce the same Sharpe
-ratios, so the comparison is of the same work.
+move: the start is partly serial, so it is optimistic). It also checks that both ways produce
+the same Sharpe ratios, so the comparison is of the same work.
 
 BLAS runs one thread everywhere (Ray's workers get one; the loop is given one too, so it does
 not borrow the second core). The machine's load average is printed before and after: on a
