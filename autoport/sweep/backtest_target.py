@@ -15,6 +15,7 @@ through Ray's object store, so a trial only filters and solves.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -165,8 +166,14 @@ def shared_regime_fits(
         try:
             if hasattr(strategy, "regimes"):  # the regime strategy
                 strategy.regimes(history)
-            elif getattr(strategy, "detector", None) is not None:  # the autopilot
-                strategy.detector.view(history)
+            elif (detector := _autopilot_detector(strategy)) is not None:
+                copy.deepcopy(detector).view(history)
         except DataError:
             return {}  # too short a history to fit: each trial says so itself
         return dict(fits)
+
+
+def _autopilot_detector(strategy: Any):
+    """The autopilot's regime detector (its ``prepare()`` loads it; None when disabled)."""
+    prepared = strategy.prepare() if hasattr(strategy, "prepare") else strategy
+    return getattr(prepared, "detector", None)

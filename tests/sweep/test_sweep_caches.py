@@ -57,3 +57,36 @@ def test_a_trial_given_the_drivers_regime_fits_fits_nothing_and_gets_the_same_re
     assert set(online._SHARED) == set(fits)  # no new fit was made in the trial
     np.testing.assert_array_equal(shared.returns.to_numpy(), alone.returns.to_numpy())
     assert shared.metrics == alone.metrics
+
+
+def test_an_autopilot_trial_given_the_drivers_regime_fits_fits_nothing_and_gets_the_same_returns(
+        sharing_off, monkeypatch):
+    """The autopilot's detector sits behind its ``prepare()``, not on the strategy."""
+    prices = data.bundled_prices().loc["2003-01-01":"2007-06-30"].iloc[:, :4]
+    spec = configfile.validate(SweepSpec, {
+        "target": "backtest", "strategy": "autopilot", "metric": "sharpe",
+        "space": {"strategy_params.risk_tolerance": {"uniform": [0.2, 0.9]}},
+        "validation": {"start": "2006-06-01", "end": "2006-12-31"},
+        "test": {"start": "2007-01-01", "end": "2007-06-30"}}, "spec")
+    regime = {"detector": REGIME["detector"], "refit_every": 252}
+    base = {"strategy_params": {"regime": regime}}
+    point = {"strategy_params": {"regime": regime, "risk_tolerance": 0.7}}
+    alone = backtest_trial(point, 0, strategy="autopilot", prices=prices,
+                           period=spec.validation, make_strategy=make_strategy)
+    fits = shared_regime_fits(spec, base, prices, make_strategy)
+    assert len(fits) >= 2
+    assert max(f.train_end for f, _ in fits.values()) <= pd.Timestamp("2006-12-31")
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("a trial given the driver's fits fitted a detector")
+
+    from autoport.regime import models
+
+    monkeypatch.setattr(models.HMMDetector, "fit", no_fit)
+    monkeypatch.setattr(models.JumpDetector, "fit", no_fit)
+    shared = backtest_trial(point, 0, strategy="autopilot", prices=prices,
+                            period=spec.validation, make_strategy=make_strategy,
+                            regime_fits=fits)
+    assert set(online._SHARED) == set(fits)
+    np.testing.assert_array_equal(shared.returns.to_numpy(), alone.returns.to_numpy())
+    assert shared.metrics == alone.metrics

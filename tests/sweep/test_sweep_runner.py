@@ -8,6 +8,7 @@ recorded and the sweep goes on.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
@@ -16,7 +17,7 @@ import pytest
 
 from autoport import configfile
 from autoport.errors import ConfigError
-from autoport.sweep.runner import TrialOutcome, ray_session, run_sweep
+from autoport.sweep.runner import TrialOutcome, _environ, ray_session, run_sweep
 from autoport.sweep.spec import SweepSpec
 
 pytestmark = pytest.mark.slow
@@ -75,6 +76,36 @@ def test_random_search_is_seeded_and_selection_is_judged(local_ray, tmp_path):
     assert 0.0 <= dsr.dsr <= dsr.psr <= 1.0
     pbo = a.overfitting()
     assert pbo is not None and pbo.n_trials == 6 and 0.0 <= pbo.pbo <= 1.0
+
+
+def settings_trial(config: dict, seed: int) -> TrialOutcome:
+    """What a trial's process runs with: its niceness and its BLAS threads."""
+    r = pd.Series(0.001 * np.arange(1, 41), index=DATES[:40])
+    return TrialOutcome({"sharpe": 1.0, "nice": float(os.nice(0)),
+                         "blas": float(os.environ.get("OPENBLAS_NUM_THREADS", "-1"))}, r)
+
+
+def test_local_trials_run_at_the_drivers_priority_with_one_blas_thread_and_no_tensorboard(
+        local_ray, tmp_path):
+    """The local Ray's workers inherit the environment ray.init ran in: RAY_worker_niceness=0
+    (Ray's default 15 lets any other process starve the trials) and one BLAS thread; Tune's
+    TensorBoard logger (3.6 s of the driver's start) is off, its JSON and CSV loggers on."""
+    result = run_sweep(spec(space={"x": {"grid": [0.1]}}, search="grid", seeds=[0]), {},
+                       settings_trial, storage=tmp_path, name="env")
+    (trial,) = result.trials
+    assert trial.metrics == {"sharpe": 1.0, "nice": float(os.nice(0)), "blas": 1.0}
+    files = {p.name for p in (tmp_path / "env").rglob("*") if p.is_file()}
+    assert {"result.json", "progress.csv"} <= files
+    assert not any(name.startswith("events.out.tfevents") for name in files)
+
+
+def test_environ_sets_values_for_the_block_only(monkeypatch):
+    monkeypatch.setenv("AUTOPORT_TEST_SET", "before")
+    monkeypatch.delenv("AUTOPORT_TEST_UNSET", raising=False)
+    with _environ({"AUTOPORT_TEST_SET": "in", "AUTOPORT_TEST_UNSET": "in"}):
+        assert os.environ["AUTOPORT_TEST_SET"] == os.environ["AUTOPORT_TEST_UNSET"] == "in"
+    assert os.environ["AUTOPORT_TEST_SET"] == "before"
+    assert "AUTOPORT_TEST_UNSET" not in os.environ
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1:1", "ray://127.0.0.1:1"])
