@@ -17,7 +17,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import (  # noqa: E402
-    FuncFormatter, Locator, MaxNLocator, NullFormatter,
+    AutoLocator, FormatStrFormatter, FuncFormatter, Locator, MaxNLocator, NullFormatter,
+    NullLocator,
 )
 
 DPI = 100  # the figures below are 11-12 inches wide: 1100-1200 px
@@ -56,11 +57,15 @@ def save_tear_sheet(returns: pd.Series, benchmark: pd.Series | None, path: Path,
     if benchmark is not None:
         bench = benchmark.reindex(returns.index).fillna(0.0).rename(benchmark_name)
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
-            _vectorised_rolling_beta():
+            _vectorised_rolling_beta(), _without_discarded_layout():
         warnings.simplefilter("ignore")
         fig = pf.create_returns_tear_sheet(returns, benchmark_rets=bench, return_fig=True)
     _tidy_tear_sheet(fig, returns, name, baseline, baseline_name)
-    fig.savefig(path, dpi=TEAR_SHEET_DPI, bbox_inches="tight")
+    # bbox_inches="tight" lays the whole figure out once more before drawing it; the tight box
+    # computed here, with the same 0.1 in pad (savefig.pad_inches), is the same box
+    fig.set_dpi(TEAR_SHEET_DPI)
+    box = fig.get_tightbbox(fig.canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
+    fig.savefig(path, dpi=TEAR_SHEET_DPI, bbox_inches=box)
     plt.close(fig)
     return path
 
@@ -106,6 +111,59 @@ def _vectorised_rolling_beta():
         yield
     finally:
         timeseries.rolling_beta = original
+
+
+@contextlib.contextmanager
+def _without_discarded_layout():
+    """pyfolio's tear sheet without layout work whose result nobody sees (the same pixels in
+    about half the time).
+
+    - After each of its plots pandas hides the tick labels of every panel sharing the x axis,
+      creating and formatting every minor tick of every panel to hide its label (quadratic in
+      the panels); hiding minor labels by the axis' tick parameters hides the same labels.
+    - seaborn's heatmap draws the whole figure, rasterised, to learn whether its own tick labels
+      overlap; laying out the heatmap's axes alone places the same labels.
+
+    A patch is skipped if the library no longer has the function it replaces.
+    """
+    from pandas.plotting._matplotlib import tools as pandas_tools
+    from seaborn import matrix as seaborn_matrix
+
+    patches = [(module, attr, replacement) for module, attr, replacement in (
+        (pandas_tools, "_remove_labels_from_axis", _hide_labels),
+        (seaborn_matrix, "_draw_figure", _lay_out_heatmap_axes),
+    ) if hasattr(module, attr)]
+    originals = [(module, attr, getattr(module, attr)) for module, attr, _ in patches]
+    for module, attr, replacement in patches:
+        setattr(module, attr, replacement)
+    try:
+        yield
+    finally:
+        for module, attr, original in originals:
+            setattr(module, attr, original)
+
+
+def _hide_labels(axis) -> None:
+    """pandas' ``_remove_labels_from_axis``, the minor labels hidden without creating ticks."""
+    for label in axis.get_majorticklabels():
+        label.set_visible(False)
+    if isinstance(axis.get_minor_locator(), NullLocator):
+        axis.set_minor_locator(AutoLocator())
+    if isinstance(axis.get_minor_formatter(), NullFormatter):
+        axis.set_minor_formatter(FormatStrFormatter(""))
+    axis.set_tick_params(which="minor", label1On=False, label2On=False)
+    axis.get_label().set_visible(False)
+
+
+def _lay_out_heatmap_axes(fig) -> None:
+    """Place the tick labels of the figure's heatmap axes (those holding a QuadMesh), which is
+    all seaborn's overlap test reads, without drawing the figure."""
+    from matplotlib.collections import QuadMesh
+
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        if any(isinstance(c, QuadMesh) for c in ax.collections):
+            ax.get_tightbbox(renderer)
 
 
 def _tidy_tear_sheet(fig, returns: pd.Series, name: str, baseline: pd.Series | None,
