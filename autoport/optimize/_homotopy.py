@@ -464,6 +464,15 @@ def settle(mu: np.ndarray, cov: np.ndarray, r: Resolved, state: np.ndarray,
     _give_up("the active set did not settle")
 
 
+def active_rows(r: Resolved, seg: Segment) -> np.ndarray:
+    """The segment's active general rows (groups, ESG floor) as the mask :func:`settle` takes:
+    a warm start needs them beside ``seg.state``, or a binding group limit is first dropped and
+    the guess can lose its Sharpe peak before the limit is added back."""
+    mask = np.zeros(len(_rows(r)[1]), dtype=bool)
+    mask[np.asarray(seg.act, dtype=int)] = True
+    return mask
+
+
 def _sharpe_on(mu, cov, seg: Segment, rf: float):
     """(best Sharpe ratio on the segment, its λ, whether the peak is inside the segment).
 

@@ -44,7 +44,8 @@ class WarmPath:
 
     def __init__(self, r: Resolved) -> None:
         self.r = r
-        self.states: dict[str, np.ndarray] = {}  # last active sets ("mv", "ms")
+        # last active sets ("mv", "ms"): the weights' bounds and the general rows held
+        self.states: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
 
     def solve(self, mu: np.ndarray, cov: np.ndarray, *, sharpe: bool = True,
               rf: float = 0.0, min_variance: bool = True) -> PathPoints:
@@ -62,9 +63,9 @@ class WarmPath:
                 w_mv, seg = self._min_variance(mu, cov)
             if not sharpe:
                 return PathPoints(w_mv, None)
-            start = self.states["ms"] if "ms" in self.states else seg.state
+            start, rows = self.states["ms"] if "ms" in self.states else self._held(seg)
             try:
-                w_ms, seg_ms = _homotopy.settle(mu, cov, r, start, lam=None, rf=rf)
+                w_ms, seg_ms = _homotopy.settle(mu, cov, r, start, rows, lam=None, rf=rf)
                 beats = True
             except PathFailed:
                 if w_mv is None:
@@ -72,7 +73,7 @@ class WarmPath:
                 found = _homotopy.max_sharpe(mu, cov, r, rf, w_start=w_mv, polish=True)
                 beats = found is not None
                 w_ms, seg_ms = found if beats else (w_mv, seg)
-            self.states["ms"] = seg_ms.state
+            self.states["ms"] = self._held(seg_ms)
         except PathFailed:
             self.states.clear()
             raise
@@ -80,12 +81,15 @@ class WarmPath:
 
     def _min_variance(self, mu: np.ndarray, cov: np.ndarray):
         try:
-            w_mv, seg = _homotopy.settle(mu, cov, self.r, self._state("mv"), lam=0.0)
+            w_mv, seg = _homotopy.settle(mu, cov, self.r, *self._state("mv"), lam=0.0)
         except PathFailed:
             w_mv, seg = _homotopy.min_variance(mu, cov, self.r, polish=True)
-        self.states["mv"] = seg.state
+        self.states["mv"] = self._held(seg)
         return w_mv, seg
 
-    def _state(self, name: str) -> np.ndarray:
+    def _held(self, seg) -> tuple[np.ndarray, np.ndarray]:
+        return seg.state, _homotopy.active_rows(self.r, seg)
+
+    def _state(self, name: str) -> tuple[np.ndarray, np.ndarray | None]:
         found = self.states.get(name)
-        return found if found is not None else np.zeros(self.r.n, dtype=int)
+        return found if found is not None else (np.zeros(self.r.n, dtype=int), None)
