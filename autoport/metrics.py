@@ -61,6 +61,13 @@ def daily_turnover(positions: pd.DataFrame, transactions: pd.DataFrame) -> pd.Se
     ``pyfolio.txn.get_turnover(positions, transactions)`` (denominator ``AGB``): fills are
     summed per calendar day; the first day's book is halved (pyfolio sets the missing previous
     book to 0); days with a fill but no position row, or no fill, count as 0.
+
+    Parameters
+    ----------
+    positions
+        Dollar value held per asset and cash per session, shape (T, N + 1) (pyfolio's layout).
+    transactions
+        One row per fill (``amount`` in shares, ``price``), indexed by its timestamp.
     """
     fills = transactions.copy()
     fills.index = fills.index.normalize()

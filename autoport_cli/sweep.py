@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from autoport_cli.common import (
-    AllowJumpsOption, EndOption, FfillOption, JsonOption, OutOption, PricesOption, StartOption,
+    AllowJumpsOption, EndOption, FfillOption, JsonOption, OutOption, PricesOption,
     check_tracking, console, emit_json, err_console, load_prices, output_dir, user_errors,
 )
 

@@ -21,16 +21,13 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from autoport.decision import Book, Decision, Fill, Strategy, decide_investable
 from autoport.engines import orders
 from autoport.engines.costs import CostModel
 from autoport.engines.simulator import REBALANCE_RULES
-from autoport.engines.zipline_bundle import (  # noqa: F401 (bundle names kept importable here)
-    BAR_VOLUME, bundle_name, ensure_bundle, environ as _environ,
-)
+from autoport.engines.zipline_bundle import ensure_bundle, environ as _environ
 from autoport.errors import DataError
 
 

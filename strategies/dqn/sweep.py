@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autoport import configfile
 from autoport.sweep.runner import Report, SweepResult, TrialOutcome, run_sweep
 from autoport.sweep.spec import SweepSpec, apply, check_space
 

@@ -16,8 +16,6 @@ import re
 from pathlib import Path
 
 import griffe
-import pytest
-import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "reference" / "api.md"
