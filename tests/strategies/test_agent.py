@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import warnings
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -43,7 +44,7 @@ def config() -> AgentConfig:
 
 
 def test_repo_config_loads_and_bad_keys_are_refused(tmp_path):
-    cfg = load_config("configs/dqn.yaml")
+    cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "dqn.yaml")
     assert cfg.dqn.buffer_size == 100_000 and cfg.protocol.episode_sessions == 63
     assert str(cfg.protocol.test_start) == "2018-01-01"
     assert cfg == AgentConfig()  # train-agent without --config runs the same settings
