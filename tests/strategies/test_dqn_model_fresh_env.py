@@ -97,7 +97,10 @@ def _closure(names: list[str]) -> set[str]:
 
 
 @pytest.mark.slow
-def test_registered_dqn_model_predicts_in_a_venv_without_autoport(tmp_path):
+def test_registered_dqn_model_predicts_in_a_venv_without_autoport(tmp_path, monkeypatch):
+    # a bare sqlite store puts its artifacts under ./mlruns (MLflow's default artifact root):
+    # keep them in tmp_path, not in the folder pytest runs from
+    monkeypatch.chdir(tmp_path)
     import mlflow
     from stable_baselines3 import DQN
 
