@@ -95,3 +95,38 @@ def wait_for_http(proc, url: str, log_path, *, timeout: float = 180.0, what: str
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not answer {url} in {timeout:.0f} s")
         time.sleep(0.5)
+
+
+def save_pyfolio_tear_sheet(returns: pd.Series, bench: pd.Series, path, baseline: pd.Series,
+                            ) -> None:
+    """The tear sheet as ``save_tear_sheet`` drew it before its layout shortcuts: pyfolio's own
+    path (only the rolling beta vectorised, tested against pyfolio's loop elsewhere) and
+    savefig's own tight box. The reference the pixel test and the tear-sheet bench compare with.
+
+    Parameters
+    ----------
+    returns
+        The strategy's daily returns (named "mpt" on the sheet).
+    bench
+        The benchmark's daily returns (pyfolio's ``benchmark_rets``).
+    path
+        Where the PNG goes.
+    baseline
+        The 1/N daily returns drawn beside the strategy.
+    """
+    import contextlib
+    import io
+    import warnings
+
+    import matplotlib.pyplot as plt
+    import pyfolio as pf
+
+    from autoport.reporting import backtest
+
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+            backtest._vectorised_rolling_beta():
+        warnings.simplefilter("ignore")
+        fig = pf.create_returns_tear_sheet(returns, benchmark_rets=bench, return_fig=True)
+    backtest._tidy_tear_sheet(fig, returns, "mpt", baseline, "1/N")
+    fig.savefig(path, dpi=backtest.TEAR_SHEET_DPI, bbox_inches="tight")
+    plt.close(fig)

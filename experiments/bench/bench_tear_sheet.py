@@ -12,34 +12,18 @@ of pixels in which the two PNGs differ (0: the same picture).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from autoport import data, reporting  # noqa: E402
-from autoport.reporting import backtest  # noqa: E402
-
-
-def pyfolios_own(returns, bench, path, baseline) -> None:
-    import pyfolio as pf
-
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
-            backtest._vectorised_rolling_beta():
-        warnings.simplefilter("ignore")
-        fig = pf.create_returns_tear_sheet(returns, benchmark_rets=bench, return_fig=True)
-    backtest._tidy_tear_sheet(fig, returns, "mpt", baseline, "1/N")
-    fig.savefig(path, dpi=backtest.TEAR_SHEET_DPI, bbox_inches="tight")
-    plt.close(fig)
+from autoport.testing import save_pyfolio_tear_sheet  # noqa: E402
 
 
 def main() -> None:
@@ -57,7 +41,7 @@ def main() -> None:
         ref, new = [], []
         for _ in range(args.repeat):
             t = time.process_time()
-            pyfolios_own(strategy, bench.rename("S&P 500"), folder / "ref.png", baseline)
+            save_pyfolio_tear_sheet(strategy, bench.rename("S&P 500"), folder / "ref.png", baseline)
             ref.append(time.process_time() - t)
             t = time.process_time()
             reporting.save_tear_sheet(strategy, bench, folder / "new.png", name="mpt",

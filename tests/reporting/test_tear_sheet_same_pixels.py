@@ -5,8 +5,6 @@ sheet pyfolio's own path draws, pixel for pixel."""
 from __future__ import annotations
 
 import contextlib
-import io
-import warnings
 
 import matplotlib
 
@@ -19,20 +17,7 @@ from PIL import Image  # noqa: E402
 
 from autoport import data, reporting  # noqa: E402
 from autoport.reporting import backtest  # noqa: E402
-
-
-def _pyfolios_own(returns, bench, path, baseline):
-    """save_tear_sheet as it was: pyfolio's tear sheet untouched but for the rolling beta
-    (tested against pyfolio's loop elsewhere), savefig's own tight box."""
-    import pyfolio as pf
-
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
-            backtest._vectorised_rolling_beta():
-        warnings.simplefilter("ignore")
-        fig = pf.create_returns_tear_sheet(returns, benchmark_rets=bench, return_fig=True)
-    backtest._tidy_tear_sheet(fig, returns, "mpt", baseline, "1/N")
-    fig.savefig(path, dpi=backtest.TEAR_SHEET_DPI, bbox_inches="tight")
-    plt.close(fig)
+from autoport.testing import save_pyfolio_tear_sheet  # noqa: E402
 
 
 @pytest.mark.parametrize("freq", [None, "B"], ids=["sessions", "business-day-freq"])
@@ -46,7 +31,7 @@ def test_the_fast_tear_sheet_has_pyfolios_pixels(tmp_path, freq):
     bench = (baseline * 0.9).rename("S&P 500")
     reporting.save_tear_sheet(strategy, baseline * 0.9, tmp_path / "fast.png", name="mpt",
                               baseline=baseline)
-    _pyfolios_own(strategy, bench, tmp_path / "own.png", baseline)
+    save_pyfolio_tear_sheet(strategy, bench, tmp_path / "own.png", baseline)
     with Image.open(tmp_path / "fast.png") as a, Image.open(tmp_path / "own.png") as b:
         fast, own = np.asarray(a), np.asarray(b)
     assert fast.shape == own.shape

@@ -38,25 +38,7 @@ def test_a_trial_given_the_drivers_regime_fits_fits_nothing_and_gets_the_same_re
     base = {"strategy_params": {"config": REGIME}}
     point = {"strategy_params": {"config": {**REGIME, "strategy": {"refit_every": 252,
                                                                       "threshold": 0.8}}}}
-    alone = backtest_trial(point, 0, strategy="regime", prices=prices,
-                           period=spec.validation, make_strategy=make_strategy)
-    fits = shared_regime_fits(spec, base, prices, make_strategy)
-    assert len(fits) >= 2  # the grid points up to the validation end
-    # the driver read nothing after the validation end: every fit's training ends before it
-    assert max(f.train_end for f, _ in fits.values()) <= pd.Timestamp("2006-12-31")
-    def no_fit(*args, **kwargs):
-        raise AssertionError("a trial given the driver's fits fitted a detector")
-
-    from autoport.regime import models
-
-    monkeypatch.setattr(models.HMMDetector, "fit", no_fit)
-    monkeypatch.setattr(models.JumpDetector, "fit", no_fit)
-    shared = backtest_trial(point, 0, strategy="regime", prices=prices,
-                            period=spec.validation, make_strategy=make_strategy,
-                            regime_fits=fits)
-    assert set(online._SHARED) == set(fits)  # no new fit was made in the trial
-    np.testing.assert_array_equal(shared.returns.to_numpy(), alone.returns.to_numpy())
-    assert shared.metrics == alone.metrics
+    _assert_the_shared_fits_serve_the_trial("regime", spec, base, point, prices, monkeypatch)
 
 
 def test_an_autopilot_trial_given_the_drivers_regime_fits_fits_nothing_and_gets_the_same_returns(
@@ -71,11 +53,19 @@ def test_an_autopilot_trial_given_the_drivers_regime_fits_fits_nothing_and_gets_
     regime = {"detector": REGIME["detector"], "refit_every": 252}
     base = {"strategy_params": {"regime": regime}}
     point = {"strategy_params": {"regime": regime, "risk_tolerance": 0.7}}
-    alone = backtest_trial(point, 0, strategy="autopilot", prices=prices,
+    _assert_the_shared_fits_serve_the_trial("autopilot", spec, base, point, prices, monkeypatch)
+
+
+def _assert_the_shared_fits_serve_the_trial(strategy, spec, base, point, prices, monkeypatch):
+    """The driver's fits (``shared_regime_fits`` on ``base``) read nothing after the validation
+    end, and a ``strategy`` trial at ``point`` given them fits no detector and returns what the
+    trial alone returns."""
+    alone = backtest_trial(point, 0, strategy=strategy, prices=prices,
                            period=spec.validation, make_strategy=make_strategy)
     fits = shared_regime_fits(spec, base, prices, make_strategy)
-    assert len(fits) >= 2
-    assert max(f.train_end for f, _ in fits.values()) <= pd.Timestamp("2006-12-31")
+    assert len(fits) >= 2  # the grid points up to the validation end
+    # the driver read nothing after the validation end: every fit's training ends before it
+    assert max(f.train_end for f, _ in fits.values()) <= pd.Timestamp(spec.validation.end)
 
     def no_fit(*args, **kwargs):
         raise AssertionError("a trial given the driver's fits fitted a detector")
@@ -84,9 +74,9 @@ def test_an_autopilot_trial_given_the_drivers_regime_fits_fits_nothing_and_gets_
 
     monkeypatch.setattr(models.HMMDetector, "fit", no_fit)
     monkeypatch.setattr(models.JumpDetector, "fit", no_fit)
-    shared = backtest_trial(point, 0, strategy="autopilot", prices=prices,
+    shared = backtest_trial(point, 0, strategy=strategy, prices=prices,
                             period=spec.validation, make_strategy=make_strategy,
                             regime_fits=fits)
-    assert set(online._SHARED) == set(fits)
+    assert set(online._SHARED) == set(fits)  # no new fit was made in the trial
     np.testing.assert_array_equal(shared.returns.to_numpy(), alone.returns.to_numpy())
     assert shared.metrics == alone.metrics
