@@ -168,8 +168,9 @@ def _lay_out_heatmap_axes(fig) -> None:
 
 def _tidy_tear_sheet(fig, returns: pd.Series, name: str, baseline: pd.Series | None,
                      baseline_name: str) -> None:
-    """Rename pyfolio's "Backtest", add 1/N, and keep long histories legible: the row of
-    per-year panels grows with the years so each year keeps a readable line."""
+    """Rename pyfolio's "Backtest" and "Portfolio" to the strategy, add 1/N, and keep long
+    histories legible: the row of per-year panels grows with the years so each year keeps a
+    readable line."""
     years = returns.index.year.nunique()
     title_size = fig.axes[0].title.get_fontsize()
     for ax in fig.axes:
@@ -205,6 +206,10 @@ def _tidy_tear_sheet(fig, returns: pd.Series, name: str, baseline: pd.Series | N
         if renamed and ax.get_legend() is not None:
             handles, labels = ax.get_legend_handles_labels()
             ax.legend(handles, labels, loc="upper left", frameon=True, framealpha=0.6, fontsize=11)
+        elif ax.get_legend() is not None:  # pyfolio names the drawdown panel's line by text only
+            for text in ax.get_legend().get_texts():
+                if text.get_text() in ("Backtest", "Portfolio"):
+                    text.set_text(name)
     yearly = [ax for ax in fig.axes if ax.get_title() == "Monthly returns (%)"]
     if yearly:
         _grow_row(fig, yearly[0], 0.3 * years + 0.6)

@@ -106,7 +106,8 @@ def test_tear_sheet_names_the_strategy_and_draws_one_over_n(returns, tmp_path, d
     fig = drawn["tear_sheet.png"]
     labels = _legend_labels(fig)
     assert ["S&P 500", "mpt", "1/N"] in labels
-    assert not any("Backtest" in lab for group in labels for lab in group)
+    assert not any(lab in ("Backtest", "Portfolio") for group in labels for lab in group)
+    assert ["mpt"] in labels  # the drawdown periods panel names the strategy too
     assert not any("None" in ax.get_title() for ax in fig.axes)
 
 
