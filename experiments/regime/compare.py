@@ -26,7 +26,7 @@ Protocol (one run, nothing tuned on the held-out years):
    (``data/nber_recessions.csv``), and the regime strategy's Sharpe ratio and max drawdown beside
    1/N on 2007-2022 (fast simulator engine, monthly decisions, the bundled strategy settings).
 
-Run: ``.venv/bin/python experiments/regime/compare.py`` (22 minutes on a loaded 2-core machine,
+Run: ``.venv/bin/python experiments/regime/compare.py`` (9-22 minutes on a shared 2-core machine,
 the synthetic check included; ``--synthetic-only [CANDIDATE ...]`` prints step 0 alone and writes
 nothing, a quick loop while working on a detector). Writes
 ``tuning.csv``, ``comparison.csv``, ``comparison.md``, ``comparison.png`` and the held-out
