@@ -28,6 +28,38 @@ def synthetic_accuracy(labels: pd.Series, truth: pd.Series, n_states: int) -> fl
     return float((p.to_numpy() == t.to_numpy()).mean())
 
 
+def oracle_labels(prices: pd.DataFrame, model=None) -> pd.Series:
+    """Online labels of a synthetic panel from the filter that knows its generator's true
+    parameters: the ceiling of :func:`synthetic_accuracy` for any online detector.
+
+    :func:`autoport.synthetic.regime_switching_prices` draws each day's returns from the day's
+    regime; the filtered probability of each regime under the true means, covariances and
+    transition matrix (the chain starts in regime 0) is the best guess that uses returns up to
+    that day only. A detector must also learn those parameters from earlier data, so it cannot
+    be expected to beat this on average; where it stays near 90%, a 90% bar leaves no room.
+    ``model``: the generator's :class:`~autoport.synthetic.RegimeModel` (None: its default for
+    the panel's number of assets). The labels start on the first return (the second price row).
+    """
+    from hmmlearn.hmm import GaussianHMM
+
+    from autoport.regime.hmm import forward_filter
+    from autoport.synthetic import default_model
+
+    model = model if model is not None else default_model(prices.shape[1])
+    model.check()
+    k, n = model.means.shape
+    returns = prices.pct_change().iloc[1:]  # the generator's own daily returns
+    hmm = GaussianHMM(n_components=k, covariance_type="full", init_params="")
+    hmm.n_features = n
+    hmm.startprob_ = np.eye(k)[0]
+    hmm.transmat_ = np.asarray(model.transition, dtype=float)
+    hmm.means_ = np.asarray(model.means, dtype=float)
+    hmm.covars_ = np.einsum("ki,kij,kj->kij", model.vols, model.correlations, model.vols)
+    probs = forward_filter(hmm, returns.to_numpy(dtype=float))
+    return pd.Series(np.asarray(model.names)[probs.argmax(axis=1)], index=returns.index,
+                     name="regime")
+
+
 def _align(pred: pd.Series, truth: pd.Series) -> tuple[pd.Series, pd.Series]:
     common = pred.index.intersection(truth.index)
     if len(common) == 0:
