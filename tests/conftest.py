@@ -1,8 +1,9 @@
 """Shared fixtures: an isolated working area per test, so no test writes outside tmp_path; one
-zipline root and one local Ray per session; a real MLflow tracking server on loopback."""
+zipline root, one local Ray and one real MLflow tracking server on loopback per session."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -77,30 +78,35 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path):
-    """A tracking server started for this test only, stopped (its process group) afterwards."""
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """One tracking server for the session (its start-up costs seconds), stopped (its process
+    group) afterwards. Tests sharing it tell their runs apart by run and experiment ids."""
+    folder = tmp_path_factory.mktemp("mlflow_server")
     port = free_port()
     mlflow_bin = Path(sys.executable).parent / "mlflow"
-    log = open(tmp_path / "server.log", "w")
+    log = open(folder / "server.log", "w")
     proc = subprocess.Popen(
         [str(mlflow_bin), "server", "--host", "127.0.0.1", "--port", str(port),
          "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-         "--serve-artifacts", "--artifacts-destination", str(tmp_path / "served")],
+         "--backend-store-uri", f"sqlite:///{folder / 'server.db'}",
+         "--serve-artifacts", "--artifacts-destination", str(folder / "served")],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
         from autoport.testing import wait_for_http
 
-        wait_for_http(proc, f"{url}/health", tmp_path / "server.log", what="mlflow server")
-        yield url, tmp_path / "served"
+        wait_for_http(proc, f"{url}/health", folder / "server.log", what="mlflow server")
+        yield url, folder / "served"
     finally:
+        # a throwaway store: a second for SIGTERM, then SIGKILL (the server kept waiting
+        # 5 s on the clients' open connections)
         try:
             os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=5)
+            proc.wait(timeout=1)
         except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
         log.close()

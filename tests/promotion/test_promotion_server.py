@@ -31,6 +31,14 @@ def test_remote_tracking_server_works_unchanged(server, tmp_path, monkeypatch):
     prices = tmp_path / "prices.csv"
     data.bundled_prices().loc["2020-06-01":"2021-12-31", TICKERS].to_csv(prices)
     runner = CliRunner()
+    from mlflow import MlflowClient
+
+    # the server is the session's: runs other tests made there are told apart by their ids
+    client = MlflowClient(tracking_uri=url)
+    before = {r.info.run_id for r in client.search_runs(
+        [e.experiment_id for e in client.search_experiments()])}
+    assert len(before) < 20  # the listing below (20 newest) shows them all
+    earlier = set(served.rglob("*"))
 
     res = runner.invoke(app, ["backtest", "--strategy", "equal_weight", "--window", "60",
                               "--prices", str(prices), "--start", "2021-07-01",
@@ -42,7 +50,8 @@ def test_remote_tracking_server_works_unchanged(server, tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     listing = json.loads(res.stdout)
     assert listing["tracking_uri"] == url
-    assert [r["run_id"] for r in listing["runs"]] == [run_id]
+    listed = [r["run_id"] for r in listing["runs"]]
+    assert listed[0] == run_id and sorted(listed) == sorted(before | {run_id})
 
     gates = tmp_path / "gates.yaml"
     gates.write_text(GATES)
@@ -53,10 +62,11 @@ def test_remote_tracking_server_works_unchanged(server, tmp_path, monkeypatch):
     assert (payload["promoted"], payload["model_version"], payload["alias"]) == (
         True, "1", "champion")
 
-    # everything went to the server: no local store, artifacts under the served root
+    # everything went to the server: no local store, this test's artifacts under the
+    # served root
     assert not (home / "mlflow.db").exists()
-    assert list(served.rglob("report.md")) and list(served.rglob("config.json"))
-    assert list(served.rglob("MLmodel"))
+    names = {p.name for p in set(served.rglob("*")) - earlier}
+    assert {"report.md", "config.json", "MLmodel"} <= names
 
     import mlflow
 
