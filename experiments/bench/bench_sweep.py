@@ -16,7 +16,8 @@ The target (issue 14, item 6: at most 0.6) is the **whole** Ray time, from ``ray
 ``run_sweep`` returning, over the loop's time. Printed beside it, from timestamps taken inside
 the trials: the fixed start (``ray.init``; the driver's shared fits; Tune's set-up until the
 first trial actor's process exists; that process's start-up until its first trial: Python,
-Ray, Tune and autoport imports), the ratio without that start, Ray's overhead per task (the
+Ray, Tune and autoport imports; process births read against ``time.time()`` after removing
+psutil's offset of up to a second, :func:`clock_offset`), the ratio without that start, Ray's overhead per task (the
 gap between two trials on the same worker: Tune's bookkeeping, the result's trip to the
 driver), the end (last trial done to ``run_sweep`` returning), the trials' own time on Ray
 against alone (cores shared with other jobs slow them) and the workers' niceness, and the CPU
@@ -81,6 +82,23 @@ def timed(config, seed, *, evaluate):
     return TrialOutcome({**out.metrics, "t_start": started, "t_end": time.time(),
                          "pid": float(os.getpid()), "born": me.create_time(),
                          "nice": float(me.nice()), "cpu": cpu.user + cpu.system}, out.returns)
+
+
+def clock_offset() -> float:
+    """psutil's process start time minus ``time.time()`` for a process started now.
+
+    A start time counts from the boot time, which Linux gives in whole seconds, so births
+    read against ``time.time()`` are off by up to a second; this is subtracted from them."""
+    import subprocess
+    import sys
+
+    import psutil
+
+    before = time.time()
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    born = psutil.Process(child.pid).create_time()
+    child.wait()
+    return born - before
 
 
 def load() -> str:
@@ -150,7 +168,7 @@ def main() -> None:
     on_ray = {t.params[key]: t.metrics["sharpe"] for t in trials}
     same = all(abs(on_ray[v] - alone[v]) < 1e-12 for v in values)
     first = min(t.metrics["t_start"] for t in trials) - began
-    born = min(t.metrics["born"] for t in trials) - began
+    born = min(t.metrics["born"] for t in trials) - clock_offset() - began
     tail = ended - max(t.metrics["t_end"] for t in trials)
     gaps = []
     for pid in {t.metrics["pid"] for t in trials}:
