@@ -15,17 +15,17 @@ process; the sweep's driver builds them, counted in the sweep's time, and ships 
 The target (issue 14, item 6: at most 0.6) is the **whole** Ray time, from ``ray.init`` to
 ``run_sweep`` returning, over the loop's time. Printed beside it, from timestamps taken inside
 the trials: the fixed start (``ray.init``; the driver's shared fits; Tune's set-up until the
-first trial actor's process exists; that process's start-up until its first trial: Python,
-Ray, Tune and autoport imports; process births read against ``time.time()`` after removing
-psutil's offset of up to a second, :func:`clock_offset`), the ratio without that start, Ray's
-overhead per task (the gap between two trials on the same worker: Tune's bookkeeping, the
-result's trip to the driver), the end (last trial done to ``run_sweep`` returning), the
-trials' own time on Ray against alone (cores shared with other jobs slow them) and the
-workers' niceness, and the CPU time spent while on Ray by the driver, the trial workers and Ray's own processes (GCS, raylet,
-agents, monitors), against the loop's. The loop's CPU time is what it would take on a core of
-its own: when other jobs slow the loop (its CPU time well under its wall time), the ratio
-against it is the fairer one. The Ray side's CPU time spread evenly over the CPUs, against the
-loop's CPU time, is the ratio free cores would give at best (a bound that other jobs hardly
+first trial actor's process exists; that process's start-up until its first trial: Python, Ray,
+Tune and autoport imports; process births read against ``time.time()`` after removing psutil's
+offset of up to a second, :func:`clock_offset`), the ratio without that start, Ray's overhead
+per task (the gap between two trials on the same worker: Tune's bookkeeping, the result's trip
+to the driver), the end (last trial done to ``run_sweep`` returning), the trials' own time on
+Ray against alone (cores shared with other jobs slow them) and the workers' niceness, and the
+CPU time spent while on Ray by the driver, the trial workers and Ray's own processes (GCS,
+raylet, agents, monitors), against the loop's. The loop's CPU time is what it would take on a
+core of its own: when other jobs slow the loop (its CPU time well under its wall time), the
+ratio against it is the fairer one. The Ray side's CPU time spread evenly over the CPUs, against
+the loop's CPU time, is the ratio free cores would give at best (a bound that other jobs hardly
 move: the start is partly serial, so it is optimistic). It also checks that both ways produce
 the same Sharpe ratios, so the comparison is of the same work.
 
