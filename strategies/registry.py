@@ -1,24 +1,27 @@
-"""Names a user types (``--strategy``) mapped to strategy constructors."""
+"""Names a user types (``--strategy``) mapped to strategy constructors.
+
+A name maps to where its class lives (``module:Class``), and the module is imported only when
+that strategy is made: listing the names, or making equal weight, must not import the
+autopilot's estimators and optimisers (pypfopt, cvxpy, scikit-learn: about a second in every
+process, including each Ray worker of a sweep that runs another strategy).
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
+from types import MappingProxyType
 
-from autoport.errors import ConfigError
-from autoport.strategies.autopilot import Autopilot
 from autoport.decision import Strategy
-from autoport.strategies.dqn import DQNPolicy
-from autoport.strategies.equal_weight import EqualWeight
-from autoport.strategies.mpt import MeanVariance
-from autoport.strategies.regime_switching import RegimeSwitching
+from autoport.errors import ConfigError
 
-STRATEGIES: dict[str, Callable[..., Strategy]] = {
-    "equal_weight": EqualWeight,
-    "mpt": MeanVariance,
-    "dqn": DQNPolicy,
-    "autopilot": Autopilot,
-    "regime": RegimeSwitching,
-}
+STRATEGIES = MappingProxyType({
+    "equal_weight": "autoport.strategies.equal_weight:EqualWeight",
+    "mpt": "autoport.strategies.mpt:MeanVariance",
+    "dqn": "autoport.strategies.dqn:DQNPolicy",
+    "autopilot": "autoport.strategies.autopilot:Autopilot",
+    "regime": "autoport.strategies.regime_switching:RegimeSwitching",
+})
 
 
 def check_strategy_name(name: str) -> str:
@@ -36,6 +39,18 @@ def check_strategy_name(name: str) -> str:
     return name
 
 
+def strategy_class(name: str) -> Callable[..., Strategy]:
+    """The constructor registered as ``name``, its module imported now (not at start-up).
+
+    Parameters
+    ----------
+    name
+        A registered strategy name; an unknown one is one ``ConfigError``.
+    """
+    module, _, attribute = STRATEGIES[check_strategy_name(name)].partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
 def make_strategy(name: str, **params) -> Strategy:
     """Build the strategy registered as ``name``; bad parameters are one ``ConfigError``.
 
@@ -46,7 +61,7 @@ def make_strategy(name: str, **params) -> Strategy:
     **params
         Its constructor's arguments (for ``mpt``: ``window``, ``objective``, ``max_weight``...).
     """
-    factory = STRATEGIES[check_strategy_name(name)]
+    factory = strategy_class(name)
     try:
         return factory(**params)
     except TypeError as exc:

@@ -57,6 +57,24 @@ WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THRE
 # for, and at nice 15 any other process on the machine starves them (on a 2-core machine
 # with other jobs, trials ran 1.2-3x slower on Ray than in one process at nice 0).
 LOCAL_RAY_ENV = {**WORKER_ENV, "RAY_worker_niceness": "0"}
+# No workers prestarted for the first driver: ray.init waited for num_cpus of them (0.7 s of
+# its 3.5-4.2 s here, and 0.5 s of CPU each), yet a sweep's trials never run in them. Tune
+# gives every trial actor a runtime_env of its own (env_vars PL_DISABLE_FORK, set in
+# ray/tune/execution/class_cache.py), prestarted workers carry none, and a worker that ran a
+# task is never handed to an actor (both seen by pid with Ray 2.60), so each trial actor
+# starts a process of its own either way. Walk-forward's fold tasks start their workers on
+# demand instead of during ray.init. Only the local Ray: a cluster keeps its own settings.
+LOCAL_RAY_CONFIG = {"prestart_worker_first_driver": False}
+# Each trial's result.json and progress.csv, without the TensorBoard logger Tune adds by
+# default (importing tensorboardX took 3.6 s of the driver's start, #14 item 6). Named through
+# Tune's RAY_TUNE_CALLBACKS (in its TUNE_ENV_VARS), not RunConfig(callbacks=...): for callbacks
+# passed there Tune's usage tagging (ray/air/_internal/usage.py, _count_callbacks) imports its
+# MLflow, W&B, Comet and Aim integrations, mlflow itself included: 0.75-0.85 s of the
+# driver's CPU before the first trial actor is asked for.
+TUNE_LOGGERS = {
+    "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
+    "RAY_TUNE_CALLBACKS": "ray.tune.logger.JsonLoggerCallback,ray.tune.logger.CSVLoggerCallback",
+}
 OK, FAILED, STOPPED = "ok", "failed", "stopped"
 
 
@@ -176,11 +194,11 @@ def ray_session(address: str | None = None, num_cpus: int | None = None):
                      runtime_env={"env_vars": WORKER_ENV})
         else:
             # the node's processes inherit the driver's environment, and every worker theirs:
-            # no runtime environment to build for each worker (the agent's round trip), and
-            # Ray's prestarted workers serve the first tasks
+            # no runtime environment to build for each worker (the agent's round trip)
             with _environ(LOCAL_RAY_ENV):
                 ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
-                         log_to_driver=False, configure_logging=False)
+                         log_to_driver=False, configure_logging=False,
+                         _system_config=LOCAL_RAY_CONFIG)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = address or "a local Ray"
         raise ConfigError(
@@ -286,12 +304,9 @@ def run_sweep(
             run_config=tune.RunConfig(
                 name=name, storage_path=str(storage), verbose=0,
                 failure_config=tune.FailureConfig(max_failures=0),
-                callbacks=_loggers(),
             ),
         )
-    # Tune adds its TensorBoard logger unless told not to: importing tensorboardX took 3.6 s
-    # of the driver's start (#14 item 6); each trial's result.json and progress.csv remain
-    quiet_loggers = _environ({"TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1"})
+    quiet_loggers = _environ(TUNE_LOGGERS)
     with contextlib.redirect_stdout(sys.stderr), quiet_loggers:  # tables must not mix with --json
         grid = tuner.fit()
     # Tune caught Ctrl-C, saved its state and returned early: the state this fit saved marks
@@ -308,13 +323,6 @@ def run_sweep(
                 key=lambda t: (-t.score, repr(sorted(t.params.items()))))
     failed = sorted((t for t in trials if t.status != OK), key=lambda t: t.trial_id)
     return SweepResult(spec, tuple(ok + stopped + failed), storage / name)
-
-
-def _loggers() -> list:
-    """The trial loggers Tune adds by default, less TensorBoard's."""
-    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
-
-    return [JsonLoggerCallback(), CSVLoggerCallback()]
 
 
 def _unfinished(path: Path) -> int:

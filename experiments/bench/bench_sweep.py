@@ -15,16 +15,17 @@ process; the sweep's driver builds them, counted in the sweep's time, and ships 
 The target (issue 14, item 6: at most 0.6) is the **whole** Ray time, from ``ray.init`` to
 ``run_sweep`` returning, over the loop's time. Printed beside it, from timestamps taken inside
 the trials: the fixed start (``ray.init``; the driver's shared fits; Tune's set-up until the
-first trial actor's process exists; that process's start-up until its first trial: Python,
-Ray, Tune and autoport imports), the ratio without that start, Ray's overhead per task (the
-gap between two trials on the same worker: Tune's bookkeeping, the result's trip to the
-driver), the end (last trial done to ``run_sweep`` returning), the trials' own time on Ray
-against alone (cores shared with other jobs slow them) and the workers' niceness, and the CPU
-time spent while on Ray by the driver, the trial workers and Ray's own processes (GCS, raylet,
-agents, monitors), against the loop's. The loop's CPU time is what it would take on a core of
-its own: when other jobs slow the loop (its CPU time well under its wall time), the ratio
-against it is the fairer one. The Ray side's CPU time spread evenly over the CPUs, against the
-loop's CPU time, is the ratio free cores would give at best (a bound that other jobs hardly
+first trial actor's process exists; that process's start-up until its first trial: Python, Ray,
+Tune and autoport imports; process births read against ``time.time()`` after removing psutil's
+offset of up to a second, :func:`clock_offset`), the ratio without that start, Ray's overhead
+per task (the gap between two trials on the same worker: Tune's bookkeeping, the result's trip
+to the driver), the end (last trial done to ``run_sweep`` returning), the trials' own time on
+Ray against alone (cores shared with other jobs slow them) and the workers' niceness, and the
+CPU time spent while on Ray by the driver, the trial workers and Ray's own processes (GCS,
+raylet, agents, monitors), against the loop's. The loop's CPU time is what it would take on a
+core of its own: when other jobs slow the loop (its CPU time well under its wall time), the
+ratio against it is the fairer one. The Ray side's CPU time spread evenly over the CPUs, against
+the loop's CPU time, is the ratio free cores would give at best (a bound that other jobs hardly
 move: the start is partly serial, so it is optimistic). It also checks that both ways produce
 the same Sharpe ratios, so the comparison is of the same work.
 
@@ -81,6 +82,23 @@ def timed(config, seed, *, evaluate):
     return TrialOutcome({**out.metrics, "t_start": started, "t_end": time.time(),
                          "pid": float(os.getpid()), "born": me.create_time(),
                          "nice": float(me.nice()), "cpu": cpu.user + cpu.system}, out.returns)
+
+
+def clock_offset() -> float:
+    """psutil's process start time minus ``time.time()`` for a process started now.
+
+    A start time counts from the boot time, which Linux gives in whole seconds, so births
+    read against ``time.time()`` are off by up to a second; this is subtracted from them."""
+    import subprocess
+    import sys
+
+    import psutil
+
+    before = time.time()
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    born = psutil.Process(child.pid).create_time()
+    child.wait()
+    return born - before
 
 
 def load() -> str:
@@ -150,7 +168,7 @@ def main() -> None:
     on_ray = {t.params[key]: t.metrics["sharpe"] for t in trials}
     same = all(abs(on_ray[v] - alone[v]) < 1e-12 for v in values)
     first = min(t.metrics["t_start"] for t in trials) - began
-    born = min(t.metrics["born"] for t in trials) - began
+    born = min(t.metrics["born"] for t in trials) - clock_offset() - began
     tail = ended - max(t.metrics["t_end"] for t in trials)
     gaps = []
     for pid in {t.metrics["pid"] for t in trials}:
