@@ -21,9 +21,11 @@ def test_modules_that_use_ray_are_marked_serial():
                    if p != Path(__file__).resolve() and RAY.search(p.read_text())}
     assert "tests/sweep/test_sweep_cluster.py" in ray_modules  # the scan sees imports
     # the whole suite's collection, as scripts/test.sh's parallel phase selects it
+    # -P: not the source tree from the working directory, so an installed (not editable)
+    # autoport is the one imported, as in scripts/test.sh
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     listed = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+        [sys.executable, "-P", "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
          "-m", "not serial", str(TESTS)],
         cwd=TESTS.parent, env=env, capture_output=True, text=True, timeout=300)
     assert listed.returncode == 0, listed.stdout[-2000:] + listed.stderr[-2000:]
