@@ -21,4 +21,18 @@ export AUTOPORT_HOME="$(mktemp -d)/autoport_home"
 # reference that no longer renders fails here. Its code blocks run in tests/docs.
 # Not --quiet: it silences the warnings that --strict counts, so a missing image passed.
 NO_MKDOCS_2_WARNING=1 "$VENV/bin/mkdocs" build --strict --site-dir "$(mktemp -d)/site"
-exec "$VENV/bin/pytest" -q "$@"
+# Two phases on two cores (pytest-xdist): the tests that start Ray (marked serial by
+# tests/conftest.py) cannot share the machine: a local ray.init() may attach to the cluster
+# another test started, and two Rays on 2 cores starve each other's timing-sensitive tests. So
+# everything else runs on both cores first, then the serial tests in one process. Both run;
+# either failing fails the script. Extra arguments reach both phases; a phase they leave empty
+# (pytest's exit 5) is fine unless both are. A caller's own -m picks the tests: one process.
+for arg in "$@"; do
+    case "$arg" in -m|-m*) exec "$VENV/bin/pytest" -q "$@" ;; esac
+done
+parallel=0 serial=0
+"$VENV/bin/pytest" -q -n 2 --dist load -m "not serial" "$@" || parallel=$?
+"$VENV/bin/pytest" -q -m serial "$@" || serial=$?
+if [ "$parallel" -eq 5 ] && [ "$serial" -eq 5 ]; then exit 5; fi
+if [ "$parallel" -ne 0 ] && [ "$parallel" -ne 5 ]; then exit "$parallel"; fi
+if [ "$serial" -ne 5 ]; then exit "$serial"; fi

@@ -3,6 +3,7 @@ zipline root, one local Ray and one real MLflow tracking server on loopback per 
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import os
 import signal
@@ -30,6 +31,51 @@ def pytest_configure(config):
         os.environ.pop("COLUMNS", None)
     else:
         os.environ["COLUMNS"] = columns
+
+
+def imports_ray(path: Path) -> bool:
+    """True if the test module imports Ray anywhere (``import ray``, ``from ray... import``,
+    ``pytest.importorskip("ray")``), read from its source: the import may sit in a function."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "ray" for a in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "ray":
+            return True
+        if (isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "importorskip"
+                and node.args and isinstance(node.args[0], ast.Constant)
+                and str(node.args[0].value).split(".")[0] == "ray"):
+            return True
+    return False
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark ``serial`` every test of a module that imports Ray or has a test using the local_ray
+    fixture: scripts/test.sh runs them in one process after the parallel phase, since a local
+    ray.init() may attach to the cluster another test started on this machine, and two Rays on
+    2 cores starve each other's timing-sensitive tests (interrupt/resume, cluster)."""
+    modules: dict[Path, bool] = {}
+    for item in items:
+        path = Path(item.fspath)
+        if path not in modules:
+            modules[path] = imports_ray(path)
+        if "local_ray" in getattr(item, "fixturenames", ()):
+            modules[path] = True
+    for item in items:
+        if modules[Path(item.fspath)]:
+            item.add_marker(pytest.mark.serial)
+
+
+@pytest.fixture(autouse=True)
+def no_ray_outside_serial(request):
+    """A test not marked serial must not leave a Ray running in this process (it would share
+    the machine with the parallel phase): it errors here, so the module gets marked."""
+    yield
+    if request.node.get_closest_marker("serial") is None and "ray" in sys.modules:
+        ray = sys.modules["ray"]
+        if getattr(ray, "is_initialized", lambda: False)():
+            ray.shutdown()
+            pytest.fail(f"{request.node.nodeid} started Ray but is not marked serial "
+                        "(see tests/conftest.py's pytest_collection_modifyitems)")
 
 
 @pytest.hookimpl(optionalhook=True)
