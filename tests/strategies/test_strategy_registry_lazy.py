@@ -23,7 +23,7 @@ OPTIMISERS = ("cvxpy", "sklearn", "pypfopt", "torch", "hmmlearn")
 def _loaded_after(statement: str) -> list[str]:
     code = (f"import sys, json\n{statement}\n"
             f"print(json.dumps([m for m in {OPTIMISERS!r} if m in sys.modules]))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True,
                           check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
