@@ -420,58 +420,107 @@ def _peak(mu, cov, seg: Segment, rf: float):
 
 def settle(mu: np.ndarray, cov: np.ndarray, r: Resolved, state: np.ndarray,
            active: np.ndarray | None = None, *, lam: float | None = 0.0, rf: float = 0.0,
-           max_iter: int | None = None):
+           max_iter: int | None = None, batch: bool = True):
     """The path's point at ``lam`` (or, ``lam=None``, at its Sharpe peak) from a guessed
-    active set, without walking: solve the guess, fix or release the worst broken condition,
+    active set, without walking: solve the guess, fix or release the broken conditions,
     repeat. Returns (weights, segment of the final active set).
 
     A guess from a neighbouring problem (yesterday's window) is usually right or one step
-    away. Every iterate is one dense KKT solve of its active set, so the answer depends only on
-    the final active set, as :func:`exact` does. Raises :class:`PathFailed` when the guesses do
-    not settle (ties, or the peak lies where this cannot find it): the caller walks instead.
+    away; a month's move often breaks several bounds at once, so each iterate fixes every
+    weight past its bound and releases every fixed weight whose multiplier has the wrong sign
+    (a primal-dual active-set step: half the solves of one change at a time). Where that
+    cycles or lands on a set the peak search cannot use, it steps back and changes the worst
+    broken condition only, one at a time (general rows always so). Every iterate is one dense
+    KKT solve of its active set, so the answer depends only on the final active set, as
+    :func:`exact` does. Raises :class:`PathFailed` when the guesses do not settle (ties, or the
+    peak lies where this cannot find it): the caller walks instead. ``batch=False``: one
+    change at a time throughout (the settle before issue 13 item 3, kept for comparison).
     """
     n = len(mu)
     g_mat, h = _rows(r)
     lb, ub = r.lb, r.ub
     state = state.copy()
     active = np.zeros(len(h), dtype=bool) if active is None else active.copy()
+    seen: set[bytes] = set()
+    back = None  # (state, active, worst event) before the last many-change step
     for _ in range(max_iter or 4 * n + 20):
         free, fixed = np.where(state == 0)[0], np.where(state != 0)[0]
-        if len(free) == 0:
-            _give_up("no free weights")
-        act = _independent_rows(np.where(active)[0], g_mat, free)
-        active[:] = False
-        active[act] = True
-        cons, r_mat, d, w_fixed = _system(mu, cov, r, g_mat, h, state, act, free, fixed)
         try:
-            sol_w, y = _dense(cov, free, cons, r_mat, d)
-        except np.linalg.LinAlgError:
-            _give_up("singular KKT system")
-        w0, w1, mult0, mult1, lam0, lam1 = _expand(mu, cov, g_mat, n, state, act, free, fixed,
-                                                   sol_w, y, w_fixed)
-        seg = Segment(0.0, np.inf, w0, w1, fixed, mult0, mult1, act, lam0, lam1, state.copy(),
-                      False, False)
-        at = lam
-        if at is None:
-            c0, c1 = _peak(mu, cov, seg, rf)
-            if not c1 < 0:
-                _give_up("no Sharpe peak on this active set")
-            at = max(-c0 / c1, 0.0)
-            if float(mu @ (w0 + at * w1)) - rf <= 0:
-                _give_up("the peak does not beat the risk-free rate")
-        event = _violations(w0 + at * w1, free, fixed, act, active, lb, ub, g_mat, h,
-                            mult0 + at * mult1, lam0 + at * lam1)
+            w, seg, at = _settle_step(mu, cov, r, g_mat, h, state, active, free, fixed, lam, rf)
+        except PathFailed:
+            if back is None:
+                raise
+            state, active, event = back  # the many-change step overshot: one change instead
+            back, batch = None, False
+            _apply(state, active, event)
+            continue
+        event = _violations(w, free, fixed, seg.act, active, lb, ub, g_mat, h,
+                            seg.mult0 + at * seg.mult1, seg.row0 + at * seg.row1)
         if event is None:
             _certify_at(mu, r, seg, at)
-            return w0 + at * w1, seg
-        kind, i, code = event
-        if kind == "fix":
-            state[i] = code
-        elif kind == "release":
-            state[i] = 0
-        else:
-            active[i] = kind == "add"
+            return w, seg
+        back = None
+        if batch:
+            key = state.tobytes() + active.tobytes()
+            batch = key not in seen
+            seen.add(key)
+        if batch and event[0] in ("fix", "release"):
+            changes = _bound_changes(w, free, fixed, lb, ub, seg.mult0 + at * seg.mult1)
+            if len(changes) > 1:
+                back = (state.copy(), active.copy(), event)
+                for i, code in changes:
+                    state[i] = code
+                continue
+        _apply(state, active, event)
     _give_up("the active set did not settle")
+
+
+def _settle_step(mu, cov, r, g_mat, h, state, active, free, fixed, lam, rf):
+    """One iterate of :func:`settle`: (weights at ``lam`` or the peak, segment, its λ)."""
+    if len(free) == 0:
+        _give_up("no free weights")
+    act = _independent_rows(np.where(active)[0], g_mat, free)
+    active[:] = False
+    active[act] = True
+    cons, r_mat, d, w_fixed = _system(mu, cov, r, g_mat, h, state, act, free, fixed)
+    try:
+        sol_w, y = _dense(cov, free, cons, r_mat, d)
+    except np.linalg.LinAlgError:
+        _give_up("singular KKT system")
+    w0, w1, mult0, mult1, lam0, lam1 = _expand(mu, cov, g_mat, len(mu), state, act, free,
+                                               fixed, sol_w, y, w_fixed)
+    seg = Segment(0.0, np.inf, w0, w1, fixed, mult0, mult1, act, lam0, lam1, state.copy(),
+                  False, False)
+    at = lam
+    if at is None:
+        c0, c1 = _peak(mu, cov, seg, rf)
+        if not c1 < 0:
+            _give_up("no Sharpe peak on this active set")
+        at = max(-c0 / c1, 0.0)
+        if float(mu @ (w0 + at * w1)) - rf <= 0:
+            _give_up("the peak does not beat the risk-free rate")
+    return w0 + at * w1, seg, at
+
+
+def _apply(state, active, event) -> None:
+    kind, i, code = event
+    if kind == "fix":
+        state[i] = code
+    elif kind == "release":
+        state[i] = 0
+    else:
+        active[i] = kind == "add"
+
+
+def _bound_changes(w, free, fixed, lb, ub, bound_mult) -> list[tuple[int, int]]:
+    """Every bound :func:`_violations` would act on, as (weight, new state): the free weights
+    past a bound and the fixed ones whose multiplier is negative, at its thresholds."""
+    out = [(int(i), -1) for i in free[lb[free] - w[free] > 1e-10]]
+    out += [(int(i), 1) for i in free[w[free] - ub[free] > 1e-10]]
+    if len(fixed):
+        size = max(1.0, float(np.max(np.abs(bound_mult))))
+        out += [(int(i), 0) for i in fixed[-bound_mult > 1e-10 * size]]
+    return out
 
 
 def active_rows(r: Resolved, seg: Segment) -> np.ndarray:

@@ -42,6 +42,8 @@ class WarmPath:
     active sets; raises :class:`PathFailed` where the exact path cannot answer (ties, a
     singular system), after forgetting the warm starts; the caller then solves otherwise."""
 
+    batch = True  # settle's many-change steps (False: one change at a time, as before)
+
     def __init__(self, r: Resolved) -> None:
         self.r = r
         # last active sets ("mv", "ms"): the weights' bounds and the general rows held
@@ -91,17 +93,19 @@ class WarmPath:
         set at its Sharpe peak, as the walk's polished one."""
         r = self.r
         try:
-            return _homotopy.settle(mu, cov, r, start, rows, lam=None, rf=rf)
+            return _homotopy.settle(mu, cov, r, start, rows, lam=None, rf=rf,
+                                    batch=self.batch)
         except PathFailed:
             if self.peak is None:
                 raise
-        _, seg = _homotopy.settle(mu, cov, r, start, rows, lam=self.peak)
+        _, seg = _homotopy.settle(mu, cov, r, start, rows, lam=self.peak, batch=self.batch)
         return _homotopy.settle(mu, cov, r, seg.state, _homotopy.active_rows(r, seg),
-                                lam=None, rf=rf)
+                                lam=None, rf=rf, batch=self.batch)
 
     def _min_variance(self, mu: np.ndarray, cov: np.ndarray):
         try:
-            w_mv, seg = _homotopy.settle(mu, cov, self.r, *self._state("mv"), lam=0.0)
+            w_mv, seg = _homotopy.settle(mu, cov, self.r, *self._state("mv"), lam=0.0,
+                                          batch=self.batch)
         except PathFailed:
             w_mv, seg = _homotopy.min_variance(mu, cov, self.r, polish=True)
         self.states["mv"] = self._held(seg)

@@ -1,9 +1,10 @@
 """The DQN's cheaper decision path (issue 13 item 3) decides exactly as the path before it.
 
 The old path is kept here: SB3's ``model.predict`` for the action, and a menu builder whose
-max-Sharpe warm start gives up and walks the whole path when the previous peak's active set
-has no peak on the new window (the new one first settles through the previous peak's λ). A
-backtest through the sim engine with each must give the same actions and daily returns.
+settle changes one condition at a time and whose max-Sharpe warm start gives up and walks the
+whole path when the previous peak's active set has no peak on the new window (the new one
+first settles through the previous peak's λ). A backtest through the sim engine with each must
+give the same actions and daily returns.
 """
 
 from __future__ import annotations
@@ -21,10 +22,14 @@ from autoport.strategies import make_strategy
 
 
 class OldWarmPath(WarmPath):
-    """Max Sharpe as before: settle from the previous peak's active set, else walk."""
+    """Max Sharpe as before: settle from the previous peak's active set, else walk; every
+    settle one change at a time."""
+
+    batch = False
 
     def _max_sharpe(self, mu, cov, start, rows, rf):
-        return _homotopy.settle(mu, cov, self.r, start, rows, lam=None, rf=rf)
+        return _homotopy.settle(mu, cov, self.r, start, rows, lam=None, rf=rf,
+                                batch=False)
 
 
 @pytest.fixture(scope="module")
