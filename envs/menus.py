@@ -230,8 +230,9 @@ def equal_risk(cov: np.ndarray, iters: int = 60) -> np.ndarray | None:
     y = b / scale / np.sqrt(b / scale @ cov @ (b / scale))
 
     def f(v):
-        return np.inf if np.any(v <= 0) else 0.5 * v @ cov @ v - b @ np.log(v)
+        return np.inf if (v <= 0).any() else 0.5 * v @ cov @ v - b @ np.log(v)
 
+    fy = f(y)
     for _ in range(iters):
         grad = cov @ y - b / y
         try:
@@ -239,17 +240,17 @@ def equal_risk(cov: np.ndarray, iters: int = 60) -> np.ndarray | None:
         except np.linalg.LinAlgError:
             return None
         dec = float(grad @ step)
-        fy = f(y)
         if dec < 1e-24:
             return y
         if dec < 1e-15 * max(1.0, abs(fy)):
             return y - step if np.all(y - step > 0) else y
         t = 1.0
-        while f(y - t * step) > fy - 0.25 * t * dec:
+        # the accepted trial point is the next iterate: its f is the next iteration's f(y)
+        while (f_new := f(y - t * step)) > fy - 0.25 * t * dec:
             t *= 0.5
             if t < 1e-12:
                 return y
-        y = y - t * step
+        y, fy = y - t * step, f_new
     return y
 
 

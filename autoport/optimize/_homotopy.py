@@ -128,7 +128,7 @@ def _dense(cov, free, cons, r_mat, d):
     kkt[:nf, :nf] = _block(cov, free, free)
     kkt[:nf, nf:] = cons.T
     kkt[nf:, :nf] = cons
-    sol = np.linalg.solve(kkt, np.vstack([r_mat, d]))
+    sol = np.linalg.solve(kkt, np.concatenate((r_mat, d)))
     return sol[:nf], sol[nf:]
 
 
@@ -518,7 +518,7 @@ def _bound_changes(w, free, fixed, lb, ub, bound_mult) -> list[tuple[int, int]]:
     out = [(int(i), -1) for i in free[lb[free] - w[free] > 1e-10]]
     out += [(int(i), 1) for i in free[w[free] - ub[free] > 1e-10]]
     if len(fixed):
-        size = max(1.0, float(np.max(np.abs(bound_mult))))
+        size = max(1.0, float(np.abs(bound_mult).max()))
         out += [(int(i), 0) for i in fixed[-bound_mult > 1e-10 * size]]
     return out
 
@@ -672,23 +672,24 @@ def _violations(w, free, fixed, act, active, lb, ub, g_mat, h, bound_mult, row_m
     """The worst broken condition at the current λ as an event, or None when all hold."""
     worst, event = 1e-10, None
     if len(free):
-        below = lb[free] - w[free]
-        above = w[free] - ub[free]
-        j = int(np.argmax(below))
+        w_free = w[free]
+        below = lb[free] - w_free
+        above = w_free - ub[free]
+        j = int(below.argmax())
         if below[j] > worst:
             worst, event = below[j], ("fix", int(free[j]), -1)
-        j = int(np.argmax(above))
+        j = int(above.argmax())
         if above[j] > worst:
             worst, event = above[j], ("fix", int(free[j]), 1)
-    inactive = np.where(~active)[0]
+    inactive = np.where(~active)[0] if len(active) else active
     if len(inactive):
         excess = g_mat[inactive] @ w - h[inactive]
         j = int(np.argmax(excess))
         if excess[j] > worst:
             worst, event = excess[j], ("add", int(inactive[j]), 0)
-    size = max(1.0, float(np.max(np.abs(bound_mult)))) if len(bound_mult) else 1.0
+    size = max(1.0, float(np.abs(bound_mult).max())) if len(bound_mult) else 1.0
     if len(fixed):
-        j = int(np.argmin(bound_mult))
+        j = int(bound_mult.argmin())
         if -bound_mult[j] > max(worst, 1e-10 * size):
             worst, event = -bound_mult[j], ("release", int(fixed[j]), 0)
     if len(act):
@@ -701,18 +702,18 @@ def _violations(w, free, fixed, act, active, lb, ub, g_mat, h, bound_mult, row_m
 def _certified_many(w, lb, ub, g_mat, h, budget, mu, t, bound_mult, row_mult) -> bool:
     """KKT check at points (rows of ``w``): feasibility, the targets and multiplier signs."""
     tol = 1e-8
-    if np.any(w < lb - tol) or np.any(w > ub + tol):
+    if (w < lb - tol).any() or (w > ub + tol).any():
         return False
-    if np.any(np.abs(w.sum(axis=1) - budget) > tol):
+    if (np.abs(w.sum(axis=1) - budget) > tol).any():
         return False
-    if np.any(np.abs(w @ mu - t) > 1e-7 * np.maximum(1.0, np.abs(t))):
+    if (np.abs(w @ mu - t) > 1e-7 * np.maximum(1.0, np.abs(t))).any():
         return False
-    if len(h) and np.any(w @ g_mat.T > h + tol):
+    if len(h) and (w @ g_mat.T > h + tol).any():
         return False
     if bound_mult.shape[1]:
-        size = np.maximum(1.0, np.max(np.abs(bound_mult), axis=1))
-        if np.any(bound_mult < -1e-7 * size[:, None]):
+        size = np.maximum(1.0, np.abs(bound_mult).max(axis=1))
+        if (bound_mult < -1e-7 * size[:, None]).any():
             return False
     else:
         size = np.ones(len(w))
-    return not (row_mult.shape[1] and np.any(row_mult < -1e-7 * size[:, None]))
+    return not (row_mult.shape[1] and (row_mult < -1e-7 * size[:, None]).any())

@@ -53,14 +53,23 @@ class DQNPolicy:
         self._state: tuple[np.ndarray, float] = (np.zeros(0), 0.0)  # its book state
         self._values: deque[float] = deque(maxlen=self.config.episode_length + 1)
 
-    def _book_state(self, history: pd.DataFrame, book: Book | None
-                    ) -> tuple[np.ndarray, float]:
+    def _rows_read(self, history: pd.DataFrame, book: Book | None) -> int:
+        """How many of ``history``'s last rows the observation reads: its returns' window and
+        the sessions since the last call (valued by :meth:`_book_state`)."""
+        need = max(self.config.lookback, self.config.vol_window) + 1
+        if book is None or self._last is None or history.index[-1] <= self._last:
+            return need
+        return max(need, len(history) - history.index.searchsorted(self._last, side="right"))
+
+    def _book_state(self, history: pd.DataFrame, book: Book | None,
+                    values: np.ndarray | None = None) -> tuple[np.ndarray, float]:
         """Value weights of the book and its drawdown at the last close.
 
         Training episodes measure drawdown from their start, at most ``episode_length``
         sessions back; a long backtest would otherwise feed drawdowns never seen in training.
         The values between two calls are the book's cash plus its shares at each close: the
         book changed only by fills, which land on the session after a decision.
+        ``values``: ``history`` as a float array, when the caller has it.
         """
         today = history.index[-1]
         if book is None:  # outside an engine: a fresh all-cash account
@@ -80,8 +89,9 @@ class DQNPolicy:
         first = history.index.searchsorted(self._last, side="right") if self._last is not None \
             else len(history) - 1
         # the sessions since the last call, today's included, valued in one product
-        self._values.extend(book.cash + np.ascontiguousarray(history.iloc[first:], dtype=float)
-                            @ shares)
+        if values is None:
+            values = history.to_numpy(dtype=float)
+        self._values.extend(book.cash + np.ascontiguousarray(values[first:]) @ shares)
         self._last = today
         if aligned:  # Book.weights' arithmetic, without pandas' alignment
             held = shares * book.prices.to_numpy(dtype=float)
@@ -104,12 +114,16 @@ class DQNPolicy:
             self._menus = menus.SessionMenus(self.config)
         menu = self._menus(history)
         regime_history = history
-        if np.isnan(history.to_numpy(dtype=float)).any():
+        values = history.to_numpy(dtype=float)
+        if np.isnan(values[-self._rows_read(history, book):]).any():
             # a ragged panel: an asset observes 0 returns before it lists and after it
-            # delists, as in the env (never held there: the menu gives it weight 0)
+            # delists, as in the env (never held there: the menu gives it weight 0). Filling
+            # changes only empty cells, so where the rows read below have none, the whole
+            # history is not scanned nor filled
             history = history.ffill().bfill().fillna(1.0)
-        weights_now, drawdown = self._book_state(history, book)
-        rets = features.log_returns(history.to_numpy(), self.config)
+            values = history.to_numpy(dtype=float)
+        weights_now, drawdown = self._book_state(history, book, values)
+        rets = features.log_returns(values, self.config)
         regime = None
         if self.config.regime_features:
             if self._regimes is None:
