@@ -159,13 +159,15 @@ class _Builder:
         self.cap = max(config.max_weight, 1.0 / n)
         self.path = WarmPath(C.resolve(Constraints(upper=self.cap), self.tickers))
         self.fallbacks = 0  # sessions where the path failed and the reference solved
+        self.need = {"min_variance", "defensive", "max_sharpe", "risk_parity"} & set(
+            config.actions)  # the optimised items
 
     def menu(self, values: np.ndarray, history) -> np.ndarray:
         """``values``: the price rows up to the decision (at least ``history_needed``);
         ``history()`` gives them as a DataFrame, for the reference when the path fails."""
         cfg = self.config
         n = values.shape[1]
-        need = {"min_variance", "defensive", "max_sharpe", "risk_parity"} & set(cfg.actions)
+        need = self.need
         mv = ms = rp = None
         if need:
             mu, cov = estimates(values[-(cfg.estimation_window + 1):])
@@ -236,7 +238,9 @@ def equal_risk(cov: np.ndarray, iters: int = 60) -> np.ndarray | None:
     for _ in range(iters):
         grad = cov @ y - b / y
         try:
-            step = np.linalg.solve(cov + np.diag(b / y**2), grad)
+            hess = cov.copy()
+            hess.flat[:: n + 1] += b / y**2  # cov + diag(b/y²), without the n×n diagonal
+            step = np.linalg.solve(hess, grad)
         except np.linalg.LinAlgError:
             return None
         dec = float(grad @ step)
