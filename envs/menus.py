@@ -290,10 +290,14 @@ class SessionMenus:
             self._builder = _Builder(tickers, self.config)
         return self._builder
 
-    def __call__(self, history: pd.DataFrame) -> np.ndarray:
+    def __call__(self, history: pd.DataFrame, array: np.ndarray | None = None) -> np.ndarray:
+        """The menu at ``history``'s last row; ``array``: ``history.to_numpy(dtype=float)``
+        when the caller has it (its last rows are then read without slicing the frame)."""
         config = self.config
         _check_history(len(history), config)
-        values = _rows_of(history.iloc[-config.history_needed:])
+        tail = (history.iloc[-config.history_needed:] if array is None
+                else array[-config.history_needed:])
+        values = np.ascontiguousarray(tail, dtype=float)  # as _rows_of: one layout for all
         if np.isnan(values).any():  # a ragged panel: the menu of the listed assets
             cols = np.flatnonzero(~np.isnan(values).any(axis=0))
             _check_listed(cols, history.index[-1], config)

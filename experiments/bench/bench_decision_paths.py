@@ -62,7 +62,7 @@ class ColdMenus:
     def __init__(self, config):
         self.config = config
 
-    def __call__(self, history):
+    def __call__(self, history, array=None):
         from autoport.envs import menus
 
         return menus.menu_weights(history, self.config)
@@ -85,12 +85,12 @@ class OldMenus:
 
         self.inner = menus.SessionMenus(config)
 
-    def __call__(self, history):
+    def __call__(self, history, array=None):
         from autoport.envs import menus
 
         real, menus.WarmPath = menus.WarmPath, OldWarmPath
         try:
-            return self.inner(history)
+            return self.inner(history, array)
         finally:
             menus.WarmPath = real
 
