@@ -42,7 +42,7 @@ class PolicyMapper:
         """The greedy action: the Q-network's argmax, as ``model.predict(obs,
         deterministic=True)`` gives it. An SB3 DQN's network is called directly (one forward
         pass under ``torch.inference_mode``): ``predict``'s wrappers (eval mode, observation
-        checks and preprocessing, ``no_grad``) cost ten times the tiny network itself."""
+        checks and preprocessing, ``no_grad``) cost twice the tiny network itself."""
         obs = np.asarray(obs, dtype=np.float32)
         q_net = self._q_net()
         if q_net is None:
@@ -50,6 +50,8 @@ class PolicyMapper:
             return int(action)
         import torch
 
+        if not obs.flags.writeable:  # torch.from_numpy warns on a read-only array
+            obs = obs.copy()
         with torch.inference_mode():
             # QNetwork.forward: the features extractor (Flatten of the float observation),
             # then the MLP; predict's own argmax over dim 1 of a batch of one

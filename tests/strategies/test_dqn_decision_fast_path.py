@@ -10,6 +10,7 @@ give the same actions and daily returns.
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -58,6 +59,11 @@ def test_the_direct_forward_picks_predicts_action(mapper):
     want = [int(mapper.model.predict(o, deterministic=True)[0]) for o in obs.astype(np.float32)]
     assert got == want
     assert len(set(want)) > 1  # the draw reaches more than one action
+    frozen = obs[0].astype(np.float32)
+    frozen.setflags(write=False)  # e.g. a row of a read-only menu table's observation
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert mapper.action(frozen) == want[0]
 
 
 def _run(mapper, monkeypatch, *, old: bool):
