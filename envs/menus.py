@@ -159,13 +159,15 @@ class _Builder:
         self.cap = max(config.max_weight, 1.0 / n)
         self.path = WarmPath(C.resolve(Constraints(upper=self.cap), self.tickers))
         self.fallbacks = 0  # sessions where the path failed and the reference solved
+        self.need = {"min_variance", "defensive", "max_sharpe", "risk_parity"} & set(
+            config.actions)  # the optimised items
 
     def menu(self, values: np.ndarray, history) -> np.ndarray:
         """``values``: the price rows up to the decision (at least ``history_needed``);
         ``history()`` gives them as a DataFrame, for the reference when the path fails."""
         cfg = self.config
         n = values.shape[1]
-        need = {"min_variance", "defensive", "max_sharpe", "risk_parity"} & set(cfg.actions)
+        need = self.need
         mv = ms = rp = None
         if need:
             mu, cov = estimates(values[-(cfg.estimation_window + 1):])
@@ -230,26 +232,29 @@ def equal_risk(cov: np.ndarray, iters: int = 60) -> np.ndarray | None:
     y = b / scale / np.sqrt(b / scale @ cov @ (b / scale))
 
     def f(v):
-        return np.inf if np.any(v <= 0) else 0.5 * v @ cov @ v - b @ np.log(v)
+        return np.inf if (v <= 0).any() else 0.5 * v @ cov @ v - b @ np.log(v)
 
+    fy = f(y)
     for _ in range(iters):
         grad = cov @ y - b / y
         try:
-            step = np.linalg.solve(cov + np.diag(b / y**2), grad)
+            hess = cov.copy()
+            hess.flat[:: n + 1] += b / y**2  # cov + diag(b/y²), without the n×n diagonal
+            step = np.linalg.solve(hess, grad)
         except np.linalg.LinAlgError:
             return None
         dec = float(grad @ step)
-        fy = f(y)
         if dec < 1e-24:
             return y
         if dec < 1e-15 * max(1.0, abs(fy)):
             return y - step if np.all(y - step > 0) else y
         t = 1.0
-        while f(y - t * step) > fy - 0.25 * t * dec:
+        # the accepted trial point is the next iterate: its f is the next iteration's f(y)
+        while (f_new := f(y - t * step)) > fy - 0.25 * t * dec:
             t *= 0.5
             if t < 1e-12:
                 return y
-        y = y - t * step
+        y, fy = y - t * step, f_new
     return y
 
 
@@ -285,10 +290,14 @@ class SessionMenus:
             self._builder = _Builder(tickers, self.config)
         return self._builder
 
-    def __call__(self, history: pd.DataFrame) -> np.ndarray:
+    def __call__(self, history: pd.DataFrame, array: np.ndarray | None = None) -> np.ndarray:
+        """The menu at ``history``'s last row; ``array``: ``history.to_numpy(dtype=float)``
+        when the caller has it (its last rows are then read without slicing the frame)."""
         config = self.config
         _check_history(len(history), config)
-        values = _rows_of(history.iloc[-config.history_needed:])
+        tail = (history.iloc[-config.history_needed:] if array is None
+                else array[-config.history_needed:])
+        values = np.ascontiguousarray(tail, dtype=float)  # as _rows_of: one layout for all
         if np.isnan(values).any():  # a ragged panel: the menu of the listed assets
             cols = np.flatnonzero(~np.isnan(values).any(axis=0))
             _check_listed(cols, history.index[-1], config)

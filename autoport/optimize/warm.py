@@ -42,10 +42,13 @@ class WarmPath:
     active sets; raises :class:`PathFailed` where the exact path cannot answer (ties, a
     singular system), after forgetting the warm starts; the caller then solves otherwise."""
 
+    batch = True  # settle's many-change steps (False: one change at a time, as before)
+
     def __init__(self, r: Resolved) -> None:
         self.r = r
         # last active sets ("mv", "ms"): the weights' bounds and the general rows held
         self.states: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
+        self.peak: float | None = None  # the λ of the last max-Sharpe point
 
     def solve(self, mu: np.ndarray, cov: np.ndarray, *, sharpe: bool = True,
               rf: float = 0.0, min_variance: bool = True) -> PathPoints:
@@ -65,7 +68,7 @@ class WarmPath:
                 return PathPoints(w_mv, None)
             start, rows = self.states["ms"] if "ms" in self.states else self._held(seg)
             try:
-                w_ms, seg_ms = _homotopy.settle(mu, cov, r, start, rows, lam=None, rf=rf)
+                w_ms, seg_ms = self._max_sharpe(mu, cov, start, rows, rf)
                 beats = True
             except PathFailed:
                 if w_mv is None:
@@ -74,14 +77,35 @@ class WarmPath:
                 beats = found is not None
                 w_ms, seg_ms = found if beats else (w_mv, seg)
             self.states["ms"] = self._held(seg_ms)
+            self.peak = _peak_lambda(mu, cov, seg_ms, rf) if beats else None
         except PathFailed:
             self.states.clear()
+            self.peak = None
             raise
         return PathPoints(w_mv, w_ms, beats)
 
+    def _max_sharpe(self, mu, cov, start, rows, rf: float):
+        """Max Sharpe settled from the previous peak's active set; where that set has no
+        peak on the new problem (the month's move pushed the peak past one of its
+        breakpoints), settled again through the path's point at the previous peak's λ (its
+        active set is the new path's there, usually one step from the new peak's) before
+        the caller walks the path. Either answer is the dense KKT point of the final active
+        set at its Sharpe peak, as the walk's polished one."""
+        r = self.r
+        try:
+            return _homotopy.settle(mu, cov, r, start, rows, lam=None, rf=rf,
+                                    batch=self.batch)
+        except PathFailed:
+            if self.peak is None:
+                raise
+        _, seg = _homotopy.settle(mu, cov, r, start, rows, lam=self.peak, batch=self.batch)
+        return _homotopy.settle(mu, cov, r, seg.state, _homotopy.active_rows(r, seg),
+                                lam=None, rf=rf, batch=self.batch)
+
     def _min_variance(self, mu: np.ndarray, cov: np.ndarray):
         try:
-            w_mv, seg = _homotopy.settle(mu, cov, self.r, *self._state("mv"), lam=0.0)
+            w_mv, seg = _homotopy.settle(mu, cov, self.r, *self._state("mv"), lam=0.0,
+                                          batch=self.batch)
         except PathFailed:
             w_mv, seg = _homotopy.min_variance(mu, cov, self.r, polish=True)
         self.states["mv"] = self._held(seg)
@@ -93,3 +117,9 @@ class WarmPath:
     def _state(self, name: str) -> tuple[np.ndarray, np.ndarray | None]:
         found = self.states.get(name)
         return found if found is not None else (np.zeros(self.r.n, dtype=int), None)
+
+
+def _peak_lambda(mu, cov, seg, rf: float) -> float | None:
+    """The λ of ``seg``'s Sharpe peak (None where it has none: a vertex, a flat segment)."""
+    c0, c1 = _homotopy._peak(mu, cov, seg, rf)
+    return max(-c0 / c1, 0.0) if c1 < 0 else None

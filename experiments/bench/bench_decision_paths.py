@@ -2,6 +2,7 @@
 13 item 3 beside the continued paths they use now, same process, alternating.
 
     .venv/bin/python experiments/bench/bench_decision_paths.py [--start D] [--repeat N]
+        [--paths regime,dqn,dqn-item3]
 
 Each run is ``run_backtest`` of the strategy and 1/N through the sim engine (the engine costs
 ~0.1 ms a session, so the time is the decisions'), with fresh strategy objects:
@@ -10,7 +11,12 @@ Each run is ``run_backtest`` of the strategy and 1/N through the sim engine (the
   walked over the whole probability path at each decision (``build_features``,
   ``hysteresis``); now: :class:`FeatureStream` and :class:`Hysteresis` continued;
 - dqn (untrained, seeded, as ``bench_sim_engine.py``), before: each decision's menu built cold
-  (``menus.menu_weights``); now: one ``SessionMenus`` warm-started from the previous decision.
+  (``menus.menu_weights``); now: one ``SessionMenus`` warm-started from the previous decision;
+- dqn-item3: the DQN's decision path before issue 13 item 3's second pass (SB3's ``predict``
+  for the action; settles changing one condition at a time; max Sharpe walking the whole path
+  where the previous peak's active set has no peak) beside the one now (the Q-network called
+  directly, many-change settles, a second settle through the previous peak's λ). The smaller
+  changes of that pass (index blocks by ``take``, the strategy's numpy book state) are in both.
 
 Prints each run's wall time, the median ratio, and whether the daily returns and the decision
 records are identical.
@@ -27,6 +33,8 @@ import numpy as np
 
 from autoport import data
 from autoport.backtest import load_config, run_backtest
+from autoport.optimize import _homotopy
+from autoport.optimize.warm import WarmPath
 from autoport.regime.features import build_features
 from autoport.regime.hysteresis import hysteresis
 from autoport.strategies import make_strategy
@@ -54,10 +62,52 @@ class ColdMenus:
     def __init__(self, config):
         self.config = config
 
-    def __call__(self, history):
+    def __call__(self, history, array=None):
         from autoport.envs import menus
 
         return menus.menu_weights(history, self.config)
+
+
+class OldWarmPath(WarmPath):
+    """The menus' warm start before issue 13 item 3's second pass."""
+
+    batch = False
+
+    def _max_sharpe(self, mu, cov, start, rows, rf):
+        return _homotopy.settle(mu, cov, self.r, start, rows, lam=None, rf=rf, batch=False)
+
+
+class OldMenus:
+    """A ``SessionMenus`` whose builders solve on :class:`OldWarmPath`."""
+
+    def __init__(self, config):
+        from autoport.envs import menus
+
+        self.inner = menus.SessionMenus(config)
+
+    def __call__(self, history, array=None):
+        from autoport.envs import menus
+
+        real, menus.WarmPath = menus.WarmPath, OldWarmPath
+        try:
+            return self.inner(history, array)
+        finally:
+            menus.WarmPath = real
+
+
+def predict_mapper(mapper):
+    """A copy of ``mapper`` whose action goes through SB3's ``predict``, as before."""
+    import copy
+
+    class PredictMapper(type(mapper)):
+        def action(self, obs):
+            action, _ = self.model.predict(np.asarray(obs, dtype=np.float32),
+                                           deterministic=True)
+            return int(action)
+
+    old = copy.copy(mapper)
+    old.__class__ = PredictMapper
+    return old
 
 
 def factories(prices):
@@ -75,7 +125,15 @@ def factories(prices):
             strategy._menus = ColdMenus(strategy.config)
         return strategy
 
-    return {"regime": (regime_before, regime_now), "dqn": (dqn_before, dqn)}
+    def dqn_item3_before(name, **params):
+        strategy = dqn(name, **params)
+        if name == "dqn":
+            strategy._menus = OldMenus(strategy.config)
+            strategy.policy = predict_mapper(strategy.policy)
+        return strategy
+
+    return {"regime": (regime_before, regime_now), "dqn": (dqn_before, dqn),
+            "dqn-item3": (dqn_item3_before, dqn)}
 
 
 def _records(outcome) -> list[str]:
@@ -86,13 +144,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--start", default="2015-01-01")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--paths", default="regime,dqn,dqn-item3",
+                        help="comma-separated: regime, dqn, dqn-item3")
     args = parser.parse_args()
     prices = data.bundled_prices()
     import empyrical  # noqa: F401  (the metrics' first import is not what is compared)
     import pyfolio.txn  # noqa: F401
 
     for name, (before, now) in factories(prices).items():
-        cfg = load_config(None, {"strategy": name, "start": args.start})
+        if name not in args.paths.split(","):
+            continue
+        cfg = load_config(None, {"strategy": name.split("-")[0], "start": args.start})
         times = {"before": [], "now": []}
         outs = {}
         for _ in range(args.repeat):

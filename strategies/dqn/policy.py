@@ -39,8 +39,36 @@ class PolicyMapper:
         return list(self.env_config.actions)
 
     def action(self, obs: np.ndarray) -> int:
-        action, _ = self.model.predict(np.asarray(obs, dtype=np.float32), deterministic=True)
-        return int(action)
+        """The greedy action: the Q-network's argmax, as ``model.predict(obs,
+        deterministic=True)`` gives it. An SB3 DQN's network is called directly (one forward
+        pass under ``torch.inference_mode``): ``predict``'s wrappers (eval mode, observation
+        checks and preprocessing, ``no_grad``) cost twice the tiny network itself."""
+        obs = np.asarray(obs, dtype=np.float32)
+        q_net = self._q_net()
+        if q_net is None:
+            action, _ = self.model.predict(obs, deterministic=True)
+            return int(action)
+        import torch
+
+        if not obs.flags.writeable:  # torch.from_numpy warns on a read-only array
+            obs = obs.copy()
+        with torch.inference_mode():
+            # QNetwork.forward: the features extractor (Flatten of the float observation),
+            # then the MLP; predict's own argmax over dim 1 of a batch of one
+            q_values = q_net(torch.from_numpy(obs.reshape(1, -1)))
+        return int(q_values.argmax(dim=1)[0])
+
+    def _q_net(self):
+        """The SB3 DQN's Q-network in eval mode (what ``predict`` switches to), or None for
+        any other model (its own ``predict`` is used)."""
+        policy = getattr(self.model, "policy", None)
+        q_net = getattr(policy, "q_net", None)
+        space = getattr(policy, "observation_space", None)
+        if q_net is None or type(space).__name__ != "Box" or len(space.shape) != 1:
+            return None
+        if policy.training:
+            policy.set_training_mode(False)
+        return q_net
 
     def predict(self, observations: np.ndarray) -> pd.DataFrame:
         """One row per observation: ``action``, ``action_name``, a weight per ticker and

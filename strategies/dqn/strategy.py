@@ -50,17 +50,35 @@ class DQNPolicy:
         self._regimes = None
         self._menus = None  # the menu builder, warm-started from the previous decision
         self._last: pd.Timestamp | None = None  # the close of the last call
+        self._rows_then = 0  # the length of the last call's history
         self._state: tuple[np.ndarray, float] = (np.zeros(0), 0.0)  # its book state
         self._values: deque[float] = deque(maxlen=self.config.episode_length + 1)
 
-    def _book_state(self, history: pd.DataFrame, book: Book | None
-                    ) -> tuple[np.ndarray, float]:
+    def _rows_read(self, history: pd.DataFrame, book: Book | None) -> int:
+        """How many of ``history``'s last rows the observation reads: its returns' window and
+        the sessions since the last call (valued by :meth:`_book_state`)."""
+        need = max(self.config.lookback, self.config.vol_window) + 1
+        if book is None or self._last is None or history.index[-1] <= self._last:
+            return need
+        return max(need, len(history) - self._since(history))
+
+    def _since(self, history: pd.DataFrame) -> int:
+        """The row after the last call's close in ``history``: the last call's row count
+        where the (growing) history still has that close there, else an index search."""
+        k, index = self._rows_then, history.index
+        if 0 < k <= len(index) and index[k - 1] == self._last:
+            return k  # sessions are unique and increasing: searchsorted(right) gives k
+        return int(index.searchsorted(self._last, side="right"))
+
+    def _book_state(self, history: pd.DataFrame, book: Book | None,
+                    values: np.ndarray | None = None) -> tuple[np.ndarray, float]:
         """Value weights of the book and its drawdown at the last close.
 
         Training episodes measure drawdown from their start, at most ``episode_length``
         sessions back; a long backtest would otherwise feed drawdowns never seen in training.
         The values between two calls are the book's cash plus its shares at each close: the
         book changed only by fills, which land on the session after a decision.
+        ``values``: ``history`` as a float array, when the caller has it.
         """
         today = history.index[-1]
         if book is None:  # outside an engine: a fresh all-cash account
@@ -77,12 +95,12 @@ class DQNPolicy:
         aligned = book.shares.index.equals(cols) and book.prices.index.equals(cols)
         shares = (book.shares.to_numpy(dtype=float) if aligned
                   else book.shares.reindex(cols, fill_value=0.0).to_numpy(dtype=float))
-        first = history.index.searchsorted(self._last, side="right") if self._last is not None \
-            else len(history) - 1
+        first = self._since(history) if self._last is not None else len(history) - 1
         # the sessions since the last call, today's included, valued in one product
-        self._values.extend(book.cash + np.ascontiguousarray(history.iloc[first:], dtype=float)
-                            @ shares)
-        self._last = today
+        if values is None:
+            values = history.to_numpy(dtype=float)
+        self._values.extend(book.cash + np.ascontiguousarray(values[first:]) @ shares)
+        self._last, self._rows_then = today, len(history)
         if aligned:  # Book.weights' arithmetic, without pandas' alignment
             held = shares * book.prices.to_numpy(dtype=float)
             total = book.cash + held.sum()
@@ -102,14 +120,18 @@ class DQNPolicy:
         self.policy.check_tickers(list(history.columns))
         if self._menus is None:
             self._menus = menus.SessionMenus(self.config)
-        menu = self._menus(history)
+        values = history.to_numpy(dtype=float)
+        menu = self._menus(history, values)
         regime_history = history
-        if np.isnan(history.to_numpy(dtype=float)).any():
+        if np.isnan(values[-self._rows_read(history, book):]).any():
             # a ragged panel: an asset observes 0 returns before it lists and after it
-            # delists, as in the env (never held there: the menu gives it weight 0)
+            # delists, as in the env (never held there: the menu gives it weight 0). Filling
+            # changes only empty cells, so where the rows read below have none, the whole
+            # history is not scanned nor filled
             history = history.ffill().bfill().fillna(1.0)
-        weights_now, drawdown = self._book_state(history, book)
-        rets = features.log_returns(history.to_numpy(), self.config)
+            values = history.to_numpy(dtype=float)
+        weights_now, drawdown = self._book_state(history, book, values)
+        rets = features.log_returns(values, self.config)
         regime = None
         if self.config.regime_features:
             if self._regimes is None:
