@@ -132,6 +132,17 @@ def _dense(cov, free, cons, r_mat, d):
     return sol[:nf], sol[nf:]
 
 
+def _solve_active_set(mu, cov, r: Resolved, g_mat, h, state, act, free, fixed, failure: str):
+    """One dense KKT solve of an active set: its λ-affine weights and multipliers
+    (:func:`_expand`'s six arrays); ``failure`` names the place when the system is singular."""
+    cons, r_mat, d, w_fixed = _system(mu, cov, r, g_mat, h, state, act, free, fixed)
+    try:
+        sol_w, y = _dense(cov, free, cons, r_mat, d)
+    except np.linalg.LinAlgError:
+        _give_up(failure)
+    return _expand(mu, cov, g_mat, len(mu), state, act, free, fixed, sol_w, y, w_fixed)
+
+
 def _expand(mu, cov, g_mat, n, state, act, free, fixed, sol_w, y, w_fixed):
     """Full weights and the multipliers of the fixed weights and active rows (λ-affine)."""
     w0, w1 = np.zeros(n), np.zeros(n)
@@ -371,13 +382,9 @@ def exact(mu: np.ndarray, cov: np.ndarray, r: Resolved, seg: Segment) -> Segment
     g_mat, h = _rows(r)
     state, act = seg.state, seg.act
     free, fixed = np.where(state == 0)[0], np.where(state != 0)[0]
-    cons, r_mat, d, w_fixed = _system(mu, cov, r, g_mat, h, state, act, free, fixed)
-    try:
-        sol_w, y = _dense(cov, free, cons, r_mat, d)
-    except np.linalg.LinAlgError:
-        _give_up("singular KKT system on the final active set")
-    w0, w1, mult0, mult1, lam0, lam1 = _expand(mu, cov, g_mat, len(mu), state, act, free,
-                                               fixed, sol_w, y, w_fixed)
+    w0, w1, mult0, mult1, lam0, lam1 = _solve_active_set(
+        mu, cov, r, g_mat, h, state, act, free, fixed,
+        "singular KKT system on the final active set")
     return Segment(seg.lo, seg.hi, w0, w1, fixed, mult0, mult1, act, lam0, lam1, state,
                    seg.stale, seg.last)
 
@@ -482,13 +489,8 @@ def _settle_step(mu, cov, r, g_mat, h, state, active, free, fixed, lam, rf):
     act = _independent_rows(np.where(active)[0], g_mat, free)
     active[:] = False
     active[act] = True
-    cons, r_mat, d, w_fixed = _system(mu, cov, r, g_mat, h, state, act, free, fixed)
-    try:
-        sol_w, y = _dense(cov, free, cons, r_mat, d)
-    except np.linalg.LinAlgError:
-        _give_up("singular KKT system")
-    w0, w1, mult0, mult1, lam0, lam1 = _expand(mu, cov, g_mat, len(mu), state, act, free,
-                                               fixed, sol_w, y, w_fixed)
+    w0, w1, mult0, mult1, lam0, lam1 = _solve_active_set(
+        mu, cov, r, g_mat, h, state, act, free, fixed, "singular KKT system")
     seg = Segment(0.0, np.inf, w0, w1, fixed, mult0, mult1, act, lam0, lam1, state.copy(),
                   False, False)
     at = lam
