@@ -482,6 +482,14 @@ def settle(mu: np.ndarray, cov: np.ndarray, r: Resolved, state: np.ndarray,
     _give_up("the active set did not settle")
 
 
+def peak_lambda(mu, cov, seg: Segment, rf: float) -> float | None:
+    """The λ of ``seg``'s Sharpe peak, at least 0 (None where it has none: a vertex, a flat
+    segment): where :func:`settle` stops, and where :class:`~autoport.optimize.warm.WarmPath`
+    restarts a failed settle from."""
+    c0, c1 = _peak(mu, cov, seg, rf)
+    return max(-c0 / c1, 0.0) if c1 < 0 else None
+
+
 def _settle_step(mu, cov, r, g_mat, h, state, active, free, fixed, lam, rf):
     """One iterate of :func:`settle`: (weights at ``lam`` or the peak, segment, its λ)."""
     if len(free) == 0:
@@ -495,10 +503,9 @@ def _settle_step(mu, cov, r, g_mat, h, state, active, free, fixed, lam, rf):
                   False, False)
     at = lam
     if at is None:
-        c0, c1 = _peak(mu, cov, seg, rf)
-        if not c1 < 0:
+        at = peak_lambda(mu, cov, seg, rf)
+        if at is None:
             _give_up("no Sharpe peak on this active set")
-        at = max(-c0 / c1, 0.0)
         if float(mu @ (w0 + at * w1)) - rf <= 0:
             _give_up("the peak does not beat the risk-free rate")
     return w0 + at * w1, seg, at

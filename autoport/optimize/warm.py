@@ -77,7 +77,7 @@ class WarmPath:
                 beats = found is not None
                 w_ms, seg_ms = found if beats else (w_mv, seg)
             self.states["ms"] = self._held(seg_ms)
-            self.peak = _peak_lambda(mu, cov, seg_ms, rf) if beats else None
+            self.peak = _homotopy.peak_lambda(mu, cov, seg_ms, rf) if beats else None
         except PathFailed:
             self.states.clear()
             self.peak = None
@@ -117,9 +117,3 @@ class WarmPath:
     def _state(self, name: str) -> tuple[np.ndarray, np.ndarray | None]:
         found = self.states.get(name)
         return found if found is not None else (np.zeros(self.r.n, dtype=int), None)
-
-
-def _peak_lambda(mu, cov, seg, rf: float) -> float | None:
-    """The λ of ``seg``'s Sharpe peak (None where it has none: a vertex, a flat segment)."""
-    c0, c1 = _homotopy._peak(mu, cov, seg, rf)
-    return max(-c0 / c1, 0.0) if c1 < 0 else None
