@@ -124,35 +124,69 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class _Server:
+    """A throwaway MLflow tracking server on loopback, in its own process group."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder, self.url = folder, f"http://127.0.0.1:{free_port()}"
+        self.log = open(folder / "server.log", "w")
+        self.proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "mlflow"), "server", "--host", "127.0.0.1",
+             "--port", self.url.rsplit(":", 1)[1], "--workers", "1",
+             "--backend-store-uri", f"sqlite:///{folder / 'server.db'}",
+             "--serve-artifacts", "--artifacts-destination", str(folder / "served")],
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def wait(self) -> None:
+        from autoport.testing import wait_for_http
+
+        wait_for_http(self.proc, f"{self.url}/health", self.folder / "server.log",
+                      what="mlflow server")
+
+    def stop(self) -> None:
+        # a throwaway store: a second for SIGTERM, then SIGKILL (the server kept waiting
+        # 5 s on the clients' open connections)
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=1)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self.log.close()
+
+
+_early: dict[str, _Server] = {}
+
+
+def pytest_collection_finish(session):
+    """In a one-process run (scripts/test.sh's serial phase) whose selected tests use the
+    ``server`` fixture, start the server now, in the background: its ~10 s start-up then
+    overlaps the tests before the first that uses it, where it sat on the critical path. (Under
+    pytest-xdist every worker collects everything, so the fixture starts it there, once.)"""
+    if os.environ.get("PYTEST_XDIST_WORKER") or getattr(session.config, "workerinput", None):
+        return
+    if any("server" in getattr(item, "fixturenames", ()) for item in session.items):
+        folder = session.config._tmp_path_factory.mktemp("mlflow_server")
+        _early["server"] = _Server(folder)
+
+
+def pytest_sessionfinish(session):
+    """Stop an early-started server that no test asked for (every selected user was skipped)."""
+    early = _early.pop("server", None)
+    if early is not None:
+        early.stop()
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     """One tracking server for the session (its start-up costs seconds), stopped (its process
     group) afterwards. Tests sharing it tell their runs apart by run and experiment ids."""
-    folder = tmp_path_factory.mktemp("mlflow_server")
-    port = free_port()
-    mlflow_bin = Path(sys.executable).parent / "mlflow"
-    log = open(folder / "server.log", "w")
-    proc = subprocess.Popen(
-        [str(mlflow_bin), "server", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{folder / 'server.db'}",
-         "--serve-artifacts", "--artifacts-destination", str(folder / "served")],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+    srv = _early.pop("server", None) or _Server(tmp_path_factory.mktemp("mlflow_server"))
     try:
-        from autoport.testing import wait_for_http
-
-        wait_for_http(proc, f"{url}/health", folder / "server.log", what="mlflow server")
-        yield url, folder / "served"
+        srv.wait()
+        yield srv.url, srv.folder / "served"
     finally:
-        # a throwaway store: a second for SIGTERM, then SIGKILL (the server kept waiting
-        # 5 s on the clients' open connections)
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=1)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        log.close()
+        srv.stop()

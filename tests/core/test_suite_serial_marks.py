@@ -20,13 +20,15 @@ def test_modules_that_use_ray_are_marked_serial():
     ray_modules = {p.relative_to(TESTS.parent).as_posix() for p in TESTS.rglob("test_*.py")
                    if p != Path(__file__).resolve() and RAY.search(p.read_text())}
     assert "tests/sweep/test_sweep_cluster.py" in ray_modules  # the scan sees imports
-    # the whole suite's collection, as scripts/test.sh's parallel phase selects it
-    # -P: not the source tree from the working directory, so an installed (not editable)
-    # autoport is the one imported, as in scripts/test.sh
+    # those modules' collection (and this one's), as scripts/test.sh's parallel phase selects
+    # it: a module's mark depends on its own source and fixtures only, so the rest of the suite
+    # need not be imported. -P: not the source tree from the working directory, so an installed
+    # (not editable) autoport is the one imported, as in scripts/test.sh
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     listed = subprocess.run(
         [sys.executable, "-P", "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
-         "-m", "not serial", str(TESTS)],
+         "-m", "not serial", str(Path(__file__).resolve()),
+         *(str(TESTS.parent / m) for m in sorted(ray_modules))],
         cwd=TESTS.parent, env=env, capture_output=True, text=True, timeout=300)
     assert listed.returncode == 0, listed.stdout[-2000:] + listed.stderr[-2000:]
     parallel = {line.split("::")[0] for line in listed.stdout.splitlines() if "::" in line}
