@@ -203,16 +203,20 @@ def run(
     # a ragged panel: a delisted asset keeps its last price (it is sold there), one not yet
     # listed its first (never held: decide_investable gives it weight 0); one without any
     # price in ``prices`` (a walk-forward block before its listing) a placeholder 1, never held
-    segment = prices.ffill().bfill().loc[sessions]
-    unpriced = prices.columns[prices.isna().all().to_numpy()]
-    if len(unpriced):
-        segment[unpriced] = 1.0
-    complete = not prices.isna().to_numpy().any()  # then no decision scans its history
+    complete = not np.isnan(prices.to_numpy(dtype=float)).any()  # no decision scans history
+    if complete:
+        segment = prices.loc[sessions]
+    else:
+        segment = prices.ffill().bfill().loc[sessions]
+        unpriced = prices.columns[prices.isna().all().to_numpy()]
+        if len(unpriced):
+            segment[unpriced] = 1.0
     # row-major, so each session's dot products run alike whatever layout ``prices`` has
     px = np.ascontiguousarray(segment.to_numpy(dtype=float))
     if not np.isfinite(px).all() or (px <= 0).any():
         raise DataError("the simulator needs finite, strictly positive prices in its window")
     tickers = prices.columns
+    names = list(tickers)  # a fill's ticker without an Index lookup each
     first_row = prices.index.get_loc(sessions[0])
     n_days, n_assets = px.shape
     # decision rows: scheduled and with min_history rows of history behind them
@@ -228,39 +232,53 @@ def run(
     decisions: list[Decision] = []
     pending: np.ndarray | None = None
     slip, comm = costs.slippage_bps / 1e4, costs.commission_bps / 1e4
-    for t in range(n_days):
+    # the book changes only on a fill, the session after a decision: between two fills each
+    # stretch of closes is valued in one product, and Python runs once per decision
+    rows = np.flatnonzero(decide_on)
+    t, k = 0, 0
+    while t < n_days:
         if pending is not None:
             day = sessions[t]
             delta = pending - account.shares
-            for i in np.flatnonzero(delta):
-                price = px[t, i] * (1.0 + slip * np.sign(delta[i]))
-                done = Fill(day, tickers[i], float(delta[i]), float(price),
-                            float(comm * abs(delta[i]) * price))
-                fills.append(done)
-                since_last.append(done)
+            traded = np.flatnonzero(delta)
+            amount = delta[traded]
+            price = px[t, traded] * (1.0 + slip * np.sign(amount))
+            done = [Fill(day, names[i], a, p, c) for i, a, p, c in zip(
+                traded.tolist(), amount.tolist(), price.tolist(),
+                (comm * np.abs(amount) * price).tolist())]
+            fills.extend(done)
+            since_last.extend(done)
             paid[t] = fill(account, pending, px[t], costs)
             pending = None
-        values[t] = account.value(px[t])
-        held[t] = account.shares
-        cash[t] = account.cash
-        if decide_on[t]:
-            day = sessions[t]
-            marks = pd.Series(px[t].copy(), index=tickers, name=day)
-            book = Book(day, account.cash, pd.Series(account.shares.copy(), index=tickers),
-                        marks, tuple(since_last), costs, sizing, whole_shares)
-            since_last = []
-            decision = decide_investable(strategy, prices.iloc[: first_row + t + 1], book,
-                                         complete=complete)
-            decisions.append(decision)
-            w = decision.weights.reindex(tickers, fill_value=0.0)
-            if sizing.active:
-                target, _ = orders.size(w, book.shares, marks, account.cash, costs=costs,
-                                        sizing=sizing)
-                pending = target.to_numpy(dtype=float)
-            else:
-                pending = target_shares(account, w.to_numpy(dtype=float), px[t])
-            if whole_shares:
-                pending = account.shares + orders.whole_shares(pending - account.shares)
+        while k < len(rows) and rows[k] < t:
+            k += 1
+        d = int(rows[k]) if k < len(rows) else None  # the next decision row, t or later
+        stop = n_days if d is None else d + 1
+        values[t:stop] = account.cash + px[t:stop] @ account.shares
+        held[t:stop] = account.shares
+        cash[t:stop] = account.cash
+        t = stop
+        if d is None:
+            break
+        day = sessions[d]
+        marks = pd.Series(px[d].copy(), index=tickers, name=day)
+        book = Book(day, account.cash, pd.Series(account.shares.copy(), index=tickers),
+                    marks, tuple(since_last), costs, sizing, whole_shares)
+        since_last = []
+        decision = decide_investable(strategy, prices.iloc[: first_row + d + 1], book,
+                                     complete=complete)
+        decisions.append(decision)
+        w = decision.weights
+        if not w.index.equals(tickers):
+            w = w.reindex(tickers, fill_value=0.0)
+        if sizing.active:
+            target, _ = orders.size(w, book.shares, marks, account.cash, costs=costs,
+                                    sizing=sizing)
+            pending = target.to_numpy(dtype=float)
+        else:
+            pending = target_shares(account, w.to_numpy(dtype=float), px[d])
+        if whole_shares:
+            pending = account.shares + orders.whole_shares(pending - account.shares)
     returns = np.concatenate([[0.0], values[1:] / values[:-1] - 1.0])
     positions = pd.DataFrame(held * px, index=sessions, columns=tickers)
     positions["cash"] = cash
