@@ -186,6 +186,10 @@ class Autopilot:
         )
         self._ready: Prepared | None = None
         self.state: AutopilotState | None = None  # None: the next decision starts a run
+        # warm starts of the exact solves (they change the time, not the answers) and the
+        # current decision's window estimates: caches of what was seen, not state
+        self._solver = portfolio.LimitsSolver()
+        self._window_estimates: dict = {}
 
     def prepare(self) -> Prepared:
         """Load the alert rules, ESG scores, sector map, regime map and detector and the DQN
@@ -334,8 +338,22 @@ class Autopilot:
                cap: float):
         if Objective.parse(objective) is Objective.RISK_PARITY:
             return self._risk_parity(window, cons, cap)
-        params = {"risk_tolerance": tol} if objective in UTILITY_OBJECTIVES else {}
-        return portfolio.solve(window, objective=objective, constraints=cons, **params)
+        if objective in UTILITY_OBJECTIVES:
+            return portfolio.solve(window, objective=objective, constraints=cons,
+                                   risk_tolerance=tol)
+        # max Sharpe and min variance: the exact KKT point (else the conic solve)
+        return self._solver(window, objective, cons, self._estimates(window))
+
+    def _estimates(self, window: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+        """(μ, Σ) of a complete window as arrays, once per window in a decision (the
+        estimation window and the VaR window are usually the same rows); None with gaps."""
+        key = (window.index[0], window.index[-1], len(window), tuple(window.columns))
+        if key not in self._window_estimates:
+            values = np.ascontiguousarray(window.to_numpy(dtype=float))
+            ok = len(values) >= 3 and np.isfinite(values).all() and (values > 0).all()
+            self._window_estimates[key] = (estimators.window_estimates(values) if ok
+                                           else None)
+        return self._window_estimates[key]
 
     def _risk_parity(self, window: pd.DataFrame, cons: Constraints, cap: float):
         """Equal risk contributions, which the optimizer solves only without limits: solved
@@ -354,7 +372,7 @@ class Autopilot:
         if cons.min_esg is not None and cons.esg_scores is not None:
             score = float(sum(w[t] * cons.esg_scores[t] for t in w.index))
             if score < cons.min_esg - 1e-9:
-                alt = portfolio.solve(window, objective="min_variance", constraints=cons)
+                alt = self._solver(window, "min_variance", cons, self._estimates(window))
                 return replace(alt, note=(f"risk parity's ESG score {score:.1f} is below the "
                                           f"{cons.min_esg:.1f} floor; held min variance under "
                                           "the limits instead"))
@@ -488,6 +506,7 @@ class Autopilot:
         a date not after its last decision: a new run); returns the decision and the next
         state. ``state`` is left as it was."""
         self.prepare()
+        self._window_estimates = {}
         s = self.settings
         today = history.index[-1]
         if state is None or state.last_date is not None and today <= state.last_date:
@@ -568,9 +587,21 @@ class Autopilot:
             elapsed=elapsed, value=book.value,
             current=book.weights.reindex(tickers, fill_value=0.0),
             window=window, rets=window.pct_change().iloc[1:],
-            mu=estimators.mean_return(window), cov=estimators.ledoit_wolf_cov(window),
+            **self._today_estimates(window),
             blocked=sorted(t for t in tickers if st.taxbook.loss_sold_within(t, today)),
         )
+
+    def _today_estimates(self, window: pd.DataFrame) -> dict:
+        """``mu`` and ``cov`` of :class:`_Today`: from the arrays of :meth:`_estimates` (the
+        numbers of the pandas estimators, to rounding), or those estimators on a gappy window."""
+        found = self._estimates(window)
+        if found is None:
+            return {"mu": estimators.mean_return(window),
+                    "cov": estimators.ledoit_wolf_cov(window)}
+        mu, cov = found
+        cols = window.columns
+        return {"mu": pd.Series(mu, index=cols),
+                "cov": pd.DataFrame(cov, index=cols, columns=cols)}
 
     def _normal_target(self, st: AutopilotState, history: pd.DataFrame, now: _Today,
                        market: pd.DataFrame, market_book: Book
