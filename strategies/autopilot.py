@@ -81,6 +81,17 @@ def _esg_scores() -> dict[str, float]:
 
 
 
+def _simple_returns(prices: pd.DataFrame) -> pd.DataFrame:
+    """``prices.pct_change().iloc[1:]``, the same numbers (``p_t / p_(t-1) - 1``) without
+    pandas' fill pass and alignment: the autopilot's windows have no gaps (pandas otherwise)."""
+    x = prices.to_numpy(dtype=float)
+    if not np.isfinite(x).all():
+        return prices.pct_change().iloc[1:]
+    # row-major, as pandas' own result: a product with it (VaR's x @ w) rounds as before
+    rets = np.ascontiguousarray(x[1:] / x[:-1] - 1.0)
+    return pd.DataFrame(rets, index=prices.index[1:], columns=prices.columns, copy=False)
+
+
 def _put(record: dict, key: str, entry: dict | None) -> None:
     """Add a step's part of the record; a step with nothing to say adds no key."""
     if entry is not None:
@@ -436,7 +447,7 @@ class Autopilot:
         # a ragged panel's history starts when its newest asset got the window, which may be
         # after the last decision: those sessions only (never binds on a complete panel)
         n = min(n, len(st.values), max(len(history) - s.window - 1, 1))
-        tail = history.iloc[-(s.window + n + 1):].pct_change().iloc[1:]
+        tail = _simple_returns(history.iloc[-(s.window + n + 1):])
         cols = history.columns
         held = held.reindex(cols, fill_value=0.0).to_numpy(dtype=float)
         target = normal.reindex(cols, fill_value=0.0).to_numpy(dtype=float)
@@ -484,10 +495,12 @@ class Autopilot:
         the session after it); peaks for the drawdown rules."""
         start = st.last_date
         seg = closes.loc[closes.index > start] if start is not None else closes.iloc[-1:]
-        held = book.shares.reindex(closes.columns, fill_value=0.0)
+        held = book.shares.reindex(closes.columns, fill_value=0.0).to_numpy(dtype=float)
+        # each row's sum over its own contiguous memory: the numbers of (held * row).sum()
+        worth = (np.ascontiguousarray(seg.to_numpy(dtype=float)) * held).sum(axis=1)
         values, peak, peaks = [], st.peak, []
-        for day, row in seg.iterrows():
-            v = float(book.cash + (held * row).sum())
+        for day, w in zip(seg.index, worth, strict=True):
+            v = float(book.cash + w)
             values.append((day, v))
             peak = max(peak, v)
             peaks.append(peak)
@@ -566,7 +579,7 @@ class Autopilot:
         if not fills:
             return None, st
         fill_day = book.fills[0].date
-        taxbook = copy.deepcopy(st.taxbook)
+        taxbook = st.taxbook.copy()
         for f, raw in zip(fills, book.fills, strict=True):
             if f.shares > 0:
                 taxbook.buy(f.ticker, f.shares, f.fill_price, raw.date)
@@ -586,9 +599,9 @@ class Autopilot:
             today=today, tickers=tickers, book=book, closes=closes, prices=prices,
             elapsed=elapsed, value=book.value,
             current=book.weights.reindex(tickers, fill_value=0.0),
-            window=window, rets=window.pct_change().iloc[1:],
+            window=window, rets=_simple_returns(window),
             **self._today_estimates(window),
-            blocked=sorted(t for t in tickers if st.taxbook.loss_sold_within(t, today)),
+            blocked=sorted(set(tickers) & st.taxbook.loss_sold_tickers(today)),
         )
 
     def _today_estimates(self, window: pd.DataFrame) -> dict:
