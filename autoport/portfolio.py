@@ -179,7 +179,8 @@ class LimitsSolver:
     Max Sharpe and min variance under linear limits (bounds, sector caps, an ESG floor: what
     :mod:`autoport.optimize._homotopy` handles) are solved exactly, as :class:`WindowSolver`
     does, with one :class:`WarmPath` per constraint set (a set seen before, such as the
-    unblocked one, resumes its warm start). Everything else, and the window the exact path
+    unblocked one, resumes its warm start; a new one starts from the last active sets on the
+    same tickers and rows). Everything else, and the window the exact path
     cannot settle (counted in ``fallbacks``), goes to :func:`solve`. ``estimates`` lets the
     caller hand over the window's (μ, Σ) from :func:`autoport.estimators.window_estimates`
     when it has them already.
@@ -188,6 +189,7 @@ class LimitsSolver:
     def __init__(self, *, risk_free_rate: float = 0.0) -> None:
         self.risk_free_rate = risk_free_rate
         self._paths: dict[tuple, WarmPath] = {}
+        self._last: dict[tuple, WarmPath] = {}  # the last path used, by tickers and rows
         self.exact = 0
         self.fallbacks = 0
 
@@ -222,6 +224,12 @@ class LimitsSolver:
         path = self._paths.get(key)
         if path is None:
             path = self._paths[key] = WarmPath(r)
+            # a new set of bounds (a name blocked or freed) on the same rows: its first guess
+            # is the last active sets solved on those rows (a guess only; see WarmPath)
+            near = self._last.get(key[:1] + key[3:])
+            if near is not None:
+                path.states, path.peak = dict(near.states), near.peak
+        self._last[key[:1] + key[3:]] = path
         sharpe = obj == Objective.MAX_SHARPE
         try:
             found = path.solve(mu, cov, sharpe=sharpe, rf=self.risk_free_rate,

@@ -117,3 +117,16 @@ def test_what_the_exact_path_does_not_handle_goes_to_the_conic_solve(windows):
     ref = portfolio.solve(window, objective="max_sharpe", constraints=cons)
     np.testing.assert_array_equal(got.weights.to_numpy(), ref.weights.to_numpy())
     assert solver.exact == 0
+
+
+def test_a_new_set_of_bounds_starts_from_the_last_active_sets_and_gets_the_cold_answer(
+        windows):
+    solver = portfolio.LimitsSolver()
+    tickers = list(windows[0].columns)
+    solver(windows[0], "max_sharpe", _limits(tickers))
+    for k, window in enumerate(windows[1:4]):
+        cons = _limits(tickers, blocked=BLOCKED[: k % 2 + 1] + (tickers[k],))
+        fast = solver(window, "max_sharpe", cons)
+        cold = portfolio.LimitsSolver()(window, "max_sharpe", cons)
+        np.testing.assert_array_equal(fast.weights.to_numpy(), cold.weights.to_numpy())
+    assert len(solver._paths) == 4 and solver.fallbacks == 0
