@@ -92,6 +92,13 @@ def _simple_returns(prices: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rets, index=prices.index[1:], columns=prices.columns, copy=False)
 
 
+def _after(frame: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
+    """``frame.loc[frame.index > day]``: a binary search on the (sorted) sessions."""
+    if frame.index.is_monotonic_increasing:
+        return frame.iloc[frame.index.searchsorted(day, side="right"):]
+    return frame.loc[frame.index > day]
+
+
 def _put(record: dict, key: str, entry: dict | None) -> None:
     """Add a step's part of the record; a step with nothing to say adds no key."""
     if entry is not None:
@@ -494,7 +501,7 @@ class Autopilot:
         """Daily book values since the last decision (the book changed only by the fills on
         the session after it); peaks for the drawdown rules."""
         start = st.last_date
-        seg = closes.loc[closes.index > start] if start is not None else closes.iloc[-1:]
+        seg = _after(closes, start) if start is not None else closes.iloc[-1:]
         held = book.shares.reindex(closes.columns, fill_value=0.0).to_numpy(dtype=float)
         # each row's sum over its own contiguous memory: the numbers of (held * row).sum()
         worth = (np.ascontiguousarray(seg.to_numpy(dtype=float)) * held).sum(axis=1)
@@ -563,7 +570,7 @@ class Autopilot:
                            ) -> tuple[pd.DataFrame, int]:
         """The closes since the last decision, today's as the engine marks them (today's
         alone on the first decision), and how many sessions have passed (0 on the first)."""
-        recent = history.loc[history.index > st.last_date] if st.last_date is not None \
+        recent = _after(history, st.last_date) if st.last_date is not None \
             else history.iloc[-1:]
         closes = recent.astype(float)
         closes.iloc[-1] = book.prices.reindex(closes.columns)
@@ -663,7 +670,7 @@ class Autopilot:
                                  "with the autopilot's estimation window) left in cash")
             else:
                 sol = self._solve(est_window, objective, cons, tol, cap)
-                normal = sol.weights.clip(lower=0.0) * (1.0 - policy.cash)
+                normal = risk_checks.long_only(sol.weights) * (1.0 - policy.cash)
                 if sol.note:
                     notes.append(sol.note)
         except OptimizationError as exc:
@@ -721,7 +728,7 @@ class Autopilot:
         try:
             dsol = self._solve(now.window, s.override.defensive_objective, normal.cons, 0.0,
                                normal.cap_used)
-            target = dsol.weights.clip(lower=0.0) * (1.0 - defensive_cash)
+            target = risk_checks.long_only(dsol.weights) * (1.0 - defensive_cash)
         except OptimizationError as exc:
             target = normal.weights / max(1.0 - policy.cash, 1e-12) * (1.0 - defensive_cash)
             notes.append(f"defensive {s.override.defensive_objective} failed ({exc}); "

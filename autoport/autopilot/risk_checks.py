@@ -34,6 +34,13 @@ class CheckResult:
     details: dict = field(default_factory=dict)
 
 
+def long_only(weights: pd.Series) -> pd.Series:
+    """``weights.clip(lower=0.0)`` (negatives to 0; -0.0 and NaN kept) without its
+    alignment machinery: one array operation."""
+    x = weights.to_numpy()
+    return pd.Series(np.where(x < 0.0, 0.0, x), index=weights.index, name=weights.name)
+
+
 def portfolio_var(weights: pd.Series, returns: pd.DataFrame, confidence: float) -> float:
     """One-day historical VaR (a return) of ``weights`` on trailing daily ``returns``."""
     w = weights.reindex(returns.columns, fill_value=0.0).to_numpy(float)
@@ -144,7 +151,7 @@ def pre_trade_check(
             f"the autopilot is long-only but the proposal shorts "
             f"{', '.join(proposed.index[proposed < -TOL])}; check the optimizer constraints"
         )
-    w = proposed.clip(lower=0.0).astype(float)
+    w = long_only(proposed.astype(float))
     reasons: list[str] = []
     var_in = portfolio_var(w, returns, confidence)
     w, notes = cap_positions(w, max_position)

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 
 from autoport import data
-from autoport.autopilot import aftertax, tax
+from autoport.autopilot import aftertax, risk_checks, tax
 from autoport.autopilot.settings import TaxSettings
 from autoport.autopilot.state import AutopilotState
 from autoport.autopilot.tax import TaxBook
-from autoport.strategies.autopilot import _simple_returns
+from autoport.strategies.autopilot import _after, _simple_returns
 
 D = pd.Timestamp
 
@@ -103,3 +103,13 @@ def test_window_returns_are_pct_change_in_its_memory_order():
     assert got.to_numpy().flags.c_contiguous == ref.to_numpy().flags.c_contiguous
     w = np.full(prices.shape[1], 1.0 / prices.shape[1])
     assert np.array_equal(got.to_numpy() @ w, ref.to_numpy() @ w)
+
+
+def test_long_only_and_sessions_after_are_clip_and_the_boolean_mask():
+    w = pd.Series([0.3, -1e-12, -0.0, np.nan, 0.7], index=list("ABCDE"), name="weight")
+    got, ref = risk_checks.long_only(w), w.clip(lower=0.0)
+    pd.testing.assert_series_equal(got, ref, check_exact=True)
+    assert np.array_equal(np.signbit(got.to_numpy()), np.signbit(ref.to_numpy()))
+    prices = data.bundled_prices().iloc[-40:]
+    for day in (prices.index[0], prices.index[17], prices.index[-1], D("1999-01-01")):
+        pd.testing.assert_frame_equal(_after(prices, day), prices.loc[prices.index > day])
