@@ -183,13 +183,15 @@ class LimitsSolver:
     same tickers and rows). Everything else, and the window the exact path
     cannot settle (counted in ``fallbacks``), goes to :func:`solve`. ``estimates`` lets the
     caller hand over the window's (μ, Σ) from :func:`autoport.estimators.window_estimates`
-    when it has them already.
+    when it has them already. A :class:`Constraints` object passed again is not resolved again:
+    do not change its mappings in place between calls.
     """
 
     def __init__(self, *, risk_free_rate: float = 0.0) -> None:
         self.risk_free_rate = risk_free_rate
         self._paths: dict[tuple, WarmPath] = {}
         self._last: dict[tuple, WarmPath] = {}  # the last path used, by tickers and rows
+        self._resolved: dict[int, tuple] = {}  # constraints seen -> their arrays and key
         self.exact = 0
         self.fallbacks = 0
 
@@ -207,12 +209,20 @@ class LimitsSolver:
 
     def _exact(self, prices, obj, constraints, estimates) -> Solution | None:
         tickers = tuple(str(t) for t in prices.columns)
-        try:
-            r = C.resolve(constraints, tickers)
-        except (ConfigError, InfeasibleError):
-            return None  # solve raises the same, with its message
-        if not (_homotopy.supported(r) and np.isfinite(r.lb).all()
-                and np.isfinite(r.ub).all() and r.budget == 1.0):
+        found = self._resolved.get(id(constraints))
+        if found is None or found[0] is not constraints or found[1] != tickers:
+            try:
+                r = C.resolve(constraints, tickers)
+            except (ConfigError, InfeasibleError):
+                return None  # solve raises the same, with its message
+            ok = (_homotopy.supported(r) and np.isfinite(r.lb).all()
+                  and np.isfinite(r.ub).all() and r.budget == 1.0)
+            if len(self._resolved) >= 256:
+                self._resolved.clear()
+            # the entry holds the constraints object, so its id is not reused while kept
+            found = self._resolved[id(constraints)] = (constraints, tickers, r, _key(r), ok)
+        _, _, r, key, ok = found
+        if not ok:
             return None
         if estimates is None:
             values = np.ascontiguousarray(prices.to_numpy(dtype=float))
@@ -220,7 +230,6 @@ class LimitsSolver:
                 return None
             estimates = estimators.window_estimates(values)
         mu, cov = estimates
-        key = _key(r)
         path = self._paths.get(key)
         if path is None:
             path = self._paths[key] = WarmPath(r)

@@ -208,6 +208,7 @@ class Autopilot:
         # current decision's window estimates: caches of what was seen, not state
         self._solver = portfolio.LimitsSolver()
         self._window_estimates: dict = {}
+        self._made_limits: dict = {}  # _limits' constraint sets (settings are not changed)
 
     def prepare(self) -> Prepared:
         """Load the alert rules, ESG scores, sector map, regime map and detector and the DQN
@@ -288,6 +289,16 @@ class Autopilot:
     def _sector_map(self, tickers) -> dict[str, str]:
         known = self._ready.sectors
         return {t: known.get(t, t) for t in tickers}
+
+    def _limits(self, tickers, blocked: list[str], cap: float
+                ) -> tuple[Constraints, list[str], float]:
+        """:meth:`_constraints`, made once per (tickers, blocked names, cap): a function of
+        those and the settings only, and the same object lets the solver reuse its arrays."""
+        key = (tuple(tickers), tuple(blocked), cap)
+        if key not in self._made_limits:
+            self._made_limits[key] = self._constraints(tickers, blocked, cap)
+        cons, notes, cap_used = self._made_limits[key]
+        return cons, list(notes), cap_used
 
     def _constraints(self, tickers, blocked: list[str], cap: float
                      ) -> tuple[Constraints, list[str], float]:
@@ -636,7 +647,7 @@ class Autopilot:
         max_position = self._ready.max_position
         cap = max_position if policy.max_weight is None else min(max_position,
                                                                  policy.max_weight)
-        cons, notes, cap_used = self._constraints(now.tickers, now.blocked, cap)
+        cons, notes, cap_used = self._limits(now.tickers, now.blocked, cap)
         tol = self._tolerance(regime)
         weights, objective, more = self._solve_normal(st, history, policy, cons, tol, cap_used,
                                                       market_book, market)

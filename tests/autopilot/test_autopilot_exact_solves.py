@@ -130,3 +130,17 @@ def test_a_new_set_of_bounds_starts_from_the_last_active_sets_and_gets_the_cold_
         cold = portfolio.LimitsSolver()(window, "max_sharpe", cons)
         np.testing.assert_array_equal(fast.weights.to_numpy(), cold.weights.to_numpy())
     assert len(solver._paths) == 4 and solver.fallbacks == 0
+
+
+def test_constraints_passed_again_reuse_their_arrays_and_new_ones_are_resolved(windows):
+    solver = portfolio.LimitsSolver()
+    window = windows[2]
+    tickers = list(window.columns)
+    cons = _limits(tickers)
+    first = solver(window, "min_variance", cons)
+    again = solver(window, "min_variance", cons)
+    assert len(solver._resolved) == 1
+    np.testing.assert_array_equal(first.weights.to_numpy(), again.weights.to_numpy())
+    # an equal-looking but new object with another blocked name is its own problem
+    other = solver(window, "min_variance", _limits(tickers, blocked=BLOCKED))
+    assert len(solver._resolved) == 2 and all(other.weights[t] == 0.0 for t in BLOCKED)
