@@ -21,6 +21,7 @@ from autoport import estimators
 from autoport.errors import ConfigError, InfeasibleError, OptimizationError
 from autoport.optimize import Constraints, Objective, optimize
 from autoport.optimize import constraints as C
+from autoport.optimize import _homotopy
 from autoport.optimize.warm import PathFailed, WarmPath
 
 OBJECTIVES = ("max_sharpe", "min_volatility")
@@ -169,3 +170,89 @@ class WindowSolver:
             return found.min_variance, mu, cov, ""
         return (found.max_sharpe, mu, cov,
                 "" if found.beats_rf else _undefined_note(self.risk_free_rate))
+
+
+class LimitsSolver:
+    """:func:`solve` for a strategy whose objective and limits change between windows (the
+    autopilot: regime-dependent objective and cap, wash-sale blocks that come and go).
+
+    Max Sharpe and min variance under linear limits (bounds, sector caps, an ESG floor: what
+    :mod:`autoport.optimize._homotopy` handles) are solved exactly, as :class:`WindowSolver`
+    does, with one :class:`WarmPath` per constraint set (a set seen before, such as the
+    unblocked one, resumes its warm start; a new one starts from the last active sets on the
+    same tickers and rows). Everything else, and the window the exact path
+    cannot settle (counted in ``fallbacks``), goes to :func:`solve`. ``estimates`` lets the
+    caller hand over the window's (μ, Σ) from :func:`autoport.estimators.window_estimates`
+    when it has them already. A :class:`Constraints` object passed again is not resolved again:
+    do not change its mappings in place between calls.
+    """
+
+    def __init__(self, *, risk_free_rate: float = 0.0) -> None:
+        self.risk_free_rate = risk_free_rate
+        self._paths: dict[tuple, WarmPath] = {}
+        self._last: dict[tuple, WarmPath] = {}  # the last path used, by tickers and rows
+        self._resolved: dict[int, tuple] = {}  # constraints seen -> their arrays and key
+        self.exact = 0
+        self.fallbacks = 0
+
+    def __call__(self, prices: pd.DataFrame, objective: str, constraints: Constraints,
+                 estimates: tuple[np.ndarray, np.ndarray] | None = None) -> Solution:
+        """The weights ``solve(prices, objective=objective, constraints=constraints)`` gives."""
+        obj = _parse(objective)
+        if obj in EXACT_OBJECTIVES:
+            found = self._exact(prices, obj, constraints, estimates)
+            if found is not None:
+                self.exact += 1
+                return found
+        return solve(prices, objective=obj.value, risk_free_rate=self.risk_free_rate,
+                     constraints=constraints)
+
+    def _exact(self, prices, obj, constraints, estimates) -> Solution | None:
+        tickers = tuple(str(t) for t in prices.columns)
+        found = self._resolved.get(id(constraints))
+        if found is None or found[0] is not constraints or found[1] != tickers:
+            try:
+                r = C.resolve(constraints, tickers)
+            except (ConfigError, InfeasibleError):
+                return None  # solve raises the same, with its message
+            ok = (_homotopy.supported(r) and np.isfinite(r.lb).all()
+                  and np.isfinite(r.ub).all() and r.budget == 1.0)
+            if len(self._resolved) >= 256:
+                self._resolved.clear()
+            # the entry holds the constraints object, so its id is not reused while kept
+            found = self._resolved[id(constraints)] = (constraints, tickers, r, _key(r), ok)
+        _, _, r, key, ok = found
+        if not ok:
+            return None
+        if estimates is None:
+            values = np.ascontiguousarray(prices.to_numpy(dtype=float))
+            if len(values) < 3 or not (np.isfinite(values).all() and (values > 0).all()):
+                return None
+            estimates = estimators.window_estimates(values)
+        mu, cov = estimates
+        path = self._paths.get(key)
+        if path is None:
+            path = self._paths[key] = WarmPath(r)
+            # a new set of bounds (a name blocked or freed) on the same rows: its first guess
+            # is the last active sets solved on those rows (a guess only; see WarmPath)
+            near = self._last.get(key[:1] + key[3:])
+            if near is not None:
+                path.states, path.peak = dict(near.states), near.peak
+        self._last[key[:1] + key[3:]] = path
+        sharpe = obj == Objective.MAX_SHARPE
+        try:
+            found = path.solve(mu, cov, sharpe=sharpe, rf=self.risk_free_rate,
+                               min_variance=not sharpe)
+        except PathFailed:
+            self.fallbacks += 1
+            return None
+        w = found.max_sharpe if sharpe else found.min_variance
+        note = "" if not sharpe or found.beats_rf else _undefined_note(self.risk_free_rate)
+        return _solution(pd.Series(w, index=prices.columns, name="weight"), mu, cov, note)
+
+
+def _key(r: C.Resolved) -> tuple:
+    """What makes two resolved constraint sets the same problem for :class:`WarmPath`."""
+    return (r.tickers, r.lb.tobytes(), r.ub.tobytes(), r.group_names, r.membership.tobytes(),
+            r.group_min.tobytes(), r.group_max.tobytes(),
+            None if r.esg is None else r.esg.tobytes(), r.min_esg)

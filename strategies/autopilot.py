@@ -81,6 +81,24 @@ def _esg_scores() -> dict[str, float]:
 
 
 
+def _simple_returns(prices: pd.DataFrame) -> pd.DataFrame:
+    """``prices.pct_change().iloc[1:]``, the same numbers (``p_t / p_(t-1) - 1``) without
+    pandas' fill pass and alignment: the autopilot's windows have no gaps (pandas otherwise)."""
+    x = prices.to_numpy(dtype=float)
+    if not np.isfinite(x).all():
+        return prices.pct_change().iloc[1:]
+    # row-major, as pandas' own result: a product with it (VaR's x @ w) rounds as before
+    rets = np.ascontiguousarray(x[1:] / x[:-1] - 1.0)
+    return pd.DataFrame(rets, index=prices.index[1:], columns=prices.columns, copy=False)
+
+
+def _after(frame: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
+    """``frame.loc[frame.index > day]``: a binary search on the (sorted) sessions."""
+    if frame.index.is_monotonic_increasing:
+        return frame.iloc[frame.index.searchsorted(day, side="right"):]
+    return frame.loc[frame.index > day]
+
+
 def _put(record: dict, key: str, entry: dict | None) -> None:
     """Add a step's part of the record; a step with nothing to say adds no key."""
     if entry is not None:
@@ -186,6 +204,11 @@ class Autopilot:
         )
         self._ready: Prepared | None = None
         self.state: AutopilotState | None = None  # None: the next decision starts a run
+        # warm starts of the exact solves (they change the time, not the answers) and the
+        # current decision's window estimates: caches of what was seen, not state
+        self._solver = portfolio.LimitsSolver()
+        self._window_estimates: dict = {}
+        self._made_limits: dict = {}  # _limits' constraint sets (settings are not changed)
 
     def prepare(self) -> Prepared:
         """Load the alert rules, ESG scores, sector map, regime map and detector and the DQN
@@ -267,6 +290,16 @@ class Autopilot:
         known = self._ready.sectors
         return {t: known.get(t, t) for t in tickers}
 
+    def _limits(self, tickers, blocked: list[str], cap: float
+                ) -> tuple[Constraints, list[str], float]:
+        """:meth:`_constraints`, made once per (tickers, blocked names, cap): a function of
+        those and the settings only, and the same object lets the solver reuse its arrays."""
+        key = (tuple(tickers), tuple(blocked), cap)
+        if key not in self._made_limits:
+            self._made_limits[key] = self._constraints(tickers, blocked, cap)
+        cons, notes, cap_used = self._made_limits[key]
+        return cons, list(notes), cap_used
+
     def _constraints(self, tickers, blocked: list[str], cap: float
                      ) -> tuple[Constraints, list[str], float]:
         """The optimizer's limits, notes, and the position cap used (raised when ``cap``
@@ -334,8 +367,22 @@ class Autopilot:
                cap: float):
         if Objective.parse(objective) is Objective.RISK_PARITY:
             return self._risk_parity(window, cons, cap)
-        params = {"risk_tolerance": tol} if objective in UTILITY_OBJECTIVES else {}
-        return portfolio.solve(window, objective=objective, constraints=cons, **params)
+        if objective in UTILITY_OBJECTIVES:
+            return portfolio.solve(window, objective=objective, constraints=cons,
+                                   risk_tolerance=tol)
+        # max Sharpe and min variance: the exact KKT point (else the conic solve)
+        return self._solver(window, objective, cons, self._estimates(window))
+
+    def _estimates(self, window: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+        """(μ, Σ) of a complete window as arrays, once per window in a decision (the
+        estimation window and the VaR window are usually the same rows); None with gaps."""
+        key = (window.index[0], window.index[-1], len(window), tuple(window.columns))
+        if key not in self._window_estimates:
+            values = np.ascontiguousarray(window.to_numpy(dtype=float))
+            ok = len(values) >= 3 and np.isfinite(values).all() and (values > 0).all()
+            self._window_estimates[key] = (estimators.window_estimates(values) if ok
+                                           else None)
+        return self._window_estimates[key]
 
     def _risk_parity(self, window: pd.DataFrame, cons: Constraints, cap: float):
         """Equal risk contributions, which the optimizer solves only without limits: solved
@@ -354,7 +401,7 @@ class Autopilot:
         if cons.min_esg is not None and cons.esg_scores is not None:
             score = float(sum(w[t] * cons.esg_scores[t] for t in w.index))
             if score < cons.min_esg - 1e-9:
-                alt = portfolio.solve(window, objective="min_variance", constraints=cons)
+                alt = self._solver(window, "min_variance", cons, self._estimates(window))
                 return replace(alt, note=(f"risk parity's ESG score {score:.1f} is below the "
                                           f"{cons.min_esg:.1f} floor; held min variance under "
                                           "the limits instead"))
@@ -418,7 +465,7 @@ class Autopilot:
         # a ragged panel's history starts when its newest asset got the window, which may be
         # after the last decision: those sessions only (never binds on a complete panel)
         n = min(n, len(st.values), max(len(history) - s.window - 1, 1))
-        tail = history.iloc[-(s.window + n + 1):].pct_change().iloc[1:]
+        tail = _simple_returns(history.iloc[-(s.window + n + 1):])
         cols = history.columns
         held = held.reindex(cols, fill_value=0.0).to_numpy(dtype=float)
         target = normal.reindex(cols, fill_value=0.0).to_numpy(dtype=float)
@@ -465,11 +512,13 @@ class Autopilot:
         """Daily book values since the last decision (the book changed only by the fills on
         the session after it); peaks for the drawdown rules."""
         start = st.last_date
-        seg = closes.loc[closes.index > start] if start is not None else closes.iloc[-1:]
-        held = book.shares.reindex(closes.columns, fill_value=0.0)
+        seg = _after(closes, start) if start is not None else closes.iloc[-1:]
+        held = book.shares.reindex(closes.columns, fill_value=0.0).to_numpy(dtype=float)
+        # each row's sum over its own contiguous memory: the numbers of (held * row).sum()
+        worth = (np.ascontiguousarray(seg.to_numpy(dtype=float)) * held).sum(axis=1)
         values, peak, peaks = [], st.peak, []
-        for day, row in seg.iterrows():
-            v = float(book.cash + (held * row).sum())
+        for day, w in zip(seg.index, worth, strict=True):
+            v = float(book.cash + w)
             values.append((day, v))
             peak = max(peak, v)
             peaks.append(peak)
@@ -488,6 +537,7 @@ class Autopilot:
         a date not after its last decision: a new run); returns the decision and the next
         state. ``state`` is left as it was."""
         self.prepare()
+        self._window_estimates = {}
         s = self.settings
         today = history.index[-1]
         if state is None or state.last_date is not None and today <= state.last_date:
@@ -531,7 +581,7 @@ class Autopilot:
                            ) -> tuple[pd.DataFrame, int]:
         """The closes since the last decision, today's as the engine marks them (today's
         alone on the first decision), and how many sessions have passed (0 on the first)."""
-        recent = history.loc[history.index > st.last_date] if st.last_date is not None \
+        recent = _after(history, st.last_date) if st.last_date is not None \
             else history.iloc[-1:]
         closes = recent.astype(float)
         closes.iloc[-1] = book.prices.reindex(closes.columns)
@@ -547,7 +597,7 @@ class Autopilot:
         if not fills:
             return None, st
         fill_day = book.fills[0].date
-        taxbook = copy.deepcopy(st.taxbook)
+        taxbook = st.taxbook.copy()
         for f, raw in zip(fills, book.fills, strict=True):
             if f.shares > 0:
                 taxbook.buy(f.ticker, f.shares, f.fill_price, raw.date)
@@ -567,10 +617,22 @@ class Autopilot:
             today=today, tickers=tickers, book=book, closes=closes, prices=prices,
             elapsed=elapsed, value=book.value,
             current=book.weights.reindex(tickers, fill_value=0.0),
-            window=window, rets=window.pct_change().iloc[1:],
-            mu=estimators.mean_return(window), cov=estimators.ledoit_wolf_cov(window),
-            blocked=sorted(t for t in tickers if st.taxbook.loss_sold_within(t, today)),
+            window=window, rets=_simple_returns(window),
+            **self._today_estimates(window),
+            blocked=sorted(set(tickers) & st.taxbook.loss_sold_tickers(today)),
         )
+
+    def _today_estimates(self, window: pd.DataFrame) -> dict:
+        """``mu`` and ``cov`` of :class:`_Today`: from the arrays of :meth:`_estimates` (the
+        numbers of the pandas estimators, to rounding), or those estimators on a gappy window."""
+        found = self._estimates(window)
+        if found is None:
+            return {"mu": estimators.mean_return(window),
+                    "cov": estimators.ledoit_wolf_cov(window)}
+        mu, cov = found
+        cols = window.columns
+        return {"mu": pd.Series(mu, index=cols),
+                "cov": pd.DataFrame(cov, index=cols, columns=cols)}
 
     def _normal_target(self, st: AutopilotState, history: pd.DataFrame, now: _Today,
                        market: pd.DataFrame, market_book: Book
@@ -585,7 +647,7 @@ class Autopilot:
         max_position = self._ready.max_position
         cap = max_position if policy.max_weight is None else min(max_position,
                                                                  policy.max_weight)
-        cons, notes, cap_used = self._constraints(now.tickers, now.blocked, cap)
+        cons, notes, cap_used = self._limits(now.tickers, now.blocked, cap)
         tol = self._tolerance(regime)
         weights, objective, more = self._solve_normal(st, history, policy, cons, tol, cap_used,
                                                       market_book, market)
@@ -619,7 +681,7 @@ class Autopilot:
                                  "with the autopilot's estimation window) left in cash")
             else:
                 sol = self._solve(est_window, objective, cons, tol, cap)
-                normal = sol.weights.clip(lower=0.0) * (1.0 - policy.cash)
+                normal = risk_checks.long_only(sol.weights) * (1.0 - policy.cash)
                 if sol.note:
                     notes.append(sol.note)
         except OptimizationError as exc:
@@ -677,7 +739,7 @@ class Autopilot:
         try:
             dsol = self._solve(now.window, s.override.defensive_objective, normal.cons, 0.0,
                                normal.cap_used)
-            target = dsol.weights.clip(lower=0.0) * (1.0 - defensive_cash)
+            target = risk_checks.long_only(dsol.weights) * (1.0 - defensive_cash)
         except OptimizationError as exc:
             target = normal.weights / max(1.0 - policy.cash, 1e-12) * (1.0 - defensive_cash)
             notes.append(f"defensive {s.override.defensive_objective} failed ({exc}); "

@@ -34,9 +34,25 @@ class CheckResult:
     details: dict = field(default_factory=dict)
 
 
+def long_only(weights: pd.Series) -> pd.Series:
+    """``weights.clip(lower=0.0)`` (negatives to 0; -0.0 and NaN kept) without its
+    alignment machinery: one array operation."""
+    x = weights.to_numpy()
+    return pd.Series(np.where(x < 0.0, 0.0, x), index=weights.index, name=weights.name)
+
+
 def portfolio_var(weights: pd.Series, returns: pd.DataFrame, confidence: float) -> float:
     """One-day historical VaR (a return) of ``weights`` on trailing daily ``returns``."""
     w = weights.reindex(returns.columns, fill_value=0.0).to_numpy(float)
+    if not np.any(w):
+        return 0.0
+    # the VaR quantile of the same product (not the ES and tail attribution it would drop)
+    return window_vars(returns, [(0, len(returns))], [w], confidence)[0]
+
+
+def _historical_var(w: np.ndarray, returns: pd.DataFrame, confidence: float) -> float:
+    """:func:`autoport.risk.historical_var`'s VaR, which checks its inputs and names what
+    is wrong with them."""
     if not np.any(w):
         return 0.0
     return float(historical_var(returns.to_numpy(float), w, confidence=confidence).var)
@@ -51,8 +67,8 @@ def window_vars(returns: pd.DataFrame, windows: Sequence[tuple[int, int]],
     are converted and checked once, the BLAS limit is set once, and each window computes its
     portfolio returns (the same product on the same memory) and their VaR quantile only, not
     the ES and tail attribution :func:`~autoport.risk.historical_var` adds. A window or
-    weights that one of them would refuse goes through :func:`portfolio_var`, which raises
-    the same error.
+    weights that one of them would refuse goes through :func:`autoport.risk.historical_var`,
+    which raises its error. :func:`portfolio_var` is the one-window case.
     """
     from autoport._blas import single_threaded_blas
     from autoport.risk.var_common import check_confidence
@@ -66,8 +82,8 @@ def window_vars(returns: pd.DataFrame, windows: Sequence[tuple[int, int]],
         for (lo, hi), w in zip(windows, weights, strict=True):
             win = x[lo:hi]
             if not (clean and len(win) >= 2 and np.isfinite(w).all()):
-                out.append(portfolio_var(pd.Series(w, index=returns.columns),
-                                         returns.iloc[lo:hi], confidence))
+                out.append(_historical_var(np.asarray(w, dtype=float), returns.iloc[lo:hi],
+                                           confidence))
             elif not np.any(w):
                 out.append(0.0)
             else:
@@ -144,7 +160,7 @@ def pre_trade_check(
             f"the autopilot is long-only but the proposal shorts "
             f"{', '.join(proposed.index[proposed < -TOL])}; check the optimizer constraints"
         )
-    w = proposed.clip(lower=0.0).astype(float)
+    w = long_only(proposed.astype(float))
     reasons: list[str] = []
     var_in = portfolio_var(w, returns, confidence)
     w, notes = cap_positions(w, max_position)

@@ -27,6 +27,7 @@ files.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -229,6 +230,21 @@ class TaxBook:
         return pd.DataFrame(rows, columns=["ticker", "lot_id", "shares", "basis", "acquired",
                                            "value", "gain"])
 
+    def loss_sold_tickers(self, date: pd.Timestamp) -> set[str]:
+        """The tickers for which :meth:`loss_sold_within` is True on ``date``, in one pass."""
+        date = pd.Timestamp(date)
+        return {r.ticker for r in self.realized
+                if r.proceeds < r.cost and 0 <= (date - r.sold).days <= self.wash_days}
+
+    def copy(self) -> TaxBook:
+        """An independent copy (what ``copy.deepcopy`` gives, without its generic walk): new
+        lots and realised pieces, which sales and wash-sale adjustments change in place."""
+        return TaxBook(wash_days=self.wash_days, lot_method=self.lot_method,
+                       lots={t: [copy.copy(lot) for lot in lots]
+                             for t, lots in self.lots.items()},
+                       realized=[copy.copy(r) for r in self.realized],
+                       purchases=list(self.purchases), _next_id=self._next_id)
+
     def realized_between(self, start: pd.Timestamp | None, end: pd.Timestamp) -> list[Realized]:
         return [r for r in self.realized
                 if (start is None or r.sold > start) and r.sold <= end]
@@ -381,24 +397,30 @@ def after_tax(state: AutopilotState, rates: TaxSettings) -> dict:
     if not state.values:
         return {"pre_tax_return": 0.0, "after_tax_return": 0.0, "taxes_paid": 0.0,
                 "tax_owed_this_year": 0.0}
-    vals = pd.Series(dict(state.values))
-    vals = vals[~vals.index.duplicated(keep="last")]
-    taxes = pd.Series(0.0, index=vals.index)
+    # numpy over the running values: the report's arithmetic (pct_change, cumprod, prod,
+    # sum) on the same arrays, so the same numbers, without a Series per decision
+    by_day = dict(state.values)  # one value a session, the last one given
+    days = list(by_day)
+    vals = np.fromiter(by_day.values(), dtype=float, count=len(days))
+    at_day = {d: i for i, d in enumerate(days)}
+    taxes = np.zeros(len(vals))
     for day, amount in state.taxes_paid:
-        taxes[day] += amount
+        taxes[at_day[day]] += amount
     owed = 0.0
     if state.tax_year is not None:
         this_year = state.taxbook.realized_between(
-            pd.Timestamp(f"{state.tax_year}-01-01") - pd.Timedelta(days=1), vals.index[-1])
+            pd.Timestamp(f"{state.tax_year}-01-01") - pd.Timedelta(days=1), days[-1])
         owed, _, _ = annual_tax(this_year, short_rate=rates.short_term_rate,
                                 long_rate=rates.long_term_rate, carryforward=state.carryforward)
-        taxes.iloc[-1] += owed
-    rets = vals.pct_change().fillna(0.0)
-    at = aftertax.after_tax_returns(rets, taxes, float(vals.iloc[0]))
-    start = float(vals.iloc[0]) / state.capital
+        taxes[-1] += owed
+    rets = np.zeros(len(vals))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rets[1:] = vals[1:] / vals[:-1] - 1.0
+        at = aftertax.after_tax_drag(rets, taxes, float(vals[0]))
+    start = float(vals[0]) / state.capital
     return {
-        "pre_tax_return": float(vals.iloc[-1] / state.capital - 1.0),
-        "after_tax_return": float((1.0 + at).prod() * start - 1.0),
+        "pre_tax_return": float(vals[-1] / state.capital - 1.0),
+        "after_tax_return": float(np.prod(1.0 + at) * start - 1.0),
         "taxes_paid": float(taxes.sum() - owed),
         "tax_owed_this_year": float(owed),
     }
@@ -406,11 +428,18 @@ def after_tax(state: AutopilotState, rates: TaxSettings) -> dict:
 
 def tax_summary(state: AutopilotState) -> dict:
     """Realised gains by term, taxes paid and the carryforward, for the report."""
-    realized = state.taxbook.realized
+    # one pass, each piece's term read once; the sums in the same order as before
+    short = long = disallowed = 0
+    for r in state.taxbook.realized:
+        if r.term == "short":
+            short += r.gain
+        else:
+            long += r.gain
+        disallowed += r.disallowed
     return {
-        "realized_short_term": sum(r.gain for r in realized if r.term == "short"),
-        "realized_long_term": sum(r.gain for r in realized if r.term == "long"),
-        "wash_sale_disallowed": sum(r.disallowed for r in realized),
+        "realized_short_term": short,
+        "realized_long_term": long,
+        "wash_sale_disallowed": disallowed,
         "taxes_paid": sum(t for _, t in state.taxes_paid),
         "carryforward_loss": state.carryforward,
     }

@@ -59,11 +59,12 @@ def orders_between(before: pd.Series, after: pd.Series, prices: pd.Series, value
     if whole_shares:
         delta = orders.whole_shares(delta)
     after = before + delta
+    # the same products on the arrays (one value read per ticker, not a Series lookup each)
+    b, a, d, p = (x.to_numpy(dtype=float) for x in (before, after, delta, prices))
     return [
-        Order(t, whole(delta[t]), float(prices[t]), float(delta[t] * prices[t]),
-              float(before[t] * prices[t] / value), float(after[t] * prices[t] / value),
-              float(abs(delta[t]) * prices[t] * rate))
-        for t in tickers if delta[t] != 0
+        Order(t, whole(d[i]), float(p[i]), float(d[i] * p[i]), float(b[i] * p[i] / value),
+              float(a[i] * p[i] / value), float(abs(d[i]) * p[i] * rate))
+        for i, t in enumerate(tickers) if d[i] != 0
     ]
 
 

@@ -1,6 +1,7 @@
 """The override's VaRs on each session since the last decision, computed in one pass
-(:func:`risk_checks.window_vars`): the numbers of :func:`risk_checks.portfolio_var` on each
-window, to the bit, and the same refusals."""
+(:func:`risk_checks.window_vars`, and :func:`risk_checks.portfolio_var`, its one-window
+case): the VaR of :func:`autoport.risk.historical_var` on each window, to the bit, and the
+same refusals."""
 
 from __future__ import annotations
 
@@ -10,6 +11,13 @@ import pytest
 
 from autoport.autopilot import risk_checks
 from autoport.errors import DataError
+from autoport.risk import historical_var
+
+
+def _reference(w, rets, conf):
+    """The full historical simulation (VaR, ES, tail attribution), its VaR."""
+    return float(historical_var(rets.to_numpy(float), w, confidence=conf).var) if np.any(w) \
+        else 0.0
 
 
 def test_each_window_var_is_portfolio_var_to_the_bit():
@@ -21,9 +29,12 @@ def test_each_window_var_is_portfolio_var_to_the_bit():
     weights[3] = np.zeros(12)  # all cash: no VaR
     for conf in (0.95, 0.99):
         got = risk_checks.window_vars(rets, windows, weights, conf)
-        want = [risk_checks.portfolio_var(pd.Series(w, index=cols), rets.iloc[lo:hi], conf)
+        want = [_reference(w, rets.iloc[lo:hi], conf)
                 for (lo, hi), w in zip(windows, weights, strict=True)]
         assert got == want and got[3] == 0.0 and len(set(got)) > 15
+        assert got == [risk_checks.portfolio_var(pd.Series(w, index=cols), rets.iloc[lo:hi],
+                                                 conf)
+                       for (lo, hi), w in zip(windows, weights, strict=True)]
 
 
 def test_a_window_portfolio_var_refuses_is_refused_the_same_way():
@@ -32,7 +43,9 @@ def test_a_window_portfolio_var_refuses_is_refused_the_same_way():
     rets.iloc[5, 1] = np.nan
     w = np.array([0.5, 0.5])
     assert risk_checks.window_vars(rets, [(10, 40)], [w], 0.95) == [
-        risk_checks.portfolio_var(pd.Series(w, index=cols), rets.iloc[10:40], 0.95)]
+        _reference(w, rets.iloc[10:40], 0.95)]
+    with pytest.raises(DataError, match="NaN"):
+        risk_checks.portfolio_var(pd.Series(w, index=cols), rets, 0.95)
     with pytest.raises(DataError, match="NaN"):
         risk_checks.window_vars(rets, [(0, 40)], [w], 0.95)
     with pytest.raises(DataError, match="at least 2"):
