@@ -140,13 +140,19 @@ class RegimeSwitching:
 
     def _solve(self, history: pd.DataFrame, regime: str) -> portfolio.Solution:
         """The regime's objective on its window: :func:`portfolio.solve`, with max Sharpe and
-        min variance solved exactly and warm-started (:class:`portfolio.WindowSolver`)."""
+        min variance solved exactly and warm-started (:class:`portfolio.WindowSolver`), and
+        min CVaR as the LP it is (:func:`min_cvar`)."""
         pol = self.config.strategy.regimes[regime]
         args = pol.solve_arguments(history.shape[1])
+        window = history.iloc[-(pol.window + 1) :]
+        if args["objective"] == "min_cvar":
+            found = min_cvar(window, args["max_weight"])
+            if found is not None:
+                return found
         key = (regime, args["max_weight"])
         if key not in self._solvers:
             self._solvers[key] = portfolio.WindowSolver(**args)
-        return self._solvers[key](history.iloc[-(pol.window + 1) :])
+        return self._solvers[key](window)
 
     def _target(self, history: pd.DataFrame, regime: str) -> tuple[pd.Series, portfolio.Solution]:
         """Invested weights for ``regime``, scaled down by its cash sleeve (the rest is cash)."""
@@ -241,6 +247,30 @@ class RegimeSwitching:
                 "volatility": result.volatility,
             },
         )
+
+
+def min_cvar(window: pd.DataFrame, max_weight: float) -> portfolio.Solution | None:
+    """``portfolio.solve(window, objective="min_cvar", max_weight=max_weight)`` by HiGHS's
+    simplex (:func:`autoport.optimize.cvar_lp.min_cvar_weights`: the same LP, its vertex
+    exactly, where the conic solver stops within ~2e-7), with the expected return and
+    volatility from :func:`autoport.estimators.window_estimates` (solve's estimators, to
+    rounding) and solve's dust rule; None (solve it the general way) on a window with a gap, a
+    non-positive price or a cap below 1/N, or when HiGHS reports no optimum."""
+    from autoport import estimators
+    from autoport.optimize.cvar_lp import min_cvar_weights
+
+    values = np.ascontiguousarray(window.to_numpy(dtype=float))
+    n = values.shape[1]
+    if (len(values) < 3 or max_weight * n < 1.0 - 1e-12 or not np.isfinite(values).all()
+            or not (values > 0).all()):
+        return None
+    w = min_cvar_weights(values[1:] / values[:-1] - 1.0, max_weight)  # pct_change's numbers
+    if w is None:
+        return None
+    w = np.where(np.abs(w) > 1e-8, w, 0.0)
+    mu, cov = estimators.window_estimates(values)
+    return portfolio.Solution(pd.Series(w, index=window.columns, name="weight"),
+                              float(w @ mu), float(np.sqrt(w @ cov @ w)))
 
 
 def expected_switch_gain(
