@@ -165,7 +165,10 @@ class RegimeSwitching:
         each of the longest policy window's sessions up to the decision, on the rows they all
         share (an asset enters once it has that window and leaves at its last price); a
         complete panel as it is."""
-        if not np.isnan(history.to_numpy(dtype=float)).any():
+        # the feature stream has read this history in regimes() and knows whether it has a gap
+        stream = self._features
+        if not (stream.has_gaps(history) if stream is not None
+                else np.isnan(history.to_numpy(dtype=float)).any()):
             return history
         from autoport.data import investable
 
@@ -191,7 +194,7 @@ class RegimeSwitching:
         # the regime held since the last decision; a history that does not continue the last
         # one (a new backtest) starts afresh from the signal
         held = signal
-        if self._held is not None and self._held[0] < today and self._held[0] in seen:
+        if self._held is not None and self._held[0] < today and _contains(seen, self._held[0]):
             held = self._held[1]
         weights, result = self._target(history, signal)
         regime, switch_cost, gain, kept = signal, 0.0, None, False
@@ -247,6 +250,18 @@ class RegimeSwitching:
                 "volatility": result.volatility,
             },
         )
+
+
+def _contains(index: pd.DatetimeIndex, date: pd.Timestamp) -> bool:
+    """``date in index``, by a binary search on a sorted index (``in`` builds a hash table
+    of every date for each new history); any other index is asked the usual way."""
+    if isinstance(index, pd.DatetimeIndex):
+        i = int(index.searchsorted(date))
+        if i < len(index) and index[i] == date:
+            return True
+        if index.is_monotonic_increasing:
+            return False
+    return date in index
 
 
 def min_cvar(window: pd.DataFrame, max_weight: float) -> portfolio.Solution | None:

@@ -218,11 +218,28 @@ class FeatureStream:
         self._ewm: np.ndarray | None = None  # raw EWMA averages after the last row
         self._levels: np.ndarray | None = None  # the index level's last 4·max(h) values
         self._frame: pd.DataFrame | None = None
+        self._gaps = False  # a price missing in the rows seen
+        self._last = None  # the prices of the last call (what ``_gaps`` describes)
+
+    def has_gaps(self, prices: pd.DataFrame) -> bool:
+        """Whether ``prices`` has a missing value (a ragged panel): known from the rows the
+        last call checked when ``prices`` is that call's frame (no second scan of a long
+        history), else scanned."""
+        if prices is self._last:
+            return self._gaps
+        return bool(np.isnan(prices.to_numpy(dtype=float)).any())
 
     def __call__(self, prices: pd.DataFrame | pd.Series) -> pd.DataFrame:
         """``build_features(prices, **kwargs)``: only the rows after those seen are computed
         when ``prices`` continues the history seen. The frame is read-only."""
+        frame = self._features_of(prices)
+        self._last = prices
+        return frame
+
+    def _features_of(self, prices: pd.DataFrame | pd.Series) -> pd.DataFrame:
         if not isinstance(prices, pd.DataFrame):
+            self.reset()
+            self._gaps = bool(prices.isna().any())
             return build_features(prices, **self.kwargs)
         values = prices.to_numpy(dtype=float)
         n = self._n
@@ -239,6 +256,7 @@ class FeatureStream:
     def _rebuild(self, prices: pd.DataFrame, values: np.ndarray) -> pd.DataFrame:
         self.reset()
         self.rebuilds += 1
+        self._gaps = bool(np.isnan(values).any())
         frame, ret, self._ewm = _build(prices, **self.kwargs)
         kw = self.kwargs
         ragged_assets = (kw["returns"] == "assets" and prices.shape[1] > 1
@@ -256,7 +274,9 @@ class FeatureStream:
         # a call), if they equal pandas' to the bit on this history; else pandas' on the tail
         fast = _numpy_market_returns(values)
         self._numpy_returns = fast is not None and _same(fast, ret.to_numpy(dtype=float))
-        self._values = _frozen(values.copy())
+        # column-major, as pandas hands a frame's values: the next call's check reads both
+        # arrays in the same order (three times faster than against a row-major copy)
+        self._values = _frozen(values.copy(order="F"))
         self._n = len(values)
         self._index, self._columns = prices.index, prices.columns
         self._names = list(frame.columns)
@@ -271,16 +291,16 @@ class FeatureStream:
         new_values = values[n:]
         if (new_values <= 0).any():
             raise DataError("regime features need strictly positive prices")
-        tail = prices.iloc[n - 1:]
         parts = []
         ret = _numpy_market_returns(values[n - 1:]) if self._numpy_returns else None
         if ret is None:
-            ret = market_returns(tail).to_numpy(dtype=float)
+            ret = market_returns(prices.iloc[n - 1:]).to_numpy(dtype=float)
         state = None
         if kw["returns"] == "features":
             cols, state = _continue_market(ret, self._ewm, self._levels, kw["horizons"])
             parts.append(cols)
         elif kw["returns"] == "assets" and prices.shape[1] > 1:
+            tail = prices.iloc[n - 1:]
             parts.append(np.log(tail / tail.shift(1)).iloc[1:].to_numpy(dtype=float))
         else:
             parts.append(ret[:, None])
@@ -297,7 +317,10 @@ class FeatureStream:
             self._ewm, self._levels = state
         if all_ret is not None:
             self._ret = all_ret
-        self._values = _frozen(np.concatenate([self._values, new_values]))
+        grown = np.empty(values.shape, order="F")
+        grown[:n], grown[n:] = self._values, new_values
+        self._values = _frozen(grown)
+        self._gaps = self._gaps or bool(np.isnan(new_values).any())
         self._n = len(values)
         self._index = prices.index
         self._rows = _frozen(np.concatenate([self._rows, rows]))
@@ -349,12 +372,17 @@ def _continue_market(ret: np.ndarray, ewm: np.ndarray, levels: np.ndarray,
     old = 1.0 - alpha  # pandas: old_wt = 1 (adjust=False), times old_wt_factor = 1 - alpha
     denom = old + alpha
     x = np.tile(np.column_stack([ret, ret * ret, np.minimum(ret, 0.0) ** 2]), k)
-    avg = np.empty_like(x)
-    w = ewm
-    for i in range(len(x)):
-        cur = x[i]
-        w = np.where(w != cur, (old * w + alpha * cur) / denom, w)
-        avg[i] = w
+    # the recursion row by row on Python floats (IEEE doubles: numpy's elementwise numbers,
+    # without a dozen array calls a row)
+    state = ewm.tolist()
+    coefs = list(zip(alpha.tolist(), old.tolist(), denom.tolist()))
+    rows = []
+    for cur in x.tolist():
+        state = [(o * p + a * c) / d if p != c else p
+                 for p, c, (a, o, d) in zip(state, cur, coefs)]
+        rows.append(state)
+    avg = np.array(rows, dtype=float).reshape(x.shape)
+    w = np.array(state, dtype=float) if rows else ewm
     level = np.cumsum(np.concatenate([levels[-1:], ret]))[1:]
     trail = np.concatenate([levels, level])
     out = [ret]
