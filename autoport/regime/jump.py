@@ -270,8 +270,11 @@ class _EStep:
             np.subtract(column, centers[:, f, None], out=diff)
             np.multiply(diff, diff, out=diff)
             np.add(acc, diff, out=acc)
-        acc *= -0.5  # 0.5 * d exactly (a power of 2), negated: the Viterbi's scores
-        scores = np.ascontiguousarray(acc.T)
+        # -0.5 * d exactly (a power of 2): the Viterbi's scores, row-major (one strided copy
+        # per state: a fifth of the time of a transposing copy)
+        scores = np.empty((n, k))
+        for j in range(k):
+            np.multiply(acc[j], -0.5, out=scores[:, j])
         if not (self.finite and np.isfinite(centers).all()):
             scores[np.isnan(scores)] = -np.inf
         return _viterbi(scores, self.jump_penalty)

@@ -1,59 +1,17 @@
 """The jump model's fit after the speed-up (column-wise distances, remembered steps, shared
-k-means++ set-up) equals the previous implementation, kept here as the reference, bit for bit
-on the bundled data's own training windows and on synthetic ones."""
+k-means++ set-up) equals the previous implementation (``old_coordinate_descent``, kept in
+``tests/regime/conftest.py``), bit for bit on the bundled data's own training windows and on
+synthetic ones."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.spatial.distance import cdist
 
 from autoport import data
 from autoport.regime.config import load_config
 from autoport.regime.features import FEATURE_RET, Scaler, build_features
-from autoport.regime.jump import _same_clustering, assign_states, coordinate_descent
-
-
-def reference_coordinate_descent(x, n_states, jump_penalty, *, n_init, seed, max_iter=100,
-                                 tol=1e-8):
-    """The implementation before the speed-up (scipy's cdist, one-hot means summed by numpy,
-    three counts for the clustering check, sklearn's k-means++ starts)."""
-    from sklearn.cluster import kmeans_plusplus
-
-    rng = np.random.RandomState(seed)
-    starts = [kmeans_plusplus(x, n_states, random_state=rng)[0] for _ in range(n_init)]
-
-    def same(a, b):
-        if a is None or b is None:
-            return False
-        pairs = np.count_nonzero(np.bincount(a * (int(b.max()) + 1) + b))
-        return np.count_nonzero(np.bincount(a)) == np.count_nonzero(np.bincount(b)) == pairs
-
-    def means(labels):
-        onehot = np.zeros((len(labels), n_states))
-        onehot[np.arange(len(labels)), labels] = 1.0
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return (onehot.T @ x) / onehot.sum(axis=0, keepdims=True).T
-
-    def e_step(centers):
-        return assign_states(0.5 * cdist(x, centers, "sqeuclidean"), jump_penalty)
-
-    best_val, best_labels, best_centers = np.inf, None, None
-    for centers in starts:
-        labels_pre, val_pre = None, np.inf
-        labels, val = e_step(centers)
-        done = 0
-        while done < max_iter and not same(labels, labels_pre) and val_pre - val > tol:
-            done += 1
-            labels_pre, val_pre = labels, val
-            centers = means(labels)
-            labels, val = e_step(centers)
-        if not same(best_labels, labels) and val < best_val:
-            best_val, best_labels, best_centers = val, labels, centers
-    order = np.argsort(-np.bincount(best_labels, minlength=n_states).astype(float))
-    relabel = np.empty(n_states, dtype=int)
-    relabel[order] = np.arange(n_states)
-    return best_centers[order], relabel[best_labels], float(best_val)
+from autoport.regime.jump import _same_clustering, coordinate_descent
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +23,7 @@ def bundled_features():
 
 @pytest.mark.parametrize("rows", [756, 3276, 6300])
 def test_the_default_detectors_fits_on_the_bundled_data_equal_the_previous_code(
-        bundled_features, rows):
+        bundled_features, rows, old_coordinate_descent):
     feats, det = bundled_features
     raw = feats.to_numpy(dtype=float)[:rows]
     clustered = [i for i, c in enumerate(feats.columns) if c != FEATURE_RET]
@@ -73,14 +31,15 @@ def test_the_default_detectors_fits_on_the_bundled_data_equal_the_previous_code(
     args = (x, det.n_states, det.jump_penalty)
     kw = dict(n_init=det.n_restarts, seed=det.seed)
     centers, labels, value = coordinate_descent(*args, **kw)
-    ref_centers, ref_labels, ref_value = reference_coordinate_descent(*args, **kw)
+    ref_centers, ref_labels, ref_value = old_coordinate_descent(*args, **kw)
     np.testing.assert_array_equal(labels, ref_labels)
     np.testing.assert_array_equal(centers, ref_centers)
     assert value == ref_value
 
 
 @pytest.mark.parametrize("seed", range(8))
-def test_synthetic_fits_with_empty_states_and_large_penalties_equal_the_previous_code(seed):
+def test_synthetic_fits_with_empty_states_and_large_penalties_equal_the_previous_code(
+        seed, old_coordinate_descent):
     rng = np.random.default_rng(seed)
     n, k, f = int(rng.integers(60, 700)), int(rng.integers(2, 4)), int(rng.integers(1, 6))
     lam = float(rng.choice([0.0, 3.0, 50.0, 400.0, 900.0]))  # 900: the Python dp fallback
@@ -89,7 +48,7 @@ def test_synthetic_fits_with_empty_states_and_large_penalties_equal_the_previous
     if seed % 3 == 0:
         x[:, 0] = np.round(x[:, 0])  # repeated rows: ties and restarts meeting on one path
     got = coordinate_descent(x, k, lam, n_init=6, seed=seed)
-    ref = reference_coordinate_descent(x, k, lam, n_init=6, seed=seed)
+    ref = old_coordinate_descent(x, k, lam, n_init=6, seed=seed)
     np.testing.assert_array_equal(got[1], ref[1])
     np.testing.assert_array_equal(got[0], ref[0])
     assert got[2] == ref[2]
