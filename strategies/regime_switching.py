@@ -308,11 +308,15 @@ def expected_switch_gain(
     they describe that regime; cash earns 0. The daily difference is multiplied by the regime's
     expected duration ``sessions``. Uses the history up to the decision only.
     """
-    returns = history.pct_change().iloc[1:]
-    p = regime_probability.reindex(returns.index).fillna(0.0).to_numpy()
+    values = history.to_numpy(dtype=float)
+    if np.isfinite(values).all():  # pct_change's numbers, row-major as pandas returns them
+        x, dates = np.ascontiguousarray(values[1:] / values[:-1] - 1.0), history.index[1:]
+    else:
+        returns = history.pct_change().iloc[1:]
+        x, dates = returns.to_numpy(), returns.index
+    p = regime_probability.reindex(dates).fillna(0.0).to_numpy()
     if p.sum() <= 1.0:  # less than one session's worth of evidence about this regime
         return 0.0
-    x = returns.to_numpy()
     x = np.column_stack([x, x.mean(axis=1)])  # last column: the equal-weight market
     cov_all = np.atleast_2d(np.cov(x, rowvar=False, aweights=p))
     cov, market_cov, market_var = cov_all[:-1, :-1], cov_all[:-1, -1], cov_all[-1, -1]
