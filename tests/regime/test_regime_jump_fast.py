@@ -63,3 +63,20 @@ def test_the_clustering_check_equals_the_three_counts():
         pairs = np.count_nonzero(np.bincount(a * (int(b.max()) + 1) + b))
         ref = np.count_nonzero(np.bincount(a)) == np.count_nonzero(np.bincount(b)) == pairs
         assert _same_clustering(a, b) == ref
+
+
+@pytest.mark.parametrize("f", [1, 5, 8, 12, 13, 24, 130])
+def test_the_online_losses_are_numpys_three_dimensional_sums(f):
+    """``JumpFit._loss`` (the online labels' losses) summed a column at a time in numpy's
+    pairwise order equals the expression it replaced, to the bit, NaN centres included."""
+    from autoport.regime.jump import half_squared_distances
+
+    rng = np.random.default_rng(f)
+    for n, k in ((300, 2), (2_000, 3), (50, 2)):
+        x = rng.standard_normal((n, f)) * rng.uniform(0.1, 30.0, f)
+        centers = rng.standard_normal((k, f))
+        if k == 3:
+            centers[1] = np.nan  # an empty state
+        diff = x[:, None, :] - centers[None, :, :]
+        np.testing.assert_array_equal(half_squared_distances(x, centers),
+                                      0.5 * (diff * diff).sum(axis=2))
