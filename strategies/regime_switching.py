@@ -158,7 +158,8 @@ class RegimeSwitching:
         """Invested weights for ``regime``, scaled down by its cash sleeve (the rest is cash)."""
         result = self._solve(history, regime)
         cash = self.config.strategy.regimes[regime].cash
-        return check_weights(result.weights) * (1.0 - cash), result
+        w = check_weights(result.weights)
+        return pd.Series(w.to_numpy() * (1.0 - cash), index=w.index, name=w.name), result
 
     def investable(self, history: pd.DataFrame) -> pd.DataFrame:
         """The history the portfolios are solved on: on a ragged panel the assets priced on
@@ -190,7 +191,8 @@ class RegimeSwitching:
         history = self.investable(history)  # the portfolios hold the investable assets
         s = self.config.strategy
         today = history.index[-1]
-        signal = str(active.iloc[-1])
+        acted = active.to_numpy()  # (numpy, not pandas, for the last rows: every decision)
+        signal = str(acted[-1])
         # the regime held since the last decision; a history that does not continue the last
         # one (a new backtest) starts afresh from the signal
         held = signal
@@ -209,9 +211,11 @@ class RegimeSwitching:
             if gain < s.min_gain_to_cost * switch_cost:
                 regime, weights, result, kept = held, old, old_result, True
         self._held = (today, regime)
-        last_year = active.iloc[-252:].to_numpy()
+        last_year = acted[-252:]
         pol = s.regimes[regime]
-        filtered_now = probs.iloc[-1]
+        now = probs.to_numpy()[-1]
+        top = int(np.argmax(now))  # idxmax's first maximum
+        filtered, filtered_p = str(probs.columns[top]), now[top]
         if kept:
             switch_note = (f"; kept {held}: switching to {signal} was est. to gain {gain:.3%} "
                            f"over its expected {fit.state_stats[signal]['expected_duration_days']:.0f}"
@@ -222,7 +226,7 @@ class RegimeSwitching:
         else:
             switch_note = ""
         reason = (
-            f"regime {regime} (filtered {filtered_now.idxmax()} p={filtered_now.max():.2f}) → "
+            f"regime {regime} (filtered {filtered} p={filtered_p:.2f}) → "
             f"{pol.objective} cap {pol.max_weight:.0%}"
             + (f", {pol.cash:.0%} cash" if pol.cash else "")
             + f" on {pol.window} sessions to {today.date()}"
@@ -236,8 +240,8 @@ class RegimeSwitching:
             {
                 "regime": regime,
                 "signal_regime": signal,
-                "filtered_regime": str(filtered_now.idxmax()),
-                "probabilities": {k: float(v) for k, v in filtered_now.items()},
+                "filtered_regime": filtered,
+                "probabilities": dict(zip(probs.columns, now.tolist())),
                 "previous_regime": held,
                 "switch_cost": switch_cost,
                 "switch_expected_gain": gain,
