@@ -32,6 +32,7 @@ Standardization is a separate step whose statistics come from the training windo
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -364,18 +365,12 @@ def _continue_market(ret: np.ndarray, ewm: np.ndarray, levels: np.ndarray,
                      horizons: tuple[int, ...]) -> tuple[np.ndarray, tuple]:
     """:func:`market_features`' rows for the new returns ``ret``, continuing the EWMA state
     ``ewm`` and the trailing index ``levels``; the columns and the next state."""
-    from pandas.core.window.ewm import get_center_of_mass
-
     k = len(horizons)
-    alpha = np.repeat([1.0 / (1.0 + get_center_of_mass(None, None, h, None))
-                       for h in horizons], 3)
-    old = 1.0 - alpha  # pandas: old_wt = 1 (adjust=False), times old_wt_factor = 1 - alpha
-    denom = old + alpha
     x = np.tile(np.column_stack([ret, ret * ret, np.minimum(ret, 0.0) ** 2]), k)
     # the recursion row by row on Python floats (IEEE doubles: numpy's elementwise numbers,
     # without a dozen array calls a row)
     state = ewm.tolist()
-    coefs = list(zip(alpha.tolist(), old.tolist(), denom.tolist()))
+    coefs = _ewm_coefficients(tuple(horizons))
     rows = []
     for cur in x.tolist():
         state = [(o * p + a * c) / d if p != c else p
@@ -386,13 +381,29 @@ def _continue_market(ret: np.ndarray, ewm: np.ndarray, levels: np.ndarray,
     level = np.cumsum(np.concatenate([levels[-1:], ret]))[1:]
     trail = np.concatenate([levels, level])
     out = [ret]
+    m, span = len(ret), len(levels)
     for j, h in enumerate(horizons):
-        win = np.lib.stride_tricks.sliding_window_view(trail, 4 * h)[-len(ret):]
+        # the 4h levels up to each new row (the trailing high's window), as a strided view
+        win = np.lib.stride_tricks.as_strided(trail[span - 4 * h + 1:], shape=(m, 4 * h),
+                                              strides=(trail.strides[0],) * 2, writeable=False)
         # the logs on contiguous arrays, as pandas takes them (numpy's SIMD log)
         vol = np.ascontiguousarray(np.maximum(avg[:, 3 * j + 1], 1e-12))
         down = np.ascontiguousarray(np.maximum(avg[:, 3 * j + 2], 1e-12))
         out += [avg[:, 3 * j], 0.5 * np.log(vol), 0.5 * np.log(down), level - win.max(axis=1)]
     return np.column_stack(out), (w, trail[-len(levels):].copy())
+
+
+@functools.lru_cache(maxsize=32)
+def _ewm_coefficients(horizons: tuple[int, ...]) -> list[tuple[float, float, float]]:
+    """(alpha, old weight, denominator) of pandas' ``adjust=False`` EWMA step for each of
+    the 3 averages per horizon: ``old = 1 - alpha`` (old_wt 1 times old_wt_factor), the
+    denominator ``old + alpha``."""
+    from pandas.core.window.ewm import get_center_of_mass
+
+    alpha = np.repeat([1.0 / (1.0 + get_center_of_mass(None, None, h, None))
+                       for h in horizons], 3)
+    old = 1.0 - alpha
+    return list(zip(alpha.tolist(), old.tolist(), (old + alpha).tolist()))
 
 
 @dataclass(frozen=True)
