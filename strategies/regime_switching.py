@@ -140,26 +140,36 @@ class RegimeSwitching:
 
     def _solve(self, history: pd.DataFrame, regime: str) -> portfolio.Solution:
         """The regime's objective on its window: :func:`portfolio.solve`, with max Sharpe and
-        min variance solved exactly and warm-started (:class:`portfolio.WindowSolver`)."""
+        min variance solved exactly and warm-started (:class:`portfolio.WindowSolver`), and
+        min CVaR as the LP it is (:func:`min_cvar`)."""
         pol = self.config.strategy.regimes[regime]
         args = pol.solve_arguments(history.shape[1])
+        window = history.iloc[-(pol.window + 1) :]
+        if args["objective"] == "min_cvar":
+            found = min_cvar(window, args["max_weight"])
+            if found is not None:
+                return found
         key = (regime, args["max_weight"])
         if key not in self._solvers:
             self._solvers[key] = portfolio.WindowSolver(**args)
-        return self._solvers[key](history.iloc[-(pol.window + 1) :])
+        return self._solvers[key](window)
 
     def _target(self, history: pd.DataFrame, regime: str) -> tuple[pd.Series, portfolio.Solution]:
         """Invested weights for ``regime``, scaled down by its cash sleeve (the rest is cash)."""
         result = self._solve(history, regime)
         cash = self.config.strategy.regimes[regime].cash
-        return check_weights(result.weights) * (1.0 - cash), result
+        w = check_weights(result.weights)
+        return pd.Series(w.to_numpy() * (1.0 - cash), index=w.index, name=w.name), result
 
     def investable(self, history: pd.DataFrame) -> pd.DataFrame:
         """The history the portfolios are solved on: on a ragged panel the assets priced on
         each of the longest policy window's sessions up to the decision, on the rows they all
         share (an asset enters once it has that window and leaves at its last price); a
         complete panel as it is."""
-        if not np.isnan(history.to_numpy(dtype=float)).any():
+        # the feature stream has read this history in regimes() and knows whether it has a gap
+        stream = self._features
+        if not (stream.has_gaps(history) if stream is not None
+                else np.isnan(history.to_numpy(dtype=float)).any()):
             return history
         from autoport.data import investable
 
@@ -181,11 +191,12 @@ class RegimeSwitching:
         history = self.investable(history)  # the portfolios hold the investable assets
         s = self.config.strategy
         today = history.index[-1]
-        signal = str(active.iloc[-1])
+        acted = active.to_numpy()  # (numpy, not pandas, for the last rows: every decision)
+        signal = str(acted[-1])
         # the regime held since the last decision; a history that does not continue the last
         # one (a new backtest) starts afresh from the signal
         held = signal
-        if self._held is not None and self._held[0] < today and self._held[0] in seen:
+        if self._held is not None and self._held[0] < today and _contains(seen, self._held[0]):
             held = self._held[1]
         weights, result = self._target(history, signal)
         regime, switch_cost, gain, kept = signal, 0.0, None, False
@@ -200,9 +211,11 @@ class RegimeSwitching:
             if gain < s.min_gain_to_cost * switch_cost:
                 regime, weights, result, kept = held, old, old_result, True
         self._held = (today, regime)
-        last_year = active.iloc[-252:].to_numpy()
+        last_year = acted[-252:]
         pol = s.regimes[regime]
-        filtered_now = probs.iloc[-1]
+        now = probs.to_numpy()[-1]
+        top = int(np.argmax(now))  # idxmax's first maximum
+        filtered, filtered_p = str(probs.columns[top]), now[top]
         if kept:
             switch_note = (f"; kept {held}: switching to {signal} was est. to gain {gain:.3%} "
                            f"over its expected {fit.state_stats[signal]['expected_duration_days']:.0f}"
@@ -213,7 +226,7 @@ class RegimeSwitching:
         else:
             switch_note = ""
         reason = (
-            f"regime {regime} (filtered {filtered_now.idxmax()} p={filtered_now.max():.2f}) → "
+            f"regime {regime} (filtered {filtered} p={filtered_p:.2f}) → "
             f"{pol.objective} cap {pol.max_weight:.0%}"
             + (f", {pol.cash:.0%} cash" if pol.cash else "")
             + f" on {pol.window} sessions to {today.date()}"
@@ -227,8 +240,8 @@ class RegimeSwitching:
             {
                 "regime": regime,
                 "signal_regime": signal,
-                "filtered_regime": str(filtered_now.idxmax()),
-                "probabilities": {k: float(v) for k, v in filtered_now.items()},
+                "filtered_regime": filtered,
+                "probabilities": dict(zip(probs.columns, now.tolist())),
                 "previous_regime": held,
                 "switch_cost": switch_cost,
                 "switch_expected_gain": gain,
@@ -241,6 +254,42 @@ class RegimeSwitching:
                 "volatility": result.volatility,
             },
         )
+
+
+def _contains(index: pd.DatetimeIndex, date: pd.Timestamp) -> bool:
+    """``date in index``, by a binary search on a sorted index (``in`` builds a hash table
+    of every date for each new history); any other index is asked the usual way."""
+    if isinstance(index, pd.DatetimeIndex):
+        i = int(index.searchsorted(date))
+        if i < len(index) and index[i] == date:
+            return True
+        if index.is_monotonic_increasing:
+            return False
+    return date in index
+
+
+def min_cvar(window: pd.DataFrame, max_weight: float) -> portfolio.Solution | None:
+    """``portfolio.solve(window, objective="min_cvar", max_weight=max_weight)`` by HiGHS's
+    simplex (:func:`autoport.optimize.cvar_lp.min_cvar_weights`: the same LP, its vertex
+    exactly, where the conic solver stops within ~2e-7), with the expected return and
+    volatility from :func:`autoport.estimators.window_estimates` (solve's estimators, to
+    rounding) and solve's dust rule; None (solve it the general way) on a window with a gap, a
+    non-positive price or a cap below 1/N, or when HiGHS reports no optimum."""
+    from autoport import estimators
+    from autoport.optimize.cvar_lp import min_cvar_weights
+
+    values = np.ascontiguousarray(window.to_numpy(dtype=float))
+    n = values.shape[1]
+    if (len(values) < 3 or max_weight * n < 1.0 - 1e-12 or not np.isfinite(values).all()
+            or not (values > 0).all()):
+        return None
+    w = min_cvar_weights(values[1:] / values[:-1] - 1.0, max_weight)  # pct_change's numbers
+    if w is None:
+        return None
+    w = np.where(np.abs(w) > 1e-8, w, 0.0)
+    mu, cov = estimators.window_estimates(values)
+    return portfolio.Solution(pd.Series(w, index=window.columns, name="weight"),
+                              float(w @ mu), float(np.sqrt(w @ cov @ w)))
 
 
 def expected_switch_gain(
@@ -263,11 +312,15 @@ def expected_switch_gain(
     they describe that regime; cash earns 0. The daily difference is multiplied by the regime's
     expected duration ``sessions``. Uses the history up to the decision only.
     """
-    returns = history.pct_change().iloc[1:]
-    p = regime_probability.reindex(returns.index).fillna(0.0).to_numpy()
+    values = history.to_numpy(dtype=float)
+    if np.isfinite(values).all():  # pct_change's numbers, row-major as pandas returns them
+        x, dates = np.ascontiguousarray(values[1:] / values[:-1] - 1.0), history.index[1:]
+    else:
+        returns = history.pct_change().iloc[1:]
+        x, dates = returns.to_numpy(), returns.index
+    p = regime_probability.reindex(dates).fillna(0.0).to_numpy()
     if p.sum() <= 1.0:  # less than one session's worth of evidence about this regime
         return 0.0
-    x = returns.to_numpy()
     x = np.column_stack([x, x.mean(axis=1)])  # last column: the equal-weight market
     cov_all = np.atleast_2d(np.cov(x, rowvar=False, aweights=p))
     cov, market_cov, market_var = cov_all[:-1, :-1], cov_all[:-1, -1], cov_all[-1, -1]

@@ -32,6 +32,7 @@ Standardization is a separate step whose statistics come from the training windo
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -218,11 +219,28 @@ class FeatureStream:
         self._ewm: np.ndarray | None = None  # raw EWMA averages after the last row
         self._levels: np.ndarray | None = None  # the index level's last 4·max(h) values
         self._frame: pd.DataFrame | None = None
+        self._gaps = False  # a price missing in the rows seen
+        self._last = None  # the prices of the last call (what ``_gaps`` describes)
+
+    def has_gaps(self, prices: pd.DataFrame) -> bool:
+        """Whether ``prices`` has a missing value (a ragged panel): known from the rows the
+        last call checked when ``prices`` is that call's frame (no second scan of a long
+        history), else scanned."""
+        if prices is self._last:
+            return self._gaps
+        return bool(np.isnan(prices.to_numpy(dtype=float)).any())
 
     def __call__(self, prices: pd.DataFrame | pd.Series) -> pd.DataFrame:
         """``build_features(prices, **kwargs)``: only the rows after those seen are computed
         when ``prices`` continues the history seen. The frame is read-only."""
+        frame = self._features_of(prices)
+        self._last = prices
+        return frame
+
+    def _features_of(self, prices: pd.DataFrame | pd.Series) -> pd.DataFrame:
         if not isinstance(prices, pd.DataFrame):
+            self.reset()
+            self._gaps = bool(prices.isna().any())
             return build_features(prices, **self.kwargs)
         values = prices.to_numpy(dtype=float)
         n = self._n
@@ -239,6 +257,7 @@ class FeatureStream:
     def _rebuild(self, prices: pd.DataFrame, values: np.ndarray) -> pd.DataFrame:
         self.reset()
         self.rebuilds += 1
+        self._gaps = bool(np.isnan(values).any())
         frame, ret, self._ewm = _build(prices, **self.kwargs)
         kw = self.kwargs
         ragged_assets = (kw["returns"] == "assets" and prices.shape[1] > 1
@@ -256,7 +275,9 @@ class FeatureStream:
         # a call), if they equal pandas' to the bit on this history; else pandas' on the tail
         fast = _numpy_market_returns(values)
         self._numpy_returns = fast is not None and _same(fast, ret.to_numpy(dtype=float))
-        self._values = _frozen(values.copy())
+        # column-major, as pandas hands a frame's values: the next call's check reads both
+        # arrays in the same order (three times faster than against a row-major copy)
+        self._values = _frozen(values.copy(order="F"))
         self._n = len(values)
         self._index, self._columns = prices.index, prices.columns
         self._names = list(frame.columns)
@@ -271,16 +292,16 @@ class FeatureStream:
         new_values = values[n:]
         if (new_values <= 0).any():
             raise DataError("regime features need strictly positive prices")
-        tail = prices.iloc[n - 1:]
         parts = []
         ret = _numpy_market_returns(values[n - 1:]) if self._numpy_returns else None
         if ret is None:
-            ret = market_returns(tail).to_numpy(dtype=float)
+            ret = market_returns(prices.iloc[n - 1:]).to_numpy(dtype=float)
         state = None
         if kw["returns"] == "features":
             cols, state = _continue_market(ret, self._ewm, self._levels, kw["horizons"])
             parts.append(cols)
         elif kw["returns"] == "assets" and prices.shape[1] > 1:
+            tail = prices.iloc[n - 1:]
             parts.append(np.log(tail / tail.shift(1)).iloc[1:].to_numpy(dtype=float))
         else:
             parts.append(ret[:, None])
@@ -297,7 +318,10 @@ class FeatureStream:
             self._ewm, self._levels = state
         if all_ret is not None:
             self._ret = all_ret
-        self._values = _frozen(np.concatenate([self._values, new_values]))
+        grown = np.empty(values.shape, order="F")
+        grown[:n], grown[n:] = self._values, new_values
+        self._values = _frozen(grown)
+        self._gaps = self._gaps or bool(np.isnan(new_values).any())
         self._n = len(values)
         self._index = prices.index
         self._rows = _frozen(np.concatenate([self._rows, rows]))
@@ -341,30 +365,45 @@ def _continue_market(ret: np.ndarray, ewm: np.ndarray, levels: np.ndarray,
                      horizons: tuple[int, ...]) -> tuple[np.ndarray, tuple]:
     """:func:`market_features`' rows for the new returns ``ret``, continuing the EWMA state
     ``ewm`` and the trailing index ``levels``; the columns and the next state."""
-    from pandas.core.window.ewm import get_center_of_mass
-
     k = len(horizons)
-    alpha = np.repeat([1.0 / (1.0 + get_center_of_mass(None, None, h, None))
-                       for h in horizons], 3)
-    old = 1.0 - alpha  # pandas: old_wt = 1 (adjust=False), times old_wt_factor = 1 - alpha
-    denom = old + alpha
     x = np.tile(np.column_stack([ret, ret * ret, np.minimum(ret, 0.0) ** 2]), k)
-    avg = np.empty_like(x)
-    w = ewm
-    for i in range(len(x)):
-        cur = x[i]
-        w = np.where(w != cur, (old * w + alpha * cur) / denom, w)
-        avg[i] = w
+    # the recursion row by row on Python floats (IEEE doubles: numpy's elementwise numbers,
+    # without a dozen array calls a row)
+    state = ewm.tolist()
+    coefs = _ewm_coefficients(tuple(horizons))
+    rows = []
+    for cur in x.tolist():
+        state = [(o * p + a * c) / d if p != c else p
+                 for p, c, (a, o, d) in zip(state, cur, coefs)]
+        rows.append(state)
+    avg = np.array(rows, dtype=float).reshape(x.shape)
+    w = np.array(state, dtype=float) if rows else ewm
     level = np.cumsum(np.concatenate([levels[-1:], ret]))[1:]
     trail = np.concatenate([levels, level])
     out = [ret]
+    m, span = len(ret), len(levels)
     for j, h in enumerate(horizons):
-        win = np.lib.stride_tricks.sliding_window_view(trail, 4 * h)[-len(ret):]
+        # the 4h levels up to each new row (the trailing high's window), as a strided view
+        win = np.lib.stride_tricks.as_strided(trail[span - 4 * h + 1:], shape=(m, 4 * h),
+                                              strides=(trail.strides[0],) * 2, writeable=False)
         # the logs on contiguous arrays, as pandas takes them (numpy's SIMD log)
         vol = np.ascontiguousarray(np.maximum(avg[:, 3 * j + 1], 1e-12))
         down = np.ascontiguousarray(np.maximum(avg[:, 3 * j + 2], 1e-12))
         out += [avg[:, 3 * j], 0.5 * np.log(vol), 0.5 * np.log(down), level - win.max(axis=1)]
     return np.column_stack(out), (w, trail[-len(levels):].copy())
+
+
+@functools.lru_cache(maxsize=32)
+def _ewm_coefficients(horizons: tuple[int, ...]) -> list[tuple[float, float, float]]:
+    """(alpha, old weight, denominator) of pandas' ``adjust=False`` EWMA step for each of
+    the 3 averages per horizon: ``old = 1 - alpha`` (old_wt 1 times old_wt_factor), the
+    denominator ``old + alpha``."""
+    from pandas.core.window.ewm import get_center_of_mass
+
+    alpha = np.repeat([1.0 / (1.0 + get_center_of_mass(None, None, h, None))
+                       for h in horizons], 3)
+    old = 1.0 - alpha
+    return list(zip(alpha.tolist(), old.tolist(), (old + alpha).tolist()))
 
 
 @dataclass(frozen=True)

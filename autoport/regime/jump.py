@@ -26,6 +26,7 @@ there: one day's return is noise next to the smoothed features.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,9 +67,8 @@ class JumpFit:
         return regime_order(self.state_names)
 
     def _loss(self, rows: np.ndarray) -> np.ndarray:
-        x = self.scaler.transform(rows)[:, self.clustered]
-        diff = x[:, None, :] - self.centers[None, :, :]
-        return 0.5 * (diff * diff).sum(axis=2)
+        return half_squared_distances(self.scaler.transform(rows)[:, self.clustered],
+                                      self.centers)
 
     def start(self, train: np.ndarray) -> np.ndarray | None:
         """The carry after the training rows (:func:`carry_after`)."""
@@ -144,6 +144,66 @@ class JumpFit:
         )
 
 
+def half_squared_distances(x: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """``0.5 * ((x[:, None, :] - centers[None]) ** 2).sum(axis=2)``, shape (rows, states):
+    the online labels' losses, numpy's numbers to the bit. numpy sums each row's ``F`` squared
+    differences by its pairwise rule (:func:`_pairwise`); on many rows the same sums taken a
+    column at a time over all rows cost a tenth (the three-dimensional array's reduction runs
+    one short inner loop per row and state), where a check of the rule on this numpy holds."""
+    n, f = x.shape
+    if n < 256 or not _numpy_sums_pairwise(f):
+        diff = x[:, None, :] - centers[None, :, :]
+        return 0.5 * (diff * diff).sum(axis=2)
+    columns = np.ascontiguousarray(x.T)
+    terms = []
+    for j, column in enumerate(columns):
+        d = column - centers[:, j, None]
+        terms.append(np.multiply(d, d, out=d))
+    total = _pairwise(terms)
+    out = np.empty((n, len(centers)))
+    for state, row in enumerate(total):
+        np.multiply(row, 0.5, out=out[:, state])
+    return out
+
+
+def _pairwise(terms: list) -> np.ndarray:
+    """The sum of ``terms`` in the order numpy's ``pairwise_sum`` adds a contiguous run of
+    that many numbers: fewer than 8 one after another; up to 128 in eight running sums
+    (``r[j] += a[i + j]``) joined as ``((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7))``, then the rest one
+    after another; more split in two at a multiple of 8 below the half."""
+    n = len(terms)
+    if n < 8:
+        total = terms[0]
+        for t in terms[1:]:
+            total = total + t
+        return total
+    if n <= 128:
+        r = list(terms[:8])
+        i = 8
+        while i < n - n % 8:
+            r = [a + b for a, b in zip(r, terms[i:i + 8])]
+            i += 8
+        total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        for t in terms[i:]:
+            total = total + t
+        return total
+    half = n // 2
+    half -= half % 8
+    return _pairwise(terms[:half]) + _pairwise(terms[half:])
+
+
+@functools.lru_cache(maxsize=None)
+def _numpy_sums_pairwise(f: int) -> bool:
+    """Whether this numpy reduces ``F``-long rows as :func:`_pairwise` does (checked once a
+    process on rows at every alignment; else the caller takes numpy's own reduction)."""
+    rng = np.random.default_rng(f)
+    x, centers = rng.standard_normal((97, f)), rng.standard_normal((3, f))
+    diff = x[:, None, :] - centers[None, :, :]
+    want = (diff * diff).sum(axis=2)
+    got = _pairwise([(x[:, j][None, :] - centers[:, j, None]) ** 2 for j in range(f)]).T
+    return bool(np.array_equal(got, want))
+
+
 def forward_values(loss: np.ndarray, jump_penalty: float,
                    carry: np.ndarray | None = None) -> np.ndarray:
     """The DP's value matrix: ``v[t, k]`` is the least cost of a path over rows ``..t`` ending
@@ -201,17 +261,23 @@ def carry_after(loss: np.ndarray, jump_penalty: float) -> np.ndarray:
     return carry
 
 
+@functools.lru_cache(maxsize=64)
 def _compiled_penalty_is_exact(jump_penalty: float, k: int) -> bool:
     """hmmlearn's Viterbi takes the transition matrix and logs it: ``log(exp(-λ))`` must give
     ``-λ`` back exactly (true below about 700; beyond, ``exp`` underflows), checked through
-    the compiled pass itself on a two-row path forced to switch once."""
+    the compiled pass itself on a two-row path forced to switch once (a property of the two
+    numbers alone, so each pair is checked once a process)."""
     from hmmlearn import _hmmc
 
     frames = np.full((2, k), -np.inf)
     frames[0, 0] = frames[1, 1] = 0.0
-    trans = np.exp(-jump_penalty * (np.ones((k, k)) - np.eye(k)))
-    log_prob, _ = _hmmc.viterbi(np.ones(k), trans, frames)
-    return log_prob == -jump_penalty
+    log_prob, _ = _hmmc.viterbi(np.ones(k), _transitions(jump_penalty, k), frames)
+    return bool(log_prob == -jump_penalty)
+
+
+def _transitions(jump_penalty: float, k: int) -> np.ndarray:
+    """The transition matrix whose log hmmlearn's Viterbi reads as the jump penalty."""
+    return np.exp(-jump_penalty * (np.ones((k, k)) - np.eye(k)))
 
 
 def assign_states(loss: np.ndarray, jump_penalty: float) -> tuple[np.ndarray, float]:
@@ -219,34 +285,88 @@ def assign_states(loss: np.ndarray, jump_penalty: float) -> tuple[np.ndarray, fl
     ``jumpmodels.jump.dp`` (NaN losses count as infinite), by hmmlearn's compiled Viterbi
     where the penalty survives its log exactly, else by ``dp`` itself. Ties between paths
     (probability zero on continuous data) may break the other way."""
-    from hmmlearn import _hmmc
-
     n, k = loss.shape
     loss = np.where(np.isnan(loss), np.inf, loss)
+    return _viterbi(np.negative(loss), jump_penalty)
+
+
+def _viterbi(scores: np.ndarray, jump_penalty: float) -> tuple[np.ndarray, float]:
+    """:func:`assign_states` of ``scores = -loss`` (C-contiguous, no NaN; ``scores`` may be
+    overwritten)."""
+    from hmmlearn import _hmmc
+
+    k = scores.shape[1]
     if not _compiled_penalty_is_exact(jump_penalty, k):
         from jumpmodels.jump import dp
 
-        return dp(loss, jump_penalty * (np.ones((k, k)) - np.eye(k)))
-    trans = np.exp(-jump_penalty * (np.ones((k, k)) - np.eye(k)))
-    log_prob, labels = _hmmc.viterbi(np.ones(k), trans, np.ascontiguousarray(-loss))
+        np.negative(scores, out=scores)
+        return dp(scores, jump_penalty * (np.ones((k, k)) - np.eye(k)))
+    log_prob, labels = _hmmc.viterbi(np.ones(k), _transitions(jump_penalty, k), scores)
     return np.asarray(labels, dtype=int), -float(log_prob)
 
 
+class _EStep:
+    """The state assignment of every row of ``x`` given centres (:func:`assign_states` of
+    ``0.5 * cdist(x, centers, "sqeuclidean")``, scipy's arithmetic: each squared distance is
+    the sum of the squared differences in column order from 0), computed a column at a time
+    over all rows (scipy's pass goes row by row: this is the same sums in the same order,
+    in half the time), and the M step's state means. ``step(labels)`` (the means, then the
+    assignment they give) is a function of ``labels`` alone on the fit's ``x``, so it is
+    remembered: k-means++ restarts that meet on the way to the same fixed point compute its
+    steps once."""
+
+    def __init__(self, x: np.ndarray, jump_penalty: float, k: int) -> None:
+        self.x, self.k, self.jump_penalty = x, k, float(jump_penalty)
+        self.columns = np.ascontiguousarray(x.T)
+        self.finite = bool(np.isfinite(x).all())
+        self._steps: dict[bytes, tuple[np.ndarray, np.ndarray, float]] = {}
+
+    def __call__(self, centers: np.ndarray) -> tuple[np.ndarray, float]:
+        n, k = len(self.x), self.k
+        acc = np.zeros((k, n))
+        diff = np.empty((k, n))
+        for f, column in enumerate(self.columns):
+            np.subtract(column, centers[:, f, None], out=diff)
+            np.multiply(diff, diff, out=diff)
+            np.add(acc, diff, out=acc)
+        # -0.5 * d exactly (a power of 2): the Viterbi's scores, row-major (one strided copy
+        # per state: a fifth of the time of a transposing copy)
+        scores = np.empty((n, k))
+        for j in range(k):
+            np.multiply(acc[j], -0.5, out=scores[:, j])
+        if not (self.finite and np.isfinite(centers).all()):
+            scores[np.isnan(scores)] = -np.inf
+        return _viterbi(scores, self.jump_penalty)
+
+    def step(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """(centres, labels, objective) after one M step and one E step from ``labels``."""
+        key = labels.tobytes()
+        found = self._steps.get(key)
+        if found is None:
+            centers = _cluster_means(self.x, labels, self.k)
+            found = self._steps[key] = (centers, *self(centers))
+        return found
+
+
 def _same_clustering(a: np.ndarray | None, b: np.ndarray | None) -> bool:
-    """Equal up to a relabelling (``jumpmodels.utils.is_same_clustering``)."""
+    """Equal up to a relabelling (``jumpmodels.utils.is_same_clustering``: as many label
+    pairs as labels on either side), from one count of the pairs."""
     if a is None or b is None:
         return False
-    pairs = np.count_nonzero(np.bincount(a * (int(b.max()) + 1) + b))
-    return np.count_nonzero(np.bincount(a)) == np.count_nonzero(np.bincount(b)) == pairs
+    m = int(b.max()) + 1
+    pairs = np.bincount(a * m + b, minlength=(int(a.max()) + 1) * m).reshape(-1, m) != 0
+    return int(pairs.any(axis=1).sum()) == int(pairs.any(axis=0).sum()) == int(pairs.sum())
 
 
 def _cluster_means(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
     """The M step: each state's mean row, NaN for an empty state (``weighted_mean_cluster``
-    with one-hot weights, the same arithmetic)."""
+    with one-hot weights, the same arithmetic; the counts, sums of ones, are exact integers
+    however they are added)."""
     onehot = np.zeros((len(labels), k))
     onehot[np.arange(len(labels)), labels] = 1.0
+    counts = np.bincount(labels, minlength=k).astype(float)[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (onehot.T @ x) / onehot.sum(axis=0, keepdims=True).T
+        return (onehot.T @ x) / counts
 
 
 def _random_state(seed) -> np.random.RandomState:
@@ -262,32 +382,50 @@ def _kmeans_plusplus(x: np.ndarray, k: int, rng: np.random.RandomState) -> np.nd
     """``sklearn.cluster.kmeans_plusplus(x, k, random_state=rng)[0]`` (dense float64, unit
     weights): the same draws and the same arithmetic, without importing sklearn.cluster (a
     second of ``autoport regime``'s start-up); ``tests/regime`` checks it against sklearn."""
-    n, f = x.shape
-    weights = np.ones(n)
-    norms = np.einsum("ij,ij->i", x, x)
+    return _PlusPlus(x)(k, rng)
 
-    def squared_distances(rows: np.ndarray) -> np.ndarray:  # sklearn's _euclidean_distances
-        d = -2 * (rows @ x.T)
+
+class _PlusPlus:
+    """k-means++ starts on one ``x``: what does not depend on the draws (the row norms, the
+    first centre's cumulative distribution) is computed once for all restarts."""
+
+    def __init__(self, x: np.ndarray) -> None:
+        self.x = x
+        n = len(x)
+        self.weights = np.ones(n)
+        self.norms = np.einsum("ij,ij->i", x, x)
+        # RandomState.choice(n, p=weights / weights.sum()) is cdf.searchsorted(random_sample(),
+        # side="right") with this cdf (numpy's legacy stream, frozen)
+        cdf = (self.weights / self.weights.sum()).cumsum()
+        cdf /= cdf[-1]
+        self.cdf = cdf
+
+    def _squared_distances(self, rows: np.ndarray) -> np.ndarray:
+        """sklearn's ``_euclidean_distances`` of ``rows`` to every row, squared."""
+        d = -2 * (rows @ self.x.T)
         d += np.einsum("ij,ij->i", rows, rows)[:, None]
-        d += norms[None, :]
+        d += self.norms[None, :]
         return np.maximum(d, 0, out=d)
 
-    trials = 2 + int(np.log(k))
-    centers = np.empty((k, f), dtype=x.dtype)
-    centers[0] = x[rng.choice(n, p=weights / weights.sum())]
-    closest = squared_distances(centers[0, np.newaxis])
-    potential = closest @ weights
-    for c in range(1, k):
-        ids = np.searchsorted(np.cumsum(weights * closest),
-                              rng.uniform(size=trials) * potential)
-        np.clip(ids, None, closest.size - 1, out=ids)
-        dist = squared_distances(x[ids])
-        np.minimum(closest, dist, out=dist)
-        pots = dist @ weights.reshape(-1, 1)
-        best = np.argmin(pots)
-        potential, closest = pots[best], dist[best]
-        centers[c] = x[ids[best]]
-    return centers
+    def __call__(self, k: int, rng: np.random.RandomState) -> np.ndarray:
+        x, weights = self.x, self.weights
+        n, f = x.shape
+        trials = 2 + int(np.log(k))
+        centers = np.empty((k, f), dtype=x.dtype)
+        centers[0] = x[int(self.cdf.searchsorted(rng.random_sample(), side="right"))]
+        closest = self._squared_distances(centers[0, np.newaxis])
+        potential = closest @ weights
+        for c in range(1, k):
+            # weights * closest is closest (unit weights): the same cumulative sums
+            ids = np.searchsorted(np.cumsum(closest), rng.uniform(size=trials) * potential)
+            np.clip(ids, None, closest.size - 1, out=ids)
+            dist = self._squared_distances(x[ids])
+            np.minimum(closest, dist, out=dist)
+            pots = dist @ weights.reshape(-1, 1)
+            best = np.argmin(pots)
+            potential, closest = pots[best], dist[best]
+            centers[c] = x[ids[best]]
+        return centers
 
 
 def coordinate_descent(x: np.ndarray, n_states: int, jump_penalty: float, *, n_init: int,
@@ -295,15 +433,11 @@ def coordinate_descent(x: np.ndarray, n_states: int, jump_penalty: float, *, n_i
                        ) -> tuple[np.ndarray, np.ndarray, float]:
     """``jumpmodels.JumpModel(cont=False).fit(x, sort_by=None)`` with the compiled state
     assignment: (centres, labels, objective), states in decreasing frequency as there."""
-    from scipy.spatial.distance import cdist
-
     rng = _random_state(seed)
-    starts = [_kmeans_plusplus(x, n_states, rng) for _ in range(n_init)]
+    plus = _PlusPlus(x)
+    starts = [plus(n_states, rng) for _ in range(n_init)]
     best_val, best_labels, best_centers = np.inf, None, None
-
-    def e_step(centers):
-        return assign_states(0.5 * cdist(x, centers, "sqeuclidean"), jump_penalty)
-
+    e_step = _EStep(x, jump_penalty, n_states)
     for centers in starts:
         labels_pre, val_pre = None, np.inf
         labels, val = e_step(centers)
@@ -311,8 +445,7 @@ def coordinate_descent(x: np.ndarray, n_states: int, jump_penalty: float, *, n_i
         while done < max_iter and not _same_clustering(labels, labels_pre) and val_pre - val > tol:
             done += 1
             labels_pre, val_pre = labels, val
-            centers = _cluster_means(x, labels, n_states)
-            labels, val = e_step(centers)
+            centers, labels, val = e_step.step(labels)
         if not _same_clustering(best_labels, labels) and val < best_val:
             best_val, best_labels, best_centers = val, labels, centers
     # jumpmodels sorts states by decreasing frequency when given no return series

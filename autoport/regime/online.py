@@ -257,18 +257,20 @@ class OnlineRegimeFilter:
             history up to now.
         """
         n, m = len(self._rows), len(features)
+        values = features.to_numpy(dtype=float)
         if n and tuple(features.columns) == self._columns:
             k = min(n, m)
             if features.index[:k].equals(self._dates[:k]) and np.array_equal(
-                features.to_numpy(dtype=float)[:k], self._rows[:k]
+                values[:k], self._rows[:k]
             ):
-                if m >= n:
-                    self.update(features.iloc[n:])
-                else:
+                if m > n:
+                    self._add(features.index[n:], values[n:], self._columns)
+                elif m < n:
                     self._truncate(m)
                 return self.probabilities
         self.reset()
-        self.update(features)
+        if m:
+            self._add(features.index, values, tuple(features.columns))
         return self.probabilities
 
     def update(self, rows: pd.DataFrame) -> pd.DataFrame:
@@ -282,22 +284,29 @@ class OnlineRegimeFilter:
         """
         if rows.empty:
             return pd.DataFrame(columns=list(REGIMES), dtype=float)
+        new = self._add(rows.index, rows.to_numpy(dtype=float), tuple(rows.columns))
+        return pd.DataFrame(new, index=self._dates[len(self._rows) - len(new):],
+                            columns=list(REGIMES))
+
+    def _add(self, index: pd.Index, values: np.ndarray, columns: tuple) -> np.ndarray:
+        """:meth:`update` with the rows as arrays (at least one row); returns the new rows'
+        probabilities (:meth:`sync` does not build the frame it would not read)."""
         if self._columns is None:
-            self._columns = tuple(rows.columns)
+            self._columns = columns
             self._rows = np.empty((0, len(self._columns)))
-        elif tuple(rows.columns) != self._columns:
+        elif columns != self._columns:
             raise DataError(
-                f"new feature rows have columns {list(rows.columns)} but the filter holds "
+                f"new feature rows have columns {list(columns)} but the filter holds "
                 f"{list(self._columns)}; reset it or build the features with the same settings"
             )
-        if len(self._dates) and rows.index[0] <= self._dates[-1]:
+        if len(self._dates) and index[0] <= self._dates[-1]:
             raise DataError(
-                f"new feature rows start on {rows.index[0]}, not after the last row seen "
+                f"new feature rows start on {index[0]}, not after the last row seen "
                 f"({self._dates[-1]}); use sync() for a history that is not a continuation"
             )
         start = len(self._rows)
-        self._rows = np.concatenate([self._rows, rows.to_numpy(dtype=float)])
-        self._dates = rows.index.copy() if start == 0 else self._dates.append(rows.index)
+        self._rows = np.concatenate([self._rows, values])
+        self._dates = index.copy() if start == 0 else self._dates.append(index)
         self._frame = None
         n, first_new = len(self._rows), len(self._probs)
         parts = [self._probs]
@@ -317,9 +326,7 @@ class OnlineRegimeFilter:
             parts.append(probs)
             r = end
         self._probs = np.concatenate(parts)
-        new = self._probs[first_new:]
-        return pd.DataFrame(new, index=self._dates[len(self._rows) - len(new):],
-                            columns=list(REGIMES))
+        return self._probs[first_new:]
 
     # ------------------------------------------------------------------ internals
     def _refit(self, a: int) -> None:
