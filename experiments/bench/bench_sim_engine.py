@@ -1,7 +1,7 @@
 """``autoport backtest --engine sim`` against the zipline engine on the same config, same process.
 
     .venv/bin/python experiments/bench/bench_sim_engine.py [--strategy mpt,regime|all]
-        [--start D] [--end D] [--model URI] [--repeat N] [--profile]
+        [--start D] [--end D] [--model URI] [--repeat N] [--no-warmup] [--profile]
 
 For each strategy, runs :func:`autoport.backtest.run_backtest` (the strategy and the 1/N
 baseline, as the CLI does) through the fast simulator and then through zipline on the bundled
@@ -18,6 +18,9 @@ and the rest (the engine) per session, and the largest daily return difference b
 decisions put on any engine: an engine that runs the same decisions (the only way to equal
 zipline within 1e-8 a day) cannot be faster than zipline's time over the decisions' time.
 
+Before its pairs, each strategy runs once on each engine over the panel's last 300 sessions,
+untimed (``--no-warmup``: not): the process's first calls (BLAS buffers, torch's first forward,
+zipline's readers) otherwise land in the first pair's sim run, which runs first.
 ``--repeat N`` runs each pair N times (each with fresh strategies) and prints the median
 ratio too: on a shared machine one pair's ratio moves by 2x with the other jobs.
 ``--profile`` then runs the sim engine once more (fresh strategies, not timed) under cProfile and
@@ -113,6 +116,21 @@ def _pair(name, cfg, prices, factory) -> float:
     return times["zipline"] / times["sim"]
 
 
+def _warm_up(cfg, prices, factory) -> None:
+    """One untimed run on each engine over the panel's last 300 sessions, fresh strategies: the
+    process's first calls (BLAS buffers, torch's first forward, zipline's calendar and bundle
+    readers) otherwise land in whichever engine runs first, the sim run of the first pair
+    (a DQN sim run took 0.42 s cold and 0.23-0.25 s after). Nothing a timed run reads is kept:
+    each timed run builds its own strategies."""
+    short = cfg.model_copy(update={"start": prices.index[-300].date(),
+                                   "end": prices.index[-1].date()})
+    t0 = time.perf_counter()
+    for engine in ("sim", "zipline"):
+        run_backtest(short, prices, make_strategy=factory, engine=engine)
+    print(f"  warm-up (untimed in the pairs): both engines on {short.start}..{short.end}, "
+          f"{time.perf_counter() - t0:.1f} s", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--strategy", default="equal_weight",
@@ -121,6 +139,8 @@ def main() -> None:
     parser.add_argument("--end", default=None)
     parser.add_argument("--model", default=None, help="dqn: runs:/RUN_ID/model")
     parser.add_argument("--repeat", type=int, default=1, help="pairs per strategy")
+    parser.add_argument("--no-warmup", dest="warmup", action="store_false",
+                        help="time the first pair cold (the process's first calls included)")
     parser.add_argument("--profile", action="store_true",
                         help="profile one more sim run of each strategy (not timed)")
     args = parser.parse_args()
@@ -136,6 +156,8 @@ def main() -> None:
         factory = untrained_dqn(prices) if name == "dqn" and not args.model else make_strategy
         cfg = load_config(None, {"strategy": name, "start": args.start, "end": args.end,
                                  "strategy_params": params})
+        if args.warmup:
+            _warm_up(cfg, prices, factory)
         ratios = []
         for _ in range(args.repeat):
             ratios.append(_pair(name, cfg, prices, factory))
