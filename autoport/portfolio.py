@@ -199,29 +199,62 @@ class LimitsSolver:
                  estimates: tuple[np.ndarray, np.ndarray] | None = None) -> Solution:
         """The weights ``solve(prices, objective=objective, constraints=constraints)`` gives."""
         obj = _parse(objective)
+        found = None
         if obj in EXACT_OBJECTIVES:
             found = self._exact(prices, obj, constraints, estimates)
-            if found is not None:
-                self.exact += 1
-                return found
+        elif obj == Objective.MIN_CVAR:
+            found = self._min_cvar(prices, constraints, estimates)
+        if found is not None:
+            self.exact += 1
+            return found
         return solve(prices, objective=obj.value, risk_free_rate=self.risk_free_rate,
                      constraints=constraints)
 
-    def _exact(self, prices, obj, constraints, estimates) -> Solution | None:
-        tickers = tuple(str(t) for t in prices.columns)
+    def _min_cvar(self, prices, constraints, estimates) -> Solution | None:
+        """Min CVaR (β 0.95, :func:`solve`'s) under the same limits as the LP it is, by HiGHS's
+        simplex (:func:`autoport.optimize.cvar_lp.min_cvar_weights`): the vertex exactly, where
+        the conic solve stops within ~2e-7; None (solve it the general way) where the limits
+        are not plain bounds and rows or the window has a gap."""
+        from autoport.optimize.cvar_lp import min_cvar_weights
+
+        resolved = self._resolve(constraints, tuple(str(t) for t in prices.columns))
+        if resolved is None or not resolved[2]:
+            return None
+        r = resolved[0]
+        values = np.ascontiguousarray(prices.to_numpy(dtype=float))
+        if len(values) < 3 or not (np.isfinite(values).all() and (values > 0).all()):
+            return None
+        rows, rhs = _homotopy._rows(r)
+        w = min_cvar_weights(values[1:] / values[:-1] - 1.0, r.ub, lower=r.lb, rows=rows,
+                             rhs=rhs)  # pct_change's numbers
+        if w is None:
+            return None
+        mu, cov = estimates if estimates is not None else estimators.window_estimates(values)
+        return _solution(pd.Series(w, index=prices.columns, name="weight"), mu, cov, "")
+
+    def _resolve(self, constraints, tickers):
+        """(resolved, key, whether the exact solvers take it), kept per constraints object;
+        None when the constraints cannot be resolved (:func:`solve` raises the same)."""
         found = self._resolved.get(id(constraints))
         if found is None or found[0] is not constraints or found[1] != tickers:
             try:
                 r = C.resolve(constraints, tickers)
             except (ConfigError, InfeasibleError):
-                return None  # solve raises the same, with its message
+                return None
             ok = (_homotopy.supported(r) and np.isfinite(r.lb).all()
                   and np.isfinite(r.ub).all() and r.budget == 1.0)
             if len(self._resolved) >= 256:
                 self._resolved.clear()
             # the entry holds the constraints object, so its id is not reused while kept
             found = self._resolved[id(constraints)] = (constraints, tickers, r, _key(r), ok)
-        _, _, r, key, ok = found
+        return found[2:]
+
+    def _exact(self, prices, obj, constraints, estimates) -> Solution | None:
+        tickers = tuple(str(t) for t in prices.columns)
+        found = self._resolve(constraints, tickers)
+        if found is None:
+            return None  # solve raises the same, with its message
+        r, key, ok = found
         if not ok:
             return None
         if estimates is None:
