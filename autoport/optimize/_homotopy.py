@@ -103,41 +103,54 @@ def _block(m: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     return m.take(rows, axis=0).take(cols, axis=1)
 
 
-def _system(mu, cov, r: Resolved, g_mat, h, state, act, free, fixed):
-    """The KKT pieces of one active set: constraint block, right-hand sides, fixed weights."""
+def _system(mu, cov, r: Resolved, g_mat, h, state, act, free, fixed, cov_free=None):
+    """The KKT pieces of one active set: constraint block, right-hand sides, fixed weights.
+
+    ``cov_free``: Σ's free rows (``cov.take(free, axis=0)``) when the caller has them."""
     nf = len(free)
     lb, ub = r.lb, r.ub
-    w_fixed = np.where(state[fixed] < 0, lb[fixed], ub[fixed])
+    state_fixed = state.take(fixed)
+    w_fixed = np.where(state_fixed < 0, lb.take(fixed), ub.take(fixed))
+    cons = np.empty((1 + len(act), nf))
+    cons[0] = 1.0
     if len(act):
-        cons = np.vstack([np.ones((1, nf)), _block(g_mat, act, free)])
-    else:
-        cons = np.ones((1, nf))
+        g_act = g_mat.take(act, axis=0)
+        cons[1:] = g_act.take(free, axis=1)
     r_mat = np.empty((nf, 2))  # columns: constant part, coefficient of λ
-    r_mat[:, 0] = -_block(cov, free, fixed) @ w_fixed if len(fixed) else 0.0
-    r_mat[:, 1] = mu[free]
+    if len(fixed):
+        if cov_free is None:
+            cov_free = cov.take(free, axis=0)
+        r_mat[:, 0] = -cov_free.take(fixed, axis=1) @ w_fixed
+    else:
+        r_mat[:, 0] = 0.0
+    r_mat[:, 1] = mu.take(free)
     d = np.zeros((cons.shape[0], 2))
     d[0, 0] = r.budget - w_fixed.sum()
     if len(act):
-        d[1:, 0] = h[act] - _block(g_mat, act, fixed) @ w_fixed
+        d[1:, 0] = h.take(act) - g_act.take(fixed, axis=1) @ w_fixed
     return cons, r_mat, d, w_fixed
 
 
-def _dense(cov, free, cons, r_mat, d):
+def _dense(cov, free, cons, r_mat, d, cov_free=None):
     nf, mc = len(free), cons.shape[0]
     kkt = np.zeros((nf + mc, nf + mc))
-    kkt[:nf, :nf] = _block(cov, free, free)
+    kkt[:nf, :nf] = (cov.take(free, axis=0) if cov_free is None else cov_free).take(free, axis=1)
     kkt[:nf, nf:] = cons.T
     kkt[nf:, :nf] = cons
-    sol = np.linalg.solve(kkt, np.concatenate((r_mat, d)))
+    rhs = np.empty((nf + mc, 2))
+    rhs[:nf] = r_mat
+    rhs[nf:] = d
+    sol = np.linalg.solve(kkt, rhs)
     return sol[:nf], sol[nf:]
 
 
 def _solve_active_set(mu, cov, r: Resolved, g_mat, h, state, act, free, fixed, failure: str):
     """One dense KKT solve of an active set: its λ-affine weights and multipliers
     (:func:`_expand`'s six arrays); ``failure`` names the place when the system is singular."""
-    cons, r_mat, d, w_fixed = _system(mu, cov, r, g_mat, h, state, act, free, fixed)
+    cov_free = cov.take(free, axis=0)
+    cons, r_mat, d, w_fixed = _system(mu, cov, r, g_mat, h, state, act, free, fixed, cov_free)
     try:
-        sol_w, y = _dense(cov, free, cons, r_mat, d)
+        sol_w, y = _dense(cov, free, cons, r_mat, d, cov_free)
     except np.linalg.LinAlgError:
         _give_up(failure)
     return _expand(mu, cov, g_mat, len(mu), state, act, free, fixed, sol_w, y, w_fixed)
@@ -153,11 +166,12 @@ def _expand(mu, cov, g_mat, n, state, act, free, fixed, sol_w, y, w_fixed):
     # gradient of the Lagrangian at fixed weights; its signed value is the bound multiplier
     cov_fixed = cov.take(fixed, axis=0)
     grad0 = cov_fixed @ w0 + nu0
-    grad1 = cov_fixed @ w1 - mu[fixed] + nu1
+    grad1 = cov_fixed @ w1 - mu.take(fixed) + nu1
     if len(act):
-        grad0 = grad0 + _block(g_mat, act, fixed).T @ lam0
-        grad1 = grad1 + _block(g_mat, act, fixed).T @ lam1
-    sign = -state[fixed].astype(float)  # at lb the multiplier is grad, at ub it is −grad
+        g_t = g_mat.take(act, axis=0).take(fixed, axis=1).T
+        grad0 = grad0 + g_t @ lam0
+        grad1 = grad1 + g_t @ lam1
+    sign = -state.take(fixed).astype(float)  # at lb the multiplier is grad, at ub it is −grad
     return w0, w1, sign * grad0, sign * grad1, lam0, lam1
 
 
@@ -408,8 +422,9 @@ def min_variance(mu: np.ndarray, cov: np.ndarray, r: Resolved,
     _give_up("the walk left λ = 0 without a clean start")
 
 
-def _certify_at(mu, r: Resolved, seg: Segment, lam: float) -> None:
-    g_mat, h = _rows(r)
+def _certify_at(mu, r: Resolved, seg: Segment, lam: float, rows=None) -> None:
+    """``rows``: :func:`_rows` of ``r`` when the caller has them."""
+    g_mat, h = _rows(r) if rows is None else rows
     w = seg.w0 + lam * seg.w1
     if not _certified_many(w[None, :], r.lb, r.ub, g_mat, h, r.budget, mu,
                            np.array([float(mu @ w)]), (seg.mult0 + lam * seg.mult1)[None, :],
@@ -464,7 +479,7 @@ def settle(mu: np.ndarray, cov: np.ndarray, r: Resolved, state: np.ndarray,
         event = _violations(w, free, fixed, seg.act, active, lb, ub, g_mat, h,
                             seg.mult0 + at * seg.mult1, seg.row0 + at * seg.row1)
         if event is None:
-            _certify_at(mu, r, seg, at)
+            _certify_at(mu, r, seg, at, (g_mat, h))
             return w, seg
         back = None
         if batch:
