@@ -53,19 +53,37 @@ def _pypfopt(window: pd.DataFrame, objective: str, cons: Constraints) -> pd.Seri
     return pd.Series(ef.clean_weights(rounding=None)).reindex(tickers)
 
 
+def _case_limits(window: pd.DataFrame, objective: str, case: str, scores) -> Constraints:
+    """The limits of ``case``: caps and sector caps, then blocked names, then a binding ESG
+    floor (above the score of ``objective``'s answer without it)."""
+    tickers = list(window.columns)
+    cons = _limits(tickers, blocked=BLOCKED if case != "caps" else ())
+    if case == "esg":
+        free = portfolio.solve(window, objective=objective, constraints=cons).weights
+        floor = float(sum(free[t] * scores[t] for t in tickers)) + 2.0
+        cons = _limits(tickers, blocked=BLOCKED, esg=floor)
+    return cons
+
+
+def _assert_feasible(w: pd.Series, cons: Constraints, case: str, scores) -> None:
+    """Feasible to rounding: budget, bounds, blocked names, sector caps, ESG floor."""
+    tickers = list(w.index)
+    assert w.sum() == pytest.approx(1.0, abs=1e-12)
+    assert w.min() >= 0.0 and w.max() <= CAP + 1e-12
+    assert all(w[t] == 0.0 for t in BLOCKED) or case == "caps"
+    for g, limit in cons.group_max.items():
+        assert sum(w[t] for t in tickers if cons.groups[t] == g) <= limit + 1e-12
+    if cons.min_esg is not None:
+        assert sum(w[t] * scores[t] for t in tickers) >= cons.min_esg - 1e-9
+
+
 @pytest.mark.parametrize("objective", ["max_sharpe", "min_variance"])
 @pytest.mark.parametrize("case", ["caps", "blocked", "esg"])
 def test_exact_points_agree_with_cvxpy_and_pypfopt(windows, objective, case):
     solver = portfolio.LimitsSolver()
     scores = _esg_scores()
     for window in windows:
-        tickers = list(window.columns)
-        cons = _limits(tickers, blocked=BLOCKED if case != "caps" else ())
-        if case == "esg":
-            # a floor that binds: above the score of the answer without it
-            free = portfolio.solve(window, objective=objective, constraints=cons).weights
-            floor = float(sum(free[t] * scores[t] for t in tickers)) + 2.0
-            cons = _limits(tickers, blocked=BLOCKED, esg=floor)
+        cons = _case_limits(window, objective, case, scores)
         fast = solver(window, objective, cons)
         ref = portfolio.solve(window, objective=objective, constraints=cons)
         # max Sharpe undefined (nothing within the limits beats cash): both hold min variance
@@ -75,14 +93,7 @@ def test_exact_points_agree_with_cvxpy_and_pypfopt(windows, objective, case):
         np.testing.assert_allclose(fast.weights, peer, atol=2e-4)
         assert fast.note == ref.note
         w = fast.weights
-        # feasible to rounding: budget, bounds, blocked names, sector caps, ESG floor
-        assert w.sum() == pytest.approx(1.0, abs=1e-12)
-        assert w.min() >= 0.0 and w.max() <= CAP + 1e-12
-        assert all(w[t] == 0.0 for t in BLOCKED) or case == "caps"
-        for g, limit in cons.group_max.items():
-            assert sum(w[t] for t in tickers if cons.groups[t] == g) <= limit + 1e-12
-        if cons.min_esg is not None:
-            assert sum(w[t] * scores[t] for t in tickers) >= cons.min_esg - 1e-9
+        _assert_feasible(w, cons, case, scores)
         # and never worse than the conic point beyond its tolerance
         mu = estimators.mean_return(window).to_numpy()
         cov = estimators.ledoit_wolf_cov(window).to_numpy()
@@ -111,23 +122,12 @@ def test_min_cvar_under_the_limits_is_the_lp_vertex_of_the_conic_problem(windows
     scores = _esg_scores()
     for window in windows:
         window = window.iloc[-64:]
-        tickers = list(window.columns)
-        cons = _limits(tickers, blocked=BLOCKED if case != "caps" else ())
-        if case == "esg":
-            free = portfolio.solve(window, objective="min_cvar", constraints=cons).weights
-            floor = float(sum(free[t] * scores[t] for t in tickers)) + 2.0
-            cons = _limits(tickers, blocked=BLOCKED, esg=floor)
+        cons = _case_limits(window, "min_cvar", case, scores)
         fast = solver(window, "min_cvar", cons)
         ref = portfolio.solve(window, objective="min_cvar", constraints=cons)
         np.testing.assert_allclose(fast.weights, ref.weights, atol=1e-5)
         w = fast.weights
-        assert w.sum() == pytest.approx(1.0, abs=1e-12)
-        assert w.min() >= 0.0 and w.max() <= CAP + 1e-12
-        assert all(w[t] == 0.0 for t in BLOCKED) or case == "caps"
-        for g, limit in cons.group_max.items():
-            assert sum(w[t] for t in tickers if cons.groups[t] == g) <= limit + 1e-12
-        if cons.min_esg is not None:
-            assert sum(w[t] * scores[t] for t in tickers) >= cons.min_esg - 1e-9
+        _assert_feasible(w, cons, case, scores)
         returns = window.pct_change().iloc[1:].to_numpy()
         r = ref.weights.to_numpy() / ref.weights.sum()
         assert _cvar(returns, w.to_numpy()) <= _cvar(returns, r) + 1e-9
