@@ -211,26 +211,14 @@ class LimitsSolver:
                      constraints=constraints)
 
     def _min_cvar(self, prices, constraints, estimates) -> Solution | None:
-        """Min CVaR (β 0.95, :func:`solve`'s) under the same limits as the LP it is, by HiGHS's
-        simplex (:func:`autoport.optimize.cvar_lp.min_cvar_weights`): the vertex exactly, where
-        the conic solve stops within ~2e-7; None (solve it the general way) where the limits
-        are not plain bounds and rows or the window has a gap."""
-        from autoport.optimize.cvar_lp import min_cvar_weights
-
+        """:func:`min_cvar_lp` under the same limits; None (solve it the general way) where the
+        limits are not plain bounds and rows."""
         resolved = self._resolve(constraints, tuple(str(t) for t in prices.columns))
         if resolved is None or not resolved[2]:
             return None
         r = resolved[0]
-        values = np.ascontiguousarray(prices.to_numpy(dtype=float))
-        if len(values) < 3 or not (np.isfinite(values).all() and (values > 0).all()):
-            return None
         rows, rhs = _homotopy._rows(r)
-        w = min_cvar_weights(values[1:] / values[:-1] - 1.0, r.ub, lower=r.lb, rows=rows,
-                             rhs=rhs)  # pct_change's numbers
-        if w is None:
-            return None
-        mu, cov = estimates if estimates is not None else estimators.window_estimates(values)
-        return _solution(pd.Series(w, index=prices.columns, name="weight"), mu, cov, "")
+        return min_cvar_lp(prices, r.ub, lower=r.lb, rows=rows, rhs=rhs, estimates=estimates)
 
     def _resolve(self, constraints, tickers):
         """(resolved, key, whether the exact solvers take it), kept per constraints object;
@@ -289,3 +277,25 @@ def _key(r: C.Resolved) -> tuple:
     return (r.tickers, r.lb.tobytes(), r.ub.tobytes(), r.group_names, r.membership.tobytes(),
             r.group_min.tobytes(), r.group_max.tobytes(),
             None if r.esg is None else r.esg.tobytes(), r.min_esg)
+
+
+def min_cvar_lp(prices: pd.DataFrame, upper, *, lower=None, rows=None, rhs=None,
+                estimates: tuple[np.ndarray, np.ndarray] | None = None) -> Solution | None:
+    """``solve(prices, objective="min_cvar", ...)`` (β 0.95) under ``lower <= w <= upper`` and
+    ``rows @ w <= rhs``, as the LP it is, by HiGHS's simplex
+    (:func:`autoport.optimize.cvar_lp.min_cvar_weights`: the vertex exactly, where the conic
+    solve stops within ~2e-7), with :func:`solve`'s dust rule and the expected return and
+    volatility of :func:`autoport.estimators.window_estimates` (``estimates``: those, when the
+    caller has them); None (solve it the general way) on a window with a gap or a
+    non-positive price, or when HiGHS reports no optimum."""
+    from autoport.optimize.cvar_lp import min_cvar_weights
+
+    values = np.ascontiguousarray(prices.to_numpy(dtype=float))
+    if len(values) < 3 or not (np.isfinite(values).all() and (values > 0).all()):
+        return None
+    w = min_cvar_weights(values[1:] / values[:-1] - 1.0, upper, lower=lower, rows=rows,
+                         rhs=rhs)  # pct_change's numbers
+    if w is None:
+        return None
+    mu, cov = estimates if estimates is not None else estimators.window_estimates(values)
+    return _solution(pd.Series(w, index=prices.columns, name="weight"), mu, cov, "")

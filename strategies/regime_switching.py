@@ -269,27 +269,12 @@ def _contains(index: pd.DatetimeIndex, date: pd.Timestamp) -> bool:
 
 
 def min_cvar(window: pd.DataFrame, max_weight: float) -> portfolio.Solution | None:
-    """``portfolio.solve(window, objective="min_cvar", max_weight=max_weight)`` by HiGHS's
-    simplex (:func:`autoport.optimize.cvar_lp.min_cvar_weights`: the same LP, its vertex
-    exactly, where the conic solver stops within ~2e-7), with the expected return and
-    volatility from :func:`autoport.estimators.window_estimates` (solve's estimators, to
-    rounding) and solve's dust rule; None (solve it the general way) on a window with a gap, a
-    non-positive price or a cap below 1/N, or when HiGHS reports no optimum."""
-    from autoport import estimators
-    from autoport.optimize.cvar_lp import min_cvar_weights
-
-    values = np.ascontiguousarray(window.to_numpy(dtype=float))
-    n = values.shape[1]
-    if (len(values) < 3 or max_weight * n < 1.0 - 1e-12 or not np.isfinite(values).all()
-            or not (values > 0).all()):
+    """``portfolio.solve(window, objective="min_cvar", max_weight=max_weight)`` as the LP it
+    is (:func:`autoport.portfolio.min_cvar_lp`); None (solve it the general way) where that
+    gives None or the cap is below 1/N."""
+    if max_weight * window.shape[1] < 1.0 - 1e-12:
         return None
-    w = min_cvar_weights(values[1:] / values[:-1] - 1.0, max_weight)  # pct_change's numbers
-    if w is None:
-        return None
-    w = np.where(np.abs(w) > 1e-8, w, 0.0)
-    mu, cov = estimators.window_estimates(values)
-    return portfolio.Solution(pd.Series(w, index=window.columns, name="weight"),
-                              float(w @ mu), float(np.sqrt(w @ cov @ w)))
+    return portfolio.min_cvar_lp(window, max_weight)
 
 
 def expected_switch_gain(
