@@ -48,7 +48,7 @@ from autoport.autopilot import override as ov
 from autoport.autopilot import record as rec
 from autoport.autopilot import harvest, regimes, risk_checks, tax, trades, triggers
 from autoport.autopilot.settings import AutopilotSettings, EsgSettings, merged_settings
-from autoport.autopilot.state import AutopilotState
+from autoport.autopilot.state import AutopilotState, ValueTrail
 from autoport.errors import ConfigError, DataError, OptimizationError
 from autoport.optimize import Constraints, Objective, risk_aversion_from_tolerance
 from autoport.optimize.capping import cap_and_renormalise
@@ -470,7 +470,13 @@ class Autopilot:
         held = held.reindex(cols, fill_value=0.0).to_numpy(dtype=float)
         target = normal.reindex(cols, fill_value=0.0).to_numpy(dtype=float)
         lookback = max(s.override.min_defensive_sessions, 5)
-        vals = [v for _, v in st.values]
+        # the values the last n sessions' drawdowns read, as floats: vals[k] is the
+        # trail's value first + k
+        amounts = getattr(st.values, "amounts", None)
+        if amounts is None:
+            amounts = np.array([v for _, v in st.values], dtype=float)
+        first = max(0, len(amounts) - n - lookback)
+        vals = amounts[first:].tolist()
         # each session's closes (the engine's marks where it gave them) and regime, as arrays
         days = history.index[-n:]
         px = history.iloc[-n:].to_numpy(dtype=float).copy()
@@ -483,12 +489,12 @@ class Autopilot:
         windows, books, rest = [], [], []
         for j, e in enumerate(range(n - 1, -1, -1)):  # e sessions before today
             windows.append((max(0, len(tail) - s.window - e), len(tail) - e))
-            i = len(vals) - 1 - e
-            v = vals[i]
+            i = len(amounts) - 1 - e
+            v = vals[i - first]
             # the holdings' value weights that session (0 without value: no VaR)
             books.append(held * px[j] / v if v > 0 else np.zeros(len(cols)))
             dd = v / st.peaks[i] - 1.0
-            recent = v / max(vals[max(0, i - lookback + 1): i + 1]) - 1.0
+            recent = v / max(vals[max(0, i - lookback + 1) - first: i + 1 - first]) - 1.0
             regime = conf = None
             if view is not None and on[j] >= 0:
                 row = probs[on[j]]
@@ -522,7 +528,8 @@ class Autopilot:
             values.append((day, v))
             peak = max(peak, v)
             peaks.append(peak)
-        return replace(st, values=(*st.values, *values), peak=peak, peaks=(*st.peaks, *peaks))
+        trail = st.values if isinstance(st.values, ValueTrail) else ValueTrail(st.values)
+        return replace(st, values=trail.extend(values), peak=peak, peaks=(*st.peaks, *peaks))
 
     # ------------------------------------------------------------------ the decision
     def decide(self, history: pd.DataFrame, book: Book | None = None) -> Decision:
