@@ -99,6 +99,23 @@ def _after(frame: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
     return frame.loc[frame.index > day]
 
 
+def _positions(index: pd.Index, keys: pd.Index) -> np.ndarray:
+    """``index.get_indexer(keys)`` (-1 where a key is absent) by binary search when both
+    are sessions of one dtype and ``index`` strictly increases: the regime path grows
+    with the run, and get_indexer would build its hash table over all of it each time."""
+    if not (isinstance(index, pd.DatetimeIndex) and isinstance(keys, pd.DatetimeIndex)
+            and index.dtype == keys.dtype and len(index)):
+        return index.get_indexer(keys)
+    v, k = index.asi8, keys.asi8
+    if not (v[1:] > v[:-1]).all():
+        return index.get_indexer(keys)
+    at = np.searchsorted(v, k)
+    inside = at < len(v)
+    found = np.zeros(len(k), dtype=bool)
+    found[inside] = v[at[inside]] == k[inside]
+    return np.where(found, at, -1).astype(np.intp)
+
+
 def _put(record: dict, key: str, entry: dict | None) -> None:
     """Add a step's part of the record; a step with nothing to say adds no key."""
     if entry is not None:
@@ -483,9 +500,11 @@ class Autopilot:
         at = closes.index.get_indexer(days)
         px[at >= 0] = closes.reindex(columns=cols).to_numpy(dtype=float)[at[at >= 0]]
         if view is not None:
-            on = view.path.index.get_indexer(days)
+            path_index, acted_path = view.path.index, view.acted_path
+            on = _positions(path_index, days)
             probs, names = view.path.to_numpy(dtype=float), list(view.path.columns)
-            acted = view.acted_path.reindex(view.path.index).to_numpy()
+            acted = (acted_path.to_numpy() if acted_path.index.equals(path_index)
+                     else acted_path.reindex(path_index).to_numpy())
         windows, books, rest = [], [], []
         for j, e in enumerate(range(n - 1, -1, -1)):  # e sessions before today
             windows.append((max(0, len(tail) - s.window - e), len(tail) - e))

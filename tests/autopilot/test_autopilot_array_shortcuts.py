@@ -1,0 +1,84 @@
+"""The autopilot's per-decision shortcuts on arrays give what the pandas forms they skip give,
+to the bit: the pre-trade caps when nothing is over a limit, the drift from the target on the
+same tickers, and the sessions' positions on the regime path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from autoport.autopilot import risk_checks, triggers
+from autoport.optimize.capping import cap_positions, cap_sectors
+from autoport.strategies.autopilot import _positions
+
+TICKERS = [f"T{i}" for i in range(12)]
+SECTORS = {t: ("tech", "energy", "health")[i % 3] for i, t in enumerate(TICKERS)}
+
+
+def _weights(rng, cap: float) -> pd.Series:
+    w = rng.dirichlet(np.full(len(TICKERS), 0.7)) * rng.uniform(0.6, 1.0)
+    if rng.random() < 0.3:
+        w[rng.integers(len(w))] = cap  # one exactly at the cap
+    if rng.random() < 0.2:
+        w[rng.integers(len(w))] = cap * (1 + 1e-10)  # within the caps' tolerance, above
+    return pd.Series(w, index=TICKERS, name="weight")
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_caps_shortcut_equals_the_pandas_caps(seed):
+    rng = np.random.default_rng(seed)
+    cap = float(rng.choice([0.1, 0.15, 0.25, 0.4]))
+    w = _weights(rng, cap)
+    got, notes = risk_checks._cap_positions(w, cap)
+    ref, ref_notes = cap_positions(w, cap)
+    pd.testing.assert_series_equal(got, ref, check_exact=True)
+    assert notes == ref_notes
+    limits = {"tech": float(rng.uniform(0.2, 0.6)), "health": float(rng.uniform(0.2, 0.6))}
+    got, notes = risk_checks._cap_sectors(w, SECTORS, limits)
+    ref, ref_notes = cap_sectors(w, SECTORS, limits)
+    pd.testing.assert_series_equal(got, ref, check_exact=True)
+    assert notes == ref_notes
+
+
+def test_caps_shortcut_hands_nan_and_over_limit_weights_to_the_caps():
+    w = pd.Series([0.5, np.nan, 0.2], index=["A", "B", "C"])
+    for got, ref in ((risk_checks._cap_positions(w, 0.3), cap_positions(w, 0.3)),
+                     (risk_checks._cap_sectors(w, {"A": "x", "C": "x"}, {"x": 0.5}),
+                      cap_sectors(w, {"A": "x", "C": "x"}, {"x": 0.5}))):
+        pd.testing.assert_series_equal(got[0], ref[0], check_exact=True)
+        assert got[1] == ref[1] and got[1]  # capped, with its sentence
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_drift_on_the_same_tickers_equals_the_union_form(seed):
+    rng = np.random.default_rng(seed)
+    current, target = _weights(rng, 0.2), _weights(rng, 0.2)
+    if seed % 4 == 0:
+        target.iloc[3] = current.iloc[3] + 1e-10  # below the record's 1e-9
+    got = triggers.drift(current, target)
+    assert got == _drift_pandas(current, target) and got.asset in TICKERS
+    # another order of the target's tickers takes the union path, the pandas form itself
+    assert triggers.drift(current, target.iloc[::-1]) == _drift_pandas(current,
+                                                                       target.iloc[::-1])
+
+
+def _drift_pandas(current: pd.Series, target: pd.Series) -> triggers.Drift:
+    """The previous implementation (the reference)."""
+    idx = current.index.union(target.index)
+    diff = current.reindex(idx, fill_value=0.0) - target.reindex(idx, fill_value=0.0)
+    absdiff = diff.abs()
+    return triggers.Drift(float(absdiff.max()), str(absdiff.idxmax()),
+                          float(absdiff.sum() / 2.0),
+                          {str(k): float(v) for k, v in diff.items() if abs(v) > 1e-9})
+
+
+def test_positions_equal_get_indexer():
+    path = pd.bdate_range("2000-01-03", periods=3000)
+    keys = pd.DatetimeIndex([path[0], path[17], pd.Timestamp("1999-12-31"), path[-1],
+                             pd.Timestamp("2000-01-08"), pd.Timestamp("2030-01-01")])
+    got = _positions(path, keys)
+    assert np.array_equal(got, path.get_indexer(keys)) and got.dtype == np.intp
+    assert list(got[[2, 4, 5]]) == [-1, -1, -1]
+    unsorted = path[::-1]
+    assert np.array_equal(_positions(unsorted, keys), unsorted.get_indexer(keys))
