@@ -505,13 +505,17 @@ class Autopilot:
             probs, names = view.path.to_numpy(dtype=float), list(view.path.columns)
             acted = (acted_path.to_numpy() if acted_path.index.equals(path_index)
                      else acted_path.reindex(path_index).to_numpy())
-        windows, books, rest = [], [], []
+        # the holdings' value weights each session (0 without value: no VaR), row j the
+        # numbers of held * px[j] / v
+        worth = amounts[len(amounts) - n:]
+        valued = worth > 0
+        books = held * px / np.where(valued, worth, 1.0)[:, None]
+        books[~valued] = 0.0
+        windows, rest = [], []
         for j, e in enumerate(range(n - 1, -1, -1)):  # e sessions before today
             windows.append((max(0, len(tail) - s.window - e), len(tail) - e))
             i = len(amounts) - 1 - e
             v = vals[i - first]
-            # the holdings' value weights that session (0 without value: no VaR)
-            books.append(held * px[j] / v if v > 0 else np.zeros(len(cols)))
             dd = v / st.peaks[i] - 1.0
             recent = v / max(vals[max(0, i - lookback + 1) - first: i + 1 - first]) - 1.0
             regime = conf = None
@@ -522,9 +526,9 @@ class Autopilot:
                 conf = float(row[names.index(regime)])
             rest.append((v, dd, recent, regime, conf))
         # VaR of the holdings and of the normal target on the window ending each session
-        var_books = risk_checks.window_vars(tail, windows, books, p.confidence)
-        var_norms = risk_checks.window_vars(tail, windows, [target] * len(windows),
-                                            p.confidence)
+        found = risk_checks.window_vars(tail, windows * 2, [*books, *[target] * n],
+                                        p.confidence)
+        var_books, var_norms = found[:n], found[n:]
         out = []
         for (v, dd, recent, regime, conf), var_book, var_norm in zip(
                 rest, var_books, var_norms, strict=True):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
@@ -152,8 +153,17 @@ class AutopilotRegimes:
         probs = self._online.sync(feats)
         fit = self._online.last_fit
         acted = self._walk(probs)
-        today = probs.iloc[-1]
+        # today's row on the array: idxmax's first maximum and max (pandas' own on a row
+        # with a NaN, which they skip)
+        today = probs.to_numpy(dtype=float)[-1]
+        names = probs.columns
+        if np.isnan(today).any():
+            row = probs.iloc[-1]
+            raw, top = str(row.idxmax()), float(row.max())
+        else:
+            at = int(np.argmax(today))
+            raw, top = str(names[at]), float(today[at])
         return RegimeView(
-            probabilities={k: float(v) for k, v in today.items()}, raw=str(today.idxmax()),
-            confidence=float(today.max()), acted=str(acted.iloc[-1]),
+            probabilities={k: float(v) for k, v in zip(names, today.tolist(), strict=True)},
+            raw=raw, confidence=top, acted=str(acted.iloc[-1]),
             path=probs, acted_path=acted, fit_end=fit.train_end, n_train=fit.n_train)

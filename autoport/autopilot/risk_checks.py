@@ -70,24 +70,29 @@ def window_vars(returns: pd.DataFrame, windows: Sequence[tuple[int, int]],
     weights that one of them would refuse goes through :func:`autoport.risk.historical_var`,
     which raises its error. :func:`portfolio_var` is the one-window case.
     """
+    from autoport import measures
     from autoport._blas import single_threaded_blas
-    from autoport.risk.var_common import check_confidence
-    from autoport.risk.var_scenarios import scenario_var_es
+    from autoport.risk.var_common import alpha
 
-    confidence = check_confidence(confidence)
+    a = alpha(confidence)
     x = returns.to_numpy(float)
     clean = bool(np.isfinite(x).all() and not (x <= -1.0).any())
-    out = []
+    out: list[float] = [0.0] * len(windows)
+    pnl: dict[int, list[tuple[int, np.ndarray]]] = {}  # by window length: (window, returns)
     with single_threaded_blas():
-        for (lo, hi), w in zip(windows, weights, strict=True):
+        for i, ((lo, hi), w) in enumerate(zip(windows, weights, strict=True)):
             win = x[lo:hi]
             if not (clean and len(win) >= 2 and np.isfinite(w).all()):
-                out.append(_historical_var(np.asarray(w, dtype=float), returns.iloc[lo:hi],
-                                           confidence))
-            elif not np.any(w):
-                out.append(0.0)
-            else:
-                out.append(float(scenario_var_es(win @ w, confidence)[0]))
+                out[i] = _historical_var(np.asarray(w, dtype=float), returns.iloc[lo:hi],
+                                         confidence)
+            elif np.any(w):
+                pnl.setdefault(len(win), []).append((i, win @ w))
+    # each window's VaR is the k-th smallest of its returns (scenario_var_es's VaR): taken
+    # for all windows of a length at once, the same order statistic
+    for group in pnl.values():
+        var, _ = measures.var_es_rows(np.vstack([r for _, r in group]), a)
+        for (i, _), v in zip(group, var.tolist(), strict=True):
+            out[i] = v
     return out
 
 

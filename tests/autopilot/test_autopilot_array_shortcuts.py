@@ -82,3 +82,45 @@ def test_positions_equal_get_indexer():
     assert list(got[[2, 4, 5]]) == [-1, -1, -1]
     unsorted = path[::-1]
     assert np.array_equal(_positions(unsorted, keys), unsorted.get_indexer(keys))
+
+
+def _orders_pandas(before, after, prices, value, rate, whole):
+    """The previous orders_between arithmetic on Series (the reference)."""
+    from autoport.engines import orders
+
+    tickers = prices.index
+    before = before.reindex(tickers, fill_value=0.0).astype(float)
+    after = after.reindex(tickers, fill_value=0.0).astype(float)
+    delta = after - before
+    if whole:
+        delta = orders.whole_shares(delta)
+    after = before + delta
+    return [(t, float(delta[t] * prices[t]), float(before[t] * prices[t] / value),
+             float(after[t] * prices[t] / value), float(abs(delta[t]) * prices[t] * rate))
+            for t in tickers if delta[t] != 0]
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("whole", [False, True])
+def test_orders_and_holding_weights_on_arrays_equal_the_series_forms(seed, whole):
+    from autoport.autopilot import trades
+    from autoport.engines.costs import CostModel
+
+    rng = np.random.default_rng(seed)
+    prices = pd.Series(rng.uniform(10, 300, len(TICKERS)), index=TICKERS, name="px")
+    before = pd.Series(np.round(rng.uniform(0, 500, len(TICKERS))), index=TICKERS)
+    after = before + rng.normal(0, 50, len(TICKERS)) * (rng.random(len(TICKERS)) < 0.6)
+    after.iloc[2] = before.iloc[2] + 0.99999  # within 1e-4 of a whole share
+    if seed % 2:
+        after = after.iloc[::-1].drop(TICKERS[5])  # another order, a ticker missing
+    value = float((before * prices).sum()) * 1.1
+    costs = CostModel()
+    got = trades.orders_between(before, after, prices, value, costs, whole_shares=whole)
+    ref = _orders_pandas(before, after, prices, value, costs.total_rate, whole)
+    assert [(o.ticker, o.value, o.weight_before, o.weight_after, o.est_cost)
+            for o in got] == ref and ref
+    for shares in (before, before.rename("px"), after):
+        w = trades.holding_weights(shares, prices, value)
+        pd.testing.assert_series_equal(
+            w, (shares.reindex(prices.index, fill_value=0.0) * prices / value).astype(float),
+            check_exact=True)
