@@ -92,6 +92,14 @@ def _simple_returns(prices: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rets, index=prices.index[1:], columns=prices.columns, copy=False)
 
 
+def _has_gap(history: pd.DataFrame) -> bool:
+    """``history.isna().to_numpy().any()``, on the float array when every column is float
+    (no boolean frame over the whole, growing history)."""
+    if len(history.columns) and all(dt == np.float64 for dt in history.dtypes):
+        return bool(np.isnan(history.to_numpy()).any())
+    return bool(history.isna().to_numpy().any())
+
+
 def _after(frame: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
     """``frame.loc[frame.index > day]``: a binary search on the (sorted) sessions."""
     if frame.index.is_monotonic_increasing:
@@ -276,7 +284,7 @@ class Autopilot:
         up to the decision, on the rows they all share, and the book over them (a holding
         left out, delisted, is sold at its last price, as ``decision.decide_investable``
         does for other strategies). A complete panel and its book as they are."""
-        if not history.isna().to_numpy().any():
+        if not _has_gap(history):
             return history, book
         p = self.prepare()
         need = max([p.min_history, *(pol.window + 1 for pol in p.regime_map.values())])
@@ -613,8 +621,10 @@ class Autopilot:
         alone on the first decision), and how many sessions have passed (0 on the first)."""
         recent = _after(history, st.last_date) if st.last_date is not None \
             else history.iloc[-1:]
-        closes = recent.astype(float)
-        closes.iloc[-1] = book.prices.reindex(closes.columns)
+        # the numbers of recent.astype(float) with its last row set to the marks
+        x = recent.to_numpy(dtype=float, copy=True)
+        x[-1] = book.prices.reindex(recent.columns).to_numpy(dtype=float)
+        closes = pd.DataFrame(x, index=recent.index, columns=recent.columns, copy=False)
         return closes, (len(recent) if st.last_date is not None else 0)
 
     def _settle(self, st: AutopilotState, book: Book) -> tuple[dict | None, AutopilotState]:

@@ -43,7 +43,8 @@ def long_only(weights: pd.Series) -> pd.Series:
 
 def portfolio_var(weights: pd.Series, returns: pd.DataFrame, confidence: float) -> float:
     """One-day historical VaR (a return) of ``weights`` on trailing daily ``returns``."""
-    w = weights.reindex(returns.columns, fill_value=0.0).to_numpy(float)
+    w = (weights if weights.index.equals(returns.columns)
+         else weights.reindex(returns.columns, fill_value=0.0)).to_numpy(float)
     if not np.any(w):
         return 0.0
     # the VaR quantile of the same product (not the ES and tail attribution it would drop)

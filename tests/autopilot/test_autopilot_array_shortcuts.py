@@ -124,3 +124,26 @@ def test_orders_and_holding_weights_on_arrays_equal_the_series_forms(seed, whole
         pd.testing.assert_series_equal(
             w, (shares.reindex(prices.index, fill_value=0.0) * prices / value).astype(float),
             check_exact=True)
+
+
+def test_gap_check_and_closes_equal_the_frame_forms():
+    from autoport import data
+    from autoport.decision import Book
+    from autoport.strategies.autopilot import Autopilot, _has_gap
+    from autoport.autopilot.state import AutopilotState
+    from autoport.autopilot import tax
+
+    prices = data.bundled_prices().iloc[-60:]
+    gappy = prices.copy()
+    gappy.iloc[3, 2] = np.nan
+    for frame in (prices, gappy, prices.astype(object)):
+        assert _has_gap(frame) == bool(frame.isna().to_numpy().any())
+    book = Book(date=prices.index[-1], cash=5.0,
+                shares=pd.Series(1.0, index=prices.columns),
+                prices=(prices.iloc[-1] * 1.001).iloc[::-1])  # the engine's marks, reordered
+    st = AutopilotState(taxbook=tax.TaxBook(), last_date=prices.index[-8])
+    closes, elapsed = Autopilot()._closes_since_last(st, prices, book)
+    ref = prices.loc[prices.index > prices.index[-8]].astype(float)
+    ref.iloc[-1] = book.prices.reindex(ref.columns)
+    pd.testing.assert_frame_equal(closes, ref, check_exact=True, check_freq=False)
+    assert elapsed == 7
