@@ -261,6 +261,7 @@ class Autopilot:
 
             dqn = DQNPolicy(model_uri=s.dqn_model_uri)
             min_history = max(min_history, dqn.min_history)
+        regime_file = regimes._regime_config()  # read once, for the map and the detector
         self._ready = Prepared(
             confidence=s.var_confidence or alert["confidence"],
             drawdown_limit=drawdown_limit,
@@ -268,8 +269,9 @@ class Autopilot:
             rules=rules,
             esg_scores=(self.esg.scores or _esg_scores()) if self.esg else None,
             sectors=dict(s.sectors) if s.sectors is not None else data_mod.sector_map(),
-            regime_map=regimes.regime_map(s.regime),
-            detector=regimes.AutopilotRegimes(s.regime) if s.regime.enabled else None,
+            regime_map=regimes.regime_map(s.regime, regime_file),
+            detector=(regimes.AutopilotRegimes(s.regime, regime_file) if s.regime.enabled
+                      else None),
             dqn=dqn, min_history=min_history)
         return self._ready
 

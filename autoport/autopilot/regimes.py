@@ -57,10 +57,14 @@ def _regime_config() -> RegimeConfig | None:
         return None
 
 
-def regime_map(settings) -> dict[str, Policy]:
+_READ = object()  # read configs/regime.yaml (a caller that has read it passes what it got)
+
+
+def regime_map(settings, cfg: RegimeConfig | None | object = _READ) -> dict[str, Policy]:
     """regime -> :class:`Policy` from configs/regime.yaml with the user's changes on top
-    (``settings``: the autopilot's ``RegimeSettings``)."""
-    cfg = _regime_config()
+    (``settings``: the autopilot's ``RegimeSettings``; ``cfg``: the file as read already)."""
+    if cfg is _READ:
+        cfg = _regime_config()
     out = {}
     for name in REGIMES:
         if cfg is not None:
@@ -104,8 +108,9 @@ class RegimeView:
 class AutopilotRegimes:
     """Online regimes from histories handed in one decision at a time (see the module doc)."""
 
-    def __init__(self, settings) -> None:
-        cfg = _regime_config()
+    def __init__(self, settings, cfg: RegimeConfig | None | object = _READ) -> None:
+        if cfg is _READ:
+            cfg = _regime_config()
         try:
             self.detector = (cfg.detector_with(settings.detector or {}) if cfg is not None
                              else DetectorConfig.model_validate(settings.detector or {}))
