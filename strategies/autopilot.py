@@ -48,7 +48,7 @@ from autoport.autopilot import override as ov
 from autoport.autopilot import record as rec
 from autoport.autopilot import harvest, regimes, risk_checks, tax, trades, triggers
 from autoport.autopilot.settings import AutopilotSettings, EsgSettings, merged_settings
-from autoport.autopilot.state import AutopilotState
+from autoport.autopilot.state import AutopilotState, ValueTrail
 from autoport.errors import ConfigError, DataError, OptimizationError
 from autoport.optimize import Constraints, Objective, risk_aversion_from_tolerance
 from autoport.optimize.capping import cap_and_renormalise
@@ -92,11 +92,36 @@ def _simple_returns(prices: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rets, index=prices.index[1:], columns=prices.columns, copy=False)
 
 
+def _has_gap(history: pd.DataFrame) -> bool:
+    """``history.isna().to_numpy().any()``, on the float array when every column is float
+    (no boolean frame over the whole, growing history)."""
+    if len(history.columns) and all(dt == np.float64 for dt in history.dtypes):
+        return bool(np.isnan(history.to_numpy()).any())
+    return bool(history.isna().to_numpy().any())
+
+
 def _after(frame: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
     """``frame.loc[frame.index > day]``: a binary search on the (sorted) sessions."""
     if frame.index.is_monotonic_increasing:
         return frame.iloc[frame.index.searchsorted(day, side="right"):]
     return frame.loc[frame.index > day]
+
+
+def _positions(index: pd.Index, keys: pd.Index) -> np.ndarray:
+    """``index.get_indexer(keys)`` (-1 where a key is absent) by binary search when both
+    are sessions of one dtype and ``index`` strictly increases: the regime path grows
+    with the run, and get_indexer would build its hash table over all of it each time."""
+    if not (isinstance(index, pd.DatetimeIndex) and isinstance(keys, pd.DatetimeIndex)
+            and index.dtype == keys.dtype and len(index)):
+        return index.get_indexer(keys)
+    v, k = index.asi8, keys.asi8
+    if not (v[1:] > v[:-1]).all():
+        return index.get_indexer(keys)
+    at = np.searchsorted(v, k)
+    inside = at < len(v)
+    found = np.zeros(len(k), dtype=bool)
+    found[inside] = v[at[inside]] == k[inside]
+    return np.where(found, at, -1).astype(np.intp)
 
 
 def _put(record: dict, key: str, entry: dict | None) -> None:
@@ -236,6 +261,7 @@ class Autopilot:
 
             dqn = DQNPolicy(model_uri=s.dqn_model_uri)
             min_history = max(min_history, dqn.min_history)
+        regime_file = regimes._regime_config()  # read once, for the map and the detector
         self._ready = Prepared(
             confidence=s.var_confidence or alert["confidence"],
             drawdown_limit=drawdown_limit,
@@ -243,8 +269,9 @@ class Autopilot:
             rules=rules,
             esg_scores=(self.esg.scores or _esg_scores()) if self.esg else None,
             sectors=dict(s.sectors) if s.sectors is not None else data_mod.sector_map(),
-            regime_map=regimes.regime_map(s.regime),
-            detector=regimes.AutopilotRegimes(s.regime) if s.regime.enabled else None,
+            regime_map=regimes.regime_map(s.regime, regime_file),
+            detector=(regimes.AutopilotRegimes(s.regime, regime_file) if s.regime.enabled
+                      else None),
             dqn=dqn, min_history=min_history)
         return self._ready
 
@@ -259,7 +286,7 @@ class Autopilot:
         up to the decision, on the rows they all share, and the book over them (a holding
         left out, delisted, is sold at its last price, as ``decision.decide_investable``
         does for other strategies). A complete panel and its book as they are."""
-        if not history.isna().to_numpy().any():
+        if not _has_gap(history):
             return history, book
         p = self.prepare()
         need = max([p.min_history, *(pol.window + 1 for pol in p.regime_map.values())])
@@ -470,25 +497,37 @@ class Autopilot:
         held = held.reindex(cols, fill_value=0.0).to_numpy(dtype=float)
         target = normal.reindex(cols, fill_value=0.0).to_numpy(dtype=float)
         lookback = max(s.override.min_defensive_sessions, 5)
-        vals = [v for _, v in st.values]
+        # the values the last n sessions' drawdowns read, as floats: vals[k] is the
+        # trail's value first + k
+        amounts = getattr(st.values, "amounts", None)
+        if amounts is None:
+            amounts = np.array([v for _, v in st.values], dtype=float)
+        first = max(0, len(amounts) - n - lookback)
+        vals = amounts[first:].tolist()
         # each session's closes (the engine's marks where it gave them) and regime, as arrays
         days = history.index[-n:]
         px = history.iloc[-n:].to_numpy(dtype=float).copy()
         at = closes.index.get_indexer(days)
         px[at >= 0] = closes.reindex(columns=cols).to_numpy(dtype=float)[at[at >= 0]]
         if view is not None:
-            on = view.path.index.get_indexer(days)
+            path_index, acted_path = view.path.index, view.acted_path
+            on = _positions(path_index, days)
             probs, names = view.path.to_numpy(dtype=float), list(view.path.columns)
-            acted = view.acted_path.reindex(view.path.index).to_numpy()
-        windows, books, rest = [], [], []
+            acted = (acted_path.to_numpy() if acted_path.index.equals(path_index)
+                     else acted_path.reindex(path_index).to_numpy())
+        # the holdings' value weights each session (0 without value: no VaR), row j the
+        # numbers of held * px[j] / v
+        worth = amounts[len(amounts) - n:]
+        valued = worth > 0
+        books = held * px / np.where(valued, worth, 1.0)[:, None]
+        books[~valued] = 0.0
+        windows, rest = [], []
         for j, e in enumerate(range(n - 1, -1, -1)):  # e sessions before today
             windows.append((max(0, len(tail) - s.window - e), len(tail) - e))
-            i = len(vals) - 1 - e
-            v = vals[i]
-            # the holdings' value weights that session (0 without value: no VaR)
-            books.append(held * px[j] / v if v > 0 else np.zeros(len(cols)))
+            i = len(amounts) - 1 - e
+            v = vals[i - first]
             dd = v / st.peaks[i] - 1.0
-            recent = v / max(vals[max(0, i - lookback + 1): i + 1]) - 1.0
+            recent = v / max(vals[max(0, i - lookback + 1) - first: i + 1 - first]) - 1.0
             regime = conf = None
             if view is not None and on[j] >= 0:
                 row = probs[on[j]]
@@ -497,9 +536,9 @@ class Autopilot:
                 conf = float(row[names.index(regime)])
             rest.append((v, dd, recent, regime, conf))
         # VaR of the holdings and of the normal target on the window ending each session
-        var_books = risk_checks.window_vars(tail, windows, books, p.confidence)
-        var_norms = risk_checks.window_vars(tail, windows, [target] * len(windows),
-                                            p.confidence)
+        found = risk_checks.window_vars(tail, windows * 2, [*books, *[target] * n],
+                                        p.confidence)
+        var_books, var_norms = found[:n], found[n:]
         out = []
         for (v, dd, recent, regime, conf), var_book, var_norm in zip(
                 rest, var_books, var_norms, strict=True):
@@ -522,7 +561,8 @@ class Autopilot:
             values.append((day, v))
             peak = max(peak, v)
             peaks.append(peak)
-        return replace(st, values=(*st.values, *values), peak=peak, peaks=(*st.peaks, *peaks))
+        trail = st.values if isinstance(st.values, ValueTrail) else ValueTrail(st.values)
+        return replace(st, values=trail.extend(values), peak=peak, peaks=(*st.peaks, *peaks))
 
     # ------------------------------------------------------------------ the decision
     def decide(self, history: pd.DataFrame, book: Book | None = None) -> Decision:
@@ -583,8 +623,10 @@ class Autopilot:
         alone on the first decision), and how many sessions have passed (0 on the first)."""
         recent = _after(history, st.last_date) if st.last_date is not None \
             else history.iloc[-1:]
-        closes = recent.astype(float)
-        closes.iloc[-1] = book.prices.reindex(closes.columns)
+        # the numbers of recent.astype(float) with its last row set to the marks
+        x = recent.to_numpy(dtype=float, copy=True)
+        x[-1] = book.prices.reindex(recent.columns).to_numpy(dtype=float)
+        closes = pd.DataFrame(x, index=recent.index, columns=recent.columns, copy=False)
         return closes, (len(recent) if st.last_date is not None else 0)
 
     def _settle(self, st: AutopilotState, book: Book) -> tuple[dict | None, AutopilotState]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
@@ -56,10 +57,14 @@ def _regime_config() -> RegimeConfig | None:
         return None
 
 
-def regime_map(settings) -> dict[str, Policy]:
+_READ = object()  # read configs/regime.yaml (a caller that has read it passes what it got)
+
+
+def regime_map(settings, cfg: RegimeConfig | None | object = _READ) -> dict[str, Policy]:
     """regime -> :class:`Policy` from configs/regime.yaml with the user's changes on top
-    (``settings``: the autopilot's ``RegimeSettings``)."""
-    cfg = _regime_config()
+    (``settings``: the autopilot's ``RegimeSettings``; ``cfg``: the file as read already)."""
+    if cfg is _READ:
+        cfg = _regime_config()
     out = {}
     for name in REGIMES:
         if cfg is not None:
@@ -103,8 +108,9 @@ class RegimeView:
 class AutopilotRegimes:
     """Online regimes from histories handed in one decision at a time (see the module doc)."""
 
-    def __init__(self, settings) -> None:
-        cfg = _regime_config()
+    def __init__(self, settings, cfg: RegimeConfig | None | object = _READ) -> None:
+        if cfg is _READ:
+            cfg = _regime_config()
         try:
             self.detector = (cfg.detector_with(settings.detector or {}) if cfg is not None
                              else DetectorConfig.model_validate(settings.detector or {}))
@@ -152,8 +158,17 @@ class AutopilotRegimes:
         probs = self._online.sync(feats)
         fit = self._online.last_fit
         acted = self._walk(probs)
-        today = probs.iloc[-1]
+        # today's row on the array: idxmax's first maximum and max (pandas' own on a row
+        # with a NaN, which they skip)
+        today = probs.to_numpy(dtype=float)[-1]
+        names = probs.columns
+        if np.isnan(today).any():
+            row = probs.iloc[-1]
+            raw, top = str(row.idxmax()), float(row.max())
+        else:
+            at = int(np.argmax(today))
+            raw, top = str(names[at]), float(today[at])
         return RegimeView(
-            probabilities={k: float(v) for k, v in today.items()}, raw=str(today.idxmax()),
-            confidence=float(today.max()), acted=str(acted.iloc[-1]),
+            probabilities={k: float(v) for k, v in zip(names, today.tolist(), strict=True)},
+            raw=raw, confidence=top, acted=str(acted.iloc[-1]),
             path=probs, acted_path=acted, fit_end=fit.train_end, n_train=fit.n_train)

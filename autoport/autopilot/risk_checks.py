@@ -43,7 +43,8 @@ def long_only(weights: pd.Series) -> pd.Series:
 
 def portfolio_var(weights: pd.Series, returns: pd.DataFrame, confidence: float) -> float:
     """One-day historical VaR (a return) of ``weights`` on trailing daily ``returns``."""
-    w = weights.reindex(returns.columns, fill_value=0.0).to_numpy(float)
+    w = (weights if weights.index.equals(returns.columns)
+         else weights.reindex(returns.columns, fill_value=0.0)).to_numpy(float)
     if not np.any(w):
         return 0.0
     # the VaR quantile of the same product (not the ES and tail attribution it would drop)
@@ -70,24 +71,29 @@ def window_vars(returns: pd.DataFrame, windows: Sequence[tuple[int, int]],
     weights that one of them would refuse goes through :func:`autoport.risk.historical_var`,
     which raises its error. :func:`portfolio_var` is the one-window case.
     """
+    from autoport import measures
     from autoport._blas import single_threaded_blas
-    from autoport.risk.var_common import check_confidence
-    from autoport.risk.var_scenarios import scenario_var_es
+    from autoport.risk.var_common import alpha
 
-    confidence = check_confidence(confidence)
+    a = alpha(confidence)
     x = returns.to_numpy(float)
     clean = bool(np.isfinite(x).all() and not (x <= -1.0).any())
-    out = []
+    out: list[float] = [0.0] * len(windows)
+    pnl: dict[int, list[tuple[int, np.ndarray]]] = {}  # by window length: (window, returns)
     with single_threaded_blas():
-        for (lo, hi), w in zip(windows, weights, strict=True):
+        for i, ((lo, hi), w) in enumerate(zip(windows, weights, strict=True)):
             win = x[lo:hi]
             if not (clean and len(win) >= 2 and np.isfinite(w).all()):
-                out.append(_historical_var(np.asarray(w, dtype=float), returns.iloc[lo:hi],
-                                           confidence))
-            elif not np.any(w):
-                out.append(0.0)
-            else:
-                out.append(float(scenario_var_es(win @ w, confidence)[0]))
+                out[i] = _historical_var(np.asarray(w, dtype=float), returns.iloc[lo:hi],
+                                         confidence)
+            elif np.any(w):
+                pnl.setdefault(len(win), []).append((i, win @ w))
+    # each window's VaR is the k-th smallest of its returns (scenario_var_es's VaR): taken
+    # for all windows of a length at once, the same order statistic
+    for group in pnl.values():
+        var, _ = measures.var_es_rows(np.vstack([r for _, r in group]), a)
+        for (i, _), v in zip(group, var.tolist(), strict=True):
+            out[i] = v
     return out
 
 
@@ -132,6 +138,30 @@ def meet_esg(
     return w, notes
 
 
+def _cap_positions(w: pd.Series, max_position: float) -> tuple[pd.Series, list[str]]:
+    """:func:`cap_positions`, which leaves weights none of which is above the cap as they
+    are (no note): those are returned without its pandas passes."""
+    if (w.to_numpy(dtype=float) <= max_position).all():
+        return w.astype(float), []
+    return cap_positions(w, max_position)
+
+
+def _cap_sectors(w: pd.Series, sectors: Mapping[str, str], limits: Mapping[str, float]
+                 ) -> tuple[pd.Series, list[str]]:
+    """:func:`cap_sectors`, which leaves weights whose sectors are all below their limits as
+    they are (no note): those are returned without its pandas passes. A sector within
+    1e-12 of its limit's tolerance (where two summation orders could disagree) goes through
+    :func:`cap_sectors`."""
+    x = w.to_numpy(dtype=float)
+    totals: dict[str, float] = {}
+    for t, v in zip(w.index, x, strict=True):
+        g = sectors.get(t, "other")
+        totals[g] = totals.get(g, 0.0) + v
+    if all(g not in limits or v < limits[g] + TOL - 1e-12 for g, v in totals.items()):
+        return w.astype(float), []
+    return cap_sectors(w, sectors, limits)
+
+
 def pre_trade_check(
     proposed: pd.Series,
     current: pd.Series,
@@ -163,12 +193,12 @@ def pre_trade_check(
     w = long_only(proposed.astype(float))
     reasons: list[str] = []
     var_in = portfolio_var(w, returns, confidence)
-    w, notes = cap_positions(w, max_position)
+    w, notes = _cap_positions(w, max_position)
     reasons += notes
     if sectors and sector_limits:
-        w, notes = cap_sectors(w, sectors, sector_limits)
+        w, notes = _cap_sectors(w, sectors, sector_limits)
         reasons += notes
-        w, notes = cap_positions(w, max_position)
+        w, notes = _cap_positions(w, max_position)
         reasons += notes
     gross = float(w.abs().sum())
     if gross > max_leverage + TOL:

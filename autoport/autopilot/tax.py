@@ -27,6 +27,7 @@ files.
 
 from __future__ import annotations
 
+import bisect
 import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -89,6 +90,25 @@ class TaxBook:
     realized: list[Realized] = field(default_factory=list)
     purchases: list[tuple[pd.Timestamp, str, float, int]] = field(default_factory=list)
     _next_id: int = 0
+    # bookkeeping that changes no answer (left out of ==): the first ``_shared`` realised
+    # pieces may be shared with a copy (copied before a wash sale changes one), ``_sorted``
+    # says ``realized`` is in order of sale dates (the wash-sale window is then its tail),
+    # ``_sums`` holds :func:`tax_summary`'s running sums over the first pieces
+    _shared: int = field(default=0, compare=False, repr=False)
+    _sorted: bool = field(default=True, compare=False, repr=False)
+    _sums: tuple | None = field(default=None, compare=False, repr=False)
+
+    def __getstate__(self) -> dict:
+        # a pickle (and a deep copy) holds the book, not what this object shares or memoised
+        state = dict(self.__dict__)
+        state.pop("_shared", None)
+        state.pop("_sums", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("_sorted", False)  # not known: scan every piece
+        self._shared, self._sums = 0, None
 
     # ---------------------------------------------------------------- trades
     def buy(self, ticker: str, shares: float, price: float, date: pd.Timestamp) -> TaxLot:
@@ -100,7 +120,9 @@ class TaxBook:
         self._next_id += 1
         lot = TaxLot(ticker, float(shares), float(price), pd.Timestamp(date), self._next_id)
         uncovered = float(shares)
-        for r in self.realized:
+        realized = self.realized
+        for i in range(self._window_start(lot.acquired), len(realized)):
+            r = realized[i]
             if uncovered <= 1e-12:
                 break
             if r.ticker != ticker or not 0 <= (lot.acquired - r.sold).days <= self.wash_days:
@@ -112,6 +134,10 @@ class TaxBook:
             per_share = loss / r.shares
             covered = min(uncovered, open_loss / per_share)
             amount = covered * per_share
+            if i < self._shared:  # shared with a copy: this book's own piece from now on
+                r = realized[i] = copy.copy(r)
+            if self._sums is not None and i < self._sums[0]:
+                self._sums = None  # a summed piece changed
             r.disallowed += amount
             lot.basis += amount / lot.shares
             uncovered -= covered
@@ -166,8 +192,21 @@ class TaxBook:
                 lot.basis += amount / lot.shares
                 room[lot.lot_id] -= covered
                 need -= covered
+        if self.realized and date < self.realized[-1].sold:
+            self._sorted = False
         self.realized.extend(out)
         return out
+
+    def _window_start(self, date: pd.Timestamp) -> int:
+        """An index before which no realised piece was sold within ``wash_days`` before
+        ``date`` (pieces in order of sale: the tail's start; else 0, all of them)."""
+        realized = self.realized
+        if not self._sorted:
+            return 0
+        i = len(realized)
+        while i and (date - realized[i - 1].sold).days <= self.wash_days:
+            i -= 1
+        return i
 
     def _sale_order(self, lots: list[TaxLot]) -> list[TaxLot]:
         if self.lot_method == "hifo":
@@ -233,21 +272,33 @@ class TaxBook:
     def loss_sold_tickers(self, date: pd.Timestamp) -> set[str]:
         """The tickers for which :meth:`loss_sold_within` is True on ``date``, in one pass."""
         date = pd.Timestamp(date)
-        return {r.ticker for r in self.realized
+        return {r.ticker for r in self.realized[self._window_start(date):]
                 if r.proceeds < r.cost and 0 <= (date - r.sold).days <= self.wash_days}
 
     def copy(self) -> TaxBook:
-        """An independent copy (what ``copy.deepcopy`` gives, without its generic walk): new
-        lots and realised pieces, which sales and wash-sale adjustments change in place."""
+        """An independent copy (equal to ``copy.deepcopy``'s): new lots, which sales change
+        in place; the realised pieces are shared until a wash sale changes one in either
+        book, which then copies it first (only :meth:`buy` changes a piece)."""
+        self._shared = len(self.realized)
         return TaxBook(wash_days=self.wash_days, lot_method=self.lot_method,
                        lots={t: [copy.copy(lot) for lot in lots]
                              for t, lots in self.lots.items()},
-                       realized=[copy.copy(r) for r in self.realized],
-                       purchases=list(self.purchases), _next_id=self._next_id)
+                       realized=list(self.realized),
+                       purchases=list(self.purchases), _next_id=self._next_id,
+                       _shared=len(self.realized), _sorted=self._sorted, _sums=self._sums)
 
     def realized_between(self, start: pd.Timestamp | None, end: pd.Timestamp) -> list[Realized]:
-        return [r for r in self.realized
-                if (start is None or r.sold > start) and r.sold <= end]
+        realized = self.realized
+        if not self._sorted:
+            return [r for r in realized
+                    if (start is None or r.sold > start) and r.sold <= end]
+        # in order of sale: the pieces sold in (start, end] are one slice
+        lo = 0 if start is None else bisect.bisect_right(realized, start, key=_sold)
+        return realized[lo:bisect.bisect_right(realized, end, lo=lo, key=_sold)]
+
+
+def _sold(r: Realized) -> pd.Timestamp:
+    return r.sold
 
 
 @dataclass(frozen=True)
@@ -399,17 +450,22 @@ def after_tax(state: AutopilotState, rates: TaxSettings) -> dict:
                 "tax_owed_this_year": 0.0}
     # numpy over the running values: the report's arithmetic (pct_change, cumprod, prod,
     # sum) on the same arrays, so the same numbers, without a Series per decision
-    by_day = dict(state.values)  # one value a session, the last one given
-    days = list(by_day)
-    vals = np.fromiter(by_day.values(), dtype=float, count=len(days))
-    at_day = {d: i for i, d in enumerate(days)}
+    trail = state.values
+    if getattr(trail, "increasing", False):
+        # a ValueTrail with no session twice: its pairs are the days, its array the values
+        vals, last_day, position = trail.amounts, trail[-1][0], trail.position
+    else:
+        by_day = dict(trail)  # one value a session, the last one given
+        days = list(by_day)
+        vals = np.fromiter(by_day.values(), dtype=float, count=len(days))
+        last_day, position = days[-1], {d: i for i, d in enumerate(days)}.__getitem__
     taxes = np.zeros(len(vals))
     for day, amount in state.taxes_paid:
-        taxes[at_day[day]] += amount
+        taxes[position(day)] += amount
     owed = 0.0
     if state.tax_year is not None:
         this_year = state.taxbook.realized_between(
-            pd.Timestamp(f"{state.tax_year}-01-01") - pd.Timedelta(days=1), days[-1])
+            pd.Timestamp(f"{state.tax_year}-01-01") - pd.Timedelta(days=1), last_day)
         owed, _, _ = annual_tax(this_year, short_rate=rates.short_term_rate,
                                 long_rate=rates.long_term_rate, carryforward=state.carryforward)
         taxes[-1] += owed
@@ -428,14 +484,19 @@ def after_tax(state: AutopilotState, rates: TaxSettings) -> dict:
 
 def tax_summary(state: AutopilotState) -> dict:
     """Realised gains by term, taxes paid and the carryforward, for the report."""
-    # one pass, each piece's term read once; the sums in the same order as before
-    short = long = disallowed = 0
-    for r in state.taxbook.realized:
+    # one pass, each piece's term read once; the sums in the same order as before,
+    # continued from the book's sums over the pieces already summed (unchanged since)
+    book = state.taxbook
+    done, short, long, disallowed = book._sums or (0, 0, 0, 0)
+    realized = book.realized
+    for i in range(done, len(realized)):
+        r = realized[i]
         if r.term == "short":
             short += r.gain
         else:
             long += r.gain
         disallowed += r.disallowed
+    book._sums = (len(realized), short, long, disallowed)
     return {
         "realized_short_term": short,
         "realized_long_term": long,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from autoport.engines import orders
@@ -52,15 +53,14 @@ def orders_between(before: pd.Series, after: pd.Series, prices: pd.Series, value
     ``whole_shares`` (the engine's book says so) placed as such an engine places them
     (:func:`autoport.engines.orders.whole_shares`: a change under one share is no order)."""
     tickers = prices.index
-    before = before.reindex(tickers, fill_value=0.0).astype(float)
-    after = after.reindex(tickers, fill_value=0.0).astype(float)
-    delta = after - before
+    # the same arithmetic on the arrays (one value read per ticker, not a Series lookup each)
+    b, a = _on(before, tickers), _on(after, tickers)
+    d = a - b
     rate = costs.total_rate
     if whole_shares:
-        delta = orders.whole_shares(delta)
-    after = before + delta
-    # the same products on the arrays (one value read per ticker, not a Series lookup each)
-    b, a, d, p = (x.to_numpy(dtype=float) for x in (before, after, delta, prices))
+        d = orders.whole_shares(d)
+    a = b + d
+    p = prices.to_numpy(dtype=float)
     return [
         Order(t, whole(d[i]), float(p[i]), float(d[i] * p[i]), float(b[i] * p[i] / value),
               float(a[i] * p[i] / value), float(abs(d[i]) * p[i] * rate))
@@ -70,7 +70,21 @@ def orders_between(before: pd.Series, after: pd.Series, prices: pd.Series, value
 
 def holding_weights(shares: pd.Series, prices: pd.Series, value: float) -> pd.Series:
     """Value weights of ``shares`` at ``prices`` in a book worth ``value``."""
-    return (shares.reindex(prices.index, fill_value=0.0) * prices / value).astype(float)
+    if not prices.index.equals(shares.index) or prices.dtype != float or not isinstance(
+            value, float):
+        return (shares.reindex(prices.index, fill_value=0.0) * prices / value).astype(float)
+    # the same products on the arrays, named as pandas names them (a shared name, else None)
+    with np.errstate(all="ignore"):  # as pandas' operators
+        w = shares.to_numpy(dtype=float) * prices.to_numpy() / value
+    return pd.Series(w, index=prices.index,
+                     name=shares.name if shares.name == prices.name else None)
+
+
+def _on(x: pd.Series, tickers: pd.Index) -> np.ndarray:
+    """``x.reindex(tickers, fill_value=0.0).astype(float)``'s numbers."""
+    if x.index.equals(tickers):
+        return x.to_numpy(dtype=float)
+    return x.reindex(tickers, fill_value=0.0).to_numpy(dtype=float)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,16 @@ class Drift:
 
 def drift(current: pd.Series, target: pd.Series) -> Drift:
     """Drift of ``current`` from ``target`` over the union of their tickers (cash excluded)."""
+    if current.index.equals(target.index) and current.index.is_unique:
+        # the same tickers (the union is the index itself): pandas' numbers on the arrays
+        c, t = current.to_numpy(dtype=float), target.to_numpy(dtype=float)
+        d = c - t
+        if len(d) and np.isfinite(d).all():
+            a = np.abs(d)
+            return Drift(float(a.max()), str(current.index[int(np.argmax(a))]),
+                         float(a.sum() / 2.0),
+                         {str(k): float(v) for k, v in zip(current.index, d.tolist(),
+                                                           strict=True) if abs(v) > 1e-9})
     idx = current.index.union(target.index)
     diff = current.reindex(idx, fill_value=0.0) - target.reindex(idx, fill_value=0.0)
     if diff.empty:
