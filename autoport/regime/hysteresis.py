@@ -58,16 +58,20 @@ class Hysteresis:
 
     def __call__(self, probabilities: pd.DataFrame) -> pd.Series:
         """The regime acted on at each date of ``probabilities`` (see :func:`hysteresis`)."""
-        p = probabilities.to_numpy(dtype=float)
+        labels = self.labels(probabilities.to_numpy(dtype=float), list(probabilities.columns))
+        return pd.Series(labels.copy(), index=probabilities.index, name="active_regime")
+
+    def labels(self, p: np.ndarray, columns: list) -> np.ndarray:
+        """:meth:`__call__` of the probabilities as an array ``p`` (rows by date, ``columns``
+        their regimes): the regimes' names as a read-only object array, no Series."""
         n = len(self._seen)
-        columns = list(probabilities.columns)
         if not (n and len(p) >= n and columns == self._columns
                 and p.shape[1] == self._seen.shape[1]
                 and bool((p[:n].view(np.int64) == self._seen.view(np.int64)).all())):
             n = 0
-            self._seen, self._out, self._columns = p[:0].copy(), self._out[:0], columns
+            self._seen, self._out, self._columns = p[:0].copy(), self._out[:0], list(columns)
         self._walk(p, n)
-        return pd.Series(self._labels.copy(), index=probabilities.index, name="active_regime")
+        return self._labels
 
     def __deepcopy__(self, memo) -> Hysteresis:
         """A walk that continues apart from this one; its arrays are replaced, never written,
@@ -100,5 +104,6 @@ class Hysteresis:
         names = np.asarray(self._columns, dtype=object)
         self._out = np.concatenate([self._out[:start], out])
         self._labels = np.concatenate([self._labels[:start], names[out]])
+        self._labels.flags.writeable = False  # handed out by labels(): replaced, never written
         self._seen = np.concatenate([self._seen, p[start:]]) if start else p.copy()
         self._state = (active, streak, since)
