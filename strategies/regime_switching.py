@@ -335,14 +335,21 @@ def _switch_gain(history: pd.DataFrame, probability: np.ndarray, dates: pd.Index
     cov_all = np.atleast_2d(np.cov(x, rowvar=False, aweights=p))
     cov, market_cov, market_var = cov_all[:-1, :-1], cov_all[:-1, -1], cov_all[-1, -1]
     beta = market_cov / market_var if market_var > 0 else np.ones(len(cov))
-    cols = list(history.columns)
-    w_new = new.reindex(cols).fillna(0.0).to_numpy()
-    w_old = old.reindex(cols).fillna(0.0).to_numpy()
+    w_new, w_old = _on_columns(new, history.columns), _on_columns(old, history.columns)
 
     def utility(w: np.ndarray) -> float:
         return float(beta @ w * market_mean - 0.5 * risk_aversion * w @ cov @ w)
 
     return (utility(w_new) - utility(w_old)) * float(sessions)
+
+
+def _on_columns(weights: pd.Series, columns: pd.Index) -> np.ndarray:
+    """``weights.reindex(list(columns)).fillna(0.0).to_numpy()``; the weights' own values
+    (missing ones 0) when they are already on ``columns`` (the decision's portfolios are)."""
+    if weights.index.equals(columns) and weights.dtype == float:
+        w = weights.to_numpy()
+        return np.where(np.isnan(w), 0.0, w)
+    return weights.reindex(list(columns)).fillna(0.0).to_numpy()
 
 
 def _on_dates(values: np.ndarray, dates: pd.Index, on: pd.Index) -> np.ndarray:

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from autoport.errors import DataError
+from autoport.regime.appendable import append
 
 FEATURE_RET = "ret"
 FEATURE_VOL = "log_vol"
@@ -337,13 +338,11 @@ class FeatureStream:
             self._ewm, self._levels = state
         if all_ret is not None:
             self._ret = all_ret
-        grown = np.empty(values.shape, order="F")
-        grown[:n], grown[n:] = self._values, new_values
-        self._values = _frozen(grown)
+        self._values = append(self._values, new_values, order="F")  # in place: no copy
         self._gaps = self._gaps or bool(np.isnan(new_values).any())
         self._n = len(values)
         self._index = prices.index
-        self._rows = _frozen(np.concatenate([self._rows, rows]))
+        self._rows = append(self._rows, rows)
         self._m += len(rows)
         self._frame = None
 

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from autoport.errors import ConfigError
+from autoport.regime.appendable import append
 
 
 def hysteresis(
@@ -102,8 +103,8 @@ class Hysteresis:
                 active, since = int(top[i]), 0
             out[t - start] = active
         names = np.asarray(self._columns, dtype=object)
-        self._out = np.concatenate([self._out[:start], out])
-        self._labels = np.concatenate([self._labels[:start], names[out]])
-        self._labels.flags.writeable = False  # handed out by labels(): replaced, never written
-        self._seen = np.concatenate([self._seen, p[start:]]) if start else p.copy()
+        # (appended in place: the arrays handed out are views that keep their rows)
+        self._out = append(self._out[:start], out)
+        self._labels = append(self._labels[:start], names[out])
+        self._seen = append(self._seen if start else None, p[start:])
         self._state = (active, streak, since)

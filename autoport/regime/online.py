@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from autoport.errors import ConfigError, DataError
+from autoport.regime.appendable import append
 from autoport.regime.config import DetectorConfig
 from autoport.regime.features import _same_dates
 from autoport.regime.hmm import REGIMES, RegimeResult
@@ -314,7 +315,7 @@ class OnlineRegimeFilter:
                 f"({self._dates[-1]}); use sync() for a history that is not a continuation"
             )
         start = len(self._rows)
-        self._rows = np.concatenate([self._rows, values])
+        self._rows = append(self._rows, np.asarray(values, dtype=float))
         self._dates = index.copy() if start == 0 else self._dates.append(index)
         self._frame = None
         n, first_new = len(self._rows), len(self._probs)
@@ -334,7 +335,8 @@ class OnlineRegimeFilter:
             probs, self._carry = self._fits[-1].step(self._rows[r:end], self._carry)
             parts.append(probs)
             r = end
-        self._probs = np.concatenate(parts)
+        if len(parts) > 1:
+            self._probs = append(self._probs, np.concatenate(parts[1:]))
         return self._probs[first_new:]
 
     # ------------------------------------------------------------------ internals
