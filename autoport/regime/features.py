@@ -245,7 +245,13 @@ class FeatureStream:
 
     def arrays(self, prices: pd.DataFrame | pd.Series) -> tuple[np.ndarray, pd.Index, list]:
         """:meth:`__call__`'s frame as (values, dates, column names), without building the
-        frame (a decision reads the values; the values are read-only)."""
+        frame (a decision reads the values; the values are read-only).
+
+        Parameters
+        ----------
+        prices
+            Closes by date, as :meth:`__call__` takes them.
+        """
         frame = self._features_of(prices)
         self._last = prices
         if frame is None:

@@ -64,7 +64,15 @@ class Hysteresis:
 
     def labels(self, p: np.ndarray, columns: list) -> np.ndarray:
         """:meth:`__call__` of the probabilities as an array ``p`` (rows by date, ``columns``
-        their regimes): the regimes' names as a read-only object array, no Series."""
+        their regimes): the regimes' names as a read-only object array, no Series.
+
+        Parameters
+        ----------
+        p
+            Probabilities, shape (T, K), rows by date.
+        columns
+            The K regimes' names.
+        """
         n = len(self._seen)
         if not (n and len(p) >= n and columns == self._columns
                 and p.shape[1] == self._seen.shape[1]

@@ -263,7 +263,17 @@ class OnlineRegimeFilter:
     def sync_arrays(self, index: pd.Index, values: np.ndarray, columns: tuple) -> np.ndarray:
         """:meth:`sync` of the feature rows as arrays (dates, values, column names): the
         labelled rows' probabilities as a read-only array (columns in ``REGIMES`` order, dates
-        :attr:`labelled_dates`), without the frame a decision would not read."""
+        :attr:`labelled_dates`), without the frame a decision would not read.
+
+        Parameters
+        ----------
+        index
+            The rows' dates, shape (T,).
+        values
+            Feature rows, shape (T, F): the whole history up to now.
+        columns
+            The F feature names.
+        """
         n, m = len(self._rows), len(values)
         if n and tuple(columns) == self._columns:
             k = min(n, m)
