@@ -46,7 +46,7 @@ from autoport import configfile, portfolio
 from autoport.errors import DataError
 from autoport.regime.config import RegimeConfig, load_config
 from autoport.regime.features import FeatureStream
-from autoport.regime.hmm import HMMFit
+from autoport.regime.hmm import REGIMES, HMMFit
 from autoport.regime.hysteresis import Hysteresis
 from autoport.regime.logged import LoggedModel, load_logged_model
 from autoport.regime.online import OnlineRegimeFilter
@@ -112,23 +112,35 @@ class RegimeSwitching:
         """Filtered probabilities (online: each session's from the fit of its refit-grid point;
         a logged model's over the whole history) and the hysteresis regime path, from
         ``history`` only."""
+        probs, dates, columns, labels, fit = self._regime_arrays(history)
+        return (pd.DataFrame(probs.copy(), index=dates, columns=columns),
+                pd.Series(labels.copy(), index=dates, name="active_regime"), fit)
+
+    def _regime_arrays(self, history: pd.DataFrame
+                       ) -> tuple[np.ndarray, pd.Index, list, np.ndarray, HMMFit]:
+        """:meth:`regimes` as arrays: the probabilities (rows by date, read-only), their
+        dates, their columns, the hysteresis regime of each row (read-only) and the fit; a
+        decision reads a few rows of them, so no frame of the whole history is built."""
         kwargs = self.config.detector.feature_kwargs()
         stream = self._features
         if stream is None or stream.kwargs != {**kwargs, "horizons": tuple(kwargs["horizons"])}:
             stream = self._features = FeatureStream(**kwargs)
-        feats = stream(history)
         if self.logged is not None:
+            feats = stream(history)
             self.logged.check_out_of_sample(history.index[-1])
             fit = self.logged.fit
-            probs = fit.filter(feats)
+            frame = fit.filter(feats)
+            probs, dates, columns = frame.to_numpy(dtype=float), frame.index, list(frame.columns)
         else:
-            if len(feats) <= self.config.detector.min_train:
+            rows, index, names = stream.arrays(history)
+            if len(rows) <= self.config.detector.min_train:
                 raise DataError(
                     f"the regime model needs {self.config.detector.min_train} feature rows "
-                    f"before the first session it labels, got {len(feats)}; start later or "
+                    f"before the first session it labels, got {len(rows)}; start later or "
                     "lower detector.min_train"
                 )
-            probs = self._online.sync(feats)
+            probs = self._online.sync_arrays(index, rows, tuple(names))
+            dates, columns = self._online.labelled_dates, list(REGIMES)
             fit = self._online.last_fit
         s = self.config.strategy
         walk = self._hysteresis
@@ -136,7 +148,7 @@ class RegimeSwitching:
                 s.threshold, s.hold_days, s.min_hold):
             walk = self._hysteresis = Hysteresis(threshold=s.threshold, hold_days=s.hold_days,
                                                  min_hold=s.min_hold)
-        return probs, walk(probs), fit
+        return probs, dates, columns, walk.labels(probs, columns), fit
 
     def _solve(self, history: pd.DataFrame, regime: str) -> portfolio.Solution:
         """The regime's objective on its window: :func:`portfolio.solve`, with max Sharpe and
@@ -186,12 +198,12 @@ class RegimeSwitching:
                 f"the regime strategy needs {self.min_history} sessions of history, got "
                 f"{len(history)}; start the backtest later or lower detector.min_train"
             )
-        probs, active, fit = self.regimes(history)  # the detector reads the whole market
+        # the detector reads the whole market (numpy, not pandas: a decision reads the last rows)
+        probs, dates, columns, acted, fit = self._regime_arrays(history)
         seen = history.index
         history = self.investable(history)  # the portfolios hold the investable assets
         s = self.config.strategy
         today = history.index[-1]
-        acted = active.to_numpy()  # (numpy, not pandas, for the last rows: every decision)
         signal = str(acted[-1])
         # the regime held since the last decision; a history that does not continue the last
         # one (a new backtest) starts afresh from the signal
@@ -204,18 +216,19 @@ class RegimeSwitching:
             old, old_result = self._target(history, held)
             switch_cost = float((weights - old).abs().sum()) * s.cost_bps / 1e4
             stats = fit.state_stats[signal]
-            gain = expected_switch_gain(
-                history, probs[signal], weights, old, market_mean=stats["mean_return_daily"],
-                risk_aversion=s.risk_aversion, sessions=stats["expected_duration_days"],
+            gain = _switch_gain(
+                history, probs[:, columns.index(signal)], dates, weights, old,
+                market_mean=stats["mean_return_daily"], risk_aversion=s.risk_aversion,
+                sessions=stats["expected_duration_days"],
             )
             if gain < s.min_gain_to_cost * switch_cost:
                 regime, weights, result, kept = held, old, old_result, True
         self._held = (today, regime)
         last_year = acted[-252:]
         pol = s.regimes[regime]
-        now = probs.to_numpy()[-1]
+        now = probs[-1]
         top = int(np.argmax(now))  # idxmax's first maximum
-        filtered, filtered_p = str(probs.columns[top]), now[top]
+        filtered, filtered_p = str(columns[top]), now[top]
         if kept:
             switch_note = (f"; kept {held}: switching to {signal} was est. to gain {gain:.3%} "
                            f"over its expected {fit.state_stats[signal]['expected_duration_days']:.0f}"
@@ -241,7 +254,7 @@ class RegimeSwitching:
                 "regime": regime,
                 "signal_regime": signal,
                 "filtered_regime": filtered,
-                "probabilities": dict(zip(probs.columns, now.tolist())),
+                "probabilities": dict(zip(columns, now.tolist())),
                 "previous_regime": held,
                 "switch_cost": switch_cost,
                 "switch_expected_gain": gain,
@@ -297,24 +310,55 @@ def expected_switch_gain(
     they describe that regime; cash earns 0. The daily difference is multiplied by the regime's
     expected duration ``sessions``. Uses the history up to the decision only.
     """
+    return _switch_gain(history, regime_probability.to_numpy(), regime_probability.index, new,
+                        old, market_mean=market_mean, risk_aversion=risk_aversion,
+                        sessions=sessions)
+
+
+def _switch_gain(history: pd.DataFrame, probability: np.ndarray, dates: pd.Index,
+                 new: pd.Series, old: pd.Series, *, market_mean: float, risk_aversion: float,
+                 sessions: float) -> float:
+    """:func:`expected_switch_gain` with the regime's probability as an array by ``dates``
+    (what a decision holds), read on the return dates by a binary search of two increasing
+    datetime indexes (``reindex`` builds a hash table of every date for each history; any
+    other index is reindexed the usual way): the same numbers."""
     values = history.to_numpy(dtype=float)
     if np.isfinite(values).all():  # pct_change's numbers, row-major as pandas returns them
-        x, dates = np.ascontiguousarray(values[1:] / values[:-1] - 1.0), history.index[1:]
+        x, on = np.ascontiguousarray(values[1:] / values[:-1] - 1.0), history.index[1:]
     else:
         returns = history.pct_change().iloc[1:]
-        x, dates = returns.to_numpy(), returns.index
-    p = regime_probability.reindex(dates).fillna(0.0).to_numpy()
+        x, on = returns.to_numpy(), returns.index
+    p = _on_dates(probability, dates, on)
     if p.sum() <= 1.0:  # less than one session's worth of evidence about this regime
         return 0.0
     x = np.column_stack([x, x.mean(axis=1)])  # last column: the equal-weight market
     cov_all = np.atleast_2d(np.cov(x, rowvar=False, aweights=p))
     cov, market_cov, market_var = cov_all[:-1, :-1], cov_all[:-1, -1], cov_all[-1, -1]
     beta = market_cov / market_var if market_var > 0 else np.ones(len(cov))
-    cols = list(history.columns)
-    w_new = new.reindex(cols).fillna(0.0).to_numpy()
-    w_old = old.reindex(cols).fillna(0.0).to_numpy()
+    w_new, w_old = _on_columns(new, history.columns), _on_columns(old, history.columns)
 
     def utility(w: np.ndarray) -> float:
         return float(beta @ w * market_mean - 0.5 * risk_aversion * w @ cov @ w)
 
     return (utility(w_new) - utility(w_old)) * float(sessions)
+
+
+def _on_columns(weights: pd.Series, columns: pd.Index) -> np.ndarray:
+    """``weights.reindex(list(columns)).fillna(0.0).to_numpy()``; the weights' own values
+    (missing ones 0) when they are already on ``columns`` (the decision's portfolios are)."""
+    if weights.index.equals(columns) and weights.dtype == float:
+        w = weights.to_numpy()
+        return np.where(np.isnan(w), 0.0, w)
+    return weights.reindex(list(columns)).fillna(0.0).to_numpy()
+
+
+def _on_dates(values: np.ndarray, dates: pd.Index, on: pd.Index) -> np.ndarray:
+    """``pd.Series(values, dates).reindex(on).fillna(0.0).to_numpy()``."""
+    if (isinstance(dates, pd.DatetimeIndex) and isinstance(on, pd.DatetimeIndex)
+            and dates.dtype == on.dtype and len(dates)):
+        a, b = dates.asi8, on.asi8
+        if (np.diff(a) > 0).all() and (np.diff(b) > 0).all():
+            pos = np.minimum(a.searchsorted(b), len(a) - 1)
+            out = np.where(a[pos] == b, np.asarray(values, dtype=float)[pos], 0.0)
+            return np.where(np.isnan(out), 0.0, out)
+    return pd.Series(values, index=dates).reindex(on).fillna(0.0).to_numpy()

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from autoport.errors import DataError
+from autoport.regime.appendable import append
 
 FEATURE_RET = "ret"
 FEATURE_VOL = "log_vol"
@@ -235,23 +236,48 @@ class FeatureStream:
         when ``prices`` continues the history seen. The frame is read-only."""
         frame = self._features_of(prices)
         self._last = prices
+        if frame is None:  # the state's rows, as a frame (built once per history)
+            if self._frame is None:
+                self._frame = pd.DataFrame(self._rows, index=self._dates(),
+                                           columns=self._names, copy=False)
+            frame = self._frame
         return frame
 
-    def _features_of(self, prices: pd.DataFrame | pd.Series) -> pd.DataFrame:
+    def arrays(self, prices: pd.DataFrame | pd.Series) -> tuple[np.ndarray, pd.Index, list]:
+        """:meth:`__call__`'s frame as (values, dates, column names), without building the
+        frame (a decision reads the values; the values are read-only).
+
+        Parameters
+        ----------
+        prices
+            Closes by date, as :meth:`__call__` takes them.
+        """
+        frame = self._features_of(prices)
+        self._last = prices
+        if frame is None:
+            return self._rows, self._dates(), self._names
+        return frame.to_numpy(dtype=float), frame.index, list(frame.columns)
+
+    def _features_of(self, prices: pd.DataFrame | pd.Series) -> pd.DataFrame | None:
+        """The features of a history that keeps no state (a series, a ragged panel's
+        per-asset returns) or None: they are the state's rows, brought to ``prices``."""
         if not isinstance(prices, pd.DataFrame):
             self.reset()
             self._gaps = bool(prices.isna().any())
             return build_features(prices, **self.kwargs)
         values = prices.to_numpy(dtype=float)
         n = self._n
-        if (n and len(prices) >= n and self._frame is not None
+        if (n and len(prices) >= n and self._rows is not None
                 and prices.columns.equals(self._columns)
-                and prices.index[:n].equals(self._index[:n])
+                and _same_dates(prices.index, self._index, n)
                 and _same(values[:n], self._values[:n])):
             if len(prices) > n:
                 self._extend(prices, values)
-            return self._frame
+            return None
         return self._rebuild(prices, values)
+
+    def _dates(self) -> pd.Index:
+        return self._index[self._n - self._m: self._n]
 
     # ------------------------------------------------------------------ internals
     def _rebuild(self, prices: pd.DataFrame, values: np.ndarray) -> pd.DataFrame:
@@ -283,8 +309,8 @@ class FeatureStream:
         self._names = list(frame.columns)
         self._rows = _frozen(frame.to_numpy(dtype=float).copy())
         self._m = len(frame)
-        self._publish()
-        return self._frame
+        self._frame = None
+        return None
 
     def _extend(self, prices: pd.DataFrame, values: np.ndarray) -> None:
         """Compute the feature rows of ``prices``' rows after the ``_n`` seen, then commit."""
@@ -318,19 +344,13 @@ class FeatureStream:
             self._ewm, self._levels = state
         if all_ret is not None:
             self._ret = all_ret
-        grown = np.empty(values.shape, order="F")
-        grown[:n], grown[n:] = self._values, new_values
-        self._values = _frozen(grown)
+        self._values = append(self._values, new_values, order="F")  # in place: no copy
         self._gaps = self._gaps or bool(np.isnan(new_values).any())
         self._n = len(values)
         self._index = prices.index
-        self._rows = _frozen(np.concatenate([self._rows, rows]))
+        self._rows = append(self._rows, rows)
         self._m += len(rows)
-        self._publish()
-
-    def _publish(self) -> None:
-        self._frame = pd.DataFrame(self._rows, index=self._index[self._n - self._m: self._n],
-                                   columns=self._names, copy=False)
+        self._frame = None
 
     def __deepcopy__(self, memo) -> FeatureStream:
         """A stream that continues apart from this one: its arrays are never written after
@@ -344,6 +364,16 @@ class FeatureStream:
 def _frozen(a: np.ndarray) -> np.ndarray:
     a.flags.writeable = False
     return a
+
+
+def _same_dates(index: pd.Index, seen: pd.Index, n: int) -> bool:
+    """``index[:n].equals(seen[:n])``; on two datetime indexes of one unit and time zone by
+    their int64 values (no two index slices built at every call)."""
+    if (isinstance(index, pd.DatetimeIndex) and isinstance(seen, pd.DatetimeIndex)
+            and index.dtype == seen.dtype):
+        a, b = index.asi8, seen.asi8
+        return len(a) >= n and len(b) >= n and bool((a[:n] == b[:n]).all())
+    return index[:n].equals(seen[:n])
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:

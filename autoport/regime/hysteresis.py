@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from autoport.errors import ConfigError
+from autoport.regime.appendable import append
 
 
 def hysteresis(
@@ -58,16 +59,28 @@ class Hysteresis:
 
     def __call__(self, probabilities: pd.DataFrame) -> pd.Series:
         """The regime acted on at each date of ``probabilities`` (see :func:`hysteresis`)."""
-        p = probabilities.to_numpy(dtype=float)
+        labels = self.labels(probabilities.to_numpy(dtype=float), list(probabilities.columns))
+        return pd.Series(labels.copy(), index=probabilities.index, name="active_regime")
+
+    def labels(self, p: np.ndarray, columns: list) -> np.ndarray:
+        """:meth:`__call__` of the probabilities as an array ``p`` (rows by date, ``columns``
+        their regimes): the regimes' names as a read-only object array, no Series.
+
+        Parameters
+        ----------
+        p
+            Probabilities, shape (T, K), rows by date.
+        columns
+            The K regimes' names.
+        """
         n = len(self._seen)
-        columns = list(probabilities.columns)
         if not (n and len(p) >= n and columns == self._columns
                 and p.shape[1] == self._seen.shape[1]
                 and bool((p[:n].view(np.int64) == self._seen.view(np.int64)).all())):
             n = 0
-            self._seen, self._out, self._columns = p[:0].copy(), self._out[:0], columns
+            self._seen, self._out, self._columns = p[:0].copy(), self._out[:0], list(columns)
         self._walk(p, n)
-        return pd.Series(self._labels.copy(), index=probabilities.index, name="active_regime")
+        return self._labels
 
     def __deepcopy__(self, memo) -> Hysteresis:
         """A walk that continues apart from this one; its arrays are replaced, never written,
@@ -98,7 +111,8 @@ class Hysteresis:
                 active, since = int(top[i]), 0
             out[t - start] = active
         names = np.asarray(self._columns, dtype=object)
-        self._out = np.concatenate([self._out[:start], out])
-        self._labels = np.concatenate([self._labels[:start], names[out]])
-        self._seen = np.concatenate([self._seen, p[start:]]) if start else p.copy()
+        # (appended in place: the arrays handed out are views that keep their rows)
+        self._out = append(self._out[:start], out)
+        self._labels = append(self._labels[:start], names[out])
+        self._seen = append(self._seen if start else None, p[start:])
         self._state = (active, streak, since)

@@ -49,7 +49,9 @@ import numpy as np
 import pandas as pd
 
 from autoport.errors import ConfigError, DataError
+from autoport.regime.appendable import append
 from autoport.regime.config import DetectorConfig
+from autoport.regime.features import _same_dates
 from autoport.regime.hmm import REGIMES, RegimeResult
 from autoport.regime.models import Detector, HMMDetector, RegimeFit, make_detector
 
@@ -210,10 +212,8 @@ class OnlineRegimeFilter:
     def probabilities(self) -> pd.DataFrame:
         """Filtered probabilities of every labelled row (bull, bear, sideways columns)."""
         if self._frame is None:
-            self._frame = pd.DataFrame(
-                self._probs, index=self._dates[self.min_train:len(self._rows)],
-                columns=list(REGIMES),
-            )
+            self._frame = pd.DataFrame(self._probs, index=self.labelled_dates,
+                                       columns=list(REGIMES))
         return self._frame
 
     def result(self) -> RegimeResult:
@@ -256,22 +256,42 @@ class OnlineRegimeFilter:
             Feature rows by date, shape (T, F) (:mod:`autoport.regime.features`): the whole
             history up to now.
         """
-        n, m = len(self._rows), len(features)
-        values = features.to_numpy(dtype=float)
-        if n and tuple(features.columns) == self._columns:
+        self.sync_arrays(features.index, features.to_numpy(dtype=float),
+                         tuple(features.columns))
+        return self.probabilities
+
+    def sync_arrays(self, index: pd.Index, values: np.ndarray, columns: tuple) -> np.ndarray:
+        """:meth:`sync` of the feature rows as arrays (dates, values, column names): the
+        labelled rows' probabilities as a read-only array (columns in ``REGIMES`` order, dates
+        :attr:`labelled_dates`), without the frame a decision would not read.
+
+        Parameters
+        ----------
+        index
+            The rows' dates, shape (T,).
+        values
+            Feature rows, shape (T, F): the whole history up to now.
+        columns
+            The F feature names.
+        """
+        n, m = len(self._rows), len(values)
+        if n and tuple(columns) == self._columns:
             k = min(n, m)
-            if features.index[:k].equals(self._dates[:k]) and np.array_equal(
-                values[:k], self._rows[:k]
-            ):
+            if _same_dates(index, self._dates, k) and np.array_equal(values[:k], self._rows[:k]):
                 if m > n:
-                    self._add(features.index[n:], values[n:], self._columns)
+                    self._add(index[n:], values[n:], self._columns)
                 elif m < n:
                     self._truncate(m)
-                return self.probabilities
+                return self._probs
         self.reset()
         if m:
-            self._add(features.index, values, tuple(features.columns))
-        return self.probabilities
+            self._add(index, values, tuple(columns))
+        return self._probs
+
+    @property
+    def labelled_dates(self) -> pd.Index:
+        """The dates of the labelled rows (those :attr:`probabilities` holds)."""
+        return self._dates[self.min_train:len(self._rows)]
 
     def update(self, rows: pd.DataFrame) -> pd.DataFrame:
         """Add ``rows`` (dated after every row seen) and return the new rows' probabilities
@@ -305,7 +325,7 @@ class OnlineRegimeFilter:
                 f"({self._dates[-1]}); use sync() for a history that is not a continuation"
             )
         start = len(self._rows)
-        self._rows = np.concatenate([self._rows, values])
+        self._rows = append(self._rows, np.asarray(values, dtype=float))
         self._dates = index.copy() if start == 0 else self._dates.append(index)
         self._frame = None
         n, first_new = len(self._rows), len(self._probs)
@@ -325,7 +345,8 @@ class OnlineRegimeFilter:
             probs, self._carry = self._fits[-1].step(self._rows[r:end], self._carry)
             parts.append(probs)
             r = end
-        self._probs = np.concatenate(parts)
+        if len(parts) > 1:
+            self._probs = append(self._probs, np.concatenate(parts[1:]))
         return self._probs[first_new:]
 
     # ------------------------------------------------------------------ internals
