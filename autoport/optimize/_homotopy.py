@@ -140,20 +140,59 @@ def _dense(cov, free, cons, r_mat, d, cov_free=None):
     rhs = np.empty((nf + mc, 2))
     rhs[:nf] = r_mat
     rhs[nf:] = d
-    sol = np.linalg.solve(kkt, rhs)
+    sol = solve(kkt, rhs)
     return sol[:nf], sol[nf:]
+
+
+_GESV = getattr(getattr(np.linalg, "_umath_linalg", None), "solve", None)
+
+
+def solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.linalg.solve(a, b)`` for a float64 square ``a`` and a 2-d float64 ``b``: the same
+    LAPACK gufunc, so the same floats, without the wrapper's type and shape checks (half the
+    time of a 20×20 solve, several of which each decision runs). Raises ``LinAlgError`` on a
+    singular ``a``, as the wrapper does."""
+    if _GESV is None or b.ndim != 2:  # another numpy's layout: the public function
+        return np.linalg.solve(a, b)
+    with np.errstate(invalid="raise", over="ignore", divide="ignore", under="ignore"):
+        try:
+            return _GESV(a, b, signature="dd->d")
+        except FloatingPointError:
+            raise np.linalg.LinAlgError("Singular matrix") from None
 
 
 def _solve_active_set(mu, cov, r: Resolved, g_mat, h, state, act, free, fixed, failure: str):
     """One dense KKT solve of an active set: its λ-affine weights and multipliers
-    (:func:`_expand`'s six arrays); ``failure`` names the place when the system is singular."""
+    (:func:`_expand`'s six arrays); ``failure`` names the place when the system is singular.
+
+    The system and right-hand side of :func:`_system` and :func:`_dense`, written straight
+    into the KKT matrix (the same floats in the same places: no intermediate blocks)."""
+    nf, na, nx = len(free), len(act), len(fixed)
+    lb, ub = r.lb, r.ub
     cov_free = cov.take(free, axis=0)
-    cons, r_mat, d, w_fixed = _system(mu, cov, r, g_mat, h, state, act, free, fixed, cov_free)
+    w_fixed = np.where(state.take(fixed) < 0, lb.take(fixed), ub.take(fixed))
+    size = nf + 1 + na
+    kkt = np.zeros((size, size))
+    kkt[:nf, :nf] = cov_free.take(free, axis=1)
+    kkt[:nf, nf] = 1.0
+    kkt[nf, :nf] = 1.0
+    rhs = np.zeros((size, 2))  # columns: constant part, coefficient of λ
+    if nx:
+        rhs[:nf, 0] = -cov_free.take(fixed, axis=1) @ w_fixed
+    rhs[:nf, 1] = mu.take(free)
+    rhs[nf, 0] = r.budget - w_fixed.sum()
+    if na:
+        g_act = g_mat.take(act, axis=0)
+        g_free = g_act.take(free, axis=1)
+        kkt[:nf, nf + 1:] = g_free.T
+        kkt[nf + 1:, :nf] = g_free
+        rhs[nf + 1:, 0] = h.take(act) - g_act.take(fixed, axis=1) @ w_fixed
     try:
-        sol_w, y = _dense(cov, free, cons, r_mat, d, cov_free)
+        sol = solve(kkt, rhs)
     except np.linalg.LinAlgError:
         _give_up(failure)
-    return _expand(mu, cov, g_mat, len(mu), state, act, free, fixed, sol_w, y, w_fixed)
+    return _expand(mu, cov, g_mat, len(mu), state, act, free, fixed, sol[:nf], sol[nf:],
+                   w_fixed)
 
 
 def _expand(mu, cov, g_mat, n, state, act, free, fixed, sol_w, y, w_fixed):
@@ -252,7 +291,7 @@ def walk(mu: np.ndarray, cov: np.ndarray, r: Resolved, w_start: np.ndarray | Non
             if inv is not None:
                 m_r = inv.m @ r_mat
                 m_ct = inv.m @ cons.T
-                y = np.linalg.solve(cons @ m_ct, cons @ m_r - d)
+                y = solve(cons @ m_ct, cons @ m_r - d)
                 sol_w = m_r - m_ct @ y
             else:
                 sol_w, y = _dense(cov, free, cons, r_mat, d)
@@ -422,13 +461,17 @@ def min_variance(mu: np.ndarray, cov: np.ndarray, r: Resolved,
     _give_up("the walk left λ = 0 without a clean start")
 
 
-def _certify_at(mu, r: Resolved, seg: Segment, lam: float, rows=None) -> None:
-    """``rows``: :func:`_rows` of ``r`` when the caller has them."""
+def _certify_at(mu, r: Resolved, seg: Segment, lam: float, rows=None, point=None) -> None:
+    """``rows``: :func:`_rows` of ``r`` when the caller has them; ``point``: the weights at
+    ``lam``, their return and multipliers ``(w, μᵀw, bound, row)`` when the caller has them
+    (the same arithmetic as here)."""
     g_mat, h = _rows(r) if rows is None else rows
-    w = seg.w0 + lam * seg.w1
-    if not _certified_many(w[None, :], r.lb, r.ub, g_mat, h, r.budget, mu,
-                           np.array([float(mu @ w)]), (seg.mult0 + lam * seg.mult1)[None, :],
-                           (seg.row0 + lam * seg.row1)[None, :]):
+    if point is None:
+        w = seg.w0 + lam * seg.w1
+        point = (w, float(mu @ w), seg.mult0 + lam * seg.mult1, seg.row0 + lam * seg.row1)
+    w, ret, bound_mult, row_mult = point
+    if not _certified_many(w[None, :], r.lb, r.ub, g_mat, h, r.budget, mu, np.array([ret]),
+                           bound_mult[None, :], row_mult[None, :]):
         _give_up(f"KKT certificate failed at λ={lam:.4g}")
 
 
@@ -442,7 +485,7 @@ def _peak(mu, cov, seg: Segment, rf: float):
 
 def settle(mu: np.ndarray, cov: np.ndarray, r: Resolved, state: np.ndarray,
            active: np.ndarray | None = None, *, lam: float | None = 0.0, rf: float = 0.0,
-           max_iter: int | None = None, batch: bool = True):
+           max_iter: int | None = None, batch: bool = True, rows=None):
     """The path's point at ``lam`` (or, ``lam=None``, at its Sharpe peak) from a guessed
     active set, without walking: solve the guess, fix or release the broken conditions,
     repeat. Returns (weights, segment of the final active set).
@@ -457,9 +500,10 @@ def settle(mu: np.ndarray, cov: np.ndarray, r: Resolved, state: np.ndarray,
     :func:`exact` does. Raises :class:`PathFailed` when the guesses do not settle (ties, or the
     peak lies where this cannot find it): the caller walks instead. ``batch=False``: one
     change at a time throughout (the settle before issue 13 item 3, kept for comparison).
+    ``rows``: :func:`_rows` of ``r`` when the caller has them.
     """
     n = len(mu)
-    g_mat, h = _rows(r)
+    g_mat, h = _rows(r) if rows is None else rows
     lb, ub = r.lb, r.ub
     state = state.copy()
     active = np.zeros(len(h), dtype=bool) if active is None else active.copy()
@@ -468,7 +512,8 @@ def settle(mu: np.ndarray, cov: np.ndarray, r: Resolved, state: np.ndarray,
     for _ in range(max_iter or 4 * n + 20):
         free, fixed = np.where(state == 0)[0], np.where(state != 0)[0]
         try:
-            w, seg, at = _settle_step(mu, cov, r, g_mat, h, state, active, free, fixed, lam, rf)
+            w, ret, seg, at = _settle_step(mu, cov, r, g_mat, h, state, active, free, fixed,
+                                           lam, rf)
         except PathFailed:
             if back is None:
                 raise
@@ -476,10 +521,14 @@ def settle(mu: np.ndarray, cov: np.ndarray, r: Resolved, state: np.ndarray,
             back, batch = None, False
             _apply(state, active, event)
             continue
-        event = _violations(w, free, fixed, seg.act, active, lb, ub, g_mat, h,
-                            seg.mult0 + at * seg.mult1, seg.row0 + at * seg.row1)
+        bound_mult, row_mult = seg.mult0 + at * seg.mult1, seg.row0 + at * seg.row1
+        w_free = w.take(free)
+        gaps = lb.take(free) - w_free, w_free - ub.take(free)  # below lb, above ub
+        event = _violations(w, free, fixed, seg.act, active, lb, ub, g_mat, h, bound_mult,
+                            row_mult, gaps)
         if event is None:
-            _certify_at(mu, r, seg, at, (g_mat, h))
+            _certify_at(mu, r, seg, at, (g_mat, h),
+                        (w, float(mu @ w) if ret is None else ret, bound_mult, row_mult))
             return w, seg
         back = None
         if batch:
@@ -487,7 +536,7 @@ def settle(mu: np.ndarray, cov: np.ndarray, r: Resolved, state: np.ndarray,
             batch = key not in seen
             seen.add(key)
         if batch and event[0] in ("fix", "release"):
-            changes = _bound_changes(w, free, fixed, lb, ub, seg.mult0 + at * seg.mult1)
+            changes = _bound_changes(w, free, fixed, lb, ub, bound_mult, gaps)
             if len(changes) > 1:
                 back = (state.copy(), active.copy(), event)
                 for i, code in changes:
@@ -495,6 +544,29 @@ def settle(mu: np.ndarray, cov: np.ndarray, r: Resolved, state: np.ndarray,
                 continue
         _apply(state, active, event)
     _give_up("the active set did not settle")
+
+
+def below_rf(mu: np.ndarray, r: Resolved, rf: float) -> bool:
+    """True when no weights within the budget and the bounds return more than ``rf`` (by a
+    margin far above rounding): max Sharpe is then undefined, which :func:`max_sharpe` finds
+    only after walking the whole path. The highest return fills the best assets to their caps
+    from their floors; with general rows or an unbounded weight this says False (ask the path).
+    """
+    lb, ub = r.lb, r.ub
+    if len(_rows(r)[1]) or not (np.isfinite(lb).all() and np.isfinite(ub).all()):
+        return False
+    room = r.budget - float(lb.sum())
+    if room < 0:
+        return False
+    best = float(mu @ lb)
+    for i in np.argsort(-mu, kind="stable"):
+        if room <= 0:
+            break
+        take = min(room, float(ub[i] - lb[i]))
+        best += take * float(mu[i])
+        room -= take
+    margin = 1e-9 * max(1.0, abs(rf), float(np.abs(mu).max()))
+    return room <= 1e-12 and best < rf - margin
 
 
 def peak_lambda(mu, cov, seg: Segment, rf: float) -> float | None:
@@ -506,24 +578,30 @@ def peak_lambda(mu, cov, seg: Segment, rf: float) -> float | None:
 
 
 def _settle_step(mu, cov, r, g_mat, h, state, active, free, fixed, lam, rf):
-    """One iterate of :func:`settle`: (weights at ``lam`` or the peak, segment, its λ)."""
+    """One iterate of :func:`settle`: (weights at ``lam`` or the peak, their return at the
+    peak (None at a given ``lam``), segment, its λ)."""
     if len(free) == 0:
         _give_up("no free weights")
-    act = _independent_rows(np.where(active)[0], g_mat, free)
-    active[:] = False
-    active[act] = True
+    if len(active):
+        act = _independent_rows(np.where(active)[0], g_mat, free)
+        active[:] = False
+        active[act] = True
+    else:  # no general rows (bounds only): nothing to choose
+        act = np.where(active)[0]
     w0, w1, mult0, mult1, lam0, lam1 = _solve_active_set(
         mu, cov, r, g_mat, h, state, act, free, fixed, "singular KKT system")
     seg = Segment(0.0, np.inf, w0, w1, fixed, mult0, mult1, act, lam0, lam1, state.copy(),
                   False, False)
-    at = lam
+    if lam is not None:
+        return w0 + lam * w1, None, seg, lam
+    at = peak_lambda(mu, cov, seg, rf)
     if at is None:
-        at = peak_lambda(mu, cov, seg, rf)
-        if at is None:
-            _give_up("no Sharpe peak on this active set")
-        if float(mu @ (w0 + at * w1)) - rf <= 0:
-            _give_up("the peak does not beat the risk-free rate")
-    return w0 + at * w1, seg, at
+        _give_up("no Sharpe peak on this active set")
+    w = w0 + at * w1
+    ret = float(mu @ w)
+    if ret - rf <= 0:
+        _give_up("the peak does not beat the risk-free rate")
+    return w, ret, seg, at
 
 
 def _apply(state, active, event) -> None:
@@ -536,22 +614,25 @@ def _apply(state, active, event) -> None:
         active[i] = kind == "add"
 
 
-def _bound_changes(w, free, fixed, lb, ub, bound_mult) -> list[tuple[int, int]]:
+def _bound_changes(w, free, fixed, lb, ub, bound_mult, gaps=None) -> list[tuple[int, int]]:
     """Every bound :func:`_violations` would act on, as (weight, new state): the free weights
-    past a bound and the fixed ones whose multiplier is negative, at its thresholds."""
-    out = [(int(i), -1) for i in free[lb[free] - w[free] > 1e-10]]
-    out += [(int(i), 1) for i in free[w[free] - ub[free] > 1e-10]]
+    past a bound and the fixed ones whose multiplier is negative, at its thresholds.
+    ``gaps``: ``(lb[free] − w[free], w[free] − ub[free])`` when the caller has them."""
+    below, above = (lb[free] - w[free], w[free] - ub[free]) if gaps is None else gaps
+    out = [(int(i), -1) for i in free[below > 1e-10]]
+    out += [(int(i), 1) for i in free[above > 1e-10]]
     if len(fixed):
         size = max(1.0, float(np.abs(bound_mult).max()))
         out += [(int(i), 0) for i in fixed[-bound_mult > 1e-10 * size]]
     return out
 
 
-def active_rows(r: Resolved, seg: Segment) -> np.ndarray:
+def active_rows(r: Resolved, seg: Segment, rows=None) -> np.ndarray:
     """The segment's active general rows (groups, ESG floor) as the mask :func:`settle` takes:
     a warm start needs them beside ``seg.state``, or a binding group limit is first dropped and
-    the guess can lose its Sharpe peak before the limit is added back."""
-    mask = np.zeros(len(_rows(r)[1]), dtype=bool)
+    the guess can lose its Sharpe peak before the limit is added back. ``rows``: :func:`_rows`
+    of ``r`` when the caller has them."""
+    mask = np.zeros(len((_rows(r) if rows is None else rows)[1]), dtype=bool)
     mask[np.asarray(seg.act, dtype=int)] = True
     return mask
 
@@ -692,13 +773,16 @@ class _Inverse:
         self.idx.append(j)
 
 
-def _violations(w, free, fixed, act, active, lb, ub, g_mat, h, bound_mult, row_mult):
-    """The worst broken condition at the current λ as an event, or None when all hold."""
+def _violations(w, free, fixed, act, active, lb, ub, g_mat, h, bound_mult, row_mult,
+                gaps=None):
+    """The worst broken condition at the current λ as an event, or None when all hold.
+    ``gaps``: ``(lb[free] − w[free], w[free] − ub[free])`` when the caller has them."""
     worst, event = 1e-10, None
     if len(free):
-        w_free = w[free]
-        below = lb[free] - w_free
-        above = w_free - ub[free]
+        if gaps is None:
+            w_free = w[free]
+            gaps = lb[free] - w_free, w_free - ub[free]
+        below, above = gaps
         j = int(below.argmax())
         if below[j] > worst:
             worst, event = below[j], ("fix", int(free[j]), -1)
