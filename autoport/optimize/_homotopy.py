@@ -25,6 +25,8 @@ import numpy as np
 from autoport.optimize.constraints import Resolved
 
 TOL = 1e-9
+_NO_ROWS = np.zeros(0, dtype=np.intp)  # the active rows of a problem without general rows
+_NO_ROWS.setflags(write=False)
 
 
 class PathFailed(Exception):
@@ -144,19 +146,21 @@ def _dense(cov, free, cons, r_mat, d, cov_free=None):
     return sol[:nf], sol[nf:]
 
 
-_GESV = getattr(getattr(np.linalg, "_umath_linalg", None), "solve", None)
+_LAPACK = getattr(np.linalg, "_umath_linalg", None)
+_GESV = {2: getattr(_LAPACK, "solve", None), 1: getattr(_LAPACK, "solve1", None)}
 
 
 def solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``np.linalg.solve(a, b)`` for a float64 square ``a`` and a 2-d float64 ``b``: the same
-    LAPACK gufunc, so the same floats, without the wrapper's type and shape checks (half the
-    time of a 20×20 solve, several of which each decision runs). Raises ``LinAlgError`` on a
-    singular ``a``, as the wrapper does."""
-    if _GESV is None or b.ndim != 2:  # another numpy's layout: the public function
-        return np.linalg.solve(a, b)
+    """``np.linalg.solve(a, b)`` for a float64 square ``a`` and a float64 ``b`` (1-d or 2-d):
+    the gufunc it calls, so the same floats, without the wrapper's type and shape checks (half
+    the time of a 20×20 solve, of which each decision runs a dozen). Raises ``LinAlgError`` on
+    a singular ``a``, as the wrapper does."""
+    gesv = _GESV.get(b.ndim)
+    if gesv is None or a.dtype != np.float64 or b.dtype != np.float64:
+        return np.linalg.solve(a, b)  # another numpy's layout, or other types
     with np.errstate(invalid="raise", over="ignore", divide="ignore", under="ignore"):
         try:
-            return _GESV(a, b, signature="dd->d")
+            return gesv(a, b, signature="dd->d")
         except FloatingPointError:
             raise np.linalg.LinAlgError("Singular matrix") from None
 
@@ -282,9 +286,12 @@ def walk(mu: np.ndarray, cov: np.ndarray, r: Resolved, w_start: np.ndarray | Non
         # an active row that adds nothing on the free weights (it holds through fixed ones, or
         # repeats the budget) would make the system singular: leave it inactive; the
         # inactive-row checks re-add it if it is ever about to break
-        act = _independent_rows(np.where(active)[0], g_mat, free)
-        active[:] = False
-        active[act] = True
+        if len(active):
+            act = _independent_rows(np.where(active)[0], g_mat, free)
+            active[:] = False
+            active[act] = True
+        else:
+            act = _NO_ROWS
         # stationarity on the free block: Σ_FF w_F + Cᵀy = r, with C w_F = d (y: multipliers)
         cons, r_mat, d, w_fixed = _system(mu, cov, r, g_mat, h, state, act, free, fixed)
         try:
@@ -470,8 +477,7 @@ def _certify_at(mu, r: Resolved, seg: Segment, lam: float, rows=None, point=None
         w = seg.w0 + lam * seg.w1
         point = (w, float(mu @ w), seg.mult0 + lam * seg.mult1, seg.row0 + lam * seg.row1)
     w, ret, bound_mult, row_mult = point
-    if not _certified_many(w[None, :], r.lb, r.ub, g_mat, h, r.budget, mu, np.array([ret]),
-                           bound_mult[None, :], row_mult[None, :]):
+    if not _certified_one(w, r.lb, r.ub, g_mat, h, r.budget, mu, ret, bound_mult, row_mult):
         _give_up(f"KKT certificate failed at λ={lam:.4g}")
 
 
@@ -556,17 +562,15 @@ def below_rf(mu: np.ndarray, r: Resolved, rf: float) -> bool:
     if len(_rows(r)[1]) or not (np.isfinite(lb).all() and np.isfinite(ub).all()):
         return False
     room = r.budget - float(lb.sum())
-    if room < 0:
-        return False
-    best = float(mu @ lb)
-    for i in np.argsort(-mu, kind="stable"):
-        if room <= 0:
-            break
-        take = min(room, float(ub[i] - lb[i]))
-        best += take * float(mu[i])
-        room -= take
-    margin = 1e-9 * max(1.0, abs(rf), float(np.abs(mu).max()))
-    return room <= 1e-12 and best < rf - margin
+    order = np.argsort(-mu, kind="stable")
+    caps = (ub - lb).take(order)
+    filled = np.cumsum(caps)
+    if room < 0 or filled[-1] < room - 1e-12:
+        return False  # no weights meet the budget within the bounds: let the path say so
+    # each asset in turn takes what its cap and the budget still left allow
+    take = np.clip(room - (filled - caps), 0.0, caps)
+    best = float(mu @ lb) + float(mu.take(order) @ take)
+    return best < rf - 1e-9 * max(1.0, abs(rf), float(np.abs(mu).max()))
 
 
 def peak_lambda(mu, cov, seg: Segment, rf: float) -> float | None:
@@ -587,7 +591,7 @@ def _settle_step(mu, cov, r, g_mat, h, state, active, free, fixed, lam, rf):
         active[:] = False
         active[act] = True
     else:  # no general rows (bounds only): nothing to choose
-        act = np.where(active)[0]
+        act = _NO_ROWS
     w0, w1, mult0, mult1, lam0, lam1 = _solve_active_set(
         mu, cov, r, g_mat, h, state, act, free, fixed, "singular KKT system")
     seg = Segment(0.0, np.inf, w0, w1, fixed, mult0, mult1, act, lam0, lam1, state.copy(),
@@ -648,7 +652,7 @@ def _sharpe_on(mu, cov, seg: Segment, rf: float):
     a0, a1 = float(mu @ seg.w0) - rf, float(mu @ seg.w1)
     s0, s1 = cov @ seg.w0, cov @ seg.w1
     v0, v1, v2 = float(seg.w0 @ s0), float(seg.w0 @ s1), float(seg.w1 @ s1)
-    c0, c1 = _peak(mu, cov, seg, rf)
+    c0, c1 = a1 * v0 - a0 * v1, a1 * v1 - a0 * v2  # :func:`_peak`'s, from the same numbers
     hi = seg.hi if np.isfinite(seg.hi) else (seg.lo if abs(a1) <= 1e-14 else np.inf)
     cands = [seg.lo]
     if np.isfinite(hi):
@@ -805,6 +809,24 @@ def _violations(w, free, fixed, act, active, lb, ub, g_mat, h, bound_mult, row_m
         if -row_mult[j] > max(worst, 1e-10 * size):
             worst, event = -row_mult[j], ("drop", int(act[j]), 0)
     return event
+
+
+def _certified_one(w, lb, ub, g_mat, h, budget, mu, t, bound_mult, row_mult) -> bool:
+    """:func:`_certified_many` at one point (1-d arrays): the same checks and thresholds,
+    without the batch axis's temporaries (every settle ends with one)."""
+    tol = 1e-8
+    if (w < lb - tol).any() or (w > ub + tol).any():
+        return False
+    if abs(w.sum() - budget) > tol:
+        return False
+    if abs(float(w @ mu) - t) > 1e-7 * max(1.0, abs(t)):
+        return False
+    if len(h) and (g_mat @ w > h + tol).any():
+        return False
+    size = max(1.0, float(np.abs(bound_mult).max())) if len(bound_mult) else 1.0
+    if len(bound_mult) and (bound_mult < -1e-7 * size).any():
+        return False
+    return not (len(row_mult) and (row_mult < -1e-7 * size).any())
 
 
 def _certified_many(w, lb, ub, g_mat, h, budget, mu, t, bound_mult, row_mult) -> bool:

@@ -67,8 +67,10 @@ class WarmPath:
                 w_mv, seg = self._min_variance(mu, cov)
             if not sharpe:
                 return PathPoints(w_mv, None)
-            # nothing beats rf: every settle below would fail and the walk end on None
-            idle = _homotopy.below_rf(mu, r, rf)
+            # nothing beats rf: every settle below would fail and the walk end on None (a
+            # min-variance return above rf already says something does)
+            idle = ((w_mv is None or float(mu @ w_mv) <= rf)
+                    and _homotopy.below_rf(mu, r, rf))
             found = None if idle else self._settled_peak(mu, cov, seg, rf)
             if found is None:
                 if w_mv is None:
