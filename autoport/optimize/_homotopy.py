@@ -174,7 +174,8 @@ def _solve_active_set(mu, cov, r: Resolved, g_mat, h, state, act, free, fixed, f
     nf, na, nx = len(free), len(act), len(fixed)
     lb, ub = r.lb, r.ub
     cov_free = cov.take(free, axis=0)
-    w_fixed = np.where(state.take(fixed) < 0, lb.take(fixed), ub.take(fixed))
+    state_fixed = state.take(fixed)
+    w_fixed = np.where(state_fixed < 0, lb.take(fixed), ub.take(fixed))
     size = nf + 1 + na
     kkt = np.zeros((size, size))
     kkt[:nf, :nf] = cov_free.take(free, axis=1)
@@ -196,11 +197,12 @@ def _solve_active_set(mu, cov, r: Resolved, g_mat, h, state, act, free, fixed, f
     except np.linalg.LinAlgError:
         _give_up(failure)
     return _expand(mu, cov, g_mat, len(mu), state, act, free, fixed, sol[:nf], sol[nf:],
-                   w_fixed)
+                   w_fixed, state_fixed)
 
 
-def _expand(mu, cov, g_mat, n, state, act, free, fixed, sol_w, y, w_fixed):
-    """Full weights and the multipliers of the fixed weights and active rows (λ-affine)."""
+def _expand(mu, cov, g_mat, n, state, act, free, fixed, sol_w, y, w_fixed, state_fixed=None):
+    """Full weights and the multipliers of the fixed weights and active rows (λ-affine).
+    ``state_fixed``: ``state.take(fixed)`` when the caller has it."""
     w0, w1 = np.zeros(n), np.zeros(n)
     w0[free], w1[free] = sol_w[:, 0], sol_w[:, 1]
     w0[fixed] = w_fixed
@@ -214,7 +216,9 @@ def _expand(mu, cov, g_mat, n, state, act, free, fixed, sol_w, y, w_fixed):
         g_t = g_mat.take(act, axis=0).take(fixed, axis=1).T
         grad0 = grad0 + g_t @ lam0
         grad1 = grad1 + g_t @ lam1
-    sign = -state.take(fixed).astype(float)  # at lb the multiplier is grad, at ub it is −grad
+    if state_fixed is None:
+        state_fixed = state.take(fixed)
+    sign = -state_fixed.astype(float)  # at lb the multiplier is grad, at ub it is −grad
     return w0, w1, sign * grad0, sign * grad1, lam0, lam1
 
 
@@ -516,7 +520,7 @@ def settle(mu: np.ndarray, cov: np.ndarray, r: Resolved, state: np.ndarray,
     seen: set[bytes] = set()
     back = None  # (state, active, worst event) before the last many-change step
     for _ in range(max_iter or 4 * n + 20):
-        free, fixed = np.where(state == 0)[0], np.where(state != 0)[0]
+        free, fixed = np.where(state == 0)[0], np.nonzero(state)[0]
         try:
             w, ret, seg, at = _settle_step(mu, cov, r, g_mat, h, state, active, free, fixed,
                                            lam, rf)
