@@ -248,6 +248,7 @@ def walk(mu: np.ndarray, cov: np.ndarray, r: Resolved, w_start: np.ndarray | Non
     protect: int | None = None  # the weight just released may not be re-fixed at zero step
     max_steps = max_steps or 20 * n + 200
 
+    lb_finite, ub_finite = np.isfinite(lb), np.isfinite(ub)
     inv: _Inverse | None = _Inverse(cov, np.where(state == 0)[0])
     if not inv.ok:
         inv = None  # Σ_FF singular (a cash line, duplicated assets): dense KKT solves instead
@@ -276,7 +277,7 @@ def walk(mu: np.ndarray, cov: np.ndarray, r: Resolved, w_start: np.ndarray | Non
             if not inv.ok:
                 inv = None
         free = np.asarray(inv.idx, dtype=int) if inv is not None else np.where(state == 0)[0]
-        fixed = np.where(state != 0)[0]
+        fixed = np.nonzero(state)[0]
         nf = len(free)
         if nf == 0:  # a vertex: every weight at a bound, the path stays here for ever
             w_end = np.where(state < 0, lb, ub)
@@ -308,7 +309,7 @@ def walk(mu: np.ndarray, cov: np.ndarray, r: Resolved, w_start: np.ndarray | Non
                 sol_w, y = _dense(cov, free, cons, r_mat, d)
         except np.linalg.LinAlgError:
             _give_up(f"singular KKT system at λ={lam_cur:.4g} ({nf} free weights)")
-        if not (np.all(np.isfinite(sol_w)) and np.all(np.isfinite(y))):
+        if not (np.isfinite(sol_w).all() and np.isfinite(y).all()):
             _give_up(f"non-finite KKT solution at λ={lam_cur:.4g}")
         w0, w1, mult0, mult1, lam0, lam1 = _expand(mu, cov, g_mat, n, state, act, free, fixed,
                                                    sol_w, y, w_fixed)
@@ -323,11 +324,11 @@ def walk(mu: np.ndarray, cov: np.ndarray, r: Resolved, w_start: np.ndarray | Non
         stale = [False]
         best, event = np.inf, None
         wf0, wf1 = w0[free], w1[free]
-        down = (wf1 < -1e-14) & np.isfinite(lb[free])
-        up = (wf1 > 1e-14) & np.isfinite(ub[free])
+        down = (wf1 < -1e-14) & lb_finite[free]
+        up = (wf1 > 1e-14) & ub_finite[free]
         for mask, bound, code in ((down, lb, -1), (up, ub, 1)):
             if mask.any():
-                times = (bound[free][mask] - wf0[mask]) / wf1[mask]
+                times = (bound.take(free)[mask] - wf0[mask]) / wf1[mask]
                 ids = free[mask]
                 if protect is not None:
                     times = np.where(ids == protect, np.maximum(times, lam_cur + 1e-12), times)
@@ -761,8 +762,8 @@ class _Inverse:
         p = self.idx.index(i)
         col = self.m[:, p].copy()
         self.m = self.m - np.outer(col, col) / col[p]
-        keep = np.arange(len(self.idx)) != p
-        self.m = self.m[np.ix_(keep, keep)]
+        keep = np.delete(np.arange(len(self.idx)), p)
+        self.m = self.m.take(keep, axis=0).take(keep, axis=1)  # m[ix_(keep, keep)], cheaper
         del self.idx[p]
 
     def add(self, j: int) -> None:
