@@ -67,10 +67,10 @@ def _first_event(times: np.ndarray, ids: np.ndarray, floor: float, stale: list[b
     """
     if len(times) == 0:
         return np.inf, None
-    if np.min(times) < floor - 1e-12 * max(1.0, abs(floor)):
+    if times.min() < floor - 1e-12 * max(1.0, abs(floor)):
         stale[0] = True
     times = np.maximum(times, floor)
-    j = int(np.argmin(times))
+    j = int(times.argmin())
     return float(times[j]), int(ids[j])
 
 
@@ -762,7 +762,8 @@ class _Inverse:
         p = self.idx.index(i)
         col = self.m[:, p].copy()
         self.m = self.m - np.outer(col, col) / col[p]
-        keep = np.delete(np.arange(len(self.idx)), p)
+        keep = np.arange(len(self.idx) - 1)
+        keep[p:] += 1  # every index but p
         self.m = self.m.take(keep, axis=0).take(keep, axis=1)  # m[ix_(keep, keep)], cheaper
         del self.idx[p]
 
