@@ -258,11 +258,11 @@ def equal_risk(cov: np.ndarray, iters: int = 60) -> np.ndarray | None:
             return y - step if np.all(y - step > 0) else y
         t = 1.0
         # the accepted trial point is the next iterate: its f is the next iteration's f(y)
-        while (f_new := f(y - t * step)) > fy - 0.25 * t * dec:
+        while (f_new := f(trial := y - t * step)) > fy - 0.25 * t * dec:
             t *= 0.5
             if t < 1e-12:
                 return y
-        y, fy = y - t * step, f_new
+        y, fy = trial, f_new
     return y
 
 

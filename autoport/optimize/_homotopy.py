@@ -97,6 +97,7 @@ class Segment:
     state: np.ndarray
     stale: bool
     last: bool
+    peak: float | None = None  # settle's: the λ of the Sharpe peak it stopped at (lam=None)
 
 
 def _block(m: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -488,9 +489,14 @@ def _certify_at(mu, r: Resolved, seg: Segment, lam: float, rows=None, point=None
 
 def _peak(mu, cov, seg: Segment, rf: float):
     """(c0, c1): the Sharpe ratio's slope along the segment has the sign of ``c0 + c1·λ``."""
-    a0, a1 = float(mu @ seg.w0) - rf, float(mu @ seg.w1)
-    s0, s1 = cov @ seg.w0, cov @ seg.w1
-    v0, v1, v2 = float(seg.w0 @ s0), float(seg.w0 @ s1), float(seg.w1 @ s1)
+    return _peak_terms(mu, cov, seg.w0, seg.w1, rf)
+
+
+def _peak_terms(mu, cov, w0, w1, rf: float):
+    """:func:`_peak` of the segment ``w0 + λ·w1``."""
+    a0, a1 = float(mu @ w0) - rf, float(mu @ w1)
+    s0, s1 = cov @ w0, cov @ w1
+    v0, v1, v2 = float(w0 @ s0), float(w0 @ s1), float(w1 @ s1)
     return a1 * v0 - a0 * v1, a1 * v1 - a0 * v2
 
 
@@ -599,11 +605,14 @@ def _settle_step(mu, cov, r, g_mat, h, state, active, free, fixed, lam, rf):
         act = _NO_ROWS
     w0, w1, mult0, mult1, lam0, lam1 = _solve_active_set(
         mu, cov, r, g_mat, h, state, act, free, fixed, "singular KKT system")
-    seg = Segment(0.0, np.inf, w0, w1, fixed, mult0, mult1, act, lam0, lam1, state.copy(),
-                  False, False)
     if lam is not None:
+        seg = Segment(0.0, np.inf, w0, w1, fixed, mult0, mult1, act, lam0, lam1,
+                      state.copy(), False, False)
         return w0 + lam * w1, None, seg, lam
-    at = peak_lambda(mu, cov, seg, rf)
+    c0, c1 = _peak_terms(mu, cov, w0, w1, rf)
+    at = max(-c0 / c1, 0.0) if c1 < 0 else None  # peak_lambda's
+    seg = Segment(0.0, np.inf, w0, w1, fixed, mult0, mult1, act, lam0, lam1, state.copy(),
+                  False, False, at)
     if at is None:
         _give_up("no Sharpe peak on this active set")
     w = w0 + at * w1

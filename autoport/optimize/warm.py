@@ -80,7 +80,9 @@ class WarmPath:
             beats = found is not None
             w_ms, seg_ms = found if beats else (w_mv, seg)
             self.states["ms"] = self._held(seg_ms)
-            self.peak = _homotopy.peak_lambda(mu, cov, seg_ms, rf) if beats else None
+            self.peak = None if not beats else (  # a settled peak carries its λ
+                seg_ms.peak if seg_ms.peak is not None
+                else _homotopy.peak_lambda(mu, cov, seg_ms, rf))
         except PathFailed:
             self.states.clear()
             self.peak = None
