@@ -39,6 +39,7 @@ from autoport.envs.config import EnvConfig
 from autoport.errors import DataError, OptimizationError
 from autoport.optimize import Constraints
 from autoport.optimize import constraints as C
+from autoport.optimize._homotopy import solve as lapack_solve
 from autoport.optimize.warm import PathFailed, WarmPath
 
 MENU_VERSION = 1  # bump when the menu's numbers change for the same prices and settings
@@ -48,8 +49,10 @@ _TABLES: dict[str, MenuTable] = {}  # key -> table, per process
 _TABLES_LIMIT = 4
 
 
-def _inverse_vol(returns: np.ndarray) -> np.ndarray:
-    vol = returns.std(axis=0, ddof=1)
+def _inverse_vol(returns: np.ndarray, vol: np.ndarray | None = None) -> np.ndarray:
+    """``vol``: ``returns.std(axis=0, ddof=1)`` when the caller has it."""
+    if vol is None:
+        vol = returns.std(axis=0, ddof=1)
     inv = 1.0 / np.maximum(vol, 1e-8)
     return inv / inv.sum()
 
@@ -176,6 +179,7 @@ class _Builder:
             if "risk_parity" in need:
                 rp = self._risk_parity(cov)
         daily = np.diff(np.log(values[-(cfg.vol_window + 1):]), axis=0)
+        vol = None  # the daily returns' volatility, for inverse_vol and low_vol_tilt
         rows = []
         for name in cfg.actions:
             if name == "equal_weight":
@@ -187,11 +191,13 @@ class _Builder:
             elif name == "risk_parity":
                 w = rp
             elif name == "inverse_vol":
-                w = _inverse_vol(daily)
+                vol = daily.std(axis=0, ddof=1) if vol is None else vol
+                w = _inverse_vol(daily, vol)
             elif name == "momentum_tilt":
                 w = _tilt(values[-1] / values[-(cfg.momentum_window + 1)])
             elif name == "low_vol_tilt":
-                w = _tilt(-daily.std(axis=0, ddof=1))
+                vol = daily.std(axis=0, ddof=1) if vol is None else vol
+                w = _tilt(-vol)
             else:  # guarded by EnvConfig
                 raise DataError(f"unknown menu item {name!r}")
             if w is None:  # the exact path failed on this window: the reference solves it
@@ -235,12 +241,14 @@ def equal_risk(cov: np.ndarray, iters: int = 60) -> np.ndarray | None:
         return np.inf if (v <= 0).any() else 0.5 * v @ cov @ v - b @ np.log(v)
 
     fy = f(y)
+    hess = np.empty((n, n))
+    diagonal = hess.reshape(-1)[:: n + 1]  # a view: cov + diag(b/y²) without the n×n diagonal
     for _ in range(iters):
         grad = cov @ y - b / y
+        np.copyto(hess, cov)
+        diagonal += b / y**2
         try:
-            hess = cov.copy()
-            hess.flat[:: n + 1] += b / y**2  # cov + diag(b/y²), without the n×n diagonal
-            step = np.linalg.solve(hess, grad)
+            step = lapack_solve(hess, grad)  # np.linalg.solve's floats, without its checks
         except np.linalg.LinAlgError:
             return None
         dec = float(grad @ step)
@@ -250,11 +258,11 @@ def equal_risk(cov: np.ndarray, iters: int = 60) -> np.ndarray | None:
             return y - step if np.all(y - step > 0) else y
         t = 1.0
         # the accepted trial point is the next iterate: its f is the next iteration's f(y)
-        while (f_new := f(y - t * step)) > fy - 0.25 * t * dec:
+        while (f_new := f(trial := y - t * step)) > fy - 0.25 * t * dec:
             t *= 0.5
             if t < 1e-12:
                 return y
-        y, fy = y - t * step, f_new
+        y, fy = trial, f_new
     return y
 
 

@@ -25,6 +25,8 @@ import numpy as np
 from autoport.optimize.constraints import Resolved
 
 TOL = 1e-9
+_NO_ROWS = np.zeros(0, dtype=np.intp)  # the active rows of a problem without general rows
+_NO_ROWS.setflags(write=False)
 
 
 class PathFailed(Exception):
@@ -65,10 +67,10 @@ def _first_event(times: np.ndarray, ids: np.ndarray, floor: float, stale: list[b
     """
     if len(times) == 0:
         return np.inf, None
-    if np.min(times) < floor - 1e-12 * max(1.0, abs(floor)):
+    if times.min() < floor - 1e-12 * max(1.0, abs(floor)):
         stale[0] = True
     times = np.maximum(times, floor)
-    j = int(np.argmin(times))
+    j = int(times.argmin())
     return float(times[j]), int(ids[j])
 
 
@@ -95,6 +97,7 @@ class Segment:
     state: np.ndarray
     stale: bool
     last: bool
+    peak: float | None = None  # settle's: the λ of the Sharpe peak it stopped at (lam=None)
 
 
 def _block(m: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -140,24 +143,67 @@ def _dense(cov, free, cons, r_mat, d, cov_free=None):
     rhs = np.empty((nf + mc, 2))
     rhs[:nf] = r_mat
     rhs[nf:] = d
-    sol = np.linalg.solve(kkt, rhs)
+    sol = solve(kkt, rhs)
     return sol[:nf], sol[nf:]
+
+
+_LAPACK = getattr(np.linalg, "_umath_linalg", None)
+_GESV = {2: getattr(_LAPACK, "solve", None), 1: getattr(_LAPACK, "solve1", None)}
+
+
+def solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.linalg.solve(a, b)`` for a float64 square ``a`` and a float64 ``b`` (1-d or 2-d):
+    the gufunc it calls, so the same floats, without the wrapper's type and shape checks (half
+    the time of a 20×20 solve, of which each decision runs a dozen). Raises ``LinAlgError`` on
+    a singular ``a``, as the wrapper does."""
+    gesv = _GESV.get(b.ndim)
+    if gesv is None or a.dtype != np.float64 or b.dtype != np.float64:
+        return np.linalg.solve(a, b)  # another numpy's layout, or other types
+    with np.errstate(invalid="raise", over="ignore", divide="ignore", under="ignore"):
+        try:
+            return gesv(a, b, signature="dd->d")
+        except FloatingPointError:
+            raise np.linalg.LinAlgError("Singular matrix") from None
 
 
 def _solve_active_set(mu, cov, r: Resolved, g_mat, h, state, act, free, fixed, failure: str):
     """One dense KKT solve of an active set: its λ-affine weights and multipliers
-    (:func:`_expand`'s six arrays); ``failure`` names the place when the system is singular."""
+    (:func:`_expand`'s six arrays); ``failure`` names the place when the system is singular.
+
+    The system and right-hand side of :func:`_system` and :func:`_dense`, written straight
+    into the KKT matrix (the same floats in the same places: no intermediate blocks)."""
+    nf, na, nx = len(free), len(act), len(fixed)
+    lb, ub = r.lb, r.ub
     cov_free = cov.take(free, axis=0)
-    cons, r_mat, d, w_fixed = _system(mu, cov, r, g_mat, h, state, act, free, fixed, cov_free)
+    state_fixed = state.take(fixed)
+    w_fixed = np.where(state_fixed < 0, lb.take(fixed), ub.take(fixed))
+    size = nf + 1 + na
+    kkt = np.zeros((size, size))
+    kkt[:nf, :nf] = cov_free.take(free, axis=1)
+    kkt[:nf, nf] = 1.0
+    kkt[nf, :nf] = 1.0
+    rhs = np.zeros((size, 2))  # columns: constant part, coefficient of λ
+    if nx:
+        rhs[:nf, 0] = -cov_free.take(fixed, axis=1) @ w_fixed
+    rhs[:nf, 1] = mu.take(free)
+    rhs[nf, 0] = r.budget - w_fixed.sum()
+    if na:
+        g_act = g_mat.take(act, axis=0)
+        g_free = g_act.take(free, axis=1)
+        kkt[:nf, nf + 1:] = g_free.T
+        kkt[nf + 1:, :nf] = g_free
+        rhs[nf + 1:, 0] = h.take(act) - g_act.take(fixed, axis=1) @ w_fixed
     try:
-        sol_w, y = _dense(cov, free, cons, r_mat, d, cov_free)
+        sol = solve(kkt, rhs)
     except np.linalg.LinAlgError:
         _give_up(failure)
-    return _expand(mu, cov, g_mat, len(mu), state, act, free, fixed, sol_w, y, w_fixed)
+    return _expand(mu, cov, g_mat, len(mu), state, act, free, fixed, sol[:nf], sol[nf:],
+                   w_fixed, state_fixed)
 
 
-def _expand(mu, cov, g_mat, n, state, act, free, fixed, sol_w, y, w_fixed):
-    """Full weights and the multipliers of the fixed weights and active rows (λ-affine)."""
+def _expand(mu, cov, g_mat, n, state, act, free, fixed, sol_w, y, w_fixed, state_fixed=None):
+    """Full weights and the multipliers of the fixed weights and active rows (λ-affine).
+    ``state_fixed``: ``state.take(fixed)`` when the caller has it."""
     w0, w1 = np.zeros(n), np.zeros(n)
     w0[free], w1[free] = sol_w[:, 0], sol_w[:, 1]
     w0[fixed] = w_fixed
@@ -171,7 +217,9 @@ def _expand(mu, cov, g_mat, n, state, act, free, fixed, sol_w, y, w_fixed):
         g_t = g_mat.take(act, axis=0).take(fixed, axis=1).T
         grad0 = grad0 + g_t @ lam0
         grad1 = grad1 + g_t @ lam1
-    sign = -state.take(fixed).astype(float)  # at lb the multiplier is grad, at ub it is −grad
+    if state_fixed is None:
+        state_fixed = state.take(fixed)
+    sign = -state_fixed.astype(float)  # at lb the multiplier is grad, at ub it is −grad
     return w0, w1, sign * grad0, sign * grad1, lam0, lam1
 
 
@@ -201,6 +249,7 @@ def walk(mu: np.ndarray, cov: np.ndarray, r: Resolved, w_start: np.ndarray | Non
     protect: int | None = None  # the weight just released may not be re-fixed at zero step
     max_steps = max_steps or 20 * n + 200
 
+    lb_finite, ub_finite = np.isfinite(lb), np.isfinite(ub)
     inv: _Inverse | None = _Inverse(cov, np.where(state == 0)[0])
     if not inv.ok:
         inv = None  # Σ_FF singular (a cash line, duplicated assets): dense KKT solves instead
@@ -229,7 +278,7 @@ def walk(mu: np.ndarray, cov: np.ndarray, r: Resolved, w_start: np.ndarray | Non
             if not inv.ok:
                 inv = None
         free = np.asarray(inv.idx, dtype=int) if inv is not None else np.where(state == 0)[0]
-        fixed = np.where(state != 0)[0]
+        fixed = np.nonzero(state)[0]
         nf = len(free)
         if nf == 0:  # a vertex: every weight at a bound, the path stays here for ever
             w_end = np.where(state < 0, lb, ub)
@@ -243,22 +292,25 @@ def walk(mu: np.ndarray, cov: np.ndarray, r: Resolved, w_start: np.ndarray | Non
         # an active row that adds nothing on the free weights (it holds through fixed ones, or
         # repeats the budget) would make the system singular: leave it inactive; the
         # inactive-row checks re-add it if it is ever about to break
-        act = _independent_rows(np.where(active)[0], g_mat, free)
-        active[:] = False
-        active[act] = True
+        if len(active):
+            act = _independent_rows(np.where(active)[0], g_mat, free)
+            active[:] = False
+            active[act] = True
+        else:
+            act = _NO_ROWS
         # stationarity on the free block: Σ_FF w_F + Cᵀy = r, with C w_F = d (y: multipliers)
         cons, r_mat, d, w_fixed = _system(mu, cov, r, g_mat, h, state, act, free, fixed)
         try:
             if inv is not None:
                 m_r = inv.m @ r_mat
                 m_ct = inv.m @ cons.T
-                y = np.linalg.solve(cons @ m_ct, cons @ m_r - d)
+                y = solve(cons @ m_ct, cons @ m_r - d)
                 sol_w = m_r - m_ct @ y
             else:
                 sol_w, y = _dense(cov, free, cons, r_mat, d)
         except np.linalg.LinAlgError:
             _give_up(f"singular KKT system at λ={lam_cur:.4g} ({nf} free weights)")
-        if not (np.all(np.isfinite(sol_w)) and np.all(np.isfinite(y))):
+        if not (np.isfinite(sol_w).all() and np.isfinite(y).all()):
             _give_up(f"non-finite KKT solution at λ={lam_cur:.4g}")
         w0, w1, mult0, mult1, lam0, lam1 = _expand(mu, cov, g_mat, n, state, act, free, fixed,
                                                    sol_w, y, w_fixed)
@@ -273,11 +325,11 @@ def walk(mu: np.ndarray, cov: np.ndarray, r: Resolved, w_start: np.ndarray | Non
         stale = [False]
         best, event = np.inf, None
         wf0, wf1 = w0[free], w1[free]
-        down = (wf1 < -1e-14) & np.isfinite(lb[free])
-        up = (wf1 > 1e-14) & np.isfinite(ub[free])
+        down = (wf1 < -1e-14) & lb_finite[free]
+        up = (wf1 > 1e-14) & ub_finite[free]
         for mask, bound, code in ((down, lb, -1), (up, ub, 1)):
             if mask.any():
-                times = (bound[free][mask] - wf0[mask]) / wf1[mask]
+                times = (bound.take(free)[mask] - wf0[mask]) / wf1[mask]
                 ids = free[mask]
                 if protect is not None:
                     times = np.where(ids == protect, np.maximum(times, lam_cur + 1e-12), times)
@@ -422,27 +474,35 @@ def min_variance(mu: np.ndarray, cov: np.ndarray, r: Resolved,
     _give_up("the walk left λ = 0 without a clean start")
 
 
-def _certify_at(mu, r: Resolved, seg: Segment, lam: float, rows=None) -> None:
-    """``rows``: :func:`_rows` of ``r`` when the caller has them."""
+def _certify_at(mu, r: Resolved, seg: Segment, lam: float, rows=None, point=None) -> None:
+    """``rows``: :func:`_rows` of ``r`` when the caller has them; ``point``: the weights at
+    ``lam``, their return and multipliers ``(w, μᵀw, bound, row)`` when the caller has them
+    (the same arithmetic as here)."""
     g_mat, h = _rows(r) if rows is None else rows
-    w = seg.w0 + lam * seg.w1
-    if not _certified_many(w[None, :], r.lb, r.ub, g_mat, h, r.budget, mu,
-                           np.array([float(mu @ w)]), (seg.mult0 + lam * seg.mult1)[None, :],
-                           (seg.row0 + lam * seg.row1)[None, :]):
+    if point is None:
+        w = seg.w0 + lam * seg.w1
+        point = (w, float(mu @ w), seg.mult0 + lam * seg.mult1, seg.row0 + lam * seg.row1)
+    w, ret, bound_mult, row_mult = point
+    if not _certified_one(w, r.lb, r.ub, g_mat, h, r.budget, mu, ret, bound_mult, row_mult):
         _give_up(f"KKT certificate failed at λ={lam:.4g}")
 
 
 def _peak(mu, cov, seg: Segment, rf: float):
     """(c0, c1): the Sharpe ratio's slope along the segment has the sign of ``c0 + c1·λ``."""
-    a0, a1 = float(mu @ seg.w0) - rf, float(mu @ seg.w1)
-    s0, s1 = cov @ seg.w0, cov @ seg.w1
-    v0, v1, v2 = float(seg.w0 @ s0), float(seg.w0 @ s1), float(seg.w1 @ s1)
+    return _peak_terms(mu, cov, seg.w0, seg.w1, rf)
+
+
+def _peak_terms(mu, cov, w0, w1, rf: float):
+    """:func:`_peak` of the segment ``w0 + λ·w1``."""
+    a0, a1 = float(mu @ w0) - rf, float(mu @ w1)
+    s0, s1 = cov @ w0, cov @ w1
+    v0, v1, v2 = float(w0 @ s0), float(w0 @ s1), float(w1 @ s1)
     return a1 * v0 - a0 * v1, a1 * v1 - a0 * v2
 
 
 def settle(mu: np.ndarray, cov: np.ndarray, r: Resolved, state: np.ndarray,
            active: np.ndarray | None = None, *, lam: float | None = 0.0, rf: float = 0.0,
-           max_iter: int | None = None, batch: bool = True):
+           max_iter: int | None = None, batch: bool = True, rows=None):
     """The path's point at ``lam`` (or, ``lam=None``, at its Sharpe peak) from a guessed
     active set, without walking: solve the guess, fix or release the broken conditions,
     repeat. Returns (weights, segment of the final active set).
@@ -457,18 +517,20 @@ def settle(mu: np.ndarray, cov: np.ndarray, r: Resolved, state: np.ndarray,
     :func:`exact` does. Raises :class:`PathFailed` when the guesses do not settle (ties, or the
     peak lies where this cannot find it): the caller walks instead. ``batch=False``: one
     change at a time throughout (the settle before issue 13 item 3, kept for comparison).
+    ``rows``: :func:`_rows` of ``r`` when the caller has them.
     """
     n = len(mu)
-    g_mat, h = _rows(r)
+    g_mat, h = _rows(r) if rows is None else rows
     lb, ub = r.lb, r.ub
     state = state.copy()
     active = np.zeros(len(h), dtype=bool) if active is None else active.copy()
     seen: set[bytes] = set()
     back = None  # (state, active, worst event) before the last many-change step
     for _ in range(max_iter or 4 * n + 20):
-        free, fixed = np.where(state == 0)[0], np.where(state != 0)[0]
+        free, fixed = np.where(state == 0)[0], np.nonzero(state)[0]
         try:
-            w, seg, at = _settle_step(mu, cov, r, g_mat, h, state, active, free, fixed, lam, rf)
+            w, ret, seg, at = _settle_step(mu, cov, r, g_mat, h, state, active, free, fixed,
+                                           lam, rf)
         except PathFailed:
             if back is None:
                 raise
@@ -476,10 +538,14 @@ def settle(mu: np.ndarray, cov: np.ndarray, r: Resolved, state: np.ndarray,
             back, batch = None, False
             _apply(state, active, event)
             continue
-        event = _violations(w, free, fixed, seg.act, active, lb, ub, g_mat, h,
-                            seg.mult0 + at * seg.mult1, seg.row0 + at * seg.row1)
+        bound_mult, row_mult = seg.mult0 + at * seg.mult1, seg.row0 + at * seg.row1
+        w_free = w.take(free)
+        gaps = lb.take(free) - w_free, w_free - ub.take(free)  # below lb, above ub
+        event = _violations(w, free, fixed, seg.act, active, lb, ub, g_mat, h, bound_mult,
+                            row_mult, gaps)
         if event is None:
-            _certify_at(mu, r, seg, at, (g_mat, h))
+            _certify_at(mu, r, seg, at, (g_mat, h),
+                        (w, float(mu @ w) if ret is None else ret, bound_mult, row_mult))
             return w, seg
         back = None
         if batch:
@@ -487,7 +553,7 @@ def settle(mu: np.ndarray, cov: np.ndarray, r: Resolved, state: np.ndarray,
             batch = key not in seen
             seen.add(key)
         if batch and event[0] in ("fix", "release"):
-            changes = _bound_changes(w, free, fixed, lb, ub, seg.mult0 + at * seg.mult1)
+            changes = _bound_changes(w, free, fixed, lb, ub, bound_mult, gaps)
             if len(changes) > 1:
                 back = (state.copy(), active.copy(), event)
                 for i, code in changes:
@@ -495,6 +561,27 @@ def settle(mu: np.ndarray, cov: np.ndarray, r: Resolved, state: np.ndarray,
                 continue
         _apply(state, active, event)
     _give_up("the active set did not settle")
+
+
+def below_rf(mu: np.ndarray, r: Resolved, rf: float) -> bool:
+    """True when no weights within the budget and the bounds return more than ``rf`` (by a
+    margin far above rounding): max Sharpe is then undefined, which :func:`max_sharpe` finds
+    only after walking the whole path. The highest return fills the best assets to their caps
+    from their floors; with general rows or an unbounded weight this says False (ask the path).
+    """
+    lb, ub = r.lb, r.ub
+    if len(_rows(r)[1]) or not (np.isfinite(lb).all() and np.isfinite(ub).all()):
+        return False
+    room = r.budget - float(lb.sum())
+    order = np.argsort(-mu, kind="stable")
+    caps = (ub - lb).take(order)
+    filled = np.cumsum(caps)
+    if room < 0 or filled[-1] < room - 1e-12:
+        return False  # no weights meet the budget within the bounds: let the path say so
+    # each asset in turn takes what its cap and the budget still left allow
+    take = np.clip(room - (filled - caps), 0.0, caps)
+    best = float(mu @ lb) + float(mu.take(order) @ take)
+    return best < rf - 1e-9 * max(1.0, abs(rf), float(np.abs(mu).max()))
 
 
 def peak_lambda(mu, cov, seg: Segment, rf: float) -> float | None:
@@ -506,24 +593,33 @@ def peak_lambda(mu, cov, seg: Segment, rf: float) -> float | None:
 
 
 def _settle_step(mu, cov, r, g_mat, h, state, active, free, fixed, lam, rf):
-    """One iterate of :func:`settle`: (weights at ``lam`` or the peak, segment, its λ)."""
+    """One iterate of :func:`settle`: (weights at ``lam`` or the peak, their return at the
+    peak (None at a given ``lam``), segment, its λ)."""
     if len(free) == 0:
         _give_up("no free weights")
-    act = _independent_rows(np.where(active)[0], g_mat, free)
-    active[:] = False
-    active[act] = True
+    if len(active):
+        act = _independent_rows(np.where(active)[0], g_mat, free)
+        active[:] = False
+        active[act] = True
+    else:  # no general rows (bounds only): nothing to choose
+        act = _NO_ROWS
     w0, w1, mult0, mult1, lam0, lam1 = _solve_active_set(
         mu, cov, r, g_mat, h, state, act, free, fixed, "singular KKT system")
+    if lam is not None:
+        seg = Segment(0.0, np.inf, w0, w1, fixed, mult0, mult1, act, lam0, lam1,
+                      state.copy(), False, False)
+        return w0 + lam * w1, None, seg, lam
+    c0, c1 = _peak_terms(mu, cov, w0, w1, rf)
+    at = max(-c0 / c1, 0.0) if c1 < 0 else None  # peak_lambda's
     seg = Segment(0.0, np.inf, w0, w1, fixed, mult0, mult1, act, lam0, lam1, state.copy(),
-                  False, False)
-    at = lam
+                  False, False, at)
     if at is None:
-        at = peak_lambda(mu, cov, seg, rf)
-        if at is None:
-            _give_up("no Sharpe peak on this active set")
-        if float(mu @ (w0 + at * w1)) - rf <= 0:
-            _give_up("the peak does not beat the risk-free rate")
-    return w0 + at * w1, seg, at
+        _give_up("no Sharpe peak on this active set")
+    w = w0 + at * w1
+    ret = float(mu @ w)
+    if ret - rf <= 0:
+        _give_up("the peak does not beat the risk-free rate")
+    return w, ret, seg, at
 
 
 def _apply(state, active, event) -> None:
@@ -536,22 +632,25 @@ def _apply(state, active, event) -> None:
         active[i] = kind == "add"
 
 
-def _bound_changes(w, free, fixed, lb, ub, bound_mult) -> list[tuple[int, int]]:
+def _bound_changes(w, free, fixed, lb, ub, bound_mult, gaps=None) -> list[tuple[int, int]]:
     """Every bound :func:`_violations` would act on, as (weight, new state): the free weights
-    past a bound and the fixed ones whose multiplier is negative, at its thresholds."""
-    out = [(int(i), -1) for i in free[lb[free] - w[free] > 1e-10]]
-    out += [(int(i), 1) for i in free[w[free] - ub[free] > 1e-10]]
+    past a bound and the fixed ones whose multiplier is negative, at its thresholds.
+    ``gaps``: ``(lb[free] − w[free], w[free] − ub[free])`` when the caller has them."""
+    below, above = (lb[free] - w[free], w[free] - ub[free]) if gaps is None else gaps
+    out = [(int(i), -1) for i in free[below > 1e-10]]
+    out += [(int(i), 1) for i in free[above > 1e-10]]
     if len(fixed):
         size = max(1.0, float(np.abs(bound_mult).max()))
         out += [(int(i), 0) for i in fixed[-bound_mult > 1e-10 * size]]
     return out
 
 
-def active_rows(r: Resolved, seg: Segment) -> np.ndarray:
+def active_rows(r: Resolved, seg: Segment, rows=None) -> np.ndarray:
     """The segment's active general rows (groups, ESG floor) as the mask :func:`settle` takes:
     a warm start needs them beside ``seg.state``, or a binding group limit is first dropped and
-    the guess can lose its Sharpe peak before the limit is added back."""
-    mask = np.zeros(len(_rows(r)[1]), dtype=bool)
+    the guess can lose its Sharpe peak before the limit is added back. ``rows``: :func:`_rows`
+    of ``r`` when the caller has them."""
+    mask = np.zeros(len((_rows(r) if rows is None else rows)[1]), dtype=bool)
     mask[np.asarray(seg.act, dtype=int)] = True
     return mask
 
@@ -567,7 +666,7 @@ def _sharpe_on(mu, cov, seg: Segment, rf: float):
     a0, a1 = float(mu @ seg.w0) - rf, float(mu @ seg.w1)
     s0, s1 = cov @ seg.w0, cov @ seg.w1
     v0, v1, v2 = float(seg.w0 @ s0), float(seg.w0 @ s1), float(seg.w1 @ s1)
-    c0, c1 = _peak(mu, cov, seg, rf)
+    c0, c1 = a1 * v0 - a0 * v1, a1 * v1 - a0 * v2  # :func:`_peak`'s, from the same numbers
     hi = seg.hi if np.isfinite(seg.hi) else (seg.lo if abs(a1) <= 1e-14 else np.inf)
     cands = [seg.lo]
     if np.isfinite(hi):
@@ -672,8 +771,9 @@ class _Inverse:
         p = self.idx.index(i)
         col = self.m[:, p].copy()
         self.m = self.m - np.outer(col, col) / col[p]
-        keep = np.arange(len(self.idx)) != p
-        self.m = self.m[np.ix_(keep, keep)]
+        keep = np.arange(len(self.idx) - 1)
+        keep[p:] += 1  # every index but p
+        self.m = self.m.take(keep, axis=0).take(keep, axis=1)  # m[ix_(keep, keep)], cheaper
         del self.idx[p]
 
     def add(self, j: int) -> None:
@@ -692,13 +792,16 @@ class _Inverse:
         self.idx.append(j)
 
 
-def _violations(w, free, fixed, act, active, lb, ub, g_mat, h, bound_mult, row_mult):
-    """The worst broken condition at the current λ as an event, or None when all hold."""
+def _violations(w, free, fixed, act, active, lb, ub, g_mat, h, bound_mult, row_mult,
+                gaps=None):
+    """The worst broken condition at the current λ as an event, or None when all hold.
+    ``gaps``: ``(lb[free] − w[free], w[free] − ub[free])`` when the caller has them."""
     worst, event = 1e-10, None
     if len(free):
-        w_free = w[free]
-        below = lb[free] - w_free
-        above = w_free - ub[free]
+        if gaps is None:
+            w_free = w[free]
+            gaps = lb[free] - w_free, w_free - ub[free]
+        below, above = gaps
         j = int(below.argmax())
         if below[j] > worst:
             worst, event = below[j], ("fix", int(free[j]), -1)
@@ -721,6 +824,24 @@ def _violations(w, free, fixed, act, active, lb, ub, g_mat, h, bound_mult, row_m
         if -row_mult[j] > max(worst, 1e-10 * size):
             worst, event = -row_mult[j], ("drop", int(act[j]), 0)
     return event
+
+
+def _certified_one(w, lb, ub, g_mat, h, budget, mu, t, bound_mult, row_mult) -> bool:
+    """:func:`_certified_many` at one point (1-d arrays): the same checks and thresholds,
+    without the batch axis's temporaries (every settle ends with one)."""
+    tol = 1e-8
+    if (w < lb - tol).any() or (w > ub + tol).any():
+        return False
+    if abs(w.sum() - budget) > tol:
+        return False
+    if abs(float(w @ mu) - t) > 1e-7 * max(1.0, abs(t)):
+        return False
+    if len(h) and (g_mat @ w > h + tol).any():
+        return False
+    size = max(1.0, float(np.abs(bound_mult).max())) if len(bound_mult) else 1.0
+    if len(bound_mult) and (bound_mult < -1e-7 * size).any():
+        return False
+    return not (len(row_mult) and (row_mult < -1e-7 * size).any())
 
 
 def _certified_many(w, lb, ub, g_mat, h, budget, mu, t, bound_mult, row_mult) -> bool:

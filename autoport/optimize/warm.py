@@ -46,6 +46,7 @@ class WarmPath:
 
     def __init__(self, r: Resolved) -> None:
         self.r = r
+        self.rows = _homotopy._rows(r)  # G w ≤ h, built once for every settle
         # last active sets ("mv", "ms"): the weights' bounds and the general rows held
         self.states: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
         self.peak: float | None = None  # the λ of the last max-Sharpe point
@@ -66,23 +67,35 @@ class WarmPath:
                 w_mv, seg = self._min_variance(mu, cov)
             if not sharpe:
                 return PathPoints(w_mv, None)
-            start, rows = self.states["ms"] if "ms" in self.states else self._held(seg)
-            try:
-                w_ms, seg_ms = self._max_sharpe(mu, cov, start, rows, rf)
-                beats = True
-            except PathFailed:
+            # nothing beats rf: every settle below would fail and the walk end on None (a
+            # min-variance return above rf already says something does)
+            idle = ((w_mv is None or float(mu @ w_mv) <= rf)
+                    and _homotopy.below_rf(mu, r, rf))
+            found = None if idle else self._settled_peak(mu, cov, seg, rf)
+            if found is None:
                 if w_mv is None:
                     w_mv, seg = self._min_variance(mu, cov)
-                found = _homotopy.max_sharpe(mu, cov, r, rf, w_start=w_mv, polish=True)
-                beats = found is not None
-                w_ms, seg_ms = found if beats else (w_mv, seg)
+                if not idle:
+                    found = _homotopy.max_sharpe(mu, cov, r, rf, w_start=w_mv, polish=True)
+            beats = found is not None
+            w_ms, seg_ms = found if beats else (w_mv, seg)
             self.states["ms"] = self._held(seg_ms)
-            self.peak = _homotopy.peak_lambda(mu, cov, seg_ms, rf) if beats else None
+            self.peak = None if not beats else (  # a settled peak carries its λ
+                seg_ms.peak if seg_ms.peak is not None
+                else _homotopy.peak_lambda(mu, cov, seg_ms, rf))
         except PathFailed:
             self.states.clear()
             self.peak = None
             raise
         return PathPoints(w_mv, w_ms, beats)
+
+    def _settled_peak(self, mu, cov, seg, rf: float):
+        """:meth:`_max_sharpe` from the last peak's active set (else ``seg``'s), or None."""
+        start, rows = self.states["ms"] if "ms" in self.states else self._held(seg)
+        try:
+            return self._max_sharpe(mu, cov, start, rows, rf)
+        except PathFailed:
+            return None
 
     def _max_sharpe(self, mu, cov, start, rows, rf: float):
         """Max Sharpe settled from the previous peak's active set; where that set has no
@@ -94,25 +107,26 @@ class WarmPath:
         r = self.r
         try:
             return _homotopy.settle(mu, cov, r, start, rows, lam=None, rf=rf,
-                                    batch=self.batch)
+                                    batch=self.batch, rows=self.rows)
         except PathFailed:
             if self.peak is None:
                 raise
-        _, seg = _homotopy.settle(mu, cov, r, start, rows, lam=self.peak, batch=self.batch)
-        return _homotopy.settle(mu, cov, r, seg.state, _homotopy.active_rows(r, seg),
-                                lam=None, rf=rf, batch=self.batch)
+        _, seg = _homotopy.settle(mu, cov, r, start, rows, lam=self.peak, batch=self.batch,
+                                  rows=self.rows)
+        return _homotopy.settle(mu, cov, r, *self._held(seg), lam=None, rf=rf,
+                                batch=self.batch, rows=self.rows)
 
     def _min_variance(self, mu: np.ndarray, cov: np.ndarray):
         try:
             w_mv, seg = _homotopy.settle(mu, cov, self.r, *self._state("mv"), lam=0.0,
-                                          batch=self.batch)
+                                          batch=self.batch, rows=self.rows)
         except PathFailed:
             w_mv, seg = _homotopy.min_variance(mu, cov, self.r, polish=True)
         self.states["mv"] = self._held(seg)
         return w_mv, seg
 
     def _held(self, seg) -> tuple[np.ndarray, np.ndarray]:
-        return seg.state, _homotopy.active_rows(self.r, seg)
+        return seg.state, _homotopy.active_rows(self.r, seg, self.rows)
 
     def _state(self, name: str) -> tuple[np.ndarray, np.ndarray | None]:
         found = self.states.get(name)
