@@ -124,6 +124,14 @@ def _positions(index: pd.Index, keys: pd.Index) -> np.ndarray:
     return np.where(found, at, -1).astype(np.intp)
 
 
+def _aligned(weights: pd.Series, index: pd.Index) -> np.ndarray:
+    """``weights.reindex(index, fill_value=0.0).to_numpy(dtype=float)``, without the
+    reindex when the labels already match."""
+    if weights.index.equals(index):
+        return weights.to_numpy(dtype=float)
+    return weights.reindex(index, fill_value=0.0).to_numpy(dtype=float)
+
+
 def _put(record: dict, key: str, entry: dict | None) -> None:
     """Add a step's part of the record; a step with nothing to say adds no key."""
     if entry is not None:
@@ -492,10 +500,11 @@ class Autopilot:
         # a ragged panel's history starts when its newest asset got the window, which may be
         # after the last decision: those sessions only (never binds on a complete panel)
         n = min(n, len(st.values), max(len(history) - s.window - 1, 1))
-        tail = _simple_returns(history.iloc[-(s.window + n + 1):])
+        prices = history.iloc[-(s.window + n + 1):]
+        tail = _simple_returns(prices)
         cols = history.columns
-        held = held.reindex(cols, fill_value=0.0).to_numpy(dtype=float)
-        target = normal.reindex(cols, fill_value=0.0).to_numpy(dtype=float)
+        held = _aligned(held, cols)
+        target = _aligned(normal, cols)
         lookback = max(s.override.min_defensive_sessions, 5)
         # the values the last n sessions' drawdowns read, as floats: vals[k] is the
         # trail's value first + k
@@ -505,10 +514,12 @@ class Autopilot:
         first = max(0, len(amounts) - n - lookback)
         vals = amounts[first:].tolist()
         # each session's closes (the engine's marks where it gave them) and regime, as arrays
-        days = history.index[-n:]
-        px = history.iloc[-n:].to_numpy(dtype=float).copy()
-        at = closes.index.get_indexer(days)
-        px[at >= 0] = closes.reindex(columns=cols).to_numpy(dtype=float)[at[at >= 0]]
+        # (history's last n rows: those of its last window + n + 1 rows, n <= len(history))
+        days = prices.index[-n:]
+        px = prices.to_numpy(dtype=float)[-n:].copy()
+        at = _positions(closes.index, days)
+        marks = closes if closes.columns.equals(cols) else closes.reindex(columns=cols)
+        px[at >= 0] = marks.to_numpy(dtype=float)[at[at >= 0]]
         if view is not None:
             path_index, acted_path = view.path.index, view.acted_path
             on = _positions(path_index, days)

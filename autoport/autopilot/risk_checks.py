@@ -59,6 +59,16 @@ def _historical_var(w: np.ndarray, returns: pd.DataFrame, confidence: float) -> 
     return float(historical_var(returns.to_numpy(float), w, confidence=confidence).var)
 
 
+def _weight_flags(weights: Sequence[np.ndarray]) -> tuple[list[bool], list[bool]]:
+    """``np.isfinite(w).all()`` and ``np.any(w)`` of each weights vector, in two array
+    passes over them all when they have one length (the override hands 2 per session)."""
+    rows = [np.asarray(w, dtype=float) for w in weights]
+    if not rows or len({r.shape for r in rows}) != 1 or rows[0].ndim != 1:
+        return ([bool(np.isfinite(r).all()) for r in rows], [bool(np.any(r)) for r in rows])
+    stacked = np.vstack(rows)
+    return (np.isfinite(stacked).all(axis=1).tolist(), stacked.any(axis=1).tolist())
+
+
 def window_vars(returns: pd.DataFrame, windows: Sequence[tuple[int, int]],
                 weights: Sequence[np.ndarray], confidence: float) -> list[float]:
     """``portfolio_var(w, returns.iloc[lo:hi], confidence)`` for each ``(lo, hi)`` window and
@@ -79,14 +89,15 @@ def window_vars(returns: pd.DataFrame, windows: Sequence[tuple[int, int]],
     x = returns.to_numpy(float)
     clean = bool(np.isfinite(x).all() and not (x <= -1.0).any())
     out: list[float] = [0.0] * len(windows)
+    finite, invested = _weight_flags(weights)
     pnl: dict[int, list[tuple[int, np.ndarray]]] = {}  # by window length: (window, returns)
     with single_threaded_blas():
         for i, ((lo, hi), w) in enumerate(zip(windows, weights, strict=True)):
             win = x[lo:hi]
-            if not (clean and len(win) >= 2 and np.isfinite(w).all()):
+            if not (clean and len(win) >= 2 and finite[i]):
                 out[i] = _historical_var(np.asarray(w, dtype=float), returns.iloc[lo:hi],
                                          confidence)
-            elif np.any(w):
+            elif invested[i]:
                 pnl.setdefault(len(win), []).append((i, win @ w))
     # each window's VaR is the k-th smallest of its returns (scenario_var_es's VaR): taken
     # for all windows of a length at once, the same order statistic
