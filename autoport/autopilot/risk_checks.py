@@ -60,10 +60,11 @@ def _historical_var(w: np.ndarray, returns: pd.DataFrame, confidence: float) -> 
 
 
 def _weight_flags(weights: Sequence[np.ndarray]) -> tuple[list[bool], list[bool]]:
-    """``np.isfinite(w).all()`` and ``np.any(w)`` of each weights vector, in two array
-    passes over them all when they have one length (the override hands 2 per session)."""
+    """``np.isfinite(w).all()`` and ``np.any(w)`` of each weights vector: in two array
+    passes over them all when there are several of one length (the override hands 2 per
+    session), vector by vector otherwise (a single window: the stacking would cost more)."""
     rows = [np.asarray(w, dtype=float) for w in weights]
-    if not rows or len({r.shape for r in rows}) != 1 or rows[0].ndim != 1:
+    if len(rows) < 4 or len({r.shape for r in rows}) != 1 or rows[0].ndim != 1:
         return ([bool(np.isfinite(r).all()) for r in rows], [bool(np.any(r)) for r in rows])
     stacked = np.vstack(rows)
     return (np.isfinite(stacked).all(axis=1).tolist(), stacked.any(axis=1).tolist())

@@ -18,7 +18,8 @@ def test_weight_flags_are_each_vectors_isfinite_all_and_any():
     rows[2] = np.array([0.0, np.nan, 0.0, 0.0, 0.0])
     rows[3] = np.array([0.0, -0.0, 0.0, np.inf, 0.0])
     rows[4] = np.array([-0.0] * 5)
-    for weights in (rows, [*rows, rows[0]], [np.zeros(0)] * 2, [], rows[:2] + [np.ones(3)]):
+    for weights in (rows, [*rows, rows[0]], [np.zeros(0)] * 5, [], rows[:3], rows[1:2],
+                    [*rows, np.ones(3)]):  # stacked, one by one, and mixed lengths
         finite, invested = risk_checks._weight_flags(weights)
         assert finite == [bool(np.isfinite(w).all()) for w in weights]
         assert invested == [bool(np.any(w)) for w in weights]
