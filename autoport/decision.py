@@ -202,7 +202,8 @@ def decide_investable(strategy: Strategy, history: pd.DataFrame, book: Book | No
     if getattr(strategy, "reads_ragged_history", False):
         decision = strategy.decide(history, book)
         weights = decision.weights.reindex(history.columns, fill_value=0.0)
-        unpriced = history.columns[history.iloc[-1].isna().to_numpy() & (weights.abs() > 1e-12)]
+        unpriced = history.columns[history.iloc[-1].isna().to_numpy()
+                                   & (np.abs(weights.to_numpy(dtype=float)) > 1e-12)]
         if len(unpriced):
             raise OptimizationError(
                 f"strategy {strategy.name} gave weight to {', '.join(map(str, unpriced))}, "
@@ -215,7 +216,8 @@ def decide_investable(strategy: Strategy, history: pd.DataFrame, book: Book | No
         raise OptimizationError(
             f"no asset has {strategy.min_history} sessions of prices up to "
             f"{history.index[-1].date()}; start later (--start)")
-    sub = history[cols].iloc[-history[cols].notna().all(axis=1)[::-1].cumprod().sum():]
+    sub = history[cols]  # taken once: a list of columns copies the frame
+    sub = sub.iloc[-sub.notna().all(axis=1)[::-1].cumprod().sum():]
     if book is not None:
         book = replace(book, shares=book.shares.reindex(cols, fill_value=0.0),
                        prices=book.prices.reindex(cols))

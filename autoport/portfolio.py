@@ -106,9 +106,16 @@ def _undefined_note(risk_free_rate: float) -> str:
 
 def _solution(weights: pd.Series, mu: np.ndarray, cov: np.ndarray, note: str) -> Solution:
     """Dust below 1e-8 to zero; the expected return and volatility of what is left."""
-    w = weights.to_numpy(dtype=float)
+    return _solution_of(weights.to_numpy(dtype=float), weights.index, weights.name, mu, cov,
+                        note)
+
+
+def _solution_of(w: np.ndarray, index: pd.Index, name, mu: np.ndarray, cov: np.ndarray,
+                 note: str) -> Solution:
+    """:func:`_solution` of a weight array: the one Series is built here (the exact solvers
+    run at every decision, so no Series is built only to be read back)."""
     w = np.where(np.abs(w) > 1e-8, w, 0.0)
-    return Solution(pd.Series(w, index=weights.index, name=weights.name),
+    return Solution(pd.Series(w, index=index, name=name),
                     float(w @ mu), float(np.sqrt(w @ cov @ w)), note)
 
 
@@ -147,8 +154,8 @@ class WindowSolver:
             found = self._exact(values, tuple(str(t) for t in prices.columns))
             if found is not None:
                 w, mu, cov, note = found
-                return _solution(pd.Series(w, index=prices.columns, name="weight"), mu, cov,
-                                 note)
+                return _solution_of(np.asarray(w, dtype=float), prices.columns, "weight", mu,
+                                    cov, note)
             self.fallbacks += 1
         return solve(prices, objective=self.objective.value, max_weight=self.max_weight,
                      risk_free_rate=self.risk_free_rate, constraints=self.constraints,
@@ -269,7 +276,8 @@ class LimitsSolver:
             return None
         w = found.max_sharpe if sharpe else found.min_variance
         note = "" if not sharpe or found.beats_rf else _undefined_note(self.risk_free_rate)
-        return _solution(pd.Series(w, index=prices.columns, name="weight"), mu, cov, note)
+        return _solution_of(np.asarray(w, dtype=float), prices.columns, "weight", mu, cov,
+                            note)
 
 
 def _key(r: C.Resolved) -> tuple:
@@ -298,4 +306,4 @@ def min_cvar_lp(prices: pd.DataFrame, upper, *, lower=None, rows=None, rhs=None,
     if w is None:
         return None
     mu, cov = estimates if estimates is not None else estimators.window_estimates(values)
-    return _solution(pd.Series(w, index=prices.columns, name="weight"), mu, cov, "")
+    return _solution_of(np.asarray(w, dtype=float), prices.columns, "weight", mu, cov, "")
