@@ -150,30 +150,6 @@ def meet_esg(
     return w, notes
 
 
-def _cap_positions(w: pd.Series, max_position: float) -> tuple[pd.Series, list[str]]:
-    """:func:`cap_positions`, which leaves weights none of which is above the cap as they
-    are (no note): those are returned without its pandas passes."""
-    if (w.to_numpy(dtype=float) <= max_position).all():
-        return w.astype(float), []
-    return cap_positions(w, max_position)
-
-
-def _cap_sectors(w: pd.Series, sectors: Mapping[str, str], limits: Mapping[str, float]
-                 ) -> tuple[pd.Series, list[str]]:
-    """:func:`cap_sectors`, which leaves weights whose sectors are all below their limits as
-    they are (no note): those are returned without its pandas passes. A sector within
-    1e-12 of its limit's tolerance (where two summation orders could disagree) goes through
-    :func:`cap_sectors`."""
-    x = w.to_numpy(dtype=float)
-    totals: dict[str, float] = {}
-    for t, v in zip(w.index, x, strict=True):
-        g = sectors.get(t, "other")
-        totals[g] = totals.get(g, 0.0) + v
-    if all(g not in limits or v < limits[g] + TOL - 1e-12 for g, v in totals.items()):
-        return w.astype(float), []
-    return cap_sectors(w, sectors, limits)
-
-
 def pre_trade_check(
     proposed: pd.Series,
     current: pd.Series,
@@ -205,12 +181,12 @@ def pre_trade_check(
     w = long_only(proposed.astype(float))
     reasons: list[str] = []
     var_in = portfolio_var(w, returns, confidence)
-    w, notes = _cap_positions(w, max_position)
+    w, notes = cap_positions(w, max_position)
     reasons += notes
     if sectors and sector_limits:
-        w, notes = _cap_sectors(w, sectors, sector_limits)
+        w, notes = cap_sectors(w, sectors, sector_limits)
         reasons += notes
-        w, notes = _cap_positions(w, max_position)
+        w, notes = cap_positions(w, max_position)
         reasons += notes
     gross = float(w.abs().sum())
     if gross > max_leverage + TOL:

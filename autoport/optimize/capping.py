@@ -19,7 +19,16 @@ def cap_positions(weights: pd.Series, max_position: float) -> tuple[pd.Series, l
 
     Water-filling: repeats until no weight is above the cap; what cannot be placed (every
     asset at its cap) stays in cash. Returns the weights and one sentence per capped asset.
+    Weights none of which is above the cap come back as they are, without the pandas passes
+    (what the water-filling gives them: the pre-trade checks call this at every decision).
     """
+    if (weights.to_numpy(dtype=float) <= max_position).all():
+        return weights.astype(float), []
+    return _water_fill(weights, max_position)
+
+
+def _water_fill(weights: pd.Series, max_position: float) -> tuple[pd.Series, list[str]]:
+    """:func:`cap_positions`' water-filling."""
     w = weights.astype(float).copy()
     over = w[w > max_position + TOL]
     notes = [f"{t} capped from {v:.2%} to the {max_position:.2%} position limit"
@@ -45,7 +54,22 @@ def cap_sectors(
     weights: pd.Series, sectors: Mapping[str, str], limits: Mapping[str, float]
 ) -> tuple[pd.Series, list[str]]:
     """Scale each sector above its limit down to it; the excess goes pro rata to other sectors
-    with room (cash when none has room)."""
+    with room (cash when none has room). Weights whose sectors are all below their limits come
+    back as they are, without the pandas passes; a sector within 1e-12 of its limit's
+    tolerance (where two summation orders could disagree) goes through them."""
+    totals: dict[str, float] = {}
+    for t, v in zip(weights.index, weights.to_numpy(dtype=float), strict=True):
+        g = sectors.get(t, "other")
+        totals[g] = totals.get(g, 0.0) + v
+    if all(g not in limits or v < limits[g] + TOL - 1e-12 for g, v in totals.items()):
+        return weights.astype(float), []
+    return _scale_sectors(weights, sectors, limits)
+
+
+def _scale_sectors(
+    weights: pd.Series, sectors: Mapping[str, str], limits: Mapping[str, float]
+) -> tuple[pd.Series, list[str]]:
+    """:func:`cap_sectors`' scaling passes."""
     w = weights.astype(float).copy()
     sec = pd.Series({t: sectors.get(t, "other") for t in w.index})
     notes: list[str] = []

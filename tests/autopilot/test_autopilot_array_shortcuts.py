@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autoport.autopilot import risk_checks, triggers
-from autoport.optimize.capping import cap_positions, cap_sectors
+from autoport.autopilot import triggers
+from autoport.optimize.capping import _scale_sectors, _water_fill, cap_positions, cap_sectors
 from autoport.strategies.autopilot import _positions
 
 TICKERS = [f"T{i}" for i in range(12)]
@@ -30,22 +30,22 @@ def test_caps_shortcut_equals_the_pandas_caps(seed):
     rng = np.random.default_rng(seed)
     cap = float(rng.choice([0.1, 0.15, 0.25, 0.4]))
     w = _weights(rng, cap)
-    got, notes = risk_checks._cap_positions(w, cap)
-    ref, ref_notes = cap_positions(w, cap)
+    got, notes = cap_positions(w, cap)
+    ref, ref_notes = _water_fill(w, cap)
     pd.testing.assert_series_equal(got, ref, check_exact=True)
     assert notes == ref_notes
     limits = {"tech": float(rng.uniform(0.2, 0.6)), "health": float(rng.uniform(0.2, 0.6))}
-    got, notes = risk_checks._cap_sectors(w, SECTORS, limits)
-    ref, ref_notes = cap_sectors(w, SECTORS, limits)
+    got, notes = cap_sectors(w, SECTORS, limits)
+    ref, ref_notes = _scale_sectors(w, SECTORS, limits)
     pd.testing.assert_series_equal(got, ref, check_exact=True)
     assert notes == ref_notes
 
 
 def test_caps_shortcut_hands_nan_and_over_limit_weights_to_the_caps():
     w = pd.Series([0.5, np.nan, 0.2], index=["A", "B", "C"])
-    for got, ref in ((risk_checks._cap_positions(w, 0.3), cap_positions(w, 0.3)),
-                     (risk_checks._cap_sectors(w, {"A": "x", "C": "x"}, {"x": 0.5}),
-                      cap_sectors(w, {"A": "x", "C": "x"}, {"x": 0.5}))):
+    for got, ref in ((cap_positions(w, 0.3), _water_fill(w, 0.3)),
+                     (cap_sectors(w, {"A": "x", "C": "x"}, {"x": 0.5}),
+                      _scale_sectors(w, {"A": "x", "C": "x"}, {"x": 0.5}))):
         pd.testing.assert_series_equal(got[0], ref[0], check_exact=True)
         assert got[1] == ref[1] and got[1]  # capped, with its sentence
 
