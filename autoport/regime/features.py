@@ -269,7 +269,7 @@ class FeatureStream:
         n = self._n
         if (n and len(prices) >= n and self._rows is not None
                 and prices.columns.equals(self._columns)
-                and _same_dates(prices.index, self._index, n)
+                and same_dates(prices.index, self._index, n)
                 and _same(values[:n], self._values[:n])):
             if len(prices) > n:
                 self._extend(prices, values)
@@ -366,7 +366,7 @@ def _frozen(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def _same_dates(index: pd.Index, seen: pd.Index, n: int) -> bool:
+def same_dates(index: pd.Index, seen: pd.Index, n: int) -> bool:
     """``index[:n].equals(seen[:n])``; on two datetime indexes of one unit and time zone by
     their int64 values (no two index slices built at every call)."""
     if (isinstance(index, pd.DatetimeIndex) and isinstance(seen, pd.DatetimeIndex)

@@ -51,7 +51,7 @@ import pandas as pd
 from autoport.errors import ConfigError, DataError
 from autoport.regime.appendable import append
 from autoport.regime.config import DetectorConfig
-from autoport.regime.features import _same_dates
+from autoport.regime.features import same_dates
 from autoport.regime.hmm import REGIMES, RegimeResult
 from autoport.regime.models import Detector, HMMDetector, RegimeFit, make_detector
 
@@ -277,7 +277,7 @@ class OnlineRegimeFilter:
         n, m = len(self._rows), len(values)
         if n and tuple(columns) == self._columns:
             k = min(n, m)
-            if _same_dates(index, self._dates, k) and np.array_equal(values[:k], self._rows[:k]):
+            if same_dates(index, self._dates, k) and np.array_equal(values[:k], self._rows[:k]):
                 if m > n:
                     self._add(index[n:], values[n:], self._columns)
                 elif m < n:
