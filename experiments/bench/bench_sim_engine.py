@@ -17,6 +17,9 @@ and the rest (the engine) per session, and the largest daily return difference b
 (strategy and 1/N), then the engines' ratio with the decisions left out and the bound the
 decisions put on any engine: an engine that runs the same decisions (the only way to equal
 zipline within 1e-8 a day) cannot be faster than zipline's time over the decisions' time.
+For the regime and autopilot strategies it also prints the time their online regime filter's
+model fits (refits on its yearly grid, the first decision's catch-up included) took inside the
+sim run's decisions, and the bound those fits alone put on any engine.
 
 Before its pairs, each strategy runs once on each engine over the panel's last 300 sessions,
 untimed (``--no-warmup``: not): the process's first calls (BLAS buffers, torch's first forward,
@@ -65,6 +68,36 @@ def untrained_dqn(prices):
     return make
 
 
+class RefitClock:
+    """Adds the time of every regime-model fit (the online filter's refits: HMM or jump model)
+    to ``spent`` while in a ``with`` block; those fits run inside the regime and autopilot
+    strategies' decisions and cost the same on either engine."""
+
+    def __init__(self):
+        self.spent, self.count, self._saved = 0.0, 0, []
+
+    def __enter__(self):
+        from autoport.regime import models
+
+        for cls in (models.HMMDetector, models.JumpDetector):
+            fit = cls.fit
+            self._saved.append((cls, fit))
+
+            def timed(detector, *args, _fit=fit, **kwargs):
+                t0 = time.perf_counter()
+                try:
+                    return _fit(detector, *args, **kwargs)
+                finally:
+                    self.spent += time.perf_counter() - t0
+                    self.count += 1
+            cls.fit = timed
+        return self
+
+    def __exit__(self, *exc):
+        for cls, fit in self._saved:
+            cls.fit = fit
+
+
 class Timed:
     """Wraps a strategy factory: every strategy it makes adds its ``decide`` time to ``spent``."""
 
@@ -88,13 +121,14 @@ class Timed:
 def _pair(name, cfg, prices, factory) -> float:
     """One sim run and one zipline run of ``cfg`` (fresh strategies each); prints, returns the
     ratio of their wall times."""
-    times, outcomes, decide = {}, {}, {}
+    times, outcomes, decide, refits = {}, {}, {}, {}
     for engine in ("sim", "zipline"):
         timed = Timed(factory)
-        t0 = time.perf_counter()
-        outcomes[engine] = run_backtest(cfg, prices, make_strategy=timed, engine=engine)
-        times[engine] = time.perf_counter() - t0
-        decide[engine] = timed.spent
+        with RefitClock() as clock:
+            t0 = time.perf_counter()
+            outcomes[engine] = run_backtest(cfg, prices, make_strategy=timed, engine=engine)
+            times[engine] = time.perf_counter() - t0
+        decide[engine], refits[engine] = timed.spent, clock
     zp, sim = outcomes["zipline"], outcomes["sim"]
     sessions = len(zp.strategy.returns)
     diff = max(np.abs(a.returns.to_numpy() - b.returns.to_numpy()).max()
@@ -113,6 +147,12 @@ def _pair(name, cfg, prices, factory) -> float:
     print(f"  engines alone (decisions left out): sim is {engine_only:.0f}x faster; with these "
           f"decisions no engine can be more than {times['zipline'] / decide['sim']:.1f}x faster "
           "than this zipline run (the zipline time over the decisions' time)", flush=True)
+    fits = refits["sim"]
+    if fits.count:
+        print(f"  of the sim run's decisions, {fits.count} regime-model fits took "
+              f"{fits.spent:.2f} s: with everything else free, no engine running them can be "
+              f"more than {times['zipline'] / fits.spent:.1f}x faster than this zipline run",
+              flush=True)
     return times["zipline"] / times["sim"]
 
 
